@@ -1,0 +1,166 @@
+"""``dtdoctor check`` without the command-line layer: configure, run, render, write.
+
+Errors here raise (``ConfigError``, ``click.UsageError``); the CLI's one
+handler turns them into a line on stderr and exit code 3.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from dtdoctor.config import Settings, load_settings
+from dtdoctor.model import Report, Status
+from dtdoctor.redact import Redactor
+
+
+@dataclass
+class CheckOptions:
+    url: str | None = None
+    activegates: tuple[str, ...] = ()
+    token_file: str | None = None
+    scopes: list[str] = field(default_factory=list)
+    eec_port: int | None = None
+    ca_bundle: str | None = None
+    proxy: str | None = None
+    timeout: float | None = None
+    only: list[str] = field(default_factory=list)
+    skip: list[str] = field(default_factory=list)
+    output_format: str = "console"
+    outputs: tuple[str, ...] = ()
+    bundle: str | None = None
+    send_test_event: bool = False
+    expiry_warn_days: int = 14
+    warn_ok: bool = False
+    no_color: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    root: str = "/"
+
+
+def register_secrets(settings: Settings, redactor: Redactor) -> None:
+    """Everything secret in the configuration, known to the redactor before any output."""
+    if settings.token is not None:
+        if settings.token.token is not None:
+            redactor.add(settings.token.token.secret)
+        else:  # malformed: no telling which part is secret, so all of it is
+            redactor.add(settings.token.raw)
+    if settings.proxy:
+        from urllib.parse import urlsplit
+
+        try:
+            redactor.add(urlsplit(settings.proxy).password)
+        except ValueError:
+            pass
+
+
+def output_targets(outputs: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """Each ``-o`` path with the format its suffix names."""
+    from dtdoctor.render import SUFFIXES
+
+    targets: list[tuple[Path, str]] = []
+    for text in outputs:
+        path = Path(text).expanduser()
+        fmt = SUFFIXES.get(path.suffix.lower())
+        if fmt is None:
+            known = ", ".join(sorted(SUFFIXES))
+            raise click.UsageError(f"cannot tell the format of report file {text!r} from its suffix (use {known})")
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise click.UsageError(f"folder for report file {text!r} does not exist")
+        targets.append((path, fmt))
+    return targets
+
+
+def supports_unicode(stream: object) -> bool:
+    encoding = getattr(stream, "encoding", None) or "ascii"
+    try:
+        "✔⚠✖○‼→·".encode(codecs.lookup(encoding).name)
+        return True
+    except (LookupError, UnicodeEncodeError):
+        return False
+
+
+def use_color(opts: CheckOptions, environ: dict[str, str]) -> bool:
+    if opts.no_color or "NO_COLOR" in environ or environ.get("TERM") == "dumb":
+        return False
+    return bool(getattr(sys.stdout, "isatty", lambda: False)())
+
+
+def run_check(opts: CheckOptions, redactor: Redactor) -> int:
+    from dtdoctor.checks import CHECKS
+    from dtdoctor.context import RunContext
+    from dtdoctor.hostfacts import collect
+    from dtdoctor.output import write_atomic
+    from dtdoctor.render import FORMATS, RenderOptions, render
+    from dtdoctor.report import build_report, utc_now
+    from dtdoctor.runner import run_checks, select_checks, unknown_selectors
+
+    if opts.output_format not in FORMATS:
+        raise click.UsageError(f"unknown format {opts.output_format!r} (choose from {', '.join(FORMATS)})")
+    unknown = unknown_selectors(CHECKS, opts.only + opts.skip)
+    if unknown:
+        known = ", ".join(check.id for check in CHECKS)
+        raise click.UsageError(f"unknown check id {unknown[0]!r} (known: {known})")
+    files = output_targets(opts.outputs)
+    environ = dict(os.environ)
+    settings = load_settings(
+        url=opts.url,
+        activegates=opts.activegates,
+        token_file=opts.token_file,
+        scopes=opts.scopes,
+        eec_port=opts.eec_port,
+        ca_bundle=opts.ca_bundle,
+        proxy=opts.proxy,
+        timeout=opts.timeout,
+        expiry_warn_days=opts.expiry_warn_days,
+        send_test_event=opts.send_test_event,
+        environ=environ,
+    )
+    register_secrets(settings, redactor)
+
+    root = Path(opts.root)
+    ctx = RunContext(settings, environ, root)
+    checks = select_checks(CHECKS, opts.only, opts.skip)
+    started_at = utc_now()
+    progress = None
+    if getattr(sys.stderr, "isatty", lambda: False)():
+        from dtdoctor.progress import ProgressLine
+        from dtdoctor.runner import plan
+
+        progress = ProgressLine(sys.stderr, len(plan(checks, ctx)))
+    try:
+        results = run_checks(checks, ctx, progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    duration_ms = round((time.monotonic() - ctx.started) * 1000)
+    report = build_report(results, settings, collect(root), started_at, duration_ms, opts.warn_ok)
+
+    if opts.verbose:
+        for result in report.checks:
+            if result.status is Status.ERROR and result.traceback:
+                sys.stderr.write(f"traceback of {result.id} {result.target}:\n{result.traceback}\n")
+    options = RenderOptions(
+        color=use_color(opts, environ),
+        verbosity=1 if opts.verbose else -1 if opts.quiet else 0,
+        unicode=supports_unicode(sys.stdout),
+    )
+    sys.stdout.write(render(report, opts.output_format, options))
+    sys.stdout.flush()
+    for path, fmt in files:
+        write_atomic(path, render(report, fmt, RenderOptions()), redactor)
+    write_bundle(report, opts, redactor)
+    return int(report.exit_code)
+
+
+def write_bundle(report: Report, opts: CheckOptions, redactor: Redactor) -> None:
+    if opts.bundle is None:
+        return
+    raise click.UsageError("--bundle needs the report formats, which this build does not have yet")

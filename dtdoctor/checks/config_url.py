@@ -1,0 +1,129 @@
+"""``config.url``: is the environment URL (and each ActiveGate URL) usable?"""
+
+from __future__ import annotations
+
+from dtdoctor.checks.base import NO_TARGET, Check, Finding, Probe, constant, missing_url_probe
+from dtdoctor.codes import Code, codes
+from dtdoctor.config import EndpointKind, ParsedUrl, Settings
+from dtdoctor.context import RunContext
+from dtdoctor.model import Status
+
+ID = "config.url"
+
+FORMS = (
+    "SaaS https://<env-id>.live.dynatrace.com, Managed https://<domain>/e/<env-id>, "
+    "Environment ActiveGate https://<activegate>:9999/e/<env-id>, "
+    "Containerized ActiveGate https://<activegate>/e/<env-id>"
+)
+
+CODES = codes(
+    Code("url.ok", Status.PASS, "The URL has a Dynatrace form and is usable."),
+    Code(
+        "url.missing",
+        Status.SKIP,
+        "No environment URL is configured, so the remote checks were skipped.",
+        "Neither --url nor DT_ENVIRONMENT_URL is set.",
+        f"Set --url or DT_ENVIRONMENT_URL to your environment URL: {FORMS}.",
+    ),
+    Code(
+        "url.invalid",
+        Status.ERROR,
+        "The URL cannot be parsed or is not of a form dtdoctor can use.",
+        "A typo, a missing host, an unsupported scheme, credentials or an unexpected path in the URL.",
+        f"Fix the URL. Accepted forms: {FORMS}; a trailing /api/... or slash is tolerated.",
+    ),
+    Code(
+        "url.plaintext",
+        Status.FAIL,
+        "The URL uses http:// to another host: the token would travel unencrypted.",
+        "The URL was written with http:// instead of https://.",
+        "Use https://. Dynatrace endpoints and ActiveGates accept HTTPS only; dtdoctor never sends the "
+        "token over plain HTTP except to this machine.",
+    ),
+    Code(
+        "url.unrecognized",
+        Status.WARN,
+        "The URL is valid but matches none of the Dynatrace URL forms.",
+        "A SaaS URL on a custom domain, or a Managed or ActiveGate URL without the /e/<env-id> path.",
+        f"Check the URL against the Dynatrace forms: {FORMS}.",
+    ),
+)
+
+
+def targets(settings: Settings) -> list[tuple[ParsedUrl, str]]:
+    """Every configured URL with the target its result uses (the host, made unique)."""
+    parsed = ([settings.url] if settings.url else []) + list(settings.activegates)
+    found: list[tuple[ParsedUrl, str]] = []
+    used: set[str] = set()
+    for item in parsed:
+        target = item.endpoint.host if item.endpoint else NO_TARGET
+        if target in used and item.endpoint:
+            target = item.endpoint.address
+        base, counter = target, 2
+        while target in used:
+            target, counter = f"{base}#{counter}", counter + 1
+        used.add(target)
+        found.append((item, target))
+    return found
+
+
+def judge(parsed: ParsedUrl) -> Finding:
+    what = "environment URL" if parsed.endpoint is None or parsed.endpoint.role == "environment" else "ActiveGate URL"
+    endpoint = parsed.endpoint
+    if endpoint is None:
+        return Finding("url.invalid", f"{what} {parsed.text!r} is invalid: {parsed.error}", {"url": parsed.text})
+    details: dict[str, object] = {
+        "url": endpoint.base_url,
+        "kind": endpoint.kind.value,
+        "kind_label": endpoint.kind.label,
+        "environment_id": endpoint.environment_id,
+        "host": endpoint.host,
+        "port": endpoint.port,
+        "role": endpoint.role,
+    }
+    if endpoint.notes:
+        details["notes"] = list(endpoint.notes)
+    if endpoint.plaintext and not endpoint.is_loopback:
+        return Finding(
+            "url.plaintext",
+            f"{what} uses http:// to {endpoint.host}: the token will not be sent there",
+            details,
+        )
+    if endpoint.kind is EndpointKind.UNRECOGNIZED:
+        return Finding(
+            "url.unrecognized",
+            f"{what} {endpoint.base_url} matches no Dynatrace URL form (no /e/<env-id> path, not a SaaS domain)",
+            details,
+        )
+    env = f", environment {endpoint.environment_id}" if endpoint.environment_id else ""
+    return Finding("url.ok", f"{endpoint.kind.label} at {endpoint.address}{env}", details)
+
+
+def plan(ctx: RunContext) -> list[Probe]:
+    found = targets(ctx.settings)
+    if not found:
+        return [
+            Probe(
+                NO_TARGET,
+                constant(Finding("url.missing", "no environment URL: set --url or DT_ENVIRONMENT_URL")),
+            )
+        ]
+    return [Probe(target, constant(judge(parsed))) for parsed, target in found]
+
+
+def no_endpoint_probes(ctx: RunContext) -> list[Probe]:
+    """What a remote check plans when there is no usable endpoint to probe.
+
+    With no URL at all: a skip that names the option. With URLs that are all
+    unusable: a probe that needs their ``config.url`` result, so the runner
+    skips it naming that result (and, when ``config`` is not selected, the
+    probe itself says why).
+    """
+    invalid = [(parsed, target) for parsed, target in targets(ctx.settings) if parsed.endpoint is None]
+    if not invalid:
+        return [missing_url_probe()]
+    parsed, target = invalid[0]
+    return [Probe(NO_TARGET, constant(judge(parsed)), requires=((ID, target),))]
+
+
+CHECK = Check(id=ID, title="Environment URL", codes=CODES, plan=plan)

@@ -1,0 +1,103 @@
+"""``dns``: does every remote host name resolve, to which addresses, how fast?"""
+
+from __future__ import annotations
+
+from dtdoctor.checks import config_url
+from dtdoctor.checks.base import Check, Finding, Probe
+from dtdoctor.codes import Code, codes
+from dtdoctor.context import RunContext
+from dtdoctor.model import Status
+from dtdoctor.net.resolve import Resolution, resolve
+
+ID = "dns"
+
+CODES = codes(
+    Code("dns.ok", Status.PASS, "The host name resolves to at least one address."),
+    Code(
+        "dns.failed",
+        Status.FAIL,
+        "The host name does not resolve.",
+        "A typo in the URL or the environment id, a name that exists only in another network's DNS "
+        "(split horizon), or a resolver that cannot be reached.",
+        "Check the host name in the URL; test with `getent hosts <host>`; check the nameservers in "
+        "/etc/resolv.conf and that this host may reach them (UDP and TCP port 53).",
+    ),
+    Code(
+        "dns.timeout",
+        Status.FAIL,
+        "The resolver did not answer within the timeout.",
+        "The configured nameservers are unreachable or overloaded.",
+        "Check the nameservers in /etc/resolv.conf and that this host may reach them (UDP and TCP port 53); "
+        "test with `getent hosts <host>`.",
+    ),
+)
+
+_ADVICE = {
+    "EAI_NONAME": "the name does not exist: check the URL and the environment id for a typo",
+    "EAI_NODATA": "the name exists but has no address records",
+    "EAI_AGAIN": "temporary failure: the resolver could not be reached or did not answer",
+    "EAI_FAIL": "the resolver failed permanently for this name",
+}
+
+
+def hosts(ctx: RunContext) -> list[str]:
+    """Every remote host name once, in configuration order."""
+    seen: list[str] = []
+    for endpoint in ctx.settings.remote_endpoints:
+        if endpoint.host.lower() not in (h.lower() for h in seen):
+            seen.append(endpoint.host)
+    return seen
+
+
+def nameservers(ctx: RunContext) -> list[str]:
+    try:
+        lines = ctx.path("/etc/resolv.conf").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    return [line.split()[1] for line in lines if line.startswith("nameserver") and len(line.split()) > 1]
+
+
+def judge(resolution: Resolution, servers: list[str]) -> Finding:
+    details: dict[str, object] = {
+        "ipv4": resolution.ipv4,
+        "ipv6": resolution.ipv6,
+        "ms": resolution.elapsed_ms,
+    }
+    if resolution.literal:
+        return Finding("dns.ok", f"{resolution.host} is an IP address: no lookup needed", details)
+    if servers:
+        details["nameservers"] = servers
+    if resolution.ok:
+        families = ", ".join(
+            f"{len(found)} {label}" for label, found in (("IPv4", resolution.ipv4), ("IPv6", resolution.ipv6)) if found
+        )
+        return Finding(
+            "dns.ok",
+            f"resolved to {resolution.addresses[0]} ({families}) in {resolution.elapsed_ms} ms",
+            details,
+        )
+    details["error"] = resolution.error_name or "timeout"
+    details["reason"] = resolution.error_message
+    if resolution.timed_out:
+        return Finding("dns.timeout", f"the resolver gave no answer for {resolution.host} in time", details)
+    advice = _ADVICE.get(resolution.error_name, "")
+    reason = f"{resolution.error_message} ({resolution.error_name})"
+    return Finding(
+        "dns.failed",
+        f"cannot resolve {resolution.host}: {reason}" + (f": {advice}" if advice else ""),
+        details,
+    )
+
+
+def plan(ctx: RunContext) -> list[Probe]:
+    names = hosts(ctx)
+    if names:
+
+        def probe_for(host: str) -> Probe:
+            return Probe(host, lambda probe: judge(resolve(host, probe.timeout), nameservers(probe.run)))
+
+        return [probe_for(host) for host in names]
+    return config_url.no_endpoint_probes(ctx)
+
+
+CHECK = Check(id=ID, title="DNS resolution", codes=CODES, plan=plan, depends_on=("config.url",))

@@ -1,0 +1,117 @@
+"""``tcp``: can this host open a TCP connection to every remote endpoint?
+
+Every resolved address of an endpoint is tried at once; the verdict tells a
+refusal (something answered: nothing listens, or a firewall rejects) from a
+timeout (packets are dropped) from no route at all.
+"""
+
+from __future__ import annotations
+
+from dtdoctor.checks import config_url, dns
+from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
+from dtdoctor.codes import Code, codes
+from dtdoctor.config import Endpoint
+from dtdoctor.context import RunContext
+from dtdoctor.model import Status
+from dtdoctor.net import tcp as net_tcp
+from dtdoctor.net.resolve import resolve
+
+ID = "tcp"
+
+CODES = codes(
+    Code("tcp.open", Status.PASS, "A TCP connection to the endpoint succeeds."),
+    Code(
+        "tcp.refused",
+        Status.FAIL,
+        "The connection was actively refused.",
+        "Nothing listens on that port (wrong port, service down), or a firewall rejects the connection.",
+        "Check the port in the URL and that the service runs; if it does, ask for an outbound firewall rule "
+        "from this host to the endpoint's port.",
+    ),
+    Code(
+        "tcp.timeout",
+        Status.FAIL,
+        "The connection attempt got no answer: packets are silently dropped.",
+        "A firewall (on this host, in the network, or in front of the endpoint) drops the traffic.",
+        "Ask for an outbound firewall rule from this host to the endpoint's port over TCP "
+        "(443 for SaaS and Managed, 9999 for an Environment ActiveGate).",
+    ),
+    Code(
+        "tcp.unreachable",
+        Status.FAIL,
+        "There is no route to the endpoint.",
+        "No default route or no route for that address family (often IPv6), or a router answered "
+        "'host unreachable'.",
+        "Check the routing table (`ip route`, `ip -6 route`) and the network configuration of this host.",
+    ),
+)
+
+# Which failure explains an endpoint best when addresses fail differently.
+_FAILURE_ORDER = (net_tcp.REFUSED, net_tcp.TIMEOUT, net_tcp.UNREACHABLE)
+
+
+def remediation(outcome: str, endpoint: Endpoint) -> str:
+    rule = f"outbound TCP from this host to {endpoint.host} port {endpoint.port}"
+    if outcome == net_tcp.REFUSED:
+        return (
+            f"Check that {endpoint.address} is the right endpoint and that the service listens on port "
+            f"{endpoint.port}; if it does, a firewall rejects the connection: allow {rule}."
+        )
+    if outcome == net_tcp.TIMEOUT:
+        return (
+            f"A firewall drops the packets: allow {rule} "
+            "(ask the network team; also check this host's own firewall)."
+        )
+    return f"This host has no route to {endpoint.host}: check `ip route` / `ip -6 route` and the network setup."
+
+
+def judge(endpoint: Endpoint, attempts: list[net_tcp.Attempt], timeout: float) -> Finding:
+    details: dict[str, object] = {"attempts": [attempt.to_json() for attempt in attempts]}
+    opened = [attempt for attempt in attempts if attempt.outcome == net_tcp.OPEN]
+    if opened:
+        best = min(opened, key=lambda attempt: attempt.elapsed_ms)
+        details["latency_ms"] = best.elapsed_ms
+        failed = [attempt for attempt in attempts if attempt.outcome != net_tcp.OPEN]
+        note = f"; {len(failed)} other address(es) failed" if failed else ""
+        return Finding("tcp.open", f"connected to {best.address} in {best.elapsed_ms} ms{note}", details)
+    outcome = next(o for o in _FAILURE_ORDER if any(a.outcome == o for a in attempts))
+    first = next(a for a in attempts if a.outcome == outcome)
+    where = f"{first.address} port {endpoint.port}"
+    summaries = {
+        net_tcp.REFUSED: f"connection refused by {where}",
+        net_tcp.TIMEOUT: f"no answer from {where} within {timeout:g} s: packets are dropped",
+        net_tcp.UNREACHABLE: f"no route to {where} ({first.reason})",
+    }
+    return Finding(f"tcp.{outcome}", summaries[outcome], details, remediation=remediation(outcome, endpoint))
+
+
+def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
+    found = probe.result(dns.ID, endpoint.host)
+    addresses: list[str] = []
+    if found is not None:
+        addresses = list(found.details.get("ipv4", [])) + list(found.details.get("ipv6", []))
+    if not addresses:  # the dns check was not selected: resolve here
+        resolution = resolve(endpoint.host, probe.timeout)
+        if not resolution.ok:
+            return dns.judge(resolution, [])
+        addresses = list(resolution.addresses)
+    attempts = net_tcp.connect_all(addresses, endpoint.port, probe.timeout)
+    return judge(endpoint, attempts, probe.timeout)
+
+
+def plan(ctx: RunContext) -> list[Probe]:
+    endpoints = ctx.settings.remote_endpoints
+    if not endpoints:
+        return config_url.no_endpoint_probes(ctx)
+
+    def probe_for(endpoint: Endpoint) -> Probe:
+        return Probe(
+            endpoint.address,
+            lambda probe: probe_endpoint(endpoint, probe),
+            requires=((dns.ID, endpoint.host),),
+        )
+
+    return [probe_for(endpoint) for endpoint in endpoints]
+
+
+CHECK = Check(id=ID, title="TCP reachability", codes=CODES, plan=plan, depends_on=("dns",))

@@ -1,0 +1,144 @@
+"""The command line: parse, build the run context, run, render, exit.
+
+``DtDoctorGroup.main`` is the one top-level handler: every error becomes one
+line on stderr and an exit code from the contract, never a traceback (except
+with ``-v``). Everything printed passes through the redactor. Heavy modules
+are imported inside the commands so ``dtdoctor --version`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NoReturn, Sequence
+
+import click
+
+from dtdoctor import __version__
+
+USAGE_ERROR = 3  # the contract's "unusable command line": Nagios UNKNOWN
+
+
+class DtDoctorGroup(click.Group):
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> NoReturn:  # type: ignore[override]
+        argv = list(sys.argv[1:] if args is None else args)
+        from dtdoctor.redact import RedactingStream, Redactor
+
+        redactor = Redactor()
+        real_out, real_err = sys.stdout, sys.stderr
+        sys.stdout = RedactingStream(real_out, redactor)
+        sys.stderr = RedactingStream(real_err, redactor)
+        try:
+            code = self._run(argv, prog_name or "dtdoctor", redactor)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            sys.stdout, sys.stderr = real_out, real_err
+        sys.exit(code)
+
+    def _run(self, argv: list[str], prog_name: str, redactor: Any) -> int:
+        from dtdoctor.config import ConfigError
+
+        verbose = any(arg in ("-v", "--verbose") for arg in argv)
+        try:
+            with self.make_context(prog_name, argv) as ctx:
+                ctx.obj = redactor
+                result = self.invoke(ctx)
+            return int(result or 0)
+        except click.exceptions.Exit as exc:
+            return int(exc.exit_code)
+        except click.UsageError as exc:
+            hint = f" (see '{prog_name} {exc.ctx.command.name} --help')" if exc.ctx and exc.ctx.parent else ""
+            fail(f"{exc.format_message()}{hint}")
+        except click.ClickException as exc:
+            fail(exc.format_message())
+        except ConfigError as exc:
+            fail(str(exc))
+        except (click.Abort, KeyboardInterrupt):
+            fail("interrupted")
+        except OSError as exc:
+            fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        except Exception as exc:  # the contract: never a traceback
+            if verbose:
+                import traceback
+
+                traceback.print_exc(file=sys.stderr)
+            fail(f"internal error: {type(exc).__name__}: {exc}" + ("" if verbose else " (run with -v for details)"))
+        return USAGE_ERROR
+
+
+def fail(message: str) -> None:
+    sys.stderr.write(f"dtdoctor: error: {message}\n")
+
+
+@click.group(cls=DtDoctorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="dtdoctor", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Diagnose whether this host can send events to Dynatrace."""
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+@cli.command()
+@click.option("-u", "--url", metavar="URL", help="Environment URL (or DT_ENVIRONMENT_URL).")
+@click.option("--activegate", "activegates", multiple=True, metavar="URL", help="Further ActiveGate to check; repeatable (or DT_ACTIVEGATE_URLS).")
+@click.option("--token-file", metavar="PATH", help="File whose first line is the API token; - reads stdin (or DT_API_TOKEN).")
+@click.option("--scope", "scopes", multiple=True, metavar="SCOPE", help="Scope the token must have; repeatable (or DT_REQUIRED_SCOPES). Default events.ingest.")
+@click.option("--eec-port", type=click.IntRange(1, 65535), metavar="PORT", help="OneAgent's local ingest port (or DT_EEC_PORT). Default: OneAgent's configuration, else 14499.")
+@click.option("--ca-bundle", metavar="PATH", help="PEM file of extra trusted CAs, trusted in addition to the system store.")
+@click.option("--proxy", metavar="URL", help="HTTP(S) proxy for the remote checks (default: HTTPS_PROXY / NO_PROXY).")
+@click.option("--timeout", type=float, metavar="SECONDS", help="Limit for each single probe (or DT_TIMEOUT). Default 5.")
+@click.option("--only", multiple=True, metavar="IDS", help="Comma-separated check ids or families to run.")
+@click.option("--skip", multiple=True, metavar="IDS", help="Comma-separated check ids or families to leave out.")
+@click.option("-f", "--format", "output_format", default="console", metavar="FORMAT", help="What goes to stdout: console, json, html, junit, nagios, prometheus.")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="PATH", help="Also write a report file; format from the suffix. Repeatable.")
+@click.option("--bundle", metavar="PATH.zip", help="Write a support bundle for a ticket.")
+@click.option("--send-test-event", is_flag=True, help="Really POST one test event through each configured ingest path.")
+@click.option("--expiry-warn-days", type=click.IntRange(0, 3650), default=14, show_default=True, metavar="N", help="Certificates and tokens expiring within N days are a warning.")
+@click.option("--warn-ok", is_flag=True, help="Warnings exit 0 (for deployment probes).")
+@click.option("--no-color", is_flag=True, help="No colours (also NO_COLOR).")
+@click.option("-q", "--quiet", is_flag=True, help="Only problems.")
+@click.option("-v", "--verbose", is_flag=True, help="Every detail; tracebacks of crashed checks on stderr.")
+@click.option("--root", default="/", hidden=True, help="Filesystem root for local checks (testing).")
+def check(**options: Any) -> int:
+    """Run the checks and report; the exit code is the worst status (0-3)."""
+    from dtdoctor.app import CheckOptions, run_check
+
+    redactor = click.get_current_context().find_root().obj
+    opts = CheckOptions(
+        only=_split(options.pop("only")),
+        skip=_split(options.pop("skip")),
+        scopes=_split(options.pop("scopes")),
+        **options,
+    )
+    return run_check(opts, redactor)
+
+
+@cli.command()
+@click.argument("code", required=False)
+def explain(code: str | None) -> int:
+    """What a result code means, why it happens, how to fix it (no CODE: list all)."""
+    from dtdoctor.codes import all_codes, closest, lookup
+
+    if code is None:
+        for name, entry in sorted(all_codes().items()):
+            click.echo(f"{name:32} {entry.status.value:5}  {entry.meaning}")
+        return 0
+    found = lookup(code)
+    if found is None:
+        suggestions = closest(code)
+        hint = f"; did you mean: {', '.join(suggestions)}" if suggestions else ""
+        fail(f"unknown result code {code!r}{hint} (dtdoctor explain lists them all)")
+        return USAGE_ERROR
+    click.echo(f"{found.code}  ({found.status.value})\n")
+    click.echo(f"What it means: {found.meaning}")
+    if found.causes:
+        click.echo(f"Why it happens: {found.causes}")
+    if found.remediation:
+        click.echo(f"How to fix it: {found.remediation}")
+    return 0
+
+
+def main() -> NoReturn:
+    cli.main(prog_name="dtdoctor")

@@ -1,0 +1,471 @@
+"""Configuration: environment and ActiveGate URLs, the API token, run settings.
+
+Parsing never raises for a bad *value*: a URL or token that is wrong is kept
+with the reason, so the ``config.*`` checks can report it as a result. Only
+input that makes the run itself impossible (a token file that cannot be
+read, a non-numeric timeout) raises ``ConfigError``, which the CLI turns into
+one line and exit code 3.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import re
+import stat
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Mapping, Sequence
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """The command line or environment is unusable; the message is one line."""
+
+
+class EndpointKind(str, enum.Enum):
+    SAAS = "saas"
+    MANAGED = "managed"
+    ENVIRONMENT_ACTIVEGATE = "environment_activegate"
+    CONTAINERIZED_ACTIVEGATE = "containerized_activegate"
+    ACTIVEGATE = "activegate"  # an ActiveGate given without an environment path
+    UNRECOGNIZED = "unrecognized"
+
+    @property
+    def label(self) -> str:
+        return _KIND_LABELS[self]
+
+
+_KIND_LABELS = {
+    EndpointKind.SAAS: "Dynatrace SaaS",
+    EndpointKind.MANAGED: "Dynatrace Managed (or a Containerized ActiveGate)",
+    EndpointKind.ENVIRONMENT_ACTIVEGATE: "Environment ActiveGate",
+    EndpointKind.CONTAINERIZED_ACTIVEGATE: "Containerized ActiveGate",
+    EndpointKind.ACTIVEGATE: "ActiveGate",
+    EndpointKind.UNRECOGNIZED: "unrecognised form",
+}
+
+ACTIVEGATE_DEFAULT_PORT = 9999
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+# SaaS and platform domains, including Dynatrace's own test stages.
+_SAAS_SUFFIXES = (".dynatrace.com", ".dynatracelabs.com")
+_ENV_PATH = re.compile(r"^/e/(?P<env>[^/]+)")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A parsed Dynatrace URL: where to connect and what kind of thing it is.
+
+    ``base_url`` is the environment's API root (``https://h[:p][/e/<id>]``),
+    to which ``/api/v2/...`` paths are appended.
+    """
+
+    scheme: str
+    host: str
+    port: int
+    kind: EndpointKind
+    environment_id: str | None
+    base_url: str
+    role: str  # "environment" or "activegate"
+    notes: tuple[str, ...] = ()
+
+    @property
+    def address(self) -> str:
+        """``host:port`` with IPv6 hosts in brackets, as targets are written."""
+        return format_address(self.host, self.port)
+
+    @property
+    def is_loopback(self) -> bool:
+        return is_loopback_host(self.host)
+
+    @property
+    def plaintext(self) -> bool:
+        return self.scheme == "http"
+
+    def api_url(self, path: str) -> str:
+        return self.base_url + "/" + path.lstrip("/")
+
+
+@dataclass(frozen=True)
+class ParsedUrl:
+    """The outcome of parsing one URL option: an endpoint, or why not."""
+
+    text: str
+    endpoint: Endpoint | None
+    error: str | None = None
+
+
+def format_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def display_url(text: str) -> str:
+    """The URL with any user:password part removed, safe to print."""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return text
+    if parts.username is None and parts.password is None:
+        return text
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(netloc="<credentials>@" + host).geturl()
+
+
+def parse_url(text: str, role: str = "environment") -> ParsedUrl:
+    """Parse and classify an environment (``role="environment"``) or ActiveGate URL."""
+    raw = text.strip()
+    if not raw:
+        return ParsedUrl(text, None, "the URL is empty")
+    if any(ch.isspace() for ch in raw):
+        return ParsedUrl(text, None, "the URL contains white space")
+    notes: list[str] = []
+    if "://" not in raw:
+        raw = "https://" + raw
+        notes.append("no scheme given: assumed https://")
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError as exc:
+        return ParsedUrl(text, None, f"cannot parse the URL ({exc})")
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        return ParsedUrl(text, None, f"unsupported scheme {scheme!r}: use https://")
+    if parts.username is not None or parts.password is not None:
+        return ParsedUrl(
+            display_url(text), None, "the URL contains credentials; pass the token with DT_API_TOKEN or --token-file"
+        )
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        return ParsedUrl(text, None, "the URL has no host name")
+    if not _valid_host(host):
+        return ParsedUrl(text, None, f"{host!r} is not a valid host name or IP address")
+    if parts.query or parts.fragment:
+        notes.append("query and fragment ignored")
+    if port is None:
+        # An ActiveGate without a port is the classic Environment ActiveGate on
+        # 9999; a Containerized ActiveGate is given with :443.
+        port = ACTIVEGATE_DEFAULT_PORT if role == "activegate" and scheme == "https" else _DEFAULT_PORTS[scheme]
+    path = _api_root(parts.path)
+    match = _ENV_PATH.match(path)
+    environment_id = match.group("env") if match else None
+    if path and not match:
+        return ParsedUrl(
+            text, None, f"unexpected path {parts.path!r}: expected none (SaaS) or /e/<environment-id>"
+        )
+    kind = _classify(host, port, environment_id, role)
+    if kind is EndpointKind.SAAS and environment_id is None:
+        environment_id = host.split(".", 1)[0]
+    host_part = f"[{host}]" if ":" in host else host
+    netloc = host_part if port == _DEFAULT_PORTS[scheme] else f"{host_part}:{port}"
+    base_url = f"{scheme}://{netloc}" + (f"/e/{environment_id}" if match else "")
+    endpoint = Endpoint(scheme, host, port, kind, environment_id, base_url, role, tuple(notes))
+    return ParsedUrl(text, endpoint)
+
+
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host.split(".")
+    return all(re.fullmatch(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)", label) for label in labels) and len(host) <= 253
+
+
+def _api_root(path: str) -> str:
+    """Drop a trailing ``/api/...`` and slashes: users paste full API URLs."""
+    path = re.sub(r"/+", "/", path)
+    api = re.search(r"(^|/)api(/|$)", path)
+    if api:
+        path = path[: api.start()]
+    return path.rstrip("/")
+
+
+def _classify(host: str, port: int, environment_id: str | None, role: str) -> EndpointKind:
+    is_saas_domain = host.lower().endswith(_SAAS_SUFFIXES)
+    if environment_id is None:
+        if role == "activegate":
+            return EndpointKind.ACTIVEGATE
+        return EndpointKind.SAAS if is_saas_domain else EndpointKind.UNRECOGNIZED
+    if port == ACTIVEGATE_DEFAULT_PORT:
+        return EndpointKind.ENVIRONMENT_ACTIVEGATE
+    if role == "activegate":
+        return EndpointKind.CONTAINERIZED_ACTIVEGATE
+    return EndpointKind.MANAGED
+
+
+# --- tokens -----------------------------------------------------------------
+
+# docs: "Access tokens" / "Tokens and authentication": dt0<letter><2 digits>.<public>.<secret>
+TOKEN_PATTERN = re.compile(r"dt0[a-zA-Z][0-9]{2}\.[A-Z0-9]{8,24}\.[A-Z0-9]{64}")
+_PUBLIC_LENGTH = 24
+_ACTIVEGATE_PUBLIC_LENGTH = 8  # ActiveGate tokens (dt0g..) have a short public part
+_SECRET_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Token:
+    """An API token. ``secret`` is the part that must never be shown."""
+
+    value: str = field(repr=False)
+
+    @property
+    def prefix(self) -> str:
+        return self.value.split(".")[0]
+
+    @property
+    def public(self) -> str:
+        return self.value.split(".")[1]
+
+    @property
+    def secret(self) -> str:
+        return self.value.split(".")[2]
+
+    @property
+    def token_id(self) -> str:
+        """Prefix and public part: the token id, safe to show."""
+        return f"{self.prefix}.{self.public}"
+
+    @property
+    def redacted(self) -> str:
+        return f"{self.token_id}.<redacted>"
+
+    @property
+    def is_platform(self) -> bool:
+        return self.prefix.startswith("dt0s")
+
+    @property
+    def authorization(self) -> str:
+        """Platform tokens use Bearer; classic API tokens use Api-Token."""
+        scheme = "Bearer" if self.is_platform else "Api-Token"
+        return f"{scheme} {self.value}"
+
+    def __repr__(self) -> str:
+        return f"Token({self.redacted})"
+
+
+@dataclass(frozen=True)
+class ParsedToken:
+    token: Token | None
+    error: str | None = None
+    # A value that is not a valid token may still hold secret text; keep it
+    # so it can be redacted, but never show it.
+    raw: str = field(default="", repr=False)
+
+
+def parse_token(text: str) -> ParsedToken:
+    """Validate a token's shape; the error never quotes the secret."""
+    value = text.strip()
+    if not value:
+        return ParsedToken(None, "the token is empty", value)
+    parts = value.split(".")
+    if not re.fullmatch(r"dt0[a-zA-Z][0-9]{2}", parts[0]):
+        return ParsedToken(None, "it does not start with a Dynatrace token prefix such as dt0c01", value)
+    if len(parts) != 3:
+        return ParsedToken(
+            None, f"it has {len(parts)} dot-separated parts, expected 3 (prefix.public.secret)", value
+        )
+    prefix, public, secret = parts
+    expected_public = (_ACTIVEGATE_PUBLIC_LENGTH,) if prefix.lower().startswith("dt0g") else (_PUBLIC_LENGTH,)
+    if len(public) not in expected_public:
+        return ParsedToken(
+            None, f"the public part has {len(public)} characters, expected {expected_public[0]}", value
+        )
+    if not re.fullmatch(r"[A-Z0-9]+", public):
+        return ParsedToken(None, "the public part has characters other than A-Z and 0-9", value)
+    if len(secret) != _SECRET_LENGTH:
+        return ParsedToken(
+            None, f"the secret part has {len(secret)} characters, expected {_SECRET_LENGTH}", value
+        )
+    bad = next((i for i, ch in enumerate(secret) if not ("A" <= ch <= "Z" or "0" <= ch <= "9")), None)
+    if bad is not None:
+        return ParsedToken(
+            None,
+            f"the secret part has a character other than A-Z and 0-9 at position {bad + 1}"
+            " (copied with a quote, a space or in lower case?)",
+            value,
+        )
+    return ParsedToken(Token(value), None, value)
+
+
+@dataclass(frozen=True)
+class TokenSource:
+    """Where the token came from, and how safely it is stored there."""
+
+    kind: str  # "env", "file", "stdin" or "none"
+    name: str  # DT_API_TOKEN, the file's path, "stdin"
+    mode: int | None = None  # the file's permission bits, when a file
+
+
+def read_token_file(path: str, stdin: IO[str] | None = None) -> tuple[str, TokenSource]:
+    """Read the first line of a token file (``-``: standard input)."""
+    if path == "-":
+        stream = stdin if stdin is not None else sys.stdin
+        line = stream.readline()
+        return line.strip(), TokenSource("stdin", "stdin")
+    file_path = Path(path).expanduser()
+    try:
+        mode = stat.S_IMODE(file_path.stat().st_mode)
+        with file_path.open(encoding="utf-8", errors="replace") as handle:
+            line = handle.readline()
+    except FileNotFoundError:
+        raise ConfigError(f"token file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"token file is a directory: {path}") from None
+    except PermissionError:
+        raise ConfigError(f"token file is not readable (permission denied): {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read token file {path}: {exc.strerror or exc}") from None
+    return line.strip(), TokenSource("file", str(file_path), mode)
+
+
+# --- the whole run's settings ----------------------------------------------
+
+DEFAULT_SCOPES = ("events.ingest",)
+DEFAULT_EEC_PORT = 14499
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_EXPIRY_WARN_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run is configured with, already parsed."""
+
+    url: ParsedUrl | None = None
+    activegates: tuple[ParsedUrl, ...] = ()
+    token: ParsedToken | None = None
+    token_source: TokenSource = TokenSource("none", "")
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    eec_port: int | None = None  # None: discover from OneAgent, else DEFAULT_EEC_PORT
+    eec_port_source: str = ""
+    ca_bundle: Path | None = None
+    proxy: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    expiry_warn_days: int = DEFAULT_EXPIRY_WARN_DAYS
+    send_test_event: bool = False
+
+    @property
+    def environment(self) -> Endpoint | None:
+        return self.url.endpoint if self.url else None
+
+    @property
+    def api_token(self) -> Token | None:
+        return self.token.token if self.token else None
+
+    @property
+    def activegate_endpoints(self) -> tuple[Endpoint, ...]:
+        return tuple(parsed.endpoint for parsed in self.activegates if parsed.endpoint)
+
+    @property
+    def remote_endpoints(self) -> tuple[Endpoint, ...]:
+        """Every valid remote endpoint, environment first, without duplicates."""
+        seen: set[tuple[str, int]] = set()
+        found: list[Endpoint] = []
+        for endpoint in ((self.environment,) if self.environment else ()) + self.activegate_endpoints:
+            key = (endpoint.host.lower(), endpoint.port)
+            if key not in seen:
+                seen.add(key)
+                found.append(endpoint)
+        return tuple(found)
+
+    def token_may_go_to(self, endpoint: Endpoint) -> bool:
+        """The token travels only over HTTPS, or plain HTTP to this machine."""
+        return endpoint.scheme == "https" or endpoint.is_loopback
+
+
+def split_list(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+def parse_number(text: str, name: str, minimum: float, maximum: float) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {text!r}") from None
+    if not minimum <= value <= maximum or value != value:
+        raise ConfigError(f"{name} must be between {minimum:g} and {maximum:g}, got {text!r}")
+    return value
+
+
+def parse_port(text: str, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a port number, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise ConfigError(f"{name} must be between 1 and 65535, got {text!r}")
+    return value
+
+
+def load_settings(
+    *,
+    url: str | None,
+    activegates: Sequence[str],
+    token_file: str | None,
+    scopes: Sequence[str],
+    eec_port: int | None,
+    ca_bundle: str | None,
+    proxy: str | None,
+    timeout: float | None,
+    expiry_warn_days: int,
+    send_test_event: bool,
+    environ: Mapping[str, str],
+    stdin: IO[str] | None = None,
+) -> Settings:
+    """Combine options and environment variables; options win."""
+    url_text = url if url is not None else environ.get("DT_ENVIRONMENT_URL") or None
+    activegate_texts = list(activegates) or split_list(environ.get("DT_ACTIVEGATE_URLS"))
+
+    parsed_token: ParsedToken | None = None
+    source = TokenSource("none", "")
+    if token_file is not None:
+        text, source = read_token_file(token_file, stdin)
+        parsed_token = parse_token(text)
+    elif environ.get("DT_API_TOKEN", "").strip():
+        parsed_token = parse_token(environ["DT_API_TOKEN"])
+        source = TokenSource("env", "DT_API_TOKEN")
+
+    scope_list = tuple(scopes) or tuple(split_list(environ.get("DT_REQUIRED_SCOPES"))) or DEFAULT_SCOPES
+
+    port_source = ""
+    if eec_port is not None:
+        port_source = "--eec-port"
+    elif environ.get("DT_EEC_PORT", "").strip():
+        eec_port = parse_port(environ["DT_EEC_PORT"].strip(), "DT_EEC_PORT")
+        port_source = "DT_EEC_PORT"
+
+    if timeout is None and environ.get("DT_TIMEOUT", "").strip():
+        timeout = parse_number(environ["DT_TIMEOUT"].strip(), "DT_TIMEOUT", 0.1, 300)
+    if timeout is not None and not 0.1 <= timeout <= 300:
+        raise ConfigError(f"--timeout must be between 0.1 and 300 seconds, got {timeout:g}")
+
+    bundle_path: Path | None = None
+    if ca_bundle is not None:
+        bundle_path = Path(ca_bundle).expanduser()
+        if not bundle_path.is_file():
+            raise ConfigError(f"CA bundle not found: {ca_bundle}")
+
+    return Settings(
+        url=parse_url(url_text) if url_text else None,
+        activegates=tuple(parse_url(text, role="activegate") for text in activegate_texts),
+        token=parsed_token,
+        token_source=source,
+        scopes=scope_list,
+        eec_port=eec_port,
+        eec_port_source=port_source,
+        ca_bundle=bundle_path,
+        proxy=proxy,
+        timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+        expiry_warn_days=expiry_warn_days,
+        send_test_event=send_test_event,
+    )

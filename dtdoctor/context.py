@@ -1,0 +1,46 @@
+"""The run context: what every check may read, built once per run in the CLI."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, TypeVar
+
+from dtdoctor.config import Settings
+
+T = TypeVar("T")
+
+
+@dataclass
+class RunContext:
+    """Settings plus the injectable world: environment variables and filesystem root.
+
+    Checks that read ``/proc``, ``/etc`` or ``/run`` read them under ``root``,
+    so tests can build a fake host in a temporary directory.
+    """
+
+    settings: Settings
+    environ: Mapping[str, str] = field(default_factory=dict)
+    root: Path = Path("/")
+    started: float = field(default_factory=time.monotonic)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def timeout(self) -> float:
+        return self.settings.timeout
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """Compute a shared fact once per run (container detection, OneAgent paths ...)."""
+        with self._memo_lock:
+            if key in self._memo:
+                return self._memo[key]  # type: ignore[no-any-return]
+        value = compute()
+        with self._memo_lock:
+            return self._memo.setdefault(key, value)  # type: ignore[no-any-return]
+
+    def path(self, absolute: str) -> Path:
+        """A host path such as ``/proc/1/environ`` under this run's root."""
+        return self.root / absolute.lstrip("/")

@@ -1,0 +1,1 @@
+"""Network primitives shared by the checks: name resolution and TCP connects."""

@@ -1,0 +1,35 @@
+"""Writing report files: atomically, and always through the redactor."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from dtdoctor.redact import Redactor
+
+
+def write_atomic(path: Path, content: str | bytes, redactor: Redactor | None = None) -> None:
+    """Write via a temporary file in the same folder and a rename.
+
+    A reader (a textfile collector, a browser, a CI server) never sees a
+    half-written file. Text passes through the redactor first.
+    """
+    if isinstance(content, str):
+        data = (redactor.scrub(content) if redactor else content).encode("utf-8")
+    else:
+        data = content
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise

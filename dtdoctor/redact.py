@@ -1,0 +1,134 @@
+"""The one boundary secrets never cross.
+
+Everything dtdoctor prints or writes (console, every report format, files in
+the support bundle, log lines, error messages, tracebacks) passes through a
+``Redactor``: the CLI wraps stdout and stderr in ``RedactingStream`` and every
+report file is written through ``Redactor.scrub``. Checks may therefore
+carry raw evidence (a server that echoes the token back) without leaking it.
+
+What is removed:
+- any Dynatrace token anywhere in the text, shown as ``<prefix>.<public>.<redacted>``;
+- every registered secret (the token's secret part, a malformed token's text,
+  proxy passwords), and any run of 12 or more characters of one, so a
+  truncated echo cannot leak part of a secret either.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from typing import Any, Iterable
+from urllib.parse import quote, unquote
+
+REDACTED = "<redacted>"
+_FRAGMENT = 12  # a run of this many characters of a secret counts as the secret
+_MIN_SECRET = 4  # shorter values would shred ordinary text; they are not secrets worth the name
+_ANY_TOKEN = re.compile(r"\b(dt0[a-zA-Z][0-9]{2}\.[A-Za-z0-9]{8,24})\.[A-Za-z0-9]{16,}")
+
+
+class Redactor:
+    """Removes secrets from text. Thread-safe; secrets can be added at any time."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._secrets: set[str] = set()
+        self._fragments: dict[str, set[str]] = {}
+        self._pattern: re.Pattern[str] | None = None
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str | None) -> None:
+        """Register a secret; its URL-encoded and decoded forms are registered too."""
+        if not secret:
+            return
+        forms = {secret, quote(secret, safe=""), unquote(secret)}
+        with self._lock:
+            for form in forms:
+                if len(form) >= _MIN_SECRET and form not in self._secrets:
+                    self._secrets.add(form)
+                    if len(form) >= _FRAGMENT:
+                        self._fragments[form] = {
+                            form[i : i + _FRAGMENT] for i in range(len(form) - _FRAGMENT + 1)
+                        }
+            self._pattern = None
+
+    def _compiled(self) -> tuple[re.Pattern[str] | None, set[str]]:
+        with self._lock:
+            grams: set[str] = set().union(*self._fragments.values()) if self._fragments else set()
+            if self._pattern is None and (self._secrets or grams):
+                # Longest first so a whole secret wins over its fragments.
+                alternatives = sorted(self._secrets | grams, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(item) for item in alternatives))
+            return self._pattern, grams
+
+    def scrub(self, text: str) -> str:
+        if not text:
+            return text
+        text = _ANY_TOKEN.sub(lambda match: f"{match.group(1)}.{REDACTED}", text)
+        pattern, grams = self._compiled()
+        if pattern is None:
+            return text
+        out: list[str] = []
+        position = 0
+        while True:
+            match = pattern.search(text, position)
+            if match is None:
+                break
+            end = match.end()
+            # Extend over the rest of a secret fragment that continues past the match.
+            if len(match.group(0)) >= _FRAGMENT:
+                while end < len(text) and text[end - _FRAGMENT + 1 : end + 1] in grams:
+                    end += 1
+            out.append(text[position : match.start()])
+            out.append(REDACTED)
+            position = end
+        out.append(text[position:])
+        return "".join(out)
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that scrubs whole lines before they reach the real stream.
+
+    It buffers up to a newline so a secret split across two writes is still
+    caught; ``flush`` writes a pending partial line (a progress line).
+    """
+
+    def __init__(self, target: Any, redactor: Redactor) -> None:
+        super().__init__()
+        self._target = target
+        self._redactor = redactor
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    @property
+    def target(self) -> object:
+        return self._target
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return bool(getattr(self._target, "isatty", lambda: False)())
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._target, "encoding", None) or "utf-8")
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._pending += text
+            if "\n" in self._pending:
+                complete, self._pending = self._pending.rsplit("\n", 1)
+                self._emit(complete + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:
+                self._emit(self._pending)
+                self._pending = ""
+            getattr(self._target, "flush", lambda: None)()
+
+    def _emit(self, text: str) -> None:
+        self._target.write(self._redactor.scrub(text))

@@ -1,0 +1,96 @@
+"""The console report: grouped by family, a line per result, remediation under problems."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dtdoctor.model import EXIT_MEANING, CheckResult, Report, Status
+from dtdoctor.render import RenderOptions
+
+SYMBOLS = {
+    Status.PASS: ("✔", "OK"),
+    Status.WARN: ("⚠", "!!"),
+    Status.FAIL: ("✖", "XX"),
+    Status.SKIP: ("○", "--"),
+    Status.ERROR: ("‼", "??"),
+}
+_COLORS = {Status.PASS: "32", Status.WARN: "33", Status.FAIL: "31", Status.SKIP: "90", Status.ERROR: "35"}
+
+
+def paint(text: str, code: str, options: RenderOptions) -> str:
+    return f"\033[{code}m{text}\033[0m" if options.color else text
+
+
+def symbol(status: Status, options: RenderOptions) -> str:
+    unicode_symbol, ascii_symbol = SYMBOLS[status]
+    return paint(unicode_symbol if options.unicode else ascii_symbol, _COLORS[status], options)
+
+
+def families(report: Report) -> dict[str, list[CheckResult]]:
+    grouped: dict[str, list[CheckResult]] = {}
+    for result in report.checks:
+        grouped.setdefault(result.family, []).append(result)
+    return grouped
+
+
+def _detail_lines(details: Any, indent: str) -> list[str]:
+    lines: list[str] = []
+    if not isinstance(details, dict):
+        return [indent + str(details)]
+    for key, value in details.items():
+        if isinstance(value, (dict, list)) and value:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+            if len(text) <= 100:
+                lines.append(f"{indent}{key}: {text}")
+            elif isinstance(value, dict):
+                lines.append(f"{indent}{key}:")
+                lines.extend(_detail_lines(value, indent + "  "))
+            else:
+                lines.append(f"{indent}{key}:")
+                for item in value:
+                    lines.append(f"{indent}  - {json.dumps(item, ensure_ascii=False, default=str)}")
+        else:
+            lines.append(f"{indent}{key}: {value}")
+    return lines
+
+
+def result_lines(result: CheckResult, options: RenderOptions) -> list[str]:
+    label = result.id if result.target in ("-", "local") else f"{result.id} {result.target}"
+    line = f"  {symbol(result.status, options)} {label}: {result.summary}"
+    if result.status is not Status.PASS or options.verbosity > 0:
+        line += paint(f"  [{result.code}]", "90", options)
+    lines = [line]
+    if result.remediation and (result.status.is_problem or options.verbosity > 0):
+        arrow = "→" if options.unicode else "->"
+        lines.append(f"      {arrow} {result.remediation}")
+    if options.verbosity > 0 and result.details:
+        lines.extend(_detail_lines(dict(result.details), "      "))
+    return lines
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    host = report.host.get("hostname", "")
+    lines = [paint(f"dtdoctor {report.tool_version} · {host} · {report.generated_at}", "1", options), ""]
+    if not options.unicode:
+        lines[0] = lines[0].replace("·", "-")
+    for family, results in families(report).items():
+        shown = [r for r in results if options.verbosity >= 0 or r.status.is_problem]
+        if not shown:
+            continue
+        lines.append(paint(family, "1", options))
+        for result in shown:
+            lines.extend(result_lines(result, options))
+        lines.append("")
+    if options.verbosity < 0 and not any(r.status.is_problem for r in report.checks):
+        lines.append("no problems found")
+    counts = report.counts
+    tally = ", ".join(f"{counts[name]} {name}" for name in counts)
+    exit_code = report.exit_code
+    verdict = f"exit {int(exit_code)}: {EXIT_MEANING[exit_code]}"
+    if report.warn_ok and report.status is Status.WARN:
+        verdict += " (warnings accepted with --warn-ok)"
+    lines.append(f"{len(report.checks)} checks: {tally} · {report.duration_ms / 1000:.2f} s")
+    lines.append(paint(verdict, _COLORS.get(report.status, "0"), options))
+    text = "\n".join(lines) + "\n"
+    return text if options.unicode else text.replace("·", "-")

@@ -1,0 +1,67 @@
+"""Assemble a Report from a run: results, host facts, redacted configuration."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Sequence
+
+from dtdoctor import __version__
+from dtdoctor.config import Settings, display_url
+from dtdoctor.model import CheckResult, Report
+
+
+def redacted_config(settings: Settings) -> dict[str, Any]:
+    """The configuration as the report shows it: the token's secret never appears."""
+    url: str | None = None
+    if settings.url is not None:
+        url = settings.url.endpoint.base_url if settings.url.endpoint else display_url(settings.url.text)
+    token: str | None = None
+    if settings.token is not None:
+        token = settings.token.token.redacted if settings.token.token else "<malformed, redacted>"
+    config: dict[str, Any] = {
+        "url": url,
+        "token": token,
+        "scopes": list(settings.scopes),
+        "timeout_s": settings.timeout,
+        "activegates": [
+            parsed.endpoint.base_url if parsed.endpoint else display_url(parsed.text) for parsed in settings.activegates
+        ],
+        "eec_port": settings.eec_port,
+        "proxy": display_url(settings.proxy) if settings.proxy else None,
+        "ca_bundle": str(settings.ca_bundle) if settings.ca_bundle else None,
+        "expiry_warn_days": settings.expiry_warn_days,
+        "send_test_event": settings.send_test_event,
+    }
+    return config
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_report(
+    results: Sequence[CheckResult],
+    settings: Settings,
+    host: dict[str, Any],
+    started_at: dt.datetime,
+    duration_ms: int,
+    warn_ok: bool = False,
+) -> Report:
+    host = dict(host)
+    container = next((r for r in results if r.id == "container"), None)
+    if container is not None and host.get("container") is None:
+        runtime = container.code.split(".", 1)[1]
+        host["container"] = None if runtime == "none" else runtime
+    return Report(
+        tool_version=__version__,
+        generated_at=iso(started_at),
+        duration_ms=duration_ms,
+        host=host,
+        config=redacted_config(settings),
+        checks=tuple(results),
+        warn_ok=warn_ok,
+    )
