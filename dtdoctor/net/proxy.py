@@ -1,0 +1,102 @@
+"""Which proxy, if any, applies to an endpoint, and which setting said so.
+
+Mirrors what curl and Python clients (urllib, httpx, requests) do, so the
+verdict matches what the user's other tools experience: for an https URL,
+``https_proxy`` then ``HTTPS_PROXY`` (lower case wins), then ``all_proxy`` /
+``ALL_PROXY``; ``NO_PROXY``/``no_proxy`` sends matching hosts direct.
+``--proxy`` overrides the environment but still honours ``NO_PROXY``.
+Settings that are present but do not apply (``HTTP_PROXY`` for an https URL)
+are reported, since they are a classic source of confusion.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Mapping
+
+from dtdoctor.config import display_url, is_loopback_host
+
+
+@dataclass(frozen=True)
+class ProxyChoice:
+    """The proxy for one endpoint (``url`` None: direct) and why."""
+
+    url: str | None
+    source: str  # "--proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY" ...; "" when direct
+    bypass: str | None = None  # the NO_PROXY entry that sent the endpoint direct
+    ignored: tuple[str, ...] = ()  # settings present that do not apply here
+
+    @property
+    def direct(self) -> bool:
+        return self.url is None
+
+    @property
+    def display(self) -> str:
+        return display_url(self.url) if self.url else "direct"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "proxy": display_url(self.url) if self.url else None,
+            "source": self.source or None,
+            "no_proxy_match": self.bypass,
+            "ignored_settings": list(self.ignored),
+        }
+
+
+def _first(environ: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str] | None:
+    for name in names:
+        value = environ.get(name, "").strip()
+        if value:
+            return name, value
+    return None
+
+
+def no_proxy_match(host: str, port: int, no_proxy: str) -> str | None:
+    """The NO_PROXY entry that matches ``host``, if any (curl's rules, plus CIDR)."""
+    host = host.lower().strip("[]")
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return entry
+        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry_port and entry_port.isdigit() and int(entry_port) != port:
+            continue
+        name = name.strip("[]")
+        if "/" in name:
+            try:
+                if ipaddress.ip_address(host) in ipaddress.ip_network(name, strict=False):
+                    return raw.strip()
+            except ValueError:
+                continue
+            continue
+        name = name.lstrip("*").lstrip(".")
+        if host == name or host.endswith("." + name):
+            return raw.strip()
+    return None
+
+
+def choose_proxy(scheme: str, host: str, port: int, explicit: str | None, environ: Mapping[str, str]) -> ProxyChoice:
+    scheme = scheme.lower()
+    specific = ("https_proxy", "HTTPS_PROXY") if scheme == "https" else ("http_proxy", "HTTP_PROXY")
+    other = ("http_proxy", "HTTP_PROXY") if scheme == "https" else ("https_proxy", "HTTPS_PROXY")
+    ignored = tuple(name for name in other if environ.get(name, "").strip())
+    if explicit:
+        found: tuple[str, str] | None = ("--proxy", explicit)
+    else:
+        found = _first(environ, specific) or _first(environ, ("all_proxy", "ALL_PROXY"))
+    if found is None:
+        return ProxyChoice(None, "", None, ignored)
+    if is_loopback_host(host):
+        return ProxyChoice(None, "", "loopback (always direct)", ignored)
+    no_proxy = _first(environ, ("no_proxy", "NO_PROXY"))
+    if no_proxy is not None:
+        match = no_proxy_match(host, port, no_proxy[1])
+        if match is not None:
+            return ProxyChoice(None, "", f"{no_proxy[0]}={match}", ignored)
+    source, url = found
+    if "://" not in url:
+        url = "http://" + url
+    return ProxyChoice(url, source, None, ignored)

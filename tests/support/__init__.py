@@ -1,0 +1,1 @@
+"""Test helpers: real loopback servers, factories for settings and results."""
