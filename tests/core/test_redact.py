@@ -1,0 +1,52 @@
+"""The redaction boundary: whole tokens, secret fragments, split writes."""
+
+from __future__ import annotations
+
+import io
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dtdoctor.redact import RedactingStream, Redactor
+from tests.support.factories import CANARY_PUBLIC, CANARY_SECRET, CANARY_TOKEN
+
+
+def test_whole_token_keeps_its_public_id():
+    text = Redactor([CANARY_SECRET]).scrub(f"Authorization: Api-Token {CANARY_TOKEN}")
+    assert CANARY_SECRET not in text
+    assert f"dt0c01.{CANARY_PUBLIC}.<redacted>" in text
+
+
+def test_unknown_tokens_are_redacted_too():
+    other = "dt0c01." + "Q" * 24 + "." + "W" * 64
+    assert "W" * 20 not in Redactor().scrub(f"echo: {other}")
+
+
+def test_truncated_echo_of_the_secret_is_caught():
+    fragment = CANARY_SECRET[5:40]
+    text = Redactor([CANARY_SECRET]).scrub(f"body: ...{fragment}")
+    assert fragment[:12] not in text and CANARY_SECRET[20:32] not in text
+
+
+def test_url_encoded_secret_is_caught():
+    password = "p@ss:w/rd!long-enough"
+    from urllib.parse import quote
+
+    text = Redactor([password]).scrub(f"proxy=http://u:{quote(password, safe='')}@proxy:3128")
+    assert quote(password, safe="") not in text and "<redacted>" in text
+
+
+def test_stream_catches_a_secret_split_across_writes():
+    target = io.StringIO()
+    stream = RedactingStream(target, Redactor([CANARY_SECRET]))
+    stream.write("token=" + CANARY_SECRET[:30])
+    stream.write(CANARY_SECRET[30:] + "\nnext")
+    stream.flush()
+    assert CANARY_SECRET[:12] not in target.getvalue()
+    assert target.getvalue().endswith("next")
+
+
+@given(prefix=st.text(max_size=50), suffix=st.text(max_size=50), start=st.integers(0, 52))
+def test_any_embedded_piece_of_12_or_more_is_removed(prefix, suffix, start):
+    piece = CANARY_SECRET[start:]
+    assert piece[:12] not in Redactor([CANARY_SECRET]).scrub(prefix + piece + suffix)

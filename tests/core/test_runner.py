@@ -1,0 +1,117 @@
+"""The runner: concurrency, prerequisites, crash containment, deadlines."""
+
+from __future__ import annotations
+
+import time
+
+from dtdoctor.checks.base import Check, Finding, Probe
+from dtdoctor.codes import RUNNER_CODES, Code, codes
+from dtdoctor.model import Status
+from dtdoctor.runner import Runner, run_checks, select_checks, unknown_selectors
+from tests.support.factories import context
+
+TEST_CODES = codes(
+    Code("first.ok", Status.PASS, "ok"),
+    Code("first.bad", Status.FAIL, "bad", remediation="fix first"),
+    Code("second.ok", Status.PASS, "ok"),
+)
+
+
+def make_check(check_id, probes, depends_on=()):
+    return Check(id=check_id, title=check_id.title(), codes=TEST_CODES if check_id == "first" else {},
+                 plan=lambda ctx: probes, depends_on=depends_on)
+
+
+def sleeper(seconds, code="first.ok"):
+    def run(_):
+        time.sleep(seconds)
+        return Finding(code, f"slept {seconds}")
+
+    return run
+
+
+def patch_codes(monkeypatch):
+    # Test checks are not in the registry: make their codes known to the runner.
+    import dtdoctor.runner as runner_module
+
+    monkeypatch.setattr(runner_module, "all_codes", lambda: {**TEST_CODES, **RUNNER_CODES})
+
+
+def test_independent_probes_run_concurrently(monkeypatch):
+    patch_codes(monkeypatch)
+    first = make_check("first", [Probe(f"t{i}", sleeper(0.3)) for i in range(8)])
+    started = time.monotonic()
+    results = run_checks([first], context(timeout=2.0))
+    assert time.monotonic() - started < 1.0  # eight sleeps of 0.3 s overlapped
+    assert [r.target for r in results] == [f"t{i}" for i in range(8)]
+    assert all(r.status is Status.PASS and r.duration_ms >= 290 for r in results)
+
+
+def test_failed_prerequisite_skips_dependents_naming_it(monkeypatch):
+    patch_codes(monkeypatch)
+    first = make_check("first", [Probe("a", sleeper(0, "first.bad")), Probe("b", sleeper(0))])
+    second = make_check("second", [Probe("a", sleeper(0, "second.ok"), requires=(("first", "a"),)),
+                                   Probe("b", sleeper(0, "second.ok"), requires=(("first", "b"),))],
+                        depends_on=("first",))
+    results = {(r.id, r.target): r for r in run_checks([first, second], context())}
+    skipped = results[("second", "a")]
+    assert skipped.status is Status.SKIP and skipped.code == "prerequisite.failed"
+    assert skipped.summary == "skipped: first a failed (first.bad)"
+    assert skipped.depends_on == ("first",)
+    assert results[("second", "b")].status is Status.PASS
+
+
+def test_unselected_prerequisite_does_not_block(monkeypatch):
+    patch_codes(monkeypatch)
+    second = make_check("second", [Probe("a", sleeper(0, "second.ok"), requires=(("first", "a"),))])
+    (result,) = run_checks([second], context())
+    assert result.status is Status.PASS
+
+
+def test_a_crash_is_an_error_result_for_that_probe_only(monkeypatch):
+    patch_codes(monkeypatch)
+
+    def boom(_):
+        raise RuntimeError("kaput")
+
+    first = make_check("first", [Probe("a", boom), Probe("b", sleeper(0))])
+    crashed, fine = run_checks([first], context())
+    assert crashed.status is Status.ERROR and crashed.code == "check.crashed"
+    assert "RuntimeError: kaput" in crashed.summary and "Traceback" in crashed.traceback
+    assert fine.status is Status.PASS
+
+
+def test_an_unregistered_code_is_reported_as_a_crash(monkeypatch):
+    patch_codes(monkeypatch)
+    first = make_check("first", [Probe("a", sleeper(0, "nope.unknown"))])
+    (result,) = run_checks([first], context())
+    assert result.code == "check.crashed" and "nope.unknown" in result.summary
+
+
+def test_an_overrunning_probe_is_abandoned_at_its_limit(monkeypatch):
+    patch_codes(monkeypatch)
+    import dtdoctor.runner as runner_module
+
+    monkeypatch.setattr(runner_module, "GRACE_SECONDS", 0.1)
+    first = make_check("first", [Probe("slow", sleeper(5)), Probe("fast", sleeper(0))])
+    started = time.monotonic()
+    slow, fast = run_checks([first], context(timeout=0.2))
+    assert time.monotonic() - started < 1.5
+    assert slow.status is Status.ERROR and slow.code == "check.deadline"
+    assert fast.status is Status.PASS
+
+
+def test_the_default_deadline_follows_the_longest_chain(monkeypatch):
+    patch_codes(monkeypatch)
+    first = make_check("first", [Probe("a", sleeper(0), budget=2)])
+    second = make_check("second", [Probe("a", sleeper(0, "second.ok"), requires=(("first", "a"),))])
+    runner = Runner([first, second], context(timeout=1.0))
+    assert runner.deadline == (2 * 1.0 + 1.0) + (1 * 1.0 + 1.0) + 1.0
+
+
+def test_selection_by_id_and_family_prefix():
+    from dtdoctor.checks import CHECKS
+
+    assert [c.id for c in select_checks(CHECKS, only=["config"])] == ["config.url", "config.token"]
+    assert "dns" not in [c.id for c in select_checks(CHECKS, skip=["dns"])]
+    assert unknown_selectors(CHECKS, ["tcp", "conf", "bogus"]) == ["conf", "bogus"]
