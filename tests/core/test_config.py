@@ -11,12 +11,14 @@ from hypothesis import strategies as st
 from dtdoctor.config import ConfigError, EndpointKind, parse_token, parse_url, read_token_file
 from tests.support.factories import CANARY_SECRET, CANARY_TOKEN, settings
 
+SAAS = "https://abc12345.live.dynatrace.com"
+
 
 @pytest.mark.parametrize(
     ("text", "kind", "env", "base", "port"),
     [
-        ("https://abc12345.live.dynatrace.com", EndpointKind.SAAS, "abc12345", "https://abc12345.live.dynatrace.com", 443),
-        ("https://abc12345.live.dynatrace.com/", EndpointKind.SAAS, "abc12345", "https://abc12345.live.dynatrace.com", 443),
+        (SAAS, EndpointKind.SAAS, "abc12345", SAAS, 443),
+        (SAAS + "/", EndpointKind.SAAS, "abc12345", SAAS, 443),
         ("https://abc12345.live.dynatrace.com/api/v2/events/ingest", EndpointKind.SAAS, "abc12345",
          "https://abc12345.live.dynatrace.com", 443),
         ("abc12345.live.dynatrace.com", EndpointKind.SAAS, "abc12345", "https://abc12345.live.dynatrace.com", 443),
@@ -27,7 +29,7 @@ from tests.support.factories import CANARY_SECRET, CANARY_TOKEN, settings
         ("https://ag.example.com:9999/e/abc12345", EndpointKind.ENVIRONMENT_ACTIVEGATE, "abc12345",
          "https://ag.example.com:9999/e/abc12345", 9999),
         ("https://[::1]:9999/e/abc", EndpointKind.ENVIRONMENT_ACTIVEGATE, "abc", "https://[::1]:9999/e/abc", 9999),
-        ("HTTPS://ABC12345.LIVE.DYNATRACE.COM", EndpointKind.SAAS, "abc12345", "https://abc12345.live.dynatrace.com", 443),
+        ("HTTPS://ABC12345.LIVE.DYNATRACE.COM", EndpointKind.SAAS, "abc12345", SAAS, 443),
     ],
 )
 def test_environment_urls_are_classified(text, kind, env, base, port):
