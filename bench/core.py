@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.listeners import blackhole_port  # noqa: E402
+from tests.support.listeners import blackhole_port
 
 TIMEOUT = 2.0
 DTDOCTOR = [sys.executable, "-m", "dtdoctor"]

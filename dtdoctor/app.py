@@ -100,7 +100,7 @@ def run_check(opts: CheckOptions, redactor: Redactor) -> int:
     from dtdoctor.output import write_atomic
     from dtdoctor.render import FORMATS, RenderOptions, render
     from dtdoctor.report import build_report, utc_now
-    from dtdoctor.runner import run_checks, select_checks, unknown_selectors
+    from dtdoctor.runner import Runner, select_checks, unknown_selectors
 
     if opts.output_format not in FORMATS:
         raise click.UsageError(f"unknown format {opts.output_format!r} (choose from {', '.join(FORMATS)})")
@@ -129,14 +129,14 @@ def run_check(opts: CheckOptions, redactor: Redactor) -> int:
     ctx = RunContext(settings, environ, root)
     checks = select_checks(CHECKS, opts.only, opts.skip)
     started_at = utc_now()
+    runner = Runner(checks, ctx)
     progress = None
     if getattr(sys.stderr, "isatty", lambda: False)():
         from dtdoctor.progress import ProgressLine
-        from dtdoctor.runner import plan
 
-        progress = ProgressLine(sys.stderr, len(plan(checks, ctx)))
+        progress = runner.progress = ProgressLine(sys.stderr, len(runner.tasks))
     try:
-        results = run_checks(checks, ctx, progress)
+        results = runner.run()
     finally:
         if progress is not None:
             progress.close()

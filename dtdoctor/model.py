@@ -187,6 +187,8 @@ class Report:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Report:
+        # --warn-ok is not stored as such: a warn report that exited 0 had it.
+        warn_ok = data.get("status") == Status.WARN.value and data.get("exit_code") == 0
         return cls(
             tool_version=str((data.get("tool") or {}).get("version", "")),
             generated_at=str(data.get("generated_at", "")),
@@ -194,4 +196,5 @@ class Report:
             host=dict(data.get("host") or {}),
             config=dict(data.get("config") or {}),
             checks=tuple(CheckResult.from_json(item) for item in data.get("checks") or ()),
+            warn_ok=warn_ok,
         )

@@ -91,7 +91,7 @@ class Runner:
         self.ctx = ctx
         self.tasks = plan(checks, ctx)
         self.codes: Mapping[str, Code] = all_codes()
-        self.progress = progress or (lambda event, key, result: None)
+        self.progress: ProgressCallback = progress or (lambda event, key, result: None)
         self.planned = {task.key for task in self.tasks}
         # Backstop for the whole run: the longest chain of probes, each at its limit.
         self.deadline = deadline if deadline is not None else self._default_deadline()
