@@ -116,7 +116,7 @@ def sample_time(endpoint: Endpoint, route: ProxyChoice, run: RunContext) -> Time
     try:
         authorization = token.authorization if token is not None and settings.token_may_go_to(endpoint) else None
         answer = _request(
-            endpoint, route, trust.ssl_context(trust.SYSTEM, settings.ca_bundle), path, authorization, run.timeout
+            endpoint, route, trust.shared_context(trust.SYSTEM, settings.ca_bundle), path, authorization, run.timeout
         )
     except ssl.SSLCertVerificationError:
         # The certificate problem is the tls check's to report; the Date header is still evidence of time.

@@ -322,7 +322,7 @@ def _expired(endpoint: Endpoint, chain: list[Any], details: dict[str, Any], now:
     which = (
         "the server's certificate" if expired is chain[0] else f"the CA certificate {expired.subject_cn} in the chain"
     )
-    days = max(0, -expired.days_left(now))
+    days = max(0, (now - expired.not_after).days)
     details["expired_certificate"] = expired.short()
     summary = f"{which} expired {days} day(s) ago ({_day(expired.not_after)}); {_clock_note(now)}"
     fix = (

@@ -208,7 +208,7 @@ _PROTOCOL_REASONS = ("PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_A
 
 def assess(endpoint: Endpoint, route: ProxyChoice, ca_bundle: Path | None, timeout: float) -> Assessment:
     host, port = endpoint.host, endpoint.port
-    system = handshake(host, port, trust.ssl_context(trust.SYSTEM, ca_bundle), trust.SYSTEM, route, timeout)
+    system = handshake(host, port, trust.shared_context(trust.SYSTEM, ca_bundle), trust.SYSTEM, route, timeout)
     if system.outcome in (TIMEOUT, CONNECT_FAILED, TUNNEL_FAILED):
         return Assessment(endpoint, route, system, ca_bundle=ca_bundle)
     if system.outcome == FAILED:
@@ -216,7 +216,7 @@ def assess(endpoint: Endpoint, route: ProxyChoice, ca_bundle: Path | None, timeo
         if any(reason in system.reason.upper() for reason in _PROTOCOL_REASONS):
             legacy = handshake(host, port, legacy_context(), UNVERIFIED, route, timeout)
         return Assessment(endpoint, route, system, legacy=legacy, ca_bundle=ca_bundle)
-    certifi = handshake(host, port, trust.ssl_context(trust.CERTIFI, ca_bundle), trust.CERTIFI, route, timeout)
+    certifi = handshake(host, port, trust.shared_context(trust.CERTIFI, ca_bundle), trust.CERTIFI, route, timeout)
     unverified = None
     if not system.ok:
         unverified = handshake(host, port, unverified_context(), UNVERIFIED, route, timeout)

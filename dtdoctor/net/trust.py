@@ -16,6 +16,7 @@ import gzip
 import os
 import re
 import ssl
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -34,6 +35,34 @@ def ssl_context(store: str = SYSTEM, ca_bundle: Path | None = None) -> ssl.SSLCo
     if ca_bundle is not None:
         context.load_verify_locations(cafile=str(ca_bundle))
     return context
+
+
+_CONTEXTS: dict[tuple[object, ...], ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
+
+
+def shared_context(store: str = SYSTEM, ca_bundle: Path | None = None) -> ssl.SSLContext:
+    """``ssl_context``, built once per process for the same inputs.
+
+    Loading a bundle of 150 roots costs a noticeable fraction of a second on a
+    small machine; a context can serve many handshakes and threads. The key
+    holds everything that changes what it trusts (OpenSSL reads
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` from the process environment).
+    """
+    bundle_stamp: float | None = None
+    if ca_bundle is not None:
+        try:
+            bundle_stamp = ca_bundle.stat().st_mtime
+        except OSError:
+            bundle_stamp = None
+    key = (store, str(ca_bundle), bundle_stamp, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    with _CONTEXTS_LOCK:
+        found = _CONTEXTS.get(key)
+    if found is None:
+        found = ssl_context(store, ca_bundle)
+        with _CONTEXTS_LOCK:
+            found = _CONTEXTS.setdefault(key, found)
+    return found
 
 
 # --- where the system trust store lives -------------------------------------
