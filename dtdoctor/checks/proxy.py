@@ -172,7 +172,10 @@ def _none_finding(ctx: RunContext, choices: list[tuple[Endpoint, ProxyChoice]]) 
         "no_proxy_matches": bypassed,
         "endpoints": [endpoint.address for endpoint, _ in choices],
     }
-    return Finding("proxy.none", summary, details)
+    fix = ""
+    if ignored:
+        fix = "If this host must use a proxy for Dynatrace, set HTTPS_PROXY (or pass --proxy URL)."
+    return Finding("proxy.none", summary, details, remediation=fix)
 
 
 def plan(ctx: RunContext) -> list[Probe]:

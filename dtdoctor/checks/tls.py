@@ -365,7 +365,8 @@ def _untrusted(
     if leaf_only and intermediate_like and inspection is None:
         details["missing_issuer"] = leaf.issuer
         details["missing_issuer_url"] = leaf.ca_issuers[0] if leaf.ca_issuers else None
-        where = f" (download: {leaf.ca_issuers[0]})" if leaf.ca_issuers else ""
+        url = leaf.ca_issuers[0] if leaf.ca_issuers else None
+        where = f" (download: {url})" if url else ""
         return Finding(
             "tls.incomplete_chain",
             f"{endpoint.host} sent only its own certificate, not the intermediate '{leaf.issuer_cn}' that issued it"
@@ -373,7 +374,9 @@ def _untrusted(
             details,
             remediation=(
                 f"Configure {endpoint.host} with the full certificate chain (its certificate followed by "
-                f"'{leaf.issuer_cn}'). Workaround: download the intermediate{where} and pass it with --ca-bundle."
+                f"'{leaf.issuer_cn}'). Workaround: download the intermediate{f' from {url}' if url else ''}, "
+                "convert it "
+                "to PEM (`openssl x509 -inform der -in issuer.crt -out issuer.pem`) and pass it with --ca-bundle."
             ),
         )
     root_name = top.issuer_cn if not top.self_issued else top.subject_cn

@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import ssl
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,10 @@ def legacy_context() -> ssl.SSLContext:
     """An unverified context that also speaks TLS 1.0/1.1, to name a server that offers nothing newer."""
     context = unverified_context()
     try:
-        context.minimum_version = ssl.TLSVersion.TLSv1
+        with warnings.catch_warnings():
+            # Deliberately old: this handshake only names what an outdated server offers.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
     except (ValueError, ssl.SSLError):
         pass

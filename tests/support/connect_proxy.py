@@ -60,7 +60,7 @@ def connect_proxy(
                     return
                 head += chunk
             lines = head.decode("latin-1").split("\r\n")
-            method, target, _ = (lines[0].split(" ") + ["", ""])[:3]
+            method, target, _ = [*lines[0].split(" "), "", ""][:3]
             headers = {}
             for line in lines[1:]:
                 name, sep, value = line.partition(":")

@@ -161,12 +161,9 @@ class Authority:
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
         )
         if aia_url:
-            builder = builder.add_extension(
-                x509.AuthorityInformationAccess(
-                    [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(aia_url))]
-                ),
-                critical=False,
-            )
+            where = x509.UniformResourceIdentifier(aia_url)
+            access = x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, where)
+            builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
         return Leaf(builder.sign(self.key, hashes.SHA256()), key, self.chain_above())
 
     def write_pem(self, folder: Path, name: str = "ca.pem") -> Path:

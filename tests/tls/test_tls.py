@@ -10,7 +10,7 @@ import pytest
 
 from dtdoctor.checks import tls
 from dtdoctor.model import Status
-from tests.support.tls_servers import Authority, self_signed, silent_port, plain_http_port, tls_server
+from tests.support.tls_servers import Authority, plain_http_port, self_signed, silent_port, tls_server
 from tests.tls.helpers import ctx_for, only, run
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
@@ -166,6 +166,7 @@ def _tls10_only(context: ssl.SSLContext) -> None:
     context.set_ciphers("DEFAULT:@SECLEVEL=0")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_tls10_only_server_is_a_weak_protocol(root: Authority, root_file: Path) -> None:
     leaf = root.issue("127.0.0.1")
     try:

@@ -102,7 +102,10 @@ def test_old_debian_package_is_stale_with_the_apt_command(tmp_path: Path, root: 
     finding = local(tmp_path)
     assert finding.code == "truststore.stale"
     assert truststore.CODES[finding.code].status is Status.WARN
-    assert finding.details["store_date"] == {"date": "2021-01-19", "from": "ca-certificates package (changelog.Debian.gz)"}
+    assert finding.details["store_date"] == {
+        "date": "2021-01-19",
+        "from": "ca-certificates package (changelog.Debian.gz)",
+    }
     assert "apt-get" in finding.remediation
 
 
