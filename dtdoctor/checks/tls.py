@@ -242,6 +242,15 @@ def judge(endpoint: Endpoint, found: tls_probe.Assessment, warn_days: int, now: 
             f"certificate verification failed ({system.verify_message}) and the certificate could not be read",
             details,
         )
+    # OpenSSL stops at the first error; list what else is visibly wrong with the leaf, so one fix
+    # is not followed by a surprise.
+    visible = {
+        "expired": leaf.expired(now),
+        "not_yet_valid": leaf.not_yet_valid(now),
+        "hostname_mismatch": not hostname_matches(leaf, endpoint.host),
+        "self_signed": leaf.self_issued,
+    }
+    details["leaf_problems"] = [name for name, present in visible.items() if present]
     code = system.verify_code
     if code == _V_CERT_HAS_EXPIRED or (code is None and leaf.expired(now)):
         return _expired(endpoint, chain_facts, details, now)

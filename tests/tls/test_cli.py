@@ -49,3 +49,14 @@ def test_cli_untrusted_root_through_an_authenticating_proxy(root: Authority) -> 
     assert codes == {"proxy": "proxy.ok", "tls": "tls.untrusted_root"}
     assert code == 2
     assert PASSWORD not in json.dumps(report)
+
+
+def test_proxy_passwords_from_the_environment_are_redacted() -> None:
+    from dtdoctor.app import register_secrets
+    from dtdoctor.redact import Redactor
+    from tests.support.factories import settings
+
+    redactor = Redactor()
+    environ = {"HTTPS_PROXY": f"http://ops:{PASSWORD}@proxy.corp:3128", "http_proxy": "http://proxy.corp:3128"}
+    register_secrets(settings(environ), redactor, environ)
+    assert PASSWORD not in redactor.scrub(f"echoed back: {PASSWORD}")

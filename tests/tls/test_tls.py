@@ -92,6 +92,7 @@ def test_wrong_host_lists_the_names_the_certificate_covers(root: Authority, root
     assert result.code == "tls.hostname_mismatch"
     assert result.details["certificate_names"] == ["tenant.example.com", "*.apps.example.com"]
     assert "tenant.example.com" in result.summary and "not 127.0.0.1" in result.summary
+    assert result.details["leaf_problems"] == ["hostname_mismatch"]
 
 
 def test_self_signed(root_file: Path) -> None:
