@@ -220,7 +220,8 @@ def judge(endpoint: Endpoint, found: tls_probe.Assessment, warn_days: int, now: 
     if system.ok:
         details["protocol"] = system.version
         details["cipher"] = system.cipher
-        assert leaf is not None
+        if leaf is None:  # verified, but the certificate would not parse: nothing more to judge
+            return Finding("tls.ok", f"{system.version}{via}, certificate verified", details)
         days = leaf.days_left(now)
         where = f"{system.version}{via}, certificate for {leaf.subject_cn} from {leaf.issuer_cn}"
         if system.version in _WEAK_VERSIONS:
@@ -279,7 +280,7 @@ def judge(endpoint: Endpoint, found: tls_probe.Assessment, warn_days: int, now: 
                 "`--ca-bundle /path/to/cert.pem` (and to every client that sends to it)."
             ),
         )
-    return _untrusted(endpoint, chain_facts, presented, details)
+    return _untrusted(endpoint, chain_facts, presented, details, code)
 
 
 def _handshake_failed(endpoint: Endpoint, found: tls_probe.Assessment, details: dict[str, Any], via: str) -> Finding:
@@ -364,11 +365,19 @@ def _not_yet_valid(endpoint: Endpoint, chain: list[Any], details: dict[str, Any]
 
 
 def _untrusted(
-    endpoint: Endpoint, chain: list[Any], presented: tls_probe.Handshake | None, details: dict[str, Any]
+    endpoint: Endpoint,
+    chain: list[Any],
+    presented: tls_probe.Handshake | None,
+    details: dict[str, Any],
+    verify_code: int | None,
 ) -> Finding:
     leaf = chain[0]
     top = chain[-1]
-    leaf_only = len(chain) == 1 and presented is not None and presented.chain_complete
+    # "Unable to verify the first certificate" (21) is OpenSSL's own word that only the leaf arrived;
+    # otherwise the presented chain tells (where this Python can read it).
+    leaf_only = (len(chain) == 1 and presented is not None and presented.chain_complete) or (
+        verify_code == _V_UNABLE_TO_VERIFY_LEAF_SIGNATURE
+    )
     intermediate_like = bool(leaf.ca_issuers) or any(word in leaf.issuer.lower() for word in _INTERMEDIATE_WORDS)
     inspection = next((facts.looks_like_inspection() for facts in chain if facts.looks_like_inspection()), None)
     if leaf_only and intermediate_like and inspection is None:

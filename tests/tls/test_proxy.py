@@ -118,3 +118,17 @@ def test_no_proxy_match_is_named() -> None:
     assert result.code == "proxy.none"
     assert result.details["no_proxy_matches"] == {f"{TENANT}:443": "NO_PROXY=.dtdoctor.test"}
     assert "NO_PROXY=.dtdoctor.test" in result.summary
+
+
+def test_clock_is_read_through_the_tunnel(root: Authority, root_file: Path) -> None:
+    from dtdoctor.checks import clock
+
+    leaf = root.issue(TENANT)
+    log = ProxyLog()
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port, connect_proxy(log=log) as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:{port}", ca_bundle=str(root_file), proxy=f"http://127.0.0.1:{proxy_port}")
+        result = only(run(clock, ctx=ctx), "clock", TENANT)
+    assert result.code == "clock.ok"
+    assert result.details["verified_connection"] is True
+    assert result.details["route"]["via"] == "proxy"
+    assert log.connects == [(f"{TENANT}:{port}", None)]

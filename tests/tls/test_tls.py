@@ -194,3 +194,31 @@ def test_no_url_skips() -> None:
 
     results = run(tls, ctx=context({}))
     assert [r.code for r in results] == ["url.missing"]
+
+
+def test_expired_intermediate_is_named(root: Authority, root_file: Path) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    old = root.child("Old Intermediate CA")
+    # Re-sign the intermediate with a validity that ended yesterday.
+    old.cert = (
+        x509.CertificateBuilder()
+        .subject_name(old.cert.subject)
+        .issuer_name(root.cert.subject)
+        .public_key(old.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - 400 * DAY)
+        .not_valid_after(NOW - DAY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(root.key, hashes.SHA256())
+    )
+    leaf = old.issue("127.0.0.1", not_before=NOW - 10 * DAY)
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        result = check_server(port, root_file)
+    assert result.code == "tls.expired"
+    assert "the CA certificate Old Intermediate CA in the chain" in result.summary
+    assert result.details["leaf_problems"] == []
+    assert dt.date.today().year >= 2025
