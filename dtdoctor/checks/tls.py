@@ -122,6 +122,14 @@ _V_UNABLE_TO_GET_ISSUER_LOCALLY = 20
 _V_UNABLE_TO_VERIFY_LEAF_SIGNATURE = 21
 _V_HOSTNAME_MISMATCH = 62
 _V_IP_ADDRESS_MISMATCH = 64
+# Errors in building the chain to a trusted root (OpenSSL reports these before names and dates).
+_CHAIN_CODES = (
+    _V_UNABLE_TO_GET_ISSUER_CERT,
+    _V_DEPTH_ZERO_SELF_SIGNED,
+    _V_SELF_SIGNED_IN_CHAIN,
+    _V_UNABLE_TO_GET_ISSUER_LOCALLY,
+    _V_UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+)
 
 # A certificate that only becomes valid within this many days is most likely fresh,
 # and this host's clock behind.
@@ -257,15 +265,19 @@ def judge(endpoint: Endpoint, found: tls_probe.Assessment, warn_days: int, now: 
         return _expired(endpoint, chain_facts, details, now)
     if code == _V_CERT_NOT_YET_VALID or (code is None and leaf.not_yet_valid(now)):
         return _not_yet_valid(endpoint, chain_facts, details, now)
-    if code in (_V_HOSTNAME_MISMATCH, _V_IP_ADDRESS_MISMATCH) or not hostname_matches(leaf, endpoint.host):
+    chain_error = code in _CHAIN_CODES
+    if code in (_V_HOSTNAME_MISMATCH, _V_IP_ADDRESS_MISMATCH) or (
+        not chain_error and not hostname_matches(leaf, endpoint.host)
+    ):
         names = leaf.names or [leaf.subject_cn]
         details["certificate_names"] = names
+        example = next((name for name in names if not name.startswith("*")), names[0].replace("*", "<name>", 1))
         return Finding(
             "tls.hostname_mismatch",
             f"the certificate is for {', '.join(names[:6])}{' ...' if len(names) > 6 else ''}, not {endpoint.host}",
             details,
             remediation=(
-                f"Use a URL with a name the certificate covers (e.g. https://{names[0]}:{endpoint.port}) if it is the "
+                f"Use a URL with a name the certificate covers (e.g. https://{example}:{endpoint.port}) if it is the "
                 f"same server, or have the certificate reissued to include {endpoint.host}."
             ),
         )

@@ -222,3 +222,11 @@ def test_expired_intermediate_is_named(root: Authority, root_file: Path) -> None
     assert "the CA certificate Old Intermediate CA in the chain" in result.summary
     assert result.details["leaf_problems"] == []
     assert dt.date.today().year >= 2025
+
+
+def test_self_signed_for_another_name_is_reported_as_self_signed_with_the_mismatch_listed() -> None:
+    leaf = self_signed("appliance.local")
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        result = check_server(port, None)
+    assert result.code == "tls.self_signed"
+    assert set(result.details["leaf_problems"]) == {"hostname_mismatch", "self_signed"}
