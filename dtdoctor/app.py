@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import click
 
@@ -44,7 +45,7 @@ class CheckOptions:
     root: str = "/"
 
 
-def register_secrets(settings: Settings, redactor: Redactor) -> None:
+def register_secrets(settings: Settings, redactor: Redactor, environ: Mapping[str, str] | None = None) -> None:
     """Everything secret in the configuration, known to the redactor before any output."""
     if settings.token is not None:
         if settings.token.token is not None:
@@ -58,6 +59,11 @@ def register_secrets(settings: Settings, redactor: Redactor) -> None:
             redactor.add(urlsplit(settings.proxy).password)
         except ValueError:
             pass
+    # Proxy passwords in the environment are as secret as --proxy's.
+    from dtdoctor.net.tunnel import proxy_secret
+
+    for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy", "HTTP_PROXY"):
+        redactor.add(proxy_secret((environ or {}).get(name)))
 
 
 def output_targets(outputs: tuple[str, ...]) -> list[tuple[Path, str]]:
@@ -123,7 +129,7 @@ def run_check(opts: CheckOptions, redactor: Redactor) -> int:
         send_test_event=opts.send_test_event,
         environ=environ,
     )
-    register_secrets(settings, redactor)
+    register_secrets(settings, redactor, environ)
 
     root = Path(opts.root)
     ctx = RunContext(settings, environ, root)

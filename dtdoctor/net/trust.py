@@ -4,12 +4,22 @@
 ``SSL_CERT_FILE``/``SSL_CERT_DIR``), plus ``--ca-bundle``. ``certifi``:
 Mozilla's bundle as shipped in certifi, plus ``--ca-bundle``: what clients
 that vendor certifi (most Python tools) trust.
+
+Also: where the system store lives on this host (``locate_system_store``),
+how old it and certifi are, for the ``truststore`` check.
 """
 
 from __future__ import annotations
 
+import datetime
+import gzip
+import os
+import re
 import ssl
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 SYSTEM = "system"
 CERTIFI = "certifi"
@@ -25,3 +35,199 @@ def ssl_context(store: str = SYSTEM, ca_bundle: Path | None = None) -> ssl.SSLCo
     if ca_bundle is not None:
         context.load_verify_locations(cafile=str(ca_bundle))
     return context
+
+
+_CONTEXTS: dict[tuple[object, ...], ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
+
+
+def shared_context(store: str = SYSTEM, ca_bundle: Path | None = None) -> ssl.SSLContext:
+    """``ssl_context``, built once per process for the same inputs.
+
+    Loading a bundle of 150 roots costs a noticeable fraction of a second on a
+    small machine; a context can serve many handshakes and threads. The key
+    holds everything that changes what it trusts (OpenSSL reads
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` from the process environment).
+    """
+    bundle_stamp: float | None = None
+    if ca_bundle is not None:
+        try:
+            bundle_stamp = ca_bundle.stat().st_mtime
+        except OSError:
+            bundle_stamp = None
+    key = (store, str(ca_bundle), bundle_stamp, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    with _CONTEXTS_LOCK:
+        found = _CONTEXTS.get(key)
+    if found is None:
+        found = ssl_context(store, ca_bundle)
+        with _CONTEXTS_LOCK:
+            found = _CONTEXTS.setdefault(key, found)
+    return found
+
+
+# --- where the system trust store lives -------------------------------------
+
+# (path, which systems put it there), in the order OpenSSL builds of those systems use them.
+BUNDLE_LOCATIONS = (
+    ("/etc/ssl/certs/ca-certificates.crt", "Debian/Ubuntu"),
+    ("/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "RHEL/Fedora"),
+    ("/etc/pki/tls/certs/ca-bundle.crt", "RHEL/CentOS"),
+    ("/etc/ssl/cert.pem", "Alpine/BSD"),
+    ("/var/lib/ca-certificates/ca-bundle.pem", "SUSE"),
+    ("/etc/ssl/ca-bundle.pem", "SUSE"),
+)
+DIRECTORY_LOCATIONS = (("/etc/ssl/certs", "OpenSSL certificate directory"),)
+_PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
+_HASH_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where the system trust store was found.
+
+    Attributes:
+        kind: "file" (a PEM bundle), "dir" (a hashed certificate directory) or "os" (keychain / Windows store).
+        path: the host path (as the host sees it, not under a test root).
+        origin: the environment variable that named it, or which systems use that path.
+        roots: how many certificates it holds (None for "os").
+        modified: the file's modification time, UTC (None for "os").
+    """
+
+    kind: str
+    path: str
+    origin: str
+    roots: int | None = None
+    modified: datetime.datetime | None = None
+    problem: str = ""
+
+
+def count_pem_certificates(path: Path) -> int:
+    try:
+        return path.read_bytes().count(_PEM_MARKER)
+    except OSError:
+        return 0
+
+
+def count_directory_certificates(path: Path) -> int:
+    try:
+        names = [entry.name for entry in path.iterdir()]
+    except OSError:
+        return 0
+    hashed = [name for name in names if _HASH_NAME.match(name)]
+    if hashed:
+        return len(hashed)
+    return len([name for name in names if name.endswith((".pem", ".crt"))])
+
+
+def _modified(path: Path) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc)
+    except OSError:
+        return None
+
+
+def locate_system_store(root: Path, environ: Mapping[str, str], platform: str) -> list[StoreLocation]:
+    """Every place the system trust store is read from, best first; empty when there is none.
+
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` replace OpenSSL's defaults, so when
+    they are set they are the store (and a path that does not exist is
+    reported with ``problem``).
+    """
+
+    def under(host_path: str) -> Path:
+        return root / host_path.lstrip("/")
+
+    found: list[StoreLocation] = []
+    cert_file = environ.get("SSL_CERT_FILE", "").strip()
+    cert_dir = environ.get("SSL_CERT_DIR", "").strip()
+    if cert_file:
+        path = under(cert_file)
+        if path.is_file():
+            count = count_pem_certificates(path)
+            found.append(StoreLocation("file", cert_file, "SSL_CERT_FILE", count, _modified(path)))
+        else:
+            found.append(StoreLocation("file", cert_file, "SSL_CERT_FILE", 0, None, "it does not exist"))
+    if cert_dir:
+        for entry in cert_dir.split(os.pathsep):
+            path = under(entry)
+            if path.is_dir():
+                found.append(StoreLocation("dir", entry, "SSL_CERT_DIR", count_directory_certificates(path),
+                                           _modified(path)))
+            else:
+                found.append(StoreLocation("dir", entry, "SSL_CERT_DIR", 0, None, "it does not exist"))
+    if found:
+        return found
+    if platform == "darwin":
+        return [StoreLocation("os", "macOS keychain", "the operating system's trust settings")]
+    if platform.startswith("win"):
+        return [StoreLocation("os", "Windows certificate store", "the operating system's trust settings")]
+    for host_path, origin in BUNDLE_LOCATIONS:
+        path = under(host_path)
+        if path.is_file():
+            count = count_pem_certificates(path)
+            if count:
+                found.append(StoreLocation("file", host_path, origin, count, _modified(path)))
+    if not found:
+        for host_path, origin in DIRECTORY_LOCATIONS:
+            path = under(host_path)
+            count = count_directory_certificates(path) if path.is_dir() else 0
+            if count:
+                found.append(StoreLocation("dir", host_path, origin, count, _modified(path)))
+    return found
+
+
+def ca_certificates_package_date(root: Path) -> tuple[datetime.date, str] | None:
+    """The release date of the installed ca-certificates package, where the package says it.
+
+    Debian and Alpine version the package by its date (``20240203``).
+    """
+    changelog = root / "usr/share/doc/ca-certificates/changelog.Debian.gz"
+    try:
+        with gzip.open(changelog, "rt", encoding="utf-8", errors="replace") as handle:
+            first = handle.readline()
+        match = re.search(r"\((\d{8})", first)
+        if match:
+            return _date(match.group(1)), "ca-certificates package (changelog.Debian.gz)"
+    except (OSError, EOFError, ValueError):
+        pass
+    installed = root / "lib/apk/db/installed"
+    try:
+        text = installed.read_text(encoding="utf-8", errors="replace")
+        match = re.search(r"^P:ca-certificates\nV:(\d{8})", text, re.MULTILINE)
+        if match:
+            return _date(match.group(1)), "ca-certificates package (apk)"
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _date(digits: str) -> datetime.date:
+    return datetime.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+
+
+def certifi_date() -> tuple[str, datetime.date | None]:
+    """certifi's version and the date it encodes (certifi versions are YYYY.MM.DD)."""
+    import certifi
+
+    version = str(getattr(certifi, "__version__", ""))
+    parts = version.split(".")
+    try:
+        return version, datetime.date(int(parts[0]), int(parts[1]), int(parts[2]))
+    except (IndexError, ValueError):
+        return version, None
+
+
+def os_release(root: Path) -> dict[str, str]:
+    """/etc/os-release (or /usr/lib/os-release) as a dict."""
+    for candidate in ("etc/os-release", "usr/lib/os-release"):
+        try:
+            text = (root / candidate).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        values: dict[str, str] = {}
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                values[key.strip()] = value.strip().strip('"').strip("'")
+        return values
+    return {}

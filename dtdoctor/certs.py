@@ -1,0 +1,210 @@
+"""Facts about one X.509 certificate, read from its DER bytes.
+
+The ``tls`` check shows these as evidence: who the certificate is for, who
+issued it, when it is valid, its fingerprint and where its issuer can be
+downloaded (AIA caIssuers). ``cryptography`` is imported only when a
+certificate is actually parsed, to keep start-up light.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+# Words in an issuer's name that betray a TLS-inspecting proxy or firewall.
+INSPECTION_VENDORS = (
+    "zscaler",
+    "fortinet",
+    "fortigate",
+    "palo alto",
+    "paloalto",
+    "blue coat",
+    "bluecoat",
+    "symantec web",
+    "netskope",
+    "forcepoint",
+    "websense",
+    "sophos",
+    "checkpoint",
+    "check point",
+    "cisco umbrella",
+    "mcafee web gateway",
+    "skyhigh",
+    "barracuda",
+    "squid",
+    "mitmproxy",
+    "kaspersky",
+    "avast",
+    "eset ssl filter",
+    "proxy",
+    "inspection",
+    "decrypt",
+)
+
+
+@dataclass(frozen=True)
+class CertFacts:
+    """What one certificate says about itself.
+
+    Attributes:
+        subject / issuer: RFC 4514 names; ``subject_cn`` / ``issuer_cn`` their common names.
+        dns_names / ip_addresses: the subject alternative names.
+        not_before / not_after: validity, UTC.
+        sha256: fingerprint of the DER bytes, colon-separated upper-case hex.
+        self_issued: subject equals issuer (a root, or a self-signed server certificate).
+        is_ca: basic constraints say CA.
+        ca_issuers: AIA caIssuers URLs: where the issuer's certificate can be downloaded.
+    """
+
+    subject: str
+    issuer: str
+    subject_cn: str
+    issuer_cn: str
+    dns_names: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+    not_before: datetime.datetime
+    not_after: datetime.datetime
+    sha256: str
+    serial: str
+    self_issued: bool
+    is_ca: bool
+    ca_issuers: tuple[str, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.dns_names) + list(self.ip_addresses)
+
+    def days_left(self, now: datetime.datetime) -> int:
+        return int((self.not_after - now).total_seconds() // 86400)
+
+    def expired(self, now: datetime.datetime) -> bool:
+        return now > self.not_after
+
+    def not_yet_valid(self, now: datetime.datetime) -> bool:
+        return now < self.not_before
+
+    def looks_like_inspection(self) -> str | None:
+        """The vendor word in the issuer that suggests a TLS-inspecting proxy, if any."""
+        issuer = self.issuer.lower()
+        return next((word for word in INSPECTION_VENDORS if word in issuer), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "san": self.names,
+            "not_before": iso(self.not_before),
+            "not_after": iso(self.not_after),
+            "sha256": self.sha256,
+            "serial": self.serial,
+            "self_issued": self.self_issued,
+            "is_ca": self.is_ca,
+            "ca_issuers": list(self.ca_issuers),
+        }
+
+    def short(self) -> dict[str, Any]:
+        """The facts that identify a certificate in a chain listing."""
+        return {"subject": self.subject, "issuer": self.issuer, "not_after": iso(self.not_after), "sha256": self.sha256}
+
+
+def iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def fingerprint(der: bytes) -> str:
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def cert_facts(der: bytes) -> CertFacts:
+    """Parse one DER certificate; raises ``ValueError`` when it is not one."""
+    from cryptography import x509
+    from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
+
+    cert = x509.load_der_x509_certificate(der)
+
+    def common_name(name: x509.Name) -> str:
+        found = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if found:
+            return str(found[0].value)
+        return name.rfc4514_string()
+
+    dns_names: list[str] = []
+    ip_addresses: list[str] = []
+    try:
+        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        assert isinstance(san, x509.SubjectAlternativeName)
+        dns_names = [str(name) for name in san.get_values_for_type(x509.DNSName)]
+        ip_addresses = [str(address) for address in san.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        pass
+    is_ca = False
+    try:
+        constraints = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
+        assert isinstance(constraints, x509.BasicConstraints)
+        is_ca = constraints.ca
+    except x509.ExtensionNotFound:
+        pass
+    ca_issuers: list[str] = []
+    try:
+        access = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value
+        assert isinstance(access, x509.AuthorityInformationAccess)
+        for description in access:
+            if description.access_method == AuthorityInformationAccessOID.CA_ISSUERS and isinstance(
+                description.access_location, x509.UniformResourceIdentifier
+            ):
+                ca_issuers.append(description.access_location.value)
+    except x509.ExtensionNotFound:
+        pass
+    return CertFacts(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        subject_cn=common_name(cert.subject),
+        issuer_cn=common_name(cert.issuer),
+        dns_names=tuple(dns_names),
+        ip_addresses=tuple(ip_addresses),
+        not_before=_utc(cert, "not_valid_before"),
+        not_after=_utc(cert, "not_valid_after"),
+        sha256=fingerprint(der),
+        serial=format(cert.serial_number, "X"),
+        self_issued=cert.subject == cert.issuer,
+        is_ca=is_ca,
+        ca_issuers=tuple(ca_issuers),
+    )
+
+
+def _utc(cert: Any, attribute: str) -> datetime.datetime:
+    """A validity bound as an aware UTC datetime (``*_utc`` exists from cryptography 42 on)."""
+    aware = getattr(cert, attribute + "_utc", None)
+    if isinstance(aware, datetime.datetime):
+        return aware
+    naive = getattr(cert, attribute)
+    assert isinstance(naive, datetime.datetime)
+    return naive.replace(tzinfo=datetime.timezone.utc)
+
+
+def hostname_matches(facts: CertFacts, host: str) -> bool:
+    """RFC 6125 matching as OpenSSL does it: one left-most wildcard label, IPs exactly."""
+    host = host.lower().rstrip(".").strip("[]")
+    if facts.ip_addresses or ":" in host or host.replace(".", "").isdigit():
+        import ipaddress
+
+        try:
+            wanted = ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            return any(ipaddress.ip_address(address) == wanted for address in facts.ip_addresses)
+    for name in facts.dns_names:
+        name = name.lower().rstrip(".")
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
+            return True
+    return False

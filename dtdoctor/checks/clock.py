@@ -1,0 +1,221 @@
+"""``clock``: does this host's clock agree with each Dynatrace server's?
+
+Certificates and token expiry are judged by the local clock, so a skew of
+minutes breaks things that look unrelated. One small HTTPS request per host
+(``GET <env>/api/v1/time``, through the proxy when one applies) gives the
+server's ``Date`` header and, when the token may be sent there and the
+server answers, Dynatrace's own time in epoch milliseconds. The result says
+whether NTP synchronisation is active, where the OS tells.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from dtdoctor.checks import config_url, tls
+from dtdoctor.checks import proxy as proxy_check
+from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
+from dtdoctor.codes import Code, codes
+from dtdoctor.config import Endpoint
+from dtdoctor.context import RunContext
+from dtdoctor.model import Status
+from dtdoctor.net import tls_probe, trust
+from dtdoctor.net.proxy import ProxyChoice
+from dtdoctor.net.tunnel import TunnelError
+
+ID = "clock"
+
+WARN_SECONDS = 30.0
+FAIL_SECONDS = 300.0
+_MAX_BODY = 4096
+
+CODES = codes(
+    Code("clock.ok", Status.PASS, "This host's clock agrees with the server's within 30 seconds."),
+    Code(
+        "clock.skew",
+        Status.WARN,
+        "This host's clock differs from the server's: a warning above 30 s, a failure above 5 minutes.",
+        "No NTP synchronisation, a blocked NTP port, or a virtual machine whose clock drifted after a pause.",
+        "Enable time synchronisation: `timedatectl set-ntp true` (systemd-timesyncd), or run chronyd/ntpd "
+        "and allow UDP port 123 to your NTP servers; check with `timedatectl` or `chronyc tracking`.",
+    ),
+    Code(
+        "clock.unknown",
+        Status.SKIP,
+        "The server's time could not be read, so the clock could not be compared.",
+        "No HTTPS answer from the server, or an answer without a Date header.",
+        "See the tls and proxy results for this host.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class TimeSample:
+    """One request's view of the server's time, against the local clock at the request's midpoint."""
+
+    local: datetime.datetime
+    server: datetime.datetime
+    source: str  # "api/v1/time" or "Date header"
+    precision_s: float
+    round_trip_ms: int
+    status: int
+    verified: bool
+
+
+class NoTime(Exception):
+    """No usable time came back; the message says why."""
+
+
+def _request(
+    endpoint: Endpoint, route: ProxyChoice, context: ssl.SSLContext, path: str, authorization: str | None,
+    timeout: float,
+) -> tuple[int, dict[str, str], bytes, float, float]:
+    import http.client
+
+    try:
+        raw = tls_probe.open_stream(endpoint.host, endpoint.port, route, timeout)
+    except (TunnelError, tls_probe.ConnectError) as exc:
+        raise NoTime(str(exc)) from None
+    try:
+        raw.settimeout(timeout)
+        with context.wrap_socket(raw, server_hostname=endpoint.host.strip("[]")) as sock:
+            host_header = endpoint.host if endpoint.port == 443 else endpoint.address
+            lines = [f"GET {path} HTTP/1.1", f"Host: {host_header}", "User-Agent: dtdoctor", "Accept: text/plain",
+                     "Connection: close"]
+            if authorization:
+                lines.append(f"Authorization: {authorization}")
+            sent = time.time()
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            received = time.time()
+            body = response.read(_MAX_BODY)
+            headers = {name.lower(): value for name, value in response.getheaders()}
+            return response.status, headers, body, sent, received
+    except ssl.SSLCertVerificationError:
+        raise
+    except (OSError, http.client.HTTPException) as exc:
+        raise NoTime(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        raw.close()
+
+
+def sample_time(endpoint: Endpoint, route: ProxyChoice, run: RunContext) -> TimeSample:
+    """Ask the server for its time; the token goes only over a verified connection to a configured host."""
+    from email.utils import parsedate_to_datetime
+
+    settings = run.settings
+    path = urlsplit(endpoint.api_url("api/v1/time")).path
+    token = settings.api_token
+    verified = True
+    try:
+        authorization = token.authorization if token is not None and settings.token_may_go_to(endpoint) else None
+        answer = _request(
+            endpoint, route, trust.shared_context(trust.SYSTEM, settings.ca_bundle), path, authorization, run.timeout
+        )
+    except ssl.SSLCertVerificationError:
+        # The certificate problem is the tls check's to report; the Date header is still evidence of time.
+        verified = False
+        answer = _request(endpoint, route, tls_probe.unverified_context(), path, None, run.timeout)
+    status, headers, body, sent, received = answer
+    local = datetime.datetime.fromtimestamp((sent + received) / 2, datetime.timezone.utc)
+    round_trip_ms = round((received - sent) * 1000)
+    text = body.decode("ascii", errors="replace").strip()
+    if status == 200 and text.isdigit() and len(text) >= 12:
+        server = datetime.datetime.fromtimestamp(int(text) / 1000, datetime.timezone.utc)
+        return TimeSample(local, server, "api/v1/time", (received - sent) / 2, round_trip_ms, status, verified)
+    date = headers.get("date")
+    if not date:
+        raise NoTime(f"the answer (HTTP {status}) had no Date header")
+    try:
+        server = parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        raise NoTime(f"the Date header {date!r} cannot be read") from None
+    if server.tzinfo is None:
+        server = server.replace(tzinfo=datetime.timezone.utc)
+    # The Date header is truncated to the second: its middle is the best estimate.
+    server += datetime.timedelta(milliseconds=500)
+    return TimeSample(local, server, "Date header", 0.5 + (received - sent) / 2, round_trip_ms, status, verified)
+
+
+def judge(endpoint: Endpoint, sample: TimeSample, ntp: Any) -> Finding:
+    skew = (sample.local - sample.server).total_seconds()
+    details: dict[str, Any] = {
+        "local_utc": sample.local.isoformat(timespec="milliseconds"),
+        "server_utc": sample.server.isoformat(timespec="milliseconds"),
+        "skew_s": round(skew, 3),
+        "precision_s": round(sample.precision_s, 3),
+        "source": sample.source,
+        "http_status": sample.status,
+        "verified_connection": sample.verified,
+        "round_trip_ms": sample.round_trip_ms,
+        "ntp": ntp.to_json(),
+    }
+    direction = "ahead of" if skew > 0 else "behind"
+    amount = abs(skew)
+    said = f"this host's clock is {_duration(amount)} {direction} {endpoint.host} ({sample.source}); {ntp.sentence}"
+    if amount > FAIL_SECONDS:
+        return Finding("clock.skew", said, details, status=Status.FAIL)
+    if amount > WARN_SECONDS:
+        return Finding("clock.skew", said, details, status=Status.WARN)
+    return Finding(
+        "clock.ok",
+        f"within {max(amount, sample.precision_s):.1f} s of {endpoint.host} ({sample.source}); {ntp.sentence}",
+        details,
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def probe_host(endpoint: Endpoint, probe: ProbeContext) -> Finding:
+    from dtdoctor.timesync import ntp_status
+
+    run = probe.run
+    ntp = run.memo("timesync.ntp_status", lambda: ntp_status(run.root))
+    route = proxy_check.route(run, endpoint)
+    try:
+        sample = sample_time(endpoint, route, run)
+    except NoTime as exc:
+        return Finding(
+            "clock.unknown",
+            f"could not read the time of {endpoint.host}: {exc}; {ntp.sentence}",
+            {"ntp": ntp.to_json(), "route": proxy_check.route_details(route)},
+        )
+    finding = judge(endpoint, sample, ntp)
+    details = {**finding.details, "route": proxy_check.route_details(route)}
+    return Finding(finding.code, finding.summary, details, finding.status, finding.remediation)
+
+
+def plan(ctx: RunContext) -> list[Probe]:
+    endpoints = tls.https_endpoints(ctx)
+    if not endpoints:
+        return [] if ctx.settings.remote_endpoints else config_url.no_endpoint_probes(ctx)
+    by_host: dict[str, Endpoint] = {}
+    for endpoint in endpoints:
+        by_host.setdefault(endpoint.host.lower(), endpoint)
+
+    def probe_for(endpoint: Endpoint) -> Probe:
+        return Probe(
+            endpoint.host,
+            lambda probe: probe_host(endpoint, probe),
+            requires=proxy_check.route_requirements(ctx, endpoint),
+            budget=5.0,
+        )
+
+    return [probe_for(endpoint) for endpoint in by_host.values()]
+
+
+CHECK = Check(id=ID, title="Clock", codes=CODES, plan=plan, depends_on=("tcp", "proxy"))

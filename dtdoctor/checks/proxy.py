@@ -1,0 +1,203 @@
+"""``proxy``: does the forward proxy that applies to the remote endpoints work?
+
+The proxy is chosen as curl and Python clients choose it (``--proxy``, then
+``https_proxy``/``HTTPS_PROXY``/``ALL_PROXY``, honouring ``NO_PROXY``). One
+result per proxy (target: the proxy's ``host:port``): TCP to it, then an
+HTTP ``CONNECT`` to every endpoint it serves. When no proxy applies, one
+``proxy.none`` result says which settings exist and why they do not apply.
+The ``tls`` and ``clock`` checks go through the same tunnel.
+"""
+
+from __future__ import annotations
+
+from dtdoctor.checks import config_url, tcp
+from dtdoctor.checks.base import NO_TARGET, Check, Finding, Probe, ProbeContext, ResultKey, constant
+from dtdoctor.codes import Code, codes
+from dtdoctor.config import Endpoint
+from dtdoctor.context import RunContext
+from dtdoctor.model import Status
+from dtdoctor.net.proxy import ProxyChoice, choose_proxy
+from dtdoctor.net.tunnel import STATUS, TunnelError, connect_to_proxy, open_tunnel, parse_proxy
+
+ID = "proxy"
+
+CODES = codes(
+    Code("proxy.ok", Status.PASS, "The proxy accepts a CONNECT tunnel to every endpoint it serves."),
+    Code(
+        "proxy.none",
+        Status.SKIP,
+        "No proxy applies to the remote endpoints: they are reached directly.",
+        "No --proxy, HTTPS_PROXY, https_proxy or ALL_PROXY is set, or NO_PROXY sends the endpoints direct.",
+        "Nothing to do if this host may connect directly. If it must use a proxy, pass --proxy URL or set "
+        "HTTPS_PROXY (HTTP_PROXY does not apply to https:// URLs).",
+    ),
+    Code(
+        "proxy.failed",
+        Status.FAIL,
+        "The proxy cannot be reached or refuses to open a tunnel to the endpoint.",
+        "A wrong proxy host or port, a proxy that is down, or a proxy policy that blocks the destination "
+        "(403) or cannot reach it (502, 503, 504).",
+        "Check the proxy URL and port; ask the proxy's administrators to allow CONNECT to the Dynatrace "
+        "endpoint's host and port (443, or 9999 for an Environment ActiveGate).",
+    ),
+    Code(
+        "proxy.auth_required",
+        Status.FAIL,
+        "The proxy demands credentials (407 Proxy Authentication Required) that were not given or not accepted.",
+        "The proxy URL has no user:password, or they are wrong, or the proxy wants another scheme "
+        "(NTLM, Kerberos) than Basic.",
+        "Put the credentials in the proxy URL: --proxy http://USER:PASSWORD@proxy:PORT (or HTTPS_PROXY); "
+        "the same setting is needed for OneAgent (oneagentctl --set-proxy).",
+    ),
+)
+
+
+def route(ctx: RunContext, endpoint: Endpoint) -> ProxyChoice:
+    """The proxy (or none) for an endpoint, and which setting supplied it."""
+    return choose_proxy(endpoint.scheme, endpoint.host, endpoint.port, ctx.settings.proxy, ctx.environ)
+
+
+def proxy_target(choice: ProxyChoice) -> str:
+    """The proxy's ``host:port``: the target of its ``proxy`` result."""
+    assert choice.url is not None
+    try:
+        return parse_proxy(choice.url).address
+    except TunnelError:
+        return choice.display
+
+
+def route_requirements(ctx: RunContext, endpoint: Endpoint) -> tuple[ResultKey, ...]:
+    """What a probe that talks to the endpoint needs: the proxy when one applies, else TCP."""
+    choice = route(ctx, endpoint)
+    if choice.url is not None:
+        return ((ID, proxy_target(choice)),)
+    return ((tcp.ID, endpoint.address),)
+
+
+def route_details(choice: ProxyChoice) -> dict[str, object]:
+    """How an endpoint is reached, for every result's details (credentials never shown)."""
+    details: dict[str, object] = {"via": "direct" if choice.direct else "proxy"}
+    details.update(choice.to_json())
+    return details
+
+
+def describe_route(choice: ProxyChoice) -> str:
+    if choice.url is not None:
+        return f"via proxy {choice.display} (from {choice.source})"
+    if choice.bypass:
+        return f"direct ({choice.bypass})"
+    return "direct"
+
+
+def tunnel_finding(error: TunnelError, proxy_display: str, destination: str) -> Finding:
+    """A tunnel failure as a ``proxy`` finding (also used by other checks when ``proxy`` did not run)."""
+    details: dict[str, object] = {"proxy": proxy_display, "destination": destination, "stage": error.stage}
+    if error.status is not None:
+        details["status"] = error.status
+        details["reason"] = error.reason
+    if error.status == 407:
+        return Finding(
+            "proxy.auth_required",
+            f"the proxy {proxy_display} wants credentials (407) for CONNECT {destination}",
+            details,
+        )
+    remediation = None
+    if error.stage == STATUS and error.status == 403:
+        remediation = f"The proxy's policy forbids CONNECT to {destination}: ask its administrators to allow it."
+    elif error.stage == STATUS and error.status in (502, 503, 504):
+        remediation = (
+            f"The proxy itself cannot reach {destination} ({error.status}): ask its administrators whether it "
+            "may connect there, and check the host name."
+        )
+    return Finding("proxy.failed", error.message, details, remediation=remediation)
+
+
+def probe_proxy(choice: ProxyChoice, endpoints: list[Endpoint], probe: ProbeContext) -> Finding:
+    assert choice.url is not None
+    try:
+        proxy = parse_proxy(choice.url)
+    except TunnelError as exc:
+        return Finding(
+            "proxy.failed",
+            exc.message,
+            {"proxy": choice.display, "source": choice.source},
+            remediation="Use an http:// proxy URL such as http://proxy.example.com:3128.",
+        )
+    base: dict[str, object] = {
+        "proxy": choice.display,
+        "source": choice.source,
+        "ignored_settings": list(choice.ignored),
+    }
+    try:
+        sock, proxy_ip, connect_ms = connect_to_proxy(proxy, probe.timeout)
+        sock.close()
+    except TunnelError as exc:
+        finding = tunnel_finding(exc, choice.display, proxy.address)
+        return Finding(finding.code, exc.message, {**base, "stage": exc.stage}, remediation=(
+            f"Check the proxy address {choice.display} (set by {choice.source}) and that this host may reach "
+            f"it on port {proxy.port}."
+        ))
+    base["proxy_ip"] = proxy_ip
+    base["connect_ms"] = connect_ms
+    tunnels: list[dict[str, object]] = []
+    first_failure: Finding | None = None
+    for endpoint in endpoints:
+        try:
+            tunnel = open_tunnel(proxy, endpoint.host, endpoint.port, probe.timeout)
+            tunnel.sock.close()
+            tunnels.append({"destination": endpoint.address, "ok": True, "answer": tunnel.status_line})
+        except TunnelError as exc:
+            tunnels.append({"destination": endpoint.address, "ok": False, "answer": exc.message})
+            if first_failure is None:
+                first_failure = tunnel_finding(exc, choice.display, endpoint.address)
+    base["tunnels"] = tunnels
+    if first_failure is not None:
+        return Finding(first_failure.code, first_failure.summary, {**first_failure.details, **base},
+                       remediation=first_failure.remediation)
+    names = ", ".join(endpoint.address for endpoint in endpoints)
+    return Finding("proxy.ok", f"{choice.display} (from {choice.source}) tunnels to {names}", base)
+
+
+def _none_finding(ctx: RunContext, choices: list[tuple[Endpoint, ProxyChoice]]) -> Finding:
+    ignored = sorted({name for _, choice in choices for name in choice.ignored})
+    bypassed = {endpoint.address: choice.bypass for endpoint, choice in choices if choice.bypass}
+    notes: list[str] = []
+    if ignored:
+        notes.append(f"{', '.join(ignored)} set but not used for https:// endpoints (that needs HTTPS_PROXY)")
+    if bypassed:
+        notes.append("sent direct by " + "; ".join(f"{address}: {why}" for address, why in bypassed.items()))
+    summary = "no proxy applies: endpoints are reached directly" + (f" ({'; '.join(notes)})" if notes else "")
+    details: dict[str, object] = {
+        "ignored_settings": ignored,
+        "no_proxy_matches": bypassed,
+        "endpoints": [endpoint.address for endpoint, _ in choices],
+    }
+    fix = ""
+    if ignored:
+        fix = "If this host must use a proxy for Dynatrace, set HTTPS_PROXY (or pass --proxy URL)."
+    return Finding("proxy.none", summary, details, remediation=fix)
+
+
+def plan(ctx: RunContext) -> list[Probe]:
+    endpoints = [endpoint for endpoint in ctx.settings.remote_endpoints if endpoint.scheme == "https"]
+    if not endpoints:
+        return [] if ctx.settings.remote_endpoints else config_url.no_endpoint_probes(ctx)
+    choices = [(endpoint, route(ctx, endpoint)) for endpoint in endpoints]
+    by_proxy: dict[str, tuple[ProxyChoice, list[Endpoint]]] = {}
+    for endpoint, choice in choices:
+        if choice.url is not None:
+            by_proxy.setdefault(proxy_target(choice), (choice, []))[1].append(endpoint)
+    if not by_proxy:
+        return [Probe(NO_TARGET, constant(_none_finding(ctx, choices)))]
+
+    def probe_for(choice: ProxyChoice, served: list[Endpoint]) -> Probe:
+        return Probe(
+            proxy_target(choice),
+            lambda probe: probe_proxy(choice, served, probe),
+            budget=2.0 + len(served),
+        )
+
+    return [probe_for(choice, served) for choice, served in by_proxy.values()]
+
+
+CHECK = Check(id=ID, title="Proxy", codes=CODES, plan=plan, depends_on=("config.url",))

@@ -1,0 +1,454 @@
+"""``tls``: does every HTTPS endpoint present a certificate this host trusts?
+
+The handshake is verified against the system trust store plus
+``--ca-bundle``. When it fails, the certificates the server presented are
+read with a second, unverified handshake and the failure is classified into
+one precise cause with the certificate evidence. The route (direct, or
+through which proxy and why) is part of every result.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from typing import Any
+
+from dtdoctor.checks import config_url
+from dtdoctor.checks import proxy as proxy_check
+from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
+from dtdoctor.codes import Code, codes
+from dtdoctor.config import Endpoint
+from dtdoctor.context import RunContext
+from dtdoctor.model import Status
+from dtdoctor.net import tls_probe
+
+ID = "tls"
+
+_SHOW_CHAIN = "openssl s_client -connect {address} -servername {host} -showcerts </dev/null"
+_PASS_CA = "pass the CA certificate (PEM) with --ca-bundle /path/to/ca.pem and install it in the system store"
+
+CODES = codes(
+    Code("tls.ok", Status.PASS, "The TLS handshake succeeds and the certificate is trusted, valid and for this host."),
+    Code(
+        "tls.expiring_soon",
+        Status.WARN,
+        "The certificate is valid but expires within --expiry-warn-days.",
+        "The certificate has not been renewed yet; automatic renewal may be broken.",
+        "Renew the server's certificate before it expires (for SaaS, Dynatrace renews it; for Managed or an "
+        "ActiveGate, whoever runs that server).",
+    ),
+    Code(
+        "tls.expired",
+        Status.FAIL,
+        "A certificate the server presents has expired.",
+        "The certificate was not renewed, or this host's clock is far ahead.",
+        "Renew the server's certificate; if the date this host shows is wrong, fix its clock first "
+        "(timedatectl, chrony or ntpd).",
+    ),
+    Code(
+        "tls.not_yet_valid",
+        Status.FAIL,
+        "The certificate is not valid yet according to this host's clock.",
+        "Most often this host's clock is behind (a fresh certificate looks like one from the future); "
+        "rarely a certificate issued with a wrong start date.",
+        "Check this host's clock (`timedatectl`, `chronyc tracking`) and enable NTP synchronisation.",
+    ),
+    Code(
+        "tls.hostname_mismatch",
+        Status.FAIL,
+        "The certificate does not cover the host name in the URL.",
+        "The URL uses an IP address or an alias the certificate does not name, or a load balancer or proxy "
+        "answers with its own certificate.",
+        "Use a URL with a host name the certificate covers (listed in the details), or have the certificate "
+        "reissued to include the name you use.",
+    ),
+    Code(
+        "tls.self_signed",
+        Status.FAIL,
+        "The server presents a self-signed certificate that this host does not trust.",
+        "An ActiveGate or Managed cluster still uses its default self-signed certificate, or a test setup.",
+        "Install a certificate from a trusted CA on the server, or trust this one explicitly: " + _PASS_CA + ".",
+    ),
+    Code(
+        "tls.untrusted_root",
+        Status.FAIL,
+        "The certificate chain ends at a root CA this host does not trust.",
+        "A private or corporate CA, or a TLS-inspecting proxy or firewall that re-signs traffic with its own CA.",
+        "Get the root CA's certificate from your network or security team and " + _PASS_CA + ".",
+    ),
+    Code(
+        "tls.incomplete_chain",
+        Status.FAIL,
+        "The server sent its certificate without the intermediate CA certificate that links it to a trusted root.",
+        "The server is configured with the leaf certificate only instead of the full chain "
+        "('unable to verify the first certificate').",
+        "Configure the server with the full chain (leaf plus intermediates). Until then, the intermediate "
+        "(downloadable from the AIA URL in the details) can be passed with --ca-bundle.",
+    ),
+    Code(
+        "tls.weak_protocol",
+        Status.WARN,
+        "The server negotiates a TLS version below 1.2.",
+        "An old server or a middlebox that only speaks TLS 1.0 or 1.1, which current clients refuse.",
+        "Enable TLS 1.2 or 1.3 on the server or the middlebox in front of it.",
+    ),
+    Code(
+        "tls.handshake_failed",
+        Status.FAIL,
+        "The TLS handshake failed before any certificate could be judged.",
+        "No common protocol version or cipher, the peer reset the connection (often a firewall or proxy), "
+        "or the port does not speak TLS at all.",
+        "Read the OpenSSL reason in the summary; check that the URL's port is the HTTPS port and that no "
+        "middlebox interferes (`" + _SHOW_CHAIN.format(address="HOST:PORT", host="HOST") + "`).",
+    ),
+    Code(
+        "tls.timeout",
+        Status.FAIL,
+        "The server accepted the TCP connection but never completed the TLS handshake.",
+        "A firewall or proxy that lets TCP through but holds the traffic, or a service on that port that "
+        "does not speak TLS and waits for the client.",
+        "Check that the port is the HTTPS port of the endpoint and that no firewall or proxy inspects or "
+        "blocks TLS to it; retry with a larger --timeout.",
+    ),
+)
+
+# OpenSSL X509_V_ERR_* codes the classification relies on.
+_V_UNABLE_TO_GET_ISSUER_CERT = 2
+_V_CERT_NOT_YET_VALID = 9
+_V_CERT_HAS_EXPIRED = 10
+_V_DEPTH_ZERO_SELF_SIGNED = 18
+_V_SELF_SIGNED_IN_CHAIN = 19
+_V_UNABLE_TO_GET_ISSUER_LOCALLY = 20
+_V_UNABLE_TO_VERIFY_LEAF_SIGNATURE = 21
+_V_HOSTNAME_MISMATCH = 62
+_V_IP_ADDRESS_MISMATCH = 64
+# Errors in building the chain to a trusted root (OpenSSL reports these before names and dates).
+_CHAIN_CODES = (
+    _V_UNABLE_TO_GET_ISSUER_CERT,
+    _V_DEPTH_ZERO_SELF_SIGNED,
+    _V_SELF_SIGNED_IN_CHAIN,
+    _V_UNABLE_TO_GET_ISSUER_LOCALLY,
+    _V_UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+)
+
+# A certificate that only becomes valid within this many days is most likely fresh,
+# and this host's clock behind.
+_FRESH_CERT_DAYS = 3
+# A local clock before this date is certainly wrong.
+_EARLIEST_PLAUSIBLE_YEAR = 2025
+
+_WEAK_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1")
+_INTERMEDIATE_WORDS = ("intermediate", "issuing", "subordinate", "sub ca", "server ca", "tls ca", "ssl ca")
+
+
+def assessment(ctx: RunContext, endpoint: Endpoint) -> tls_probe.Assessment:
+    """The handshakes for one endpoint, done once per run (``tls`` and ``truststore`` share them)."""
+    route = proxy_check.route(ctx, endpoint)
+    # The tls and truststore probes of an endpoint start together: the lock makes the second wait
+    # for the first one's handshakes instead of repeating them.
+    lock = ctx.memo(f"tls.assessment-lock:{endpoint.address}", threading.Lock)
+    with lock:
+        return ctx.memo(
+            f"tls.assessment:{endpoint.address}",
+            lambda: tls_probe.assess(endpoint, route, ctx.settings.ca_bundle, ctx.timeout),
+        )
+
+
+def _day(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%d")
+
+
+def _facts_list(chain: tuple[bytes, ...]) -> list[Any]:
+    from dtdoctor.certs import cert_facts
+
+    facts = []
+    for der in chain:
+        try:
+            facts.append(cert_facts(der))
+        except ValueError:
+            continue
+    return facts
+
+
+def _remediation_for_ca(endpoint: Endpoint, what: str) -> str:
+    return (
+        f"If {what} is your organisation's CA or its TLS-inspecting proxy, export its CA certificate as PEM and run "
+        f"`dtdoctor check --ca-bundle /path/to/ca.pem`; install it system-wide (Debian/Ubuntu: copy to "
+        "/usr/local/share/ca-certificates/<name>.crt and run `update-ca-certificates`; RHEL: copy to "
+        "/etc/pki/ca-trust/source/anchors/ and run `update-ca-trust`). Otherwise, the server must present a "
+        "certificate from a public CA. See the chain: "
+        f"`{_SHOW_CHAIN.format(address=endpoint.address, host=endpoint.host)}`."
+    )
+
+
+def judge(endpoint: Endpoint, found: tls_probe.Assessment, warn_days: int, now: datetime.datetime) -> Finding:
+    """Turn the handshakes into one verdict with the certificate evidence."""
+    from dtdoctor.certs import hostname_matches
+
+    route = found.route
+    details: dict[str, Any] = {"route": proxy_check.route_details(route)}
+    if found.ca_bundle is not None:
+        details["ca_bundle"] = str(found.ca_bundle)
+    system = found.system
+    via = "" if route.direct else f" (via proxy {route.display})"
+
+    if system.outcome == tls_probe.TUNNEL_FAILED and system.tunnel_error is not None:
+        finding = proxy_check.tunnel_finding(system.tunnel_error, route.display, endpoint.address)
+        return Finding(finding.code, finding.summary, {**details, **finding.details}, remediation=finding.remediation)
+    if system.outcome == tls_probe.CONNECT_FAILED:
+        details["error"] = system.message
+        return Finding(
+            "tls.handshake_failed",
+            f"no connection for the TLS handshake: {system.message}",
+            details,
+            remediation="See the dns and tcp results for this endpoint.",
+        )
+    if system.outcome == tls_probe.TIMEOUT:
+        details["elapsed_ms"] = system.elapsed_ms
+        return Finding(
+            "tls.timeout",
+            f"{endpoint.address} accepted TCP{via} but no TLS handshake completed within "
+            f"{system.elapsed_ms / 1000:.1f} s",
+            details,
+        )
+    if system.outcome == tls_probe.FAILED:
+        return _handshake_failed(endpoint, found, details, via)
+
+    presented = found.presented
+    chain_facts = _facts_list(presented.chain) if presented is not None else []
+    if presented is not None:
+        details["chain"] = [facts.short() for facts in chain_facts]
+        details["chain_complete"] = presented.chain_complete
+    details["trust_stores"] = found.store_verdicts()
+    leaf = chain_facts[0] if chain_facts else None
+    if leaf is not None:
+        details["leaf"] = leaf.to_json()
+        details["days_left"] = leaf.days_left(now)
+
+    if system.ok:
+        details["protocol"] = system.version
+        details["cipher"] = system.cipher
+        if leaf is None:  # verified, but the certificate would not parse: nothing more to judge
+            return Finding("tls.ok", f"{system.version}{via}, certificate verified", details)
+        days = leaf.days_left(now)
+        where = f"{system.version}{via}, certificate for {leaf.subject_cn} from {leaf.issuer_cn}"
+        if system.version in _WEAK_VERSIONS:
+            return Finding("tls.weak_protocol", f"{where}: {system.version} is below TLS 1.2", details)
+        if days < warn_days:
+            return Finding(
+                "tls.expiring_soon",
+                f"certificate expires in {days} day(s) ({_day(leaf.not_after)}); {where}",
+                details,
+                remediation=f"Renew the certificate of {endpoint.host} before {_day(leaf.not_after)}.",
+            )
+        return Finding("tls.ok", f"{where}, valid {days} more days", details)
+
+    details["verify_code"] = system.verify_code
+    details["verify_message"] = system.verify_message
+    if leaf is None:
+        return Finding(
+            "tls.handshake_failed",
+            f"certificate verification failed ({system.verify_message}) and the certificate could not be read",
+            details,
+        )
+    # OpenSSL stops at the first error; list what else is visibly wrong with the leaf, so one fix
+    # is not followed by a surprise.
+    visible = {
+        "expired": leaf.expired(now),
+        "not_yet_valid": leaf.not_yet_valid(now),
+        "hostname_mismatch": not hostname_matches(leaf, endpoint.host),
+        "self_signed": leaf.self_issued,
+    }
+    details["leaf_problems"] = [name for name, present in visible.items() if present]
+    code = system.verify_code
+    if code == _V_CERT_HAS_EXPIRED or (code is None and leaf.expired(now)):
+        return _expired(endpoint, chain_facts, details, now)
+    if code == _V_CERT_NOT_YET_VALID or (code is None and leaf.not_yet_valid(now)):
+        return _not_yet_valid(endpoint, chain_facts, details, now)
+    chain_error = code in _CHAIN_CODES
+    if code in (_V_HOSTNAME_MISMATCH, _V_IP_ADDRESS_MISMATCH) or (
+        not chain_error and not hostname_matches(leaf, endpoint.host)
+    ):
+        names = leaf.names or [leaf.subject_cn]
+        details["certificate_names"] = names
+        example = next((name for name in names if not name.startswith("*")), names[0].replace("*", "<name>", 1))
+        return Finding(
+            "tls.hostname_mismatch",
+            f"the certificate is for {', '.join(names[:6])}{' ...' if len(names) > 6 else ''}, not {endpoint.host}",
+            details,
+            remediation=(
+                f"Use a URL with a name the certificate covers (e.g. https://{example}:{endpoint.port}) if it is the "
+                f"same server, or have the certificate reissued to include {endpoint.host}."
+            ),
+        )
+    if code == _V_DEPTH_ZERO_SELF_SIGNED or (leaf.self_issued and len(chain_facts) == 1):
+        return Finding(
+            "tls.self_signed",
+            f"{endpoint.host} presents a self-signed certificate ({leaf.subject_cn}) that this host does not trust",
+            details,
+            remediation=(
+                f"Install a certificate from a trusted CA on {endpoint.host}, or trust this one: save it with "
+                f"`{_SHOW_CHAIN.format(address=endpoint.address, host=endpoint.host)}` and pass it with "
+                "`--ca-bundle /path/to/cert.pem` (and to every client that sends to it)."
+            ),
+        )
+    return _untrusted(endpoint, chain_facts, presented, details, code)
+
+
+def _handshake_failed(endpoint: Endpoint, found: tls_probe.Assessment, details: dict[str, Any], via: str) -> Finding:
+    system = found.system
+    reason = system.reason or system.message
+    details["reason"] = reason
+    details["error"] = system.message
+    legacy = found.legacy
+    if legacy is not None and legacy.ok and legacy.version in _WEAK_VERSIONS:
+        details["protocol"] = legacy.version
+        return Finding(
+            "tls.weak_protocol",
+            f"{endpoint.address}{via} only offers {legacy.version}; this host (and current clients) require TLS 1.2+",
+            details,
+            status=Status.FAIL,
+            remediation=f"Enable TLS 1.2 or 1.3 on {endpoint.host} (or the middlebox in front of it).",
+        )
+    upper = reason.upper()
+    if "WRONG_VERSION_NUMBER" in upper or "RECORD_LAYER_FAILURE" in upper or "PACKET_LENGTH_TOO_LONG" in upper:
+        plain = f"{endpoint.address}{via} does not speak TLS (it answered something else, e.g. plain HTTP)"
+        fix = (
+            f"Check the port: {endpoint.port} on {endpoint.host} is not an HTTPS port, or a proxy answers in its "
+            "place."
+        )
+    elif any(word in upper for word in ("PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS")):
+        plain = f"no TLS version in common with {endpoint.address}{via} ({reason})"
+        fix = f"Enable TLS 1.2 or 1.3 on {endpoint.host}."
+    elif "HANDSHAKE_FAILURE" in upper or "NO_SHARED_CIPHER" in upper or "INSUFFICIENT_SECURITY" in upper:
+        plain = f"{endpoint.address}{via} rejected the handshake: no common cipher or key exchange ({reason})"
+        fix = f"Enable modern cipher suites (ECDHE with AES-GCM or ChaCha20) on {endpoint.host}."
+    elif "EOF" in upper or "RESET" in upper or "CONNECTIONRESET" in upper or "BROKENPIPE" in upper:
+        plain = f"{endpoint.address}{via} closed the connection during the TLS handshake ({reason})"
+        fix = (
+            "A firewall or proxy that filters TLS by server name, or a server that rejects this client: ask the "
+            f"network team whether TLS to {endpoint.host} is allowed."
+        )
+    else:
+        plain = f"TLS handshake with {endpoint.address}{via} failed: {reason}"
+        fix = f"Inspect it with `{_SHOW_CHAIN.format(address=endpoint.address, host=endpoint.host)}`."
+    return Finding("tls.handshake_failed", plain, details, remediation=fix)
+
+
+def _clock_note(now: datetime.datetime) -> str:
+    return f"this host's clock says {now.strftime('%Y-%m-%d %H:%M')} UTC"
+
+
+def _expired(endpoint: Endpoint, chain: list[Any], details: dict[str, Any], now: datetime.datetime) -> Finding:
+    expired = next((facts for facts in chain if facts.expired(now)), chain[0])
+    which = (
+        "the server's certificate" if expired is chain[0] else f"the CA certificate {expired.subject_cn} in the chain"
+    )
+    days = max(0, (now - expired.not_after).days)
+    details["expired_certificate"] = expired.short()
+    summary = f"{which} expired {days} day(s) ago ({_day(expired.not_after)}); {_clock_note(now)}"
+    fix = (
+        f"The certificate of {endpoint.host} must be renewed by whoever runs it (it expired "
+        f"{_day(expired.not_after)}); if the date this host shows is wrong, fix its clock first."
+    )
+    return Finding("tls.expired", summary, details, remediation=fix)
+
+
+def _not_yet_valid(endpoint: Endpoint, chain: list[Any], details: dict[str, Any], now: datetime.datetime) -> Finding:
+    early = next((facts for facts in chain if facts.not_yet_valid(now)), chain[0])
+    ahead = early.not_before - now
+    clock_suspect = now.year < _EARLIEST_PLAUSIBLE_YEAR or ahead <= datetime.timedelta(days=_FRESH_CERT_DAYS)
+    details["not_yet_valid_certificate"] = early.short()
+    details["local_clock_suspect"] = clock_suspect
+    start = early.not_before.strftime("%Y-%m-%d %H:%M")
+    summary = f"the certificate is valid only from {start} UTC; {_clock_note(now)}"
+    if clock_suspect:
+        summary += ": this host's clock is the likelier culprit"
+        fix = (
+            "Fix this host's clock: enable NTP (`timedatectl set-ntp true`, or start chronyd/ntpd) and check "
+            "`timedatectl`; see the clock check."
+        )
+    else:
+        fix = (
+            f"The certificate of {endpoint.host} starts far in the future: have it reissued; also confirm this "
+            "host's clock with `timedatectl`."
+        )
+    return Finding("tls.not_yet_valid", summary, details, remediation=fix)
+
+
+def _untrusted(
+    endpoint: Endpoint,
+    chain: list[Any],
+    presented: tls_probe.Handshake | None,
+    details: dict[str, Any],
+    verify_code: int | None,
+) -> Finding:
+    leaf = chain[0]
+    top = chain[-1]
+    # "Unable to verify the first certificate" (21) is OpenSSL's own word that only the leaf arrived;
+    # otherwise the presented chain tells (where this Python can read it).
+    leaf_only = (len(chain) == 1 and presented is not None and presented.chain_complete) or (
+        verify_code == _V_UNABLE_TO_VERIFY_LEAF_SIGNATURE
+    )
+    intermediate_like = bool(leaf.ca_issuers) or any(word in leaf.issuer.lower() for word in _INTERMEDIATE_WORDS)
+    inspection = next((facts.looks_like_inspection() for facts in chain if facts.looks_like_inspection()), None)
+    if leaf_only and intermediate_like and inspection is None:
+        details["missing_issuer"] = leaf.issuer
+        details["missing_issuer_url"] = leaf.ca_issuers[0] if leaf.ca_issuers else None
+        url = leaf.ca_issuers[0] if leaf.ca_issuers else None
+        where = f" (download: {url})" if url else ""
+        return Finding(
+            "tls.incomplete_chain",
+            f"{endpoint.host} sent only its own certificate, not the intermediate '{leaf.issuer_cn}' that issued it"
+            f"{where}",
+            details,
+            remediation=(
+                f"Configure {endpoint.host} with the full certificate chain (its certificate followed by "
+                f"'{leaf.issuer_cn}'). Workaround: download the intermediate{f' from {url}' if url else ''}, "
+                "convert it "
+                "to PEM (`openssl x509 -inform der -in issuer.crt -out issuer.pem`) and pass it with --ca-bundle."
+            ),
+        )
+    root_name = top.issuer_cn if not top.self_issued else top.subject_cn
+    root = top.issuer if not top.self_issued else top.subject
+    details["untrusted_root"] = root
+    details["tls_inspection_suspect"] = inspection is not None
+    summary = f"the chain ends at '{root_name}', which this host does not trust"
+    if inspection is not None:
+        summary += (
+            f": it looks like a TLS-inspecting proxy or firewall ('{inspection}' in the issuer) re-signs the traffic"
+        )
+    else:
+        summary += " (a private or corporate CA, or a TLS-inspecting middlebox)"
+    return Finding("tls.untrusted_root", summary, details, remediation=_remediation_for_ca(endpoint, f"'{root_name}'"))
+
+
+def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
+    from dtdoctor.certs import utc_now
+
+    found = assessment(probe.run, endpoint)
+    return judge(endpoint, found, probe.run.settings.expiry_warn_days, utc_now())
+
+
+def https_endpoints(ctx: RunContext) -> list[Endpoint]:
+    return [endpoint for endpoint in ctx.settings.remote_endpoints if endpoint.scheme == "https"]
+
+
+def plan(ctx: RunContext) -> list[Probe]:
+    endpoints = https_endpoints(ctx)
+    if not endpoints:
+        # Plain-HTTP loopback endpoints have no TLS to judge.
+        return [] if ctx.settings.remote_endpoints else config_url.no_endpoint_probes(ctx)
+
+    def probe_for(endpoint: Endpoint) -> Probe:
+        return Probe(
+            endpoint.address,
+            lambda probe: probe_endpoint(endpoint, probe),
+            requires=proxy_check.route_requirements(ctx, endpoint),
+            budget=7.0,
+        )
+
+    return [probe_for(endpoint) for endpoint in endpoints]
+
+
+CHECK = Check(id=ID, title="TLS certificate and trust", codes=CODES, plan=plan, depends_on=("tcp", "proxy"))

@@ -1,0 +1,227 @@
+"""TLS handshakes against one endpoint, direct or through a proxy tunnel.
+
+One ``Handshake`` records what a single handshake with a given trust store
+saw: the protocol and cipher, the certificates the server presented (also
+when verification failed: a second, unverified handshake reads them), and
+the OpenSSL verify code or reason when it failed. ``assess`` runs the
+handshakes the ``tls`` and ``truststore`` checks need once per endpoint and
+run (system store, certifi, and the unverified one on failure).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dtdoctor.config import Endpoint, format_address
+from dtdoctor.net import trust
+from dtdoctor.net.proxy import ProxyChoice
+from dtdoctor.net.resolve import resolve
+from dtdoctor.net.tunnel import TunnelError, open_tunnel, parse_proxy
+
+OK = "ok"
+VERIFY_FAILED = "verify_failed"
+TIMEOUT = "timeout"
+FAILED = "failed"  # the handshake broke: protocol, cipher, reset
+CONNECT_FAILED = "connect_failed"  # no TCP connection at all
+TUNNEL_FAILED = "tunnel_failed"  # the proxy refused or broke the tunnel
+
+UNVERIFIED = "unverified"
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """What one handshake saw.
+
+    Attributes:
+        outcome: OK, VERIFY_FAILED, TIMEOUT, FAILED, CONNECT_FAILED or TUNNEL_FAILED.
+        chain: the DER certificates as the server presented them, leaf first
+            (on Python < 3.10 only the leaf).
+        chain_complete: whether ``chain`` is the whole presented chain or only the leaf.
+        verify_code / verify_message: OpenSSL's verdict when verification failed.
+        reason: OpenSSL's reason (``TLSV1_ALERT_PROTOCOL_VERSION`` ...) or the socket error.
+        tunnel_error: the ``TunnelError`` when the proxy broke the tunnel.
+    """
+
+    store: str
+    outcome: str
+    elapsed_ms: int = 0
+    version: str = ""
+    cipher: str = ""
+    chain: tuple[bytes, ...] = field(default=(), repr=False)
+    chain_complete: bool = False
+    verify_code: int | None = None
+    verify_message: str = ""
+    reason: str = ""
+    message: str = ""
+    tunnel_error: TunnelError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == OK
+
+
+class ConnectError(Exception):
+    """No TCP connection to the endpoint itself (direct route)."""
+
+
+def unverified_context() -> ssl.SSLContext:
+    """A context that accepts any certificate: only used to read what the server presents."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def legacy_context() -> ssl.SSLContext:
+    """An unverified context that also speaks TLS 1.0/1.1, to name a server that offers nothing newer."""
+    context = unverified_context()
+    try:
+        with warnings.catch_warnings():
+            # Deliberately old: this handshake only names what an outdated server offers.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    except (ValueError, ssl.SSLError):
+        pass
+    return context
+
+
+def open_stream(host: str, port: int, route: ProxyChoice, timeout: float) -> socket.socket:
+    """A TCP stream to ``host:port``, direct or tunnelled; raises ``ConnectError`` or ``TunnelError``."""
+    if route.url is not None:
+        tunnel = open_tunnel(parse_proxy(route.url), host, port, timeout)
+        return tunnel.sock
+    resolution = resolve(host, timeout)
+    if not resolution.ok:
+        raise ConnectError(f"{host} does not resolve: {resolution.error_message or 'no addresses'}")
+    last: OSError | None = None
+    for address in resolution.addresses:
+        try:
+            return socket.create_connection((address, port), timeout=timeout)
+        except OSError as exc:  # socket.timeout included
+            last = exc
+    raise ConnectError(f"cannot connect to {format_address(host, port)}: {last}")
+
+
+def _chain_of(tls_sock: ssl.SSLSocket) -> tuple[tuple[bytes, ...], bool]:
+    """The presented chain, leaf first, and whether it is complete (not only the leaf)."""
+    public = getattr(tls_sock, "get_unverified_chain", None)  # Python 3.13+
+    if public is not None:
+        return tuple(bytes(der) for der in public() or ()), True
+    sslobj = getattr(tls_sock, "_sslobj", None)
+    private = getattr(sslobj, "get_unverified_chain", None)  # Python 3.10-3.12
+    if private is not None:
+        encoding = ssl._ssl.ENCODING_DER  # type: ignore[attr-defined]
+        return tuple(cert.public_bytes(encoding) for cert in private() or ()), True
+    leaf = tls_sock.getpeercert(binary_form=True)
+    return ((leaf,) if leaf else ()), False
+
+
+def handshake(
+    host: str, port: int, context: ssl.SSLContext, store: str, route: ProxyChoice, timeout: float
+) -> Handshake:
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return round((time.monotonic() - started) * 1000)
+
+    try:
+        raw = open_stream(host, port, route, timeout)
+    except TunnelError as exc:
+        return Handshake(store, TUNNEL_FAILED, elapsed(), message=exc.message, tunnel_error=exc)
+    except ConnectError as exc:
+        return Handshake(store, CONNECT_FAILED, elapsed(), message=str(exc))
+    server_name = host.strip("[]")
+    try:
+        raw.settimeout(timeout)
+        with context.wrap_socket(raw, server_hostname=server_name) as tls_sock:
+            chain, complete = _chain_of(tls_sock)
+            cipher = tls_sock.cipher()
+            return Handshake(
+                store,
+                OK,
+                elapsed(),
+                version=tls_sock.version() or "",
+                cipher=cipher[0] if cipher else "",
+                chain=chain,
+                chain_complete=complete,
+            )
+    except ssl.SSLCertVerificationError as exc:
+        return Handshake(
+            store,
+            VERIFY_FAILED,
+            elapsed(),
+            verify_code=exc.verify_code,
+            verify_message=str(exc.verify_message or exc.reason or exc),
+            reason=str(exc.reason or ""),
+            message=str(exc),
+        )
+    except socket.timeout:
+        return Handshake(store, TIMEOUT, elapsed(), message=f"no TLS handshake within {timeout:g} s")
+    except ssl.SSLError as exc:
+        return Handshake(store, FAILED, elapsed(), reason=str(exc.reason or exc.__class__.__name__), message=str(exc))
+    except OSError as exc:
+        name = type(exc).__name__
+        return Handshake(store, FAILED, elapsed(), reason=name, message=f"{name}: {exc.strerror or exc}")
+    finally:
+        raw.close()
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Every handshake the checks need for one endpoint, done once per run."""
+
+    endpoint: Endpoint
+    route: ProxyChoice
+    system: Handshake
+    certifi: Handshake | None = None
+    unverified: Handshake | None = None
+    legacy: Handshake | None = None
+    ca_bundle: Path | None = None
+
+    @property
+    def presented(self) -> Handshake | None:
+        """The handshake that holds the certificates the server presented, if any did."""
+        for candidate in (self.system, self.unverified, self.legacy, self.certifi):
+            if candidate is not None and candidate.ok:
+                return candidate
+        return None
+
+    def store_verdicts(self) -> dict[str, Any]:
+        verdicts: dict[str, Any] = {}
+        for handshake_ in (self.system, self.certifi):
+            if handshake_ is None:
+                continue
+            if handshake_.ok:
+                verdicts[handshake_.store] = "trusted"
+            elif handshake_.outcome == VERIFY_FAILED:
+                verdicts[handshake_.store] = f"rejected: {handshake_.verify_message}"
+            else:
+                verdicts[handshake_.store] = f"no verdict: {handshake_.message}"
+        return verdicts
+
+
+_PROTOCOL_REASONS = ("PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE", "VERSION_TOO_LOW")
+
+
+def assess(endpoint: Endpoint, route: ProxyChoice, ca_bundle: Path | None, timeout: float) -> Assessment:
+    host, port = endpoint.host, endpoint.port
+    system = handshake(host, port, trust.shared_context(trust.SYSTEM, ca_bundle), trust.SYSTEM, route, timeout)
+    if system.outcome in (TIMEOUT, CONNECT_FAILED, TUNNEL_FAILED):
+        return Assessment(endpoint, route, system, ca_bundle=ca_bundle)
+    if system.outcome == FAILED:
+        legacy = None
+        if any(reason in system.reason.upper() for reason in _PROTOCOL_REASONS):
+            legacy = handshake(host, port, legacy_context(), UNVERIFIED, route, timeout)
+        return Assessment(endpoint, route, system, legacy=legacy, ca_bundle=ca_bundle)
+    certifi = handshake(host, port, trust.shared_context(trust.CERTIFI, ca_bundle), trust.CERTIFI, route, timeout)
+    unverified = None
+    if not system.ok:
+        unverified = handshake(host, port, unverified_context(), UNVERIFIED, route, timeout)
+    return Assessment(endpoint, route, system, certifi, unverified, ca_bundle=ca_bundle)

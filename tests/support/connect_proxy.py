@@ -1,0 +1,127 @@
+"""A real forward proxy on 127.0.0.1 that speaks HTTP CONNECT, for the proxy and tls tests.
+
+Every destination host name is sent to 127.0.0.1 (so tests can use names a
+proxy would resolve, which never go direct), at the destination's port.
+Optional Basic authentication (407 without it), and hosts the proxy's policy
+refuses (403).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Iterator
+
+
+@dataclass
+class ProxyLog:
+    """What the proxy saw: each CONNECT target and its Proxy-Authorization header (or None)."""
+
+    connects: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while True:
+            data = source.recv(65536)
+            if not data:
+                break
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+@contextlib.contextmanager
+def connect_proxy(
+    credentials: tuple[str, str] | None = None,
+    refuse: tuple[str, ...] = (),
+    log: ProxyLog | None = None,
+) -> Iterator[int]:
+    """Yield the port of a CONNECT proxy on 127.0.0.1."""
+    seen = log if log is not None else ProxyLog()
+    expected = None
+    if credentials is not None:
+        expected = "Basic " + base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+
+    def handle(client: socket.socket) -> None:
+        client.settimeout(3)
+        try:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = client.recv(1)
+                if not chunk:
+                    client.close()
+                    return
+                head += chunk
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = [*lines[0].split(" "), "", ""][:3]
+            headers = {}
+            for line in lines[1:]:
+                name, sep, value = line.partition(":")
+                if sep:
+                    headers[name.strip().lower()] = value.strip()
+            auth = headers.get("proxy-authorization")
+            seen.connects.append((target, auth))
+            if method != "CONNECT":
+                client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                client.close()
+                return
+            if expected is not None and auth != expected:
+                client.sendall(
+                    b'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\n'
+                    b"Content-Length: 0\r\n\r\n"
+                )
+                client.close()
+                return
+            host, _, port = target.rpartition(":")
+            if host.strip("[]") in refuse:
+                client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                client.close()
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", int(port)), timeout=2)
+            except OSError:
+                client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                client.close()
+                return
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            client.settimeout(None)
+            upstream.settimeout(None)
+            forth = threading.Thread(target=_pipe, args=(client, upstream), daemon=True)
+            forth.start()
+            _pipe(upstream, client)
+            forth.join(3)
+            upstream.close()
+            client.close()
+        except OSError:
+            client.close()
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen(32)
+    server.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(1)
+        server.close()

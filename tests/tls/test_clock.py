@@ -1,0 +1,100 @@
+"""The clock check against real HTTPS servers whose clocks are set off on purpose, and NTP detection."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+from dtdoctor import timesync
+from dtdoctor.checks import clock
+from dtdoctor.model import Status
+from tests.support.factories import CANARY_SECRET, CANARY_TOKEN
+from tests.support.listeners import closed_port
+from tests.support.tls_servers import Authority, ServerLog, http_answer, tls_server
+from tests.tls.helpers import ctx_for, only, run
+
+
+def clock_result(root: Authority, root_file: Path | None, offset: float, time_api: bool = False,
+                 log: ServerLog | None = None, **options):
+    leaf = root.issue("127.0.0.1")
+    answer = functools.partial(http_answer, clock_offset_s=offset, time_api=time_api)
+    with tls_server(leaf.chain_pem(), leaf.key_pem, answer=answer, log=log) as port:
+        if root_file is not None:
+            options["ca_bundle"] = str(root_file)
+        results = run(clock, ctx=ctx_for(f"https://127.0.0.1:{port}", **options))
+    return only(results, "clock", "127.0.0.1")
+
+
+def test_clock_in_agreement_is_ok(root: Authority, root_file: Path) -> None:
+    result = clock_result(root, root_file, 0)
+    assert result.code == "clock.ok" and result.status is Status.PASS
+    assert result.details["source"] == "Date header"
+    assert abs(result.details["skew_s"]) < 3
+    assert result.details["ntp"]["state"] in {"synchronized", "service_running", "not_synchronized", "none", "unknown"}
+
+
+def test_a_minute_behind_is_a_warning(root: Authority, root_file: Path) -> None:
+    result = clock_result(root, root_file, 60)
+    assert result.code == "clock.skew" and result.status is Status.WARN
+    assert "behind 127.0.0.1" in result.summary
+
+
+def test_ten_minutes_ahead_is_a_failure(root: Authority, root_file: Path) -> None:
+    result = clock_result(root, root_file, -600)
+    assert result.code == "clock.skew" and result.status is Status.FAIL
+    assert "10 min ahead of" in result.summary
+    assert "timedatectl" in result.remediation
+
+
+def test_dynatrace_time_api_is_used_with_the_token_over_verified_tls(root: Authority, root_file: Path) -> None:
+    log = ServerLog()
+    result = clock_result(root, root_file, 120, time_api=True, log=log, environ={"DT_API_TOKEN": CANARY_TOKEN})
+    assert result.code == "clock.skew"
+    assert result.details["source"] == "api/v1/time"
+    assert 118 < -result.details["skew_s"] < 122
+    assert any(b"Authorization: Api-Token " + CANARY_TOKEN.encode() in request for request in log.requests)
+    assert CANARY_SECRET not in json.dumps(result.to_json())
+
+
+def test_unverified_server_still_gives_its_date_but_never_the_token(root: Authority) -> None:
+    log = ServerLog()
+    result = clock_result(root, None, 0, time_api=True, log=log, environ={"DT_API_TOKEN": CANARY_TOKEN})
+    assert result.code == "clock.ok"
+    assert result.details["verified_connection"] is False
+    assert log.requests and all(b"Authorization" not in request for request in log.requests)
+
+
+def test_no_answer_is_clock_unknown() -> None:
+    port = closed_port()
+    result = only(run(clock, ctx=ctx_for(f"https://127.0.0.1:{port}", timeout=0.5)), "clock")
+    assert result.code == "clock.unknown" and result.status is Status.SKIP
+
+
+def test_timesyncd_flag_means_synchronised(tmp_path: Path) -> None:
+    (tmp_path / "run/systemd/timesync").mkdir(parents=True)
+    (tmp_path / "run/systemd/timesync/synchronized").touch()
+    status = timesync.ntp_status(tmp_path)
+    assert status.state == timesync.SYNCHRONIZED and status.service == "systemd-timesyncd"
+
+
+def test_running_chronyd_is_found_in_proc(tmp_path: Path) -> None:
+    for pid, name in (("1", "systemd"), ("412", "chronyd")):
+        (tmp_path / "proc" / pid).mkdir(parents=True)
+        (tmp_path / "proc" / pid / "comm").write_text(name + "\n")
+    status = timesync.ntp_status(tmp_path)
+    assert status.state == timesync.SERVICE_RUNNING and status.service == "chronyd"
+
+
+def test_timesyncd_without_sync_flag_is_not_synchronised(tmp_path: Path) -> None:
+    (tmp_path / "proc/77").mkdir(parents=True)
+    (tmp_path / "proc/77/comm").write_text("systemd-timesyn\n")
+    status = timesync.ntp_status(tmp_path)
+    assert status.state == timesync.NOT_SYNCHRONIZED
+
+
+def test_no_daemon_and_no_proc(tmp_path: Path) -> None:
+    (tmp_path / "proc/1").mkdir(parents=True)
+    (tmp_path / "proc/1/comm").write_text("bash\n")
+    assert timesync.ntp_status(tmp_path).state == timesync.NONE
+    assert timesync.ntp_status(tmp_path / "empty").state == timesync.UNKNOWN

@@ -1,0 +1,134 @@
+"""The proxy check, and tls through a real CONNECT proxy on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dtdoctor.checks import proxy, tls
+from dtdoctor.model import Status
+from tests.support.connect_proxy import ProxyLog, connect_proxy
+from tests.support.listeners import closed_port
+from tests.support.tls_servers import Authority, tls_server
+from tests.tls.helpers import ctx_for, only, run
+
+# A name only the proxy resolves (to 127.0.0.1): loopback names always go direct.
+TENANT = "tenant.dtdoctor.test"
+PASSWORD = "S3cretProxyPass"
+
+
+def test_tls_through_the_proxy_says_which_setting_supplied_it(root: Authority, root_file: Path) -> None:
+    leaf = root.issue(TENANT)
+    log = ProxyLog()
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port, connect_proxy(log=log) as proxy_port:
+        environ = {"HTTPS_PROXY": f"http://127.0.0.1:{proxy_port}", "HTTP_PROXY": "http://other:1"}
+        ctx = ctx_for(f"https://{TENANT}:{port}", ca_bundle=str(root_file), environ=environ)
+        results = run(proxy, tls, ctx=ctx)
+    proxy_result = only(results, "proxy", f"127.0.0.1:{proxy_port}")
+    assert proxy_result.code == "proxy.ok"
+    assert proxy_result.details["source"] == "HTTPS_PROXY"
+    assert proxy_result.details["ignored_settings"] == ["HTTP_PROXY"]
+    tls_result = only(results, "tls", f"{TENANT}:{port}")
+    assert tls_result.code == "tls.ok"
+    assert tls_result.details["route"]["via"] == "proxy"
+    assert tls_result.details["route"]["source"] == "HTTPS_PROXY"
+    assert f"via proxy http://127.0.0.1:{proxy_port}" in tls_result.summary
+    assert any(target == f"{TENANT}:{port}" for target, _ in log.connects)
+
+
+def test_certificate_problems_are_classified_through_the_tunnel(root: Authority, root_file: Path) -> None:
+    leaf = root.issue("someone-else.example.com")
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port, connect_proxy() as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:{port}", ca_bundle=str(root_file), proxy=f"http://127.0.0.1:{proxy_port}")
+        result = only(run(tls, ctx=ctx), "tls")
+    assert result.code == "tls.hostname_mismatch"
+    assert result.details["route"]["source"] == "--proxy"
+
+
+def test_proxy_wanting_credentials_is_auth_required(root: Authority, root_file: Path) -> None:
+    leaf = root.issue(TENANT)
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port, connect_proxy(("user", PASSWORD)) as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:{port}", ca_bundle=str(root_file), proxy=f"http://127.0.0.1:{proxy_port}")
+        results = run(proxy, tls, ctx=ctx)
+    assert only(results, "proxy").code == "proxy.auth_required"
+    tls_result = only(results, "tls")
+    assert tls_result.code == "prerequisite.failed" and tls_result.status is Status.SKIP
+    assert "USER:PASSWORD@" in only(results, "proxy").remediation
+
+
+def test_tls_alone_reports_the_proxy_failure_when_the_proxy_check_is_not_selected(root: Authority) -> None:
+    leaf = root.issue(TENANT)
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port, connect_proxy(("user", PASSWORD)) as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:{port}", proxy=f"http://127.0.0.1:{proxy_port}")
+        result = only(run(tls, ctx=ctx), "tls")
+    assert result.code == "proxy.auth_required"
+
+
+def test_credentials_work_and_never_show(root: Authority, root_file: Path) -> None:
+    leaf = root.issue(TENANT)
+    log = ProxyLog()
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port, \
+            connect_proxy(("user", PASSWORD), log=log) as proxy_port:
+        url = f"http://user:{PASSWORD}@127.0.0.1:{proxy_port}"
+        ctx = ctx_for(f"https://{TENANT}:{port}", ca_bundle=str(root_file), environ={"https_proxy": url})
+        results = run(proxy, tls, ctx=ctx)
+    assert only(results, "proxy").code == "proxy.ok"
+    assert only(results, "tls").code == "tls.ok"
+    assert all(auth is not None for _, auth in log.connects)
+    text = json.dumps([r.to_json() for r in results])
+    assert PASSWORD not in text
+    assert "<credentials>@127.0.0.1" in text
+
+
+def test_proxy_policy_refusal_is_proxy_failed(root: Authority) -> None:
+    with connect_proxy(refuse=(TENANT,)) as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:443", proxy=f"http://127.0.0.1:{proxy_port}")
+        result = only(run(proxy, ctx=ctx), "proxy")
+    assert result.code == "proxy.failed"
+    assert result.details["status"] == 403
+    assert "forbids" in result.remediation
+
+
+def test_unreachable_proxy_is_proxy_failed() -> None:
+    port = closed_port()
+    ctx = ctx_for(f"https://{TENANT}:443", proxy=f"http://127.0.0.1:{port}", timeout=0.5)
+    result = only(run(proxy, ctx=ctx), "proxy", f"127.0.0.1:{port}")
+    assert result.code == "proxy.failed"
+    assert "cannot connect to the proxy" in result.summary
+
+
+def test_unsupported_proxy_scheme_is_named() -> None:
+    ctx = ctx_for(f"https://{TENANT}:443", proxy="socks5://127.0.0.1:1080")
+    result = only(run(proxy, ctx=ctx), "proxy")
+    assert result.code == "proxy.failed"
+    assert "socks5" in result.summary
+
+
+def test_no_proxy_explains_settings_that_do_not_apply() -> None:
+    environ = {"HTTP_PROXY": "http://proxy.corp:3128", "http_proxy": "http://proxy.corp:3128"}
+    result = only(run(proxy, ctx=ctx_for(f"https://{TENANT}:443", environ=environ)), "proxy")
+    assert result.code == "proxy.none" and result.status is Status.SKIP
+    assert "HTTPS_PROXY" in result.summary
+    assert result.details["ignored_settings"] == ["HTTP_PROXY", "http_proxy"]
+
+
+def test_no_proxy_match_is_named() -> None:
+    environ = {"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": ".dtdoctor.test"}
+    result = only(run(proxy, ctx=ctx_for(f"https://{TENANT}:443", environ=environ)), "proxy")
+    assert result.code == "proxy.none"
+    assert result.details["no_proxy_matches"] == {f"{TENANT}:443": "NO_PROXY=.dtdoctor.test"}
+    assert "NO_PROXY=.dtdoctor.test" in result.summary
+
+
+def test_clock_is_read_through_the_tunnel(root: Authority, root_file: Path) -> None:
+    from dtdoctor.checks import clock
+
+    leaf = root.issue(TENANT)
+    log = ProxyLog()
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port, connect_proxy(log=log) as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:{port}", ca_bundle=str(root_file), proxy=f"http://127.0.0.1:{proxy_port}")
+        result = only(run(clock, ctx=ctx), "clock", TENANT)
+    assert result.code == "clock.ok"
+    assert result.details["verified_connection"] is True
+    assert result.details["route"]["via"] == "proxy"
+    assert log.connects == [(f"{TENANT}:{port}", None)]

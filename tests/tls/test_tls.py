@@ -1,0 +1,232 @@
+"""The tls check against real TLS servers on 127.0.0.1, one per certificate problem."""
+
+from __future__ import annotations
+
+import datetime
+import ssl
+from pathlib import Path
+
+import pytest
+
+from dtdoctor.checks import tls
+from dtdoctor.model import Status
+from tests.support.tls_servers import Authority, plain_http_port, self_signed, silent_port, tls_server
+from tests.tls.helpers import ctx_for, only, run
+
+NOW = datetime.datetime.now(datetime.timezone.utc)
+DAY = datetime.timedelta(days=1)
+
+
+def check_server(port: int, ca_file: Path | None, **options) -> object:
+    options.setdefault("ca_bundle", str(ca_file) if ca_file else None)
+    results = run(tls, ctx=ctx_for(f"https://127.0.0.1:{port}", **options))
+    return only(results, "tls", f"127.0.0.1:{port}")
+
+
+def test_full_chain_is_ok_with_the_evidence(intermediate: Authority, root_file: Path) -> None:
+    leaf = intermediate.issue("127.0.0.1", "localhost")
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        result = check_server(port, root_file)
+    assert result.code == "tls.ok" and result.status is Status.PASS
+    details = result.details
+    assert details["protocol"] in ("TLSv1.2", "TLSv1.3")
+    assert details["cipher"]
+    assert details["leaf"]["san"] == ["localhost", "127.0.0.1"]
+    assert len(details["leaf"]["sha256"].split(":")) == 32
+    assert [c["subject"] for c in details["chain"]][1].endswith("CN=dtdoctor Test Intermediate CA") or \
+        "dtdoctor Test Intermediate CA" in details["chain"][1]["subject"]
+    assert 88 <= details["days_left"] <= 90
+    assert details["route"]["via"] == "direct"
+    assert details["trust_stores"]["system"] == "trusted"
+    assert "valid 8" in result.summary
+
+
+def test_expired_certificate(root: Authority, root_file: Path) -> None:
+    leaf = root.issue("127.0.0.1", not_before=NOW - 100 * DAY, not_after=NOW - 3 * DAY)
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        result = check_server(port, root_file)
+    assert result.code == "tls.expired" and result.status is Status.FAIL
+    assert "expired 3 day(s) ago" in result.summary
+    assert "renewed" in result.remediation
+    assert result.details["leaf"]["not_after"].startswith((NOW - 3 * DAY).strftime("%Y-%m-%d"))
+
+
+def test_not_yet_valid_blames_the_clock_for_a_fresh_certificate(root: Authority, root_file: Path) -> None:
+    leaf = root.issue("127.0.0.1", not_before=NOW + DAY, not_after=NOW + 90 * DAY)
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        result = check_server(port, root_file)
+    assert result.code == "tls.not_yet_valid"
+    assert result.details["local_clock_suspect"] is True
+    assert "clock is the likelier culprit" in result.summary
+    assert "timedatectl" in result.remediation
+
+
+def test_not_yet_valid_far_in_the_future_blames_the_certificate(root: Authority, root_file: Path) -> None:
+    leaf = root.issue("127.0.0.1", not_before=NOW + 200 * DAY, not_after=NOW + 400 * DAY)
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        result = check_server(port, root_file)
+    assert result.code == "tls.not_yet_valid"
+    assert result.details["local_clock_suspect"] is False
+    assert "reissued" in result.remediation
+
+
+def test_expiring_in_three_days_is_a_warning(root: Authority, root_file: Path) -> None:
+    leaf = root.issue("127.0.0.1", not_after=NOW + 3 * DAY + datetime.timedelta(hours=2))
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        result = check_server(port, root_file)
+    assert result.code == "tls.expiring_soon" and result.status is Status.WARN
+    assert "expires in 3 day(s)" in result.summary
+
+
+def test_expiry_warn_days_setting_is_honoured(root: Authority, root_file: Path) -> None:
+    leaf = root.issue("127.0.0.1", not_after=NOW + 3 * DAY + datetime.timedelta(hours=2))
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        result = check_server(port, root_file, expiry_warn_days=2)
+    assert result.code == "tls.ok"
+
+
+def test_wrong_host_lists_the_names_the_certificate_covers(root: Authority, root_file: Path) -> None:
+    leaf = root.issue("tenant.example.com", "*.apps.example.com")
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        result = check_server(port, root_file)
+    assert result.code == "tls.hostname_mismatch"
+    assert result.details["certificate_names"] == ["tenant.example.com", "*.apps.example.com"]
+    assert "tenant.example.com" in result.summary and "not 127.0.0.1" in result.summary
+    assert result.details["leaf_problems"] == ["hostname_mismatch"]
+
+
+def test_self_signed(root_file: Path) -> None:
+    leaf = self_signed("localhost")
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        results = run(tls, ctx=ctx_for(f"https://localhost:{port}", ca_bundle=str(root_file)))
+    result = only(results, "tls")
+    assert result.code == "tls.self_signed"
+    assert "--ca-bundle" in result.remediation
+    assert "openssl s_client -connect localhost:" in result.remediation
+
+
+def test_unknown_ca_names_the_root(root_file: Path) -> None:
+    stranger = Authority("Example Corp Private Root")
+    leaf = stranger.issue("127.0.0.1")
+    with tls_server(leaf.cert_pem + stranger.cert_pem, leaf.key_pem) as port:
+        result = check_server(port, root_file)
+    assert result.code == "tls.untrusted_root"
+    assert "Example Corp Private Root" in result.summary
+    assert result.details["tls_inspection_suspect"] is False
+    assert "--ca-bundle" in result.remediation
+
+
+def test_untrusted_root_without_any_ca_bundle(root: Authority) -> None:
+    """The system store does not hold the test CA: that is itself the untrusted_root case."""
+    leaf = root.issue("127.0.0.1")
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        result = check_server(port, None)
+    assert result.code == "tls.untrusted_root"
+    assert "ca_bundle" not in result.details
+
+
+def test_inspecting_proxy_ca_is_recognised(root_file: Path) -> None:
+    inspector = Authority("Zscaler Root CA", organization="Zscaler Inc.")
+    leaf = inspector.issue("127.0.0.1")
+    with tls_server(leaf.cert_pem + inspector.cert_pem, leaf.key_pem) as port:
+        result = check_server(port, root_file)
+    assert result.code == "tls.untrusted_root"
+    assert result.details["tls_inspection_suspect"] is True
+    assert "TLS-inspecting proxy" in result.summary
+    assert "--ca-bundle" in result.remediation
+
+
+def test_leaf_without_its_intermediate_is_an_incomplete_chain(intermediate: Authority, root_file: Path) -> None:
+    leaf = intermediate.issue("127.0.0.1", aia_url="http://pki.example.com/intermediate.crt")
+    with tls_server(leaf.chain_pem(with_intermediates=False), leaf.key_pem) as port:
+        result = check_server(port, root_file)
+    assert result.code == "tls.incomplete_chain"
+    assert result.details["missing_issuer_url"] == "http://pki.example.com/intermediate.crt"
+    assert "dtdoctor Test Intermediate CA" in result.summary
+    assert "full certificate chain" in result.remediation
+
+
+def test_silent_server_is_a_tls_timeout() -> None:
+    with silent_port() as port:
+        result = check_server(port, None, timeout=0.3)
+    assert result.code == "tls.timeout"
+    assert "accepted TCP" in result.summary
+
+
+def test_plain_http_port_is_a_handshake_failure() -> None:
+    with plain_http_port() as port:
+        result = check_server(port, None, timeout=1.0)
+    assert result.code == "tls.handshake_failed"
+    assert result.details["reason"]
+    assert "does not speak TLS" in result.summary
+
+
+def _tls10_only(context: ssl.SSLContext) -> None:
+    context.minimum_version = ssl.TLSVersion.TLSv1
+    context.maximum_version = ssl.TLSVersion.TLSv1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_tls10_only_server_is_a_weak_protocol(root: Authority, root_file: Path) -> None:
+    leaf = root.issue("127.0.0.1")
+    try:
+        with tls_server(leaf.chain_pem(), leaf.key_pem, configure=_tls10_only) as port:
+            probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            probe.check_hostname = False
+            probe.verify_mode = ssl.CERT_NONE
+            probe.minimum_version = ssl.TLSVersion.TLSv1
+            probe.set_ciphers("DEFAULT:@SECLEVEL=0")
+            import socket
+
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as raw, probe.wrap_socket(raw) as conn:
+                assert conn.version() == "TLSv1"
+            result = check_server(port, root_file)
+    except (ssl.SSLError, ValueError, OSError, AssertionError):
+        pytest.skip("this OpenSSL build cannot speak TLS 1.0 at all")
+    assert result.code == "tls.weak_protocol"
+    assert result.status is Status.FAIL
+    assert "TLSv1" in result.summary
+
+
+def test_no_url_skips() -> None:
+    from tests.support.factories import context
+
+    results = run(tls, ctx=context({}))
+    assert [r.code for r in results] == ["url.missing"]
+
+
+def test_expired_intermediate_is_named(root: Authority, root_file: Path) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    old = root.child("Old Intermediate CA")
+    # Re-sign the intermediate with a validity that ended yesterday.
+    old.cert = (
+        x509.CertificateBuilder()
+        .subject_name(old.cert.subject)
+        .issuer_name(root.cert.subject)
+        .public_key(old.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - 400 * DAY)
+        .not_valid_after(NOW - DAY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(root.key, hashes.SHA256())
+    )
+    leaf = old.issue("127.0.0.1", not_before=NOW - 10 * DAY)
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        result = check_server(port, root_file)
+    assert result.code == "tls.expired"
+    assert "the CA certificate Old Intermediate CA in the chain" in result.summary
+    assert result.details["leaf_problems"] == []
+    assert dt.date.today().year >= 2025
+
+
+def test_self_signed_for_another_name_is_reported_as_self_signed_with_the_mismatch_listed() -> None:
+    leaf = self_signed("appliance.local")
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        result = check_server(port, None)
+    assert result.code == "tls.self_signed"
+    assert set(result.details["leaf_problems"]) == {"hostname_mismatch", "self_signed"}
