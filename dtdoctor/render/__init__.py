@@ -28,12 +28,26 @@ class Renderer(Protocol):
 FORMATS: dict[str, str] = {
     "console": "console",
     "json": "json_report",
+    "html": "html",
+    "junit": "junit",
+    "nagios": "nagios",
+    "prometheus": "prometheus",
 }
 
 # report-file suffix -> format
 SUFFIXES: dict[str, str] = {
     ".json": "json",
+    ".html": "html",
+    ".htm": "html",
+    ".xml": "junit",
+    ".prom": "prometheus",
 }
+
+# What ``-o DIR/`` writes into a folder: the page for people and the data for tools.
+DIRECTORY_FORMATS: tuple[str, ...] = ("html", "json")
+
+# format -> file suffix for files named by dtdoctor itself
+FILE_SUFFIXES: dict[str, str] = {"html": ".html", "json": ".json", "junit": ".xml", "prometheus": ".prom"}
 
 
 def renderer(name: str) -> Renderer:
