@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from dtdoctor.model import EXIT_MEANING, STATUS_ORDER, CheckResult, Report, Status, worst_status
-from dtdoctor.render import RenderOptions
+from dtdoctor.render import RenderOptions, verdict
 
 if TYPE_CHECKING:
     import jinja2
@@ -110,6 +110,7 @@ class TimelineRow:
     slowest: bool
     text_x: float
     text_anchor: str
+    placement: str
     anchor: str
 
 
@@ -153,8 +154,16 @@ def timeline(results: Sequence[tuple[str, CheckResult]], run_ms: int) -> Timelin
         bar = max(result.duration_ms * scale, 2.0)
         label = result.id if result.target in ("-", "local") else f"{result.id} {result.target}"
         is_slowest = result is slowest and result.duration_ms > 0
-        # The duration goes right of the bar, or inside its left end when the bar reaches the edge.
-        inside = x + bar + 70 > width
+        duration = duration_text(result.duration_ms) + (" · slowest" if is_slowest else "")
+        # The duration goes right of the bar; where that would run off the edge, inside the bar's
+        # right end if the bar is wide enough, else left of the bar.
+        text_width = len(duration) * 6.5
+        if x + bar + 4 + text_width <= width:
+            text_x, text_anchor, placement = x + bar + 4, "start", "after"
+        elif bar > text_width + 8:
+            text_x, text_anchor, placement = x + bar - 4, "end", "inside"
+        else:
+            text_x, text_anchor, placement = x - 4, "end", "before"
         rows.append(
             TimelineRow(
                 label=shorten(label, 40),
@@ -163,10 +172,11 @@ def timeline(results: Sequence[tuple[str, CheckResult]], run_ms: int) -> Timelin
                 y=top + index * row_height,
                 x=round(x, 1),
                 width=round(bar, 1),
-                duration=duration_text(result.duration_ms) + (" · slowest" if is_slowest else ""),
+                duration=duration,
                 slowest=is_slowest,
-                text_x=round(x - 4 if inside else x + bar + 4, 1),
-                text_anchor="end" if inside else "start",
+                text_x=round(text_x, 1),
+                text_anchor=text_anchor,
+                placement=placement,
                 anchor=anchor,
             )
         )
@@ -204,7 +214,7 @@ def context(report: Report) -> dict[str, Any]:
     anchored = [(f"result-{index}", result) for index, result in enumerate(report.checks)]
     problem_order = (Status.ERROR, Status.FAIL, Status.WARN)
     problems = [item for status in problem_order for item in anchored if item[1].status is status]
-    status = report.status if report.checks else Status.SKIP
+    status = verdict(report)
     exit_code = report.exit_code
     config = dict(report.config)
     config_rows = [(CONFIG_LABELS.get(key, key), config[key]) for key in CONFIG_LABELS if key in config]
@@ -217,7 +227,7 @@ def context(report: Report) -> dict[str, Any]:
         "exit_code": int(exit_code),
         "exit_name": exit_code.name,
         "exit_meaning": EXIT_MEANING[exit_code],
-        "warn_accepted": report.warn_ok and report.status is Status.WARN,
+        "warn_accepted": report.warn_ok and status is Status.WARN,
         "counts": [(s.value, report.counts[s.value]) for s in STATUS_ORDER],
         "host": dict(report.host),
         "config_rows": config_rows,
