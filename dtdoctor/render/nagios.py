@@ -17,8 +17,8 @@ from dtdoctor.render.evidence import days_to_expiry, expiry_kind, latency_ms, pa
 
 SERVICE = "DTDOCTOR"
 _UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9_.\-]+")
-# A '|' in plugin text starts perfdata; a newline ends the status line.
-_PLUGIN_TEXT_BREAKERS = re.compile(r"[|\r\n\t]+")
+# A '|' in plugin text starts perfdata, a newline ends the status line, other control characters garble it.
+_PLUGIN_TEXT_BREAKERS = re.compile(r"[|\x00-\x1f\x7f]+")
 _PROBLEM_ORDER = (Status.ERROR, Status.FAIL, Status.WARN)
 _FIRST_LINE_PROBLEMS = 3
 
@@ -38,7 +38,7 @@ def number(value: float) -> str:
 
 def describe(result: CheckResult) -> str:
     where = "" if result.target in ("-", "local") else f" {result.target}"
-    return f"{result.id}{where}: {plugin_text(result.summary)}"
+    return plugin_text(f"{result.id}{where}: {result.summary}")
 
 
 def status_line(report: Report) -> str:
@@ -98,7 +98,7 @@ def render(report: Report, options: RenderOptions) -> str:
     for status in _PROBLEM_ORDER:
         for result in report.checks:
             if result.status is status:
-                line = f"{status.value.upper()} {describe(result)} [{result.code}]"
+                line = f"{status.value.upper()} {describe(result)} [{plugin_text(result.code)}]"
                 if result.remediation:
                     line += f" -> {plugin_text(result.remediation)}"
                 lines.append(line)
