@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -96,8 +97,6 @@ def output_targets(outputs: tuple[str, ...]) -> list[tuple[Path, str]]:
 
 def report_file_stem(report: Report) -> str:
     """``dtdoctor-<host>-<UTC time>``: sortable, unique per host and run, safe on every filesystem."""
-    import re
-
     host = re.sub(r"[^A-Za-z0-9.-]+", "_", str(report.host.get("hostname") or "host")).strip("._") or "host"
     moment = re.sub(r"[^0-9TZ]", "", report.generated_at) or "unknown-time"
     return f"dtdoctor-{host}-{moment}"

@@ -140,3 +140,15 @@ def test_hostile_text_in_the_title_is_escaped_too():
     page = render(hostile_report(), "html")
     title = page[page.index("<title>"):page.index("</title>")]
     assert "<script" not in title and HOSTILE not in title
+
+
+def test_every_format_copes_with_an_empty_report_and_one_read_back_from_json():
+    from dtdoctor.model import Report
+    from dtdoctor.render import FORMATS
+
+    empty = report(generated_at="", host={}, config={})
+    sparse = Report.from_json({"checks": [{"id": "tcp", "status": "fail", "code": "tcp.refused"}]})
+    for fmt in FORMATS:
+        assert render(empty, fmt)
+        assert "tcp" in render(sparse, fmt)
+    assert "Nothing could be checked" in render(empty, "html")
