@@ -48,7 +48,7 @@ def test_no_format_file_or_bundle_member_carries_the_token(output_format, echoin
     monkeypatch.setenv("DT_CUSTOM_SETTING", f"contains {CANARY_TOKEN}")
     folder = tmp_path / "reports"
     folder.mkdir()
-    files = [tmp_path / name for name in ("r.html", "r.json", "r.xml", "r.prom")]
+    files = [tmp_path / name for name in ("r.html", "r.htm", "r.json", "r.xml", "r.prom")]
     bundle = tmp_path / "support.zip"
     args = ["check", "-f", output_format, "--timeout", "1", "--root", str(tmp_path), "-v", "--bundle", str(bundle)]
     for path in [*files, folder]:
@@ -61,7 +61,7 @@ def test_no_format_file_or_bundle_member_carries_the_token(output_format, echoin
     assert_clean("stderr", run.stderr)  # ... without the secret
     assert_clean(f"stdout ({output_format})", run.stdout)
     written = [*files, *sorted(folder.iterdir())]
-    assert len(written) == 6
+    assert len(written) == 7
     for path in written:
         text = path.read_text(encoding="utf-8")
         assert "echo" in text  # the echoing check's result is in there ...
