@@ -56,6 +56,19 @@ def worst_status(statuses: Iterable[Status]) -> Status:
     return max(statuses, key=lambda status: status.severity, default=Status.PASS)
 
 
+def overall_status(statuses: Iterable[Status]) -> Status:
+    """A run's headline status: the worst, except that skips beside passes still
+    make a passing run (a run with no token skips the token checks, and passed).
+    Only a run where nothing passed and nothing went wrong is a skip."""
+    seen = list(statuses)
+    if not seen:
+        return Status.SKIP
+    worst = worst_status(seen)
+    if worst is Status.SKIP and Status.PASS in seen:
+        return Status.PASS
+    return worst
+
+
 def exit_code_for(status: Status, warn_ok: bool = False) -> ExitCode:
     if status is Status.ERROR:
         return ExitCode.UNKNOWN
@@ -158,7 +171,7 @@ class Report:
 
     @property
     def status(self) -> Status:
-        return worst_status(result.status for result in self.checks)
+        return overall_status(result.status for result in self.checks)
 
     @property
     def exit_code(self) -> ExitCode:

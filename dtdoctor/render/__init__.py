@@ -10,7 +10,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Protocol
 
-from dtdoctor.model import Report, Status
+from dtdoctor.model import Report
 
 
 @dataclass(frozen=True)
@@ -48,19 +48,6 @@ DIRECTORY_FORMATS: tuple[str, ...] = ("html", "json")
 
 # format -> file suffix for files named by dtdoctor itself
 FILE_SUFFIXES: dict[str, str] = {"html": ".html", "json": ".json", "junit": ".xml", "prometheus": ".prom"}
-
-
-def verdict(report: Report) -> Status:
-    """The run's status as a headline: a run of passes with some skips passed.
-
-    ``Report.status`` ranks skip above pass (so "nothing ran" is not "all
-    fine"); for a verdict, skips next to passes are no reason to say less
-    than pass. Only a run where nothing passed is a skip.
-    """
-    status = report.status
-    if status is Status.SKIP and any(result.status is Status.PASS for result in report.checks):
-        return Status.PASS
-    return status if report.checks else Status.SKIP
 
 
 def renderer(name: str) -> Renderer:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from dtdoctor.model import EXIT_MEANING, STATUS_ORDER, CheckResult, Report, Status, worst_status
-from dtdoctor.render import RenderOptions, verdict
+from dtdoctor.render import RenderOptions
 
 if TYPE_CHECKING:
     import jinja2
@@ -214,7 +214,7 @@ def context(report: Report) -> dict[str, Any]:
     anchored = [(f"result-{index}", result) for index, result in enumerate(report.checks)]
     problem_order = (Status.ERROR, Status.FAIL, Status.WARN)
     problems = [item for status in problem_order for item in anchored if item[1].status is status]
-    status = verdict(report)
+    status = report.status
     exit_code = report.exit_code
     config = dict(report.config)
     config_rows = [(CONFIG_LABELS.get(key, key), config[key]) for key in CONFIG_LABELS if key in config]

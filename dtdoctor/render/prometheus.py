@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from dtdoctor.model import STATUS_ORDER, Report, Status
-from dtdoctor.render import RenderOptions, verdict
+from dtdoctor.render import RenderOptions
 from dtdoctor.render.evidence import expiry, expiry_kind, latency_ms, parse_timestamp
 
 # dtdoctor_check_status values: the Nagios codes for the problems, so
@@ -99,7 +99,7 @@ def render(report: Report, options: RenderOptions) -> str:
     out.family(
         "dtdoctor_status",
         "Verdict of the last run: 0 pass, 1 warn, 2 fail, 3 error, -1 nothing could be checked.",
-        [("", STATUS_VALUE[verdict(report)])],
+        [("", STATUS_VALUE[report.status])],
     )
     out.family("dtdoctor_exit_code", "Exit code of the last run (0 ok, 1 warning, 2 critical, 3 unknown).",
                [("", int(report.exit_code))])

@@ -64,3 +64,12 @@ def test_progress_line_redraws_and_clears():
     output = stream.getvalue()
     assert "running tcp a:443" in output and "1/2 done" in output
     assert output.endswith("\r\x1b[K")
+
+
+def test_overall_status_of_a_run():
+    from dtdoctor.model import overall_status
+
+    assert overall_status([Status.PASS, Status.SKIP]) is Status.PASS
+    assert overall_status([Status.SKIP, Status.SKIP]) is Status.SKIP
+    assert overall_status([]) is Status.SKIP
+    assert overall_status([Status.PASS, Status.SKIP, Status.WARN]) is Status.WARN

@@ -74,7 +74,7 @@ def test_build_bundle_is_deterministic_for_one_report():
 def test_output_folder_gets_named_html_and_json(tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
-    run = run_cli(["check", "--root", str(tmp_path), "-o", f"{folder}/", "-o", str(tmp_path / "x.prom")])
+    run = run_cli(["check", "--only", "config", "-o", f"{folder}/", "-o", str(tmp_path / "x.prom")])
     assert run.exit_code == 0, run.stderr
     names = sorted(path.name for path in folder.iterdir())
     assert len(names) == 2
@@ -83,7 +83,7 @@ def test_output_folder_gets_named_html_and_json(tmp_path):
     assert json.loads((folder / names[1]).read_text())["schema"] == "dtdoctor.report/v1"
     assert "dtdoctor_exit_code 0" in (tmp_path / "x.prom").read_text()
     # An existing folder given without the slash is a folder too.
-    run = run_cli(["check", "--root", str(tmp_path), "-o", str(folder), "-f", "nagios"])
+    run = run_cli(["check", "--only", "config", "-o", str(folder), "-f", "nagios"])
     assert run.stdout.startswith("DTDOCTOR OK - ")
     assert len(list(folder.iterdir())) in (2, 4)  # same second: same names, replaced
 
