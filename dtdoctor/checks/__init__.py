@@ -5,7 +5,7 @@ Adding a check is adding its module and one line here; nothing else changes.
 
 from __future__ import annotations
 
-from dtdoctor.checks import config_token, config_url, dns, tcp
+from dtdoctor.checks import activegate, api, config_token, config_url, dns, event, tcp, token
 from dtdoctor.checks.base import Check
 
 CHECKS: tuple[Check, ...] = (
@@ -13,6 +13,10 @@ CHECKS: tuple[Check, ...] = (
     config_token.CHECK,
     dns.CHECK,
     tcp.CHECK,
+    api.CHECK,
+    activegate.CHECK,
+    token.CHECK,
+    event.CHECK,
 )
 
 
