@@ -79,6 +79,7 @@ class HttpResponse:
         elapsed_ms: from sending the first request to the last byte read.
         hops: redirects seen, in order.
         token_sent: whether the Authorization header went with the final request.
+        echoed_token: the body contained the token's secret (replaced by ``<redacted>`` in ``body``).
     """
 
     url: str
@@ -90,6 +91,7 @@ class HttpResponse:
     elapsed_ms: int
     hops: tuple[Hop, ...] = ()
     token_sent: bool = False
+    echoed_token: bool = False
 
     @property
     def content_type(self) -> str:
@@ -290,6 +292,11 @@ def fetch(
                             tuple(hops),
                         )
                 body = b"".join(chunks)[:MAX_BODY]
+                # A server that echoes the token back must not put it into any
+                # result: scrub it here, so nothing downstream can carry it.
+                echoed = token is not None and token.secret.encode() in body
+                if echoed and token is not None:
+                    body = body.replace(token.secret.encode(), b"<redacted>")
                 answer = HttpResponse(
                     url=current,
                     status=response.status_code,
@@ -300,6 +307,7 @@ def fetch(
                     elapsed_ms=elapsed(),
                     hops=tuple(hops),
                     token_sent=token_sent,
+                    echoed_token=echoed,
                 )
         except HttpFailure:
             raise
@@ -333,6 +341,7 @@ def fetch(
             elapsed_ms=answer.elapsed_ms,
             hops=tuple(hops),
             token_sent=answer.token_sent,
+            echoed_token=answer.echoed_token,
         )
 
 
@@ -373,7 +382,7 @@ def error_message(error: Mapping[str, Any] | None) -> str:
 def echoes_token(settings: Settings, response: HttpResponse) -> bool:
     """The answer contains the token's secret: whatever answered, it is not Dynatrace."""
     token = settings.api_token
-    return token is not None and token.secret.encode() in response.body
+    return response.echoed_token or (token is not None and token.secret.encode() in response.body)
 
 
 def looks_like_html(response: HttpResponse) -> bool:
