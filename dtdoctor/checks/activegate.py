@@ -115,7 +115,7 @@ def plan(ctx: RunContext) -> list[Probe]:
                 endpoint.address,
                 (lambda chosen: lambda probe: probe_activegate(chosen, probe))(endpoint),
                 requires=api.network_requires(endpoint),
-                budget=2.0,
+                budget=http.BUDGET,
             )
         )
     return probes

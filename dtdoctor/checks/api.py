@@ -263,8 +263,7 @@ def plan(ctx: RunContext) -> list[Probe]:
 
     def probe_for(endpoint: Endpoint, target: str) -> Probe:
         run: Callable[[ProbeContext], Finding] = lambda probe: probe_endpoint(endpoint, probe)  # noqa: E731
-        # A redirect hop or a slow body may cost up to two timeouts.
-        return Probe(target, run, requires=network_requires(endpoint), budget=2.0)
+        return Probe(target, run, requires=network_requires(endpoint), budget=http.BUDGET)
 
     return [probe_for(endpoint, target) for endpoint, target in found]
 

@@ -187,9 +187,9 @@ def plan(ctx: RunContext) -> list[Probe]:
             continue
         run: Callable[[ProbeContext], Finding] = (lambda chosen: lambda probe: send_remote(chosen, probe))(endpoint)
         requires = ((config_token.ID, "local"), *api.network_requires(endpoint), (api.ID, target))
-        probes.append(Probe(target, run, requires=requires, budget=2.0))
+        probes.append(Probe(target, run, requires=requires, budget=http.BUDGET))
     target = eec_target(ctx)
-    probes.append(Probe(target, send_local, requires=(("eec", target),), budget=2.0))
+    probes.append(Probe(target, send_local, requires=(("eec", target),), budget=http.BUDGET))
     return probes
 
 

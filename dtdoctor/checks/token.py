@@ -352,7 +352,7 @@ def plan(ctx: RunContext) -> list[Probe]:
             target,
             lambda probe: probe_token(endpoint, endpoint.base_url, probe),
             requires=requires,
-            budget=4.0,  # a lookup, and an inference request when the lookup is unavailable
+            budget=2 * http.BUDGET,  # a lookup, and an inference request when the lookup is unavailable
         )
     ]
 

@@ -37,6 +37,10 @@ MAX_BODY = 1024 * 1024  # 1 MiB: every legitimate answer dtdoctor asks for is a 
 MAX_REDIRECTS = 3
 USER_AGENT = "dtdoctor"
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+# How many timeouts one ``fetch`` may take at worst: the exchange has a deadline
+# of two timeouts, checked between body chunks, and the read in progress when it
+# passes may take one more. Probes that make one request use this as their budget.
+BUDGET = 3.0
 
 # Failure kinds.
 TIMEOUT = "timeout"  # no answer (connect or first byte) within the timeout

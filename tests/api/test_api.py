@@ -176,3 +176,12 @@ def test_activegates_with_an_environment_path_are_probed_too(run, server_tls):
         ("127.0.0.1", "api.ok"),
         (f"127.0.0.1:{gate.port}", "api.ok"),
     ]
+
+
+def test_a_dropping_endpoint_times_out(run):
+    from tests.support.listeners import blackhole_port
+
+    with blackhole_port() as port:
+        result = one(run(["api"], token=GOOD, url=f"https://127.0.0.1:{port}/e/abc", timeout=0.3), "api")
+    assert result.code == "api.timeout"
+    assert result.details["failure"] == "timeout"
