@@ -189,7 +189,9 @@ def plan(ctx: RunContext) -> list[Probe]:
         requires = ((config_token.ID, "local"), *api.network_requires(endpoint), (api.ID, target))
         probes.append(Probe(target, run, requires=requires, budget=http.BUDGET))
     target = eec_target(ctx)
-    probes.append(Probe(target, send_local, requires=(("eec", target),), budget=http.BUDGET))
+    # A configured endpoint on 127.0.0.1:<eec-port> is that very listener, already posted to above.
+    if target not in {probe.target for probe in probes}:
+        probes.append(Probe(target, send_local, requires=(("eec", target),), budget=http.BUDGET))
     return probes
 
 

@@ -302,10 +302,11 @@ def probe_token(endpoint: Endpoint, where: str, probe: ProbeContext) -> Finding:
     skip = api.plaintext_finding(endpoint)
     if skip is not None:
         return skip
+    url = endpoint.api_url(LOOKUP_PATH)
+    if not http.may_send_token(settings, url):  # the body carries the token: same rule as the header
+        return Finding("token.unverified", f"not asked: the token may not be sent to {where}", {"endpoint": where})
     try:
-        response = http.fetch(
-            probe.run, "POST", endpoint.api_url(LOOKUP_PATH), json_body={"token": token.value}, authenticate=True
-        )
+        response = http.fetch(probe.run, "POST", url, json_body={"token": token.value}, authenticate=True)
     except http.HttpFailure as failure:
         return api.failure_finding("token", failure, where, single_code="token.unverified")
     if response.status in (403, 404, 405) and not response.is_redirect:

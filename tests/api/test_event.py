@@ -107,3 +107,10 @@ def test_without_a_token_the_remote_paths_are_skipped_but_the_local_one_is_tried
         assert env.requests == []
     assert [(r.code, r.status) for r in results] == [("token.missing", Status.SKIP), ("event.sent", Status.PASS)]
     assert len(agent.events) == 1
+
+
+def test_an_endpoint_on_the_local_port_is_not_planned_twice(run, server_tls):
+    with serve(dynatrace(), server_tls) as env, serve(FakeOneAgent()) as local:
+        results = run(["event"], token=FINE, url=env.url(), activegates=(f"http://127.0.0.1:{local.port}/e/abc",),
+                      eec_port=local.port, send_test_event=True)
+    assert [r.target for r in results] == ["127.0.0.1", f"127.0.0.1:{local.port}"]
