@@ -214,7 +214,7 @@ def _classify(exc: Exception, body_started: bool, timeout: float) -> tuple[str, 
         if body_started:
             return PROTOCOL, "the server closed the connection before the answer was complete"
         return PROTOCOL, f"the server broke the HTTP protocol: {exc}"
-    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL, ValueError)):
         return INVALID, f"cannot request this URL: {exc}"
     if isinstance(exc, httpx.ConnectError):
         text = str(exc)
@@ -315,7 +315,8 @@ def fetch(
                 )
         except HttpFailure:
             raise
-        except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ssl.SSLError, OSError, ValueError) as exc:
+            # ValueError/InvalidURL: a proxy or URL httpx cannot use.
             kind, message = _classify(exc, body_started, limit)
             raise HttpFailure(kind, message, elapsed(), tuple(hops)) from None
         if not answer.is_redirect:

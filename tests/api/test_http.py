@@ -153,3 +153,8 @@ def test_a_trickling_body_is_cut_at_the_deadline(server_tls, ca_bundle):
 
 def test_locations_are_shown_without_query_or_credentials():
     assert http.safe_location("https://user:pw@example.com/a?token=x#f") == "https://<credentials>@example.com/a"
+
+
+def test_an_unusable_url_or_proxy_is_classified_not_raised():
+    # Classified directly: a real attempt would need a non-loopback proxy host.
+    assert http._classify(ValueError("bad proxy URL"), False, 1.0)[0] == http.INVALID
