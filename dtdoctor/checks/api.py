@@ -21,7 +21,7 @@ from typing import Callable
 from dtdoctor.checks import config_url
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
 from dtdoctor.codes import Code, codes
-from dtdoctor.config import Endpoint, Settings
+from dtdoctor.config import Endpoint, Settings, format_address
 from dtdoctor.context import RunContext
 from dtdoctor.model import Status
 from dtdoctor.net import http
@@ -171,10 +171,19 @@ def redirect_finding(prefix: str, response: http.HttpResponse, endpoint_text: st
     last = response.hops[-1] if response.hops else None
     where = f" to {last.location}" if last else ""
     why = f" ({last.reason})" if last and last.reason else ""
+    remediation = None
+    if last is not None:
+        scheme, host, port = http.origin(last.location)
+        remediation = (
+            f"If {scheme}://{format_address(host, port)} is really your Dynatrace environment, use that URL "
+            "directly (--url / --activegate); otherwise a proxy or portal between this host and Dynatrace "
+            "redirects the request: ask the network team to let this host reach Dynatrace directly."
+        )
     return Finding(
         f"{prefix}.redirect",
-        f"{endpoint_text} redirects{where} (HTTP {response.status}){why}; not followed, no token sent",
+        f"{endpoint_text} redirects{where} (HTTP {response.status}){why}; not followed: nothing was sent there",
         details,
+        remediation=remediation,
     )
 
 
@@ -186,11 +195,20 @@ def judge(settings: Settings, endpoint: Endpoint, response: http.HttpResponse) -
     redirect = redirect_finding("api", response, where)
     if redirect is not None:
         return redirect
+    status = response.status
     reason = not_dynatrace_reason(settings, response)
-    if reason is not None:
+    if reason is not None and not (status >= 500 and http.looks_like_html(response)):
         return Finding("api.not_dynatrace", f"{where}: {reason}", details)
     error = http.dynatrace_error(response)
-    status = response.status
+    if status >= 500:
+        if error:
+            message = http.error_message(error)
+        elif http.looks_like_html(response):
+            message = "an HTML error page, likely from a proxy or load balancer in front of Dynatrace"
+        else:
+            message = response.snippet(80)
+        summary = f"{where}: HTTP {status} server error" + (f": {message}" if message else "")
+        return Finding("api.http_error", summary, details)
     if status == 200:
         text = response.text.strip()
         if text.isdigit():
@@ -228,10 +246,6 @@ def judge(settings: Settings, endpoint: Endpoint, response: http.HttpResponse) -
             f"(HTTP {status}: {refused}; see the token check)",
             details,
         )
-    if status >= 500:
-        message = http.error_message(error) if error else response.snippet(80)
-        summary = f"{where}: HTTP {status} server error" + (f": {message}" if message else "")
-        return Finding("api.http_error", summary, details)
     if error is None:
         return Finding(
             "api.not_dynatrace",

@@ -96,6 +96,7 @@ def test_a_redirect_to_another_host_is_reported_and_the_token_never_arrives_ther
     assert hop["followed"] is False
     assert hop["location"] == f"{elsewhere.origin}/e/abc/api/v1/time"  # query (may hold secrets) dropped
     assert "SECRETSESSION" not in str(result.to_json())
+    assert elsewhere.origin in result.remediation
 
 
 def test_a_redirect_within_the_same_origin_is_followed(run, server_tls):
@@ -185,3 +186,11 @@ def test_a_dropping_endpoint_times_out(run):
         result = one(run(["api"], token=GOOD, url=f"https://127.0.0.1:{port}/e/abc", timeout=0.3), "api")
     assert result.code == "api.timeout"
     assert result.details["failure"] == "timeout"
+
+
+def test_a_load_balancers_html_502_is_a_server_error(run, server_tls):
+    page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    with serve(lambda request: Reply(502, page, content_type="text/html"), server_tls) as server:
+        result = one(run(["api"], token=GOOD, url=server.url()), "api")
+    assert result.code == "api.http_error"
+    assert "proxy or load balancer" in result.summary
