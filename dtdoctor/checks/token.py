@@ -181,13 +181,19 @@ def judge_lookup(settings: Settings, data: Mapping[str, Any], where: str) -> Fin
     )
 
 
-def missing_scope_finding(label: str, missing: list[str], present: list[str], details: dict[str, object]) -> Finding:
+def missing_scope_finding(
+    label: str, missing: list[str], present: list[str] | None, details: dict[str, object]
+) -> Finding:
+    """``present`` None: the token's scopes are unknown (inferred verdict)."""
     details["missing_scopes"] = missing
     listed = ", ".join(scope_label(scope) for scope in missing)
-    has = ", ".join(present) if present else "none"
+    if present is None:
+        has = "its other scopes are unknown without the token lookup"
+    else:
+        has = "it has: " + (", ".join(present) if present else "none")
     return Finding(
         "token.missing_scope",
-        f"{label} lacks the scope(s) {', '.join(missing)}; it has: {has}",
+        f"{label} lacks the scope(s) {', '.join(missing)}; {has}",
         details,
         remediation=f"{_EDIT} > add scope {listed}, then save (or generate a new token with these scopes).",
     )
@@ -276,7 +282,7 @@ def infer(probe: ProbeContext, endpoint: Endpoint, where: str, lookup_status: in
     if response.status == 403 and error is not None:
         if INGEST_SCOPE not in settings.scopes:
             return unverified(where, "the lookup is unavailable and the token may not ingest events", details)
-        return missing_scope_finding(f"{label} (inferred)", [INGEST_SCOPE], [], details)
+        return missing_scope_finding(f"{label} (inferred)", [INGEST_SCOPE], None, details)
     if response.status == 400 and error is not None:
         if others:
             details["unverified_scopes"] = others
@@ -318,6 +324,12 @@ def probe_token(endpoint: Endpoint, where: str, probe: ProbeContext) -> Finding:
         return problem
     error = http.dynatrace_error(response)
     if response.status == 401:
+        if error is None:  # a proxy or web server in front asks for its own credentials
+            details = http.response_evidence(settings, response)
+            challenge = response.headers.get("www-authenticate", "")
+            details["www_authenticate"] = challenge.split(" ")[0][:20] or None
+            return unverified(where, "HTTP 401 without Dynatrace's error format: something else asks for credentials",
+                              details)
         return refused_finding(settings, error, where, inferred=False)
     if response.status == 200:
         try:

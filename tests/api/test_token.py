@@ -211,3 +211,17 @@ def test_the_token_waits_for_a_failing_api_result(run, server_tls):
 )
 def test_dates_as_dynatrace_writes_them(text, expected):
     assert parse_date(text) == expected
+
+
+def test_a_401_of_something_else_is_not_blamed_on_the_token(run, server_tls):
+    reply = Reply(401, "Unauthorized", {"WWW-Authenticate": 'Basic realm="corp"'}, content_type="text/plain")
+    with serve(lambda request: reply, server_tls) as server:
+        result = token_result(run, server, FINE)
+    assert result.code == "token.unverified"
+    assert result.details["www_authenticate"] == "Basic"
+
+
+def test_an_inferred_missing_scope_does_not_pretend_to_know_the_other_scopes(run, no_lookup):
+    server, _ = no_lookup
+    result = token_result(run, server, NOSCOPE)
+    assert "unknown" in result.summary and "it has" not in result.summary
