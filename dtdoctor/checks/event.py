@@ -104,14 +104,14 @@ def judge(probe: ProbeContext, where: str, response: http.HttpResponse, local: b
         except ValueError:
             data = {}
         ids = correlation_ids(data)
+        results = data.get("eventIngestResults") if isinstance(data, dict) else None
         statuses = [
-            str(item.get("status"))
-            for item in (data.get("eventIngestResults") or [] if isinstance(data, dict) else [])
-            if isinstance(item, dict)
+            str(item["status"]) for item in results or [] if isinstance(item, dict) and item.get("status") is not None
         ]
         details["correlation_ids"] = ids
         details["report_count"] = data.get("reportCount") if isinstance(data, dict) else None
-        bad = [status for status in statuses if status not in ("OK", "None")]
+        # docs: each ingest result's status is "OK" on success; anything else is a per-event refusal.
+        bad = [status for status in statuses if status != "OK"]
         if bad:
             return Finding("event.rejected", f"{where}: the event was not ingested (status {', '.join(bad)})", details)
         ident = f", correlation id {ids[0]}" if ids else ""

@@ -114,3 +114,12 @@ def test_an_endpoint_on_the_local_port_is_not_planned_twice(run, server_tls):
         results = run(["event"], token=FINE, url=env.url(), activegates=(f"http://127.0.0.1:{local.port}/e/abc",),
                       eec_port=local.port, send_test_event=True)
     assert [r.target for r in results] == ["127.0.0.1", f"127.0.0.1:{local.port}"]
+
+
+def test_an_ingest_result_that_is_not_ok_is_a_rejection(run, server_tls):
+    body = {"reportCount": 0, "eventIngestResults": [{"correlationId": "x1", "status": "INVALID_ENTITY_TYPE"}]}
+    with serve(lambda request: Reply(201, body), server_tls) as env:
+        results = run(["event"], token=FINE, url=env.url(), eec_port=closed_port(), send_test_event=True)
+    result = by_id(results, "event")[0]
+    assert result.code == "event.rejected"
+    assert "INVALID_ENTITY_TYPE" in result.summary
