@@ -5,7 +5,20 @@ Adding a check is adding its module and one line here; nothing else changes.
 
 from __future__ import annotations
 
-from dtdoctor.checks import clock, config_token, config_url, dns, proxy, tcp, tls, truststore
+from dtdoctor.checks import (
+    activegate,
+    api,
+    clock,
+    config_token,
+    config_url,
+    dns,
+    event,
+    proxy,
+    tcp,
+    tls,
+    token,
+    truststore,
+)
 from dtdoctor.checks.base import Check
 
 CHECKS: tuple[Check, ...] = (
@@ -17,6 +30,10 @@ CHECKS: tuple[Check, ...] = (
     tls.CHECK,
     truststore.CHECK,
     clock.CHECK,
+    api.CHECK,
+    activegate.CHECK,
+    token.CHECK,
+    event.CHECK,
 )
 
 

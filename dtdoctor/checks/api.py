@@ -1,0 +1,285 @@
+"""``api``: does a Dynatrace API really answer at each environment endpoint?
+
+Port 443 being open proves little: a captive portal, a TLS-inspecting
+proxy's error page or a load balancer's login page answer there too. This
+check asks a cheap question only Dynatrace answers in Dynatrace's way:
+``GET /api/v1/time`` (docs: "Cluster information API - GET cluster time",
+https://docs.dynatrace.com/managed/dynatrace-api/environment-api/cluster-information:
+the cluster time in UTC milliseconds as ``text/plain``). It is sent with the
+token when one is configured; a 401/403 in Dynatrace's JSON error envelope
+(``{"error": {"code": 401, "message": ...}}``) also proves Dynatrace
+answered, and the ``token`` check judges the token.
+
+Probed endpoints: the environment URL and every ActiveGate URL that
+carries an ``/e/<env-id>`` path (those serve the environment API).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from dtdoctor.checks import config_url
+from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
+from dtdoctor.codes import Code, codes
+from dtdoctor.config import Endpoint, Settings, format_address
+from dtdoctor.context import RunContext
+from dtdoctor.model import Status
+from dtdoctor.net import http
+
+ID = "api"
+TIME_PATH = "/api/v1/time"
+
+CODES = codes(
+    Code("api.ok", Status.PASS, "A Dynatrace API answers at the endpoint."),
+    Code(
+        "api.http_error",
+        Status.FAIL,
+        "The endpoint answered with an HTTP error instead of the API's answer.",
+        "A server error (5xx) in Dynatrace or an ActiveGate, an ActiveGate that is not connected to its "
+        "environment, or a status dtdoctor does not expect.",
+        "Retry later; if it persists, check the ActiveGate's health and logs, or Dynatrace's status page, "
+        "and open a support ticket with the report (--bundle).",
+    ),
+    Code(
+        "api.rate_limited",
+        Status.WARN,
+        "Dynatrace answered 429 Too Many Requests: the API's rate limit for this environment is used up.",
+        "Other integrations use the same environment's API budget heavily.",
+        "Wait for the time Retry-After names and run again; reduce the request rate of other integrations.",
+    ),
+    Code(
+        "api.not_dynatrace",
+        Status.FAIL,
+        "Something answered, but it is not a Dynatrace API: a captive portal, a proxy's or firewall's "
+        "page, a login page or another web server.",
+        "A TLS-inspecting proxy or captive portal intercepts the traffic, the URL points to the wrong "
+        "host or port, or a reverse proxy in front of the ActiveGate rewrites the answers.",
+        "Open the URL from this host (curl -sv <url>/api/v1/time) and look at what answers; ask the network "
+        "team to let this host reach Dynatrace directly or through the documented proxy.",
+    ),
+    Code(
+        "api.timeout",
+        Status.FAIL,
+        "The endpoint accepted the connection but did not answer (or stalled mid-answer) within the timeout.",
+        "An overloaded ActiveGate, a proxy that holds the request, or a network path that drops large packets.",
+        "Run again with a larger --timeout; check the ActiveGate's load and the proxy in between.",
+    ),
+    Code(
+        "api.redirect",
+        Status.FAIL,
+        "The endpoint redirects to another host, port or scheme; dtdoctor did not follow it and the token "
+        "was not sent there.",
+        "A captive portal or single sign-on page, an old URL that moved, or http:// redirected to https://.",
+        "Use the final URL of the environment directly (see the redirect's target in the details) if it is "
+        "really Dynatrace; otherwise the redirect comes from a proxy or portal in between.",
+    ),
+    Code(
+        "api.tls_error",
+        Status.FAIL,
+        "The TLS connection to the endpoint failed, so the API could not be asked.",
+        "An untrusted or expired certificate, a TLS-inspecting proxy, a hostname mismatch.",
+        "See the tls check's result for this endpoint (dtdoctor check --only tls); trust a private CA "
+        "with --ca-bundle.",
+    ),
+    Code(
+        "api.connection_failed",
+        Status.FAIL,
+        "The connection to the endpoint failed before an answer arrived.",
+        "The connection was refused or reset, the proxy failed, or the peer broke the HTTP protocol.",
+        "See the tcp and proxy checks for this endpoint; check the proxy settings (--proxy, HTTPS_PROXY, NO_PROXY).",
+    ),
+)
+
+
+def api_endpoints(settings: Settings) -> list[Endpoint]:
+    """The endpoints that serve the environment API: the URL, and ActiveGates with /e/<env-id>."""
+    found: list[Endpoint] = []
+    seen: set[str] = set()
+    candidates = ([settings.environment] if settings.environment else []) + [
+        endpoint for endpoint in settings.activegate_endpoints if endpoint.environment_id
+    ]
+    for endpoint in candidates:
+        if endpoint.base_url.lower() not in seen:
+            seen.add(endpoint.base_url.lower())
+            found.append(endpoint)
+    return found
+
+
+def targets(settings: Settings) -> list[tuple[Endpoint, str]]:
+    """Each API endpoint with its result target: the host, or host:port where hosts repeat."""
+    found: list[tuple[Endpoint, str]] = []
+    used: set[str] = set()
+    for endpoint in api_endpoints(settings):
+        target = endpoint.host if endpoint.host not in used else endpoint.address
+        base, counter = target, 2
+        while target in used:
+            target, counter = f"{base}#{counter}", counter + 1
+        used.add(target)
+        found.append((endpoint, target))
+    return found
+
+
+def network_requires(endpoint: Endpoint) -> tuple[tuple[str, str], ...]:
+    """The results a request to ``endpoint`` needs: TCP, and TLS for https (absent checks are ignored)."""
+    requires: tuple[tuple[str, str], ...] = (("tcp", endpoint.address),)
+    if endpoint.scheme == "https":
+        requires += (("tls", endpoint.address),)
+    return requires
+
+
+def plaintext_finding(endpoint: Endpoint) -> Finding | None:
+    """The skip for an http:// endpoint on another host: the token must never travel there."""
+    if endpoint.plaintext and not endpoint.is_loopback:
+        return Finding(
+            "url.plaintext",
+            f"skipped: {endpoint.base_url} uses http:// to another host; dtdoctor sends nothing there",
+            {"url": endpoint.base_url},
+            status=Status.SKIP,
+        )
+    return None
+
+
+def failure_finding(
+    prefix: str, failure: http.HttpFailure, endpoint_text: str, single_code: str | None = None
+) -> Finding:
+    """A transport failure as ``<prefix>.timeout|tls_error|connection_failed``, or as ``single_code``."""
+    details = http.failure_evidence(failure)
+    if single_code is not None:
+        return Finding(single_code, f"{endpoint_text}: {failure.message}", details)
+    if failure.kind in (http.TIMEOUT, http.STALLED):
+        return Finding(f"{prefix}.timeout", f"{endpoint_text}: {failure.message}", details)
+    if failure.kind == http.TLS:
+        return Finding(f"{prefix}.tls_error", f"{endpoint_text}: {failure.message}", details)
+    return Finding(f"{prefix}.connection_failed", f"{endpoint_text}: {failure.message}", details)
+
+
+def not_dynatrace_reason(settings: Settings, response: http.HttpResponse) -> str | None:
+    """Why an answer cannot be Dynatrace's, or None when it might be."""
+    if http.echoes_token(settings, response):
+        return "the answer contains the token that was sent: an echo or debugging service, not Dynatrace"
+    if response.truncated:
+        return f"the answer is larger than {http.MAX_BODY // 1024} KiB (stopped reading there)"
+    if http.looks_like_html(response):
+        return f"an HTML page answered (HTTP {response.status}): a captive portal, login or proxy page"
+    return None
+
+
+def redirect_finding(prefix: str, response: http.HttpResponse, endpoint_text: str) -> Finding | None:
+    if not response.is_redirect:
+        return None
+    details = {"status": response.status, "redirects": [hop.to_json() for hop in response.hops]}
+    last = response.hops[-1] if response.hops else None
+    where = f" to {last.location}" if last else ""
+    why = f" ({last.reason})" if last and last.reason else ""
+    remediation = None
+    if last is not None:
+        scheme, host, port = http.origin(last.location)
+        remediation = (
+            f"If {scheme}://{format_address(host, port)} is really your Dynatrace environment, use that URL "
+            "directly (--url / --activegate); otherwise a proxy or portal between this host and Dynatrace "
+            "redirects the request: ask the network team to let this host reach Dynatrace directly."
+        )
+    return Finding(
+        f"{prefix}.redirect",
+        f"{endpoint_text} redirects{where} (HTTP {response.status}){why}; not followed: nothing was sent there",
+        details,
+        remediation=remediation,
+    )
+
+
+def judge(settings: Settings, endpoint: Endpoint, response: http.HttpResponse) -> Finding:
+    where = endpoint.base_url
+    details = http.response_evidence(settings, response)
+    details["url"] = endpoint.api_url(TIME_PATH)
+    details["token_sent"] = response.token_sent
+    redirect = redirect_finding("api", response, where)
+    if redirect is not None:
+        return redirect
+    status = response.status
+    reason = not_dynatrace_reason(settings, response)
+    if reason is not None and not (status >= 500 and http.looks_like_html(response)):
+        return Finding("api.not_dynatrace", f"{where}: {reason}", details)
+    error = http.dynatrace_error(response)
+    if status >= 500:
+        if error:
+            message = http.error_message(error)
+        elif http.looks_like_html(response):
+            message = "an HTML error page, likely from a proxy or load balancer in front of Dynatrace"
+        else:
+            message = response.snippet(80)
+        summary = f"{where}: HTTP {status} server error" + (f": {message}" if message else "")
+        return Finding("api.http_error", summary, details)
+    if status == 200:
+        text = response.text.strip()
+        if text.isdigit():
+            details["server_time_ms"] = int(text)
+            return Finding(
+                "api.ok",
+                f"Dynatrace API answers at {where}: HTTP {status} in {response.elapsed_ms} ms "
+                f"({response.http_version})",
+                details,
+            )
+        return Finding(
+            "api.not_dynatrace",
+            f"{where}{TIME_PATH} answered 200 but not with a timestamp ({response.content_type or 'no content type'})",
+            details,
+        )
+    if status == 429:
+        wait = http.retry_after(response)
+        details["retry_after"] = wait
+        return Finding(
+            "api.rate_limited",
+            f"{where}: HTTP 429 Too Many Requests" + (f", retry after {wait} s" if wait else ""),
+            details,
+            remediation=(
+                f"Wait {wait} s (Retry-After) and run again; " if wait else "Wait a minute and run again; "
+            )
+            + "reduce the request rate of other integrations on this environment.",
+        )
+    if error is not None and status in (401, 403):
+        # Dynatrace itself refused the token: the API is there. The token check says why.
+        details["error"] = http.error_message(error)
+        refused = http.error_message(error) or "token refused"
+        return Finding(
+            "api.ok",
+            f"Dynatrace API answers at {where} in {response.elapsed_ms} ms "
+            f"(HTTP {status}: {refused}; see the token check)",
+            details,
+        )
+    if error is None:
+        return Finding(
+            "api.not_dynatrace",
+            f"{where}: HTTP {status} without Dynatrace's error format: another server answers",
+            details,
+        )
+    details["error"] = http.error_message(error)
+    return Finding("api.http_error", f"{where}: unexpected HTTP {status}: {http.error_message(error)}", details)
+
+
+def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
+    skip = plaintext_finding(endpoint)
+    if skip is not None:
+        return skip
+    settings = probe.run.settings
+    try:
+        response = http.fetch(
+            probe.run, "GET", endpoint.api_url(TIME_PATH), authenticate=True, accept="text/plain, application/json"
+        )
+    except http.HttpFailure as failure:
+        return failure_finding("api", failure, endpoint.base_url)
+    return judge(settings, endpoint, response)
+
+
+def plan(ctx: RunContext) -> list[Probe]:
+    found = targets(ctx.settings)
+    if not found:
+        return config_url.no_endpoint_probes(ctx)
+
+    def probe_for(endpoint: Endpoint, target: str) -> Probe:
+        run: Callable[[ProbeContext], Finding] = lambda probe: probe_endpoint(endpoint, probe)  # noqa: E731
+        return Probe(target, run, requires=network_requires(endpoint), budget=http.BUDGET)
+
+    return [probe_for(endpoint, target) for endpoint, target in found]
+
+
+CHECK = Check(id=ID, title="Dynatrace API", codes=CODES, plan=plan, depends_on=("tcp", "tls"))

@@ -1,0 +1,198 @@
+"""``event``: opt-in, really send one test event through each ingest path.
+
+Only with ``--send-test-event``; without it this check plans nothing and no
+request is ever made. With it, one ``CUSTOM_INFO`` event titled
+"dtdoctor connectivity test" goes to:
+
+- ``/api/v2/events/ingest`` on the environment URL and on each ActiveGate
+  with an ``/e/<env-id>`` path, with the token (docs: "Events API v2 - POST
+  an event", https://docs.dynatrace.com/docs/shortlink/api-events-v2-post-event:
+  201 with ``{"reportCount": N, "eventIngestResults": [{"correlationId": ...,
+  "status": "OK"}]}``);
+- OneAgent's local endpoint ``http://127.0.0.1:<port>/v2/events/ingest``,
+  without a token and without ``Content-Encoding`` (docs: "Extend event
+  observability", https://docs.dynatrace.com/docs/ingest-from/extend-dynatrace-classic/extend-events).
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Callable
+
+from dtdoctor import __version__
+from dtdoctor.checks import api, config_token
+from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, missing_token_probe
+from dtdoctor.codes import Code, codes
+from dtdoctor.config import Endpoint
+from dtdoctor.context import RunContext
+from dtdoctor.local_endpoint import EEC_HOST, EEC_INGEST_PATH, eec_port, eec_target
+from dtdoctor.model import Status
+from dtdoctor.net import http
+
+ID = "event"
+INGEST_PATH = "/api/v2/events/ingest"
+TITLE = "dtdoctor connectivity test"
+
+CODES = codes(
+    Code("event.sent", Status.PASS, "The test event was accepted by this ingest path."),
+    Code(
+        "event.rejected",
+        Status.FAIL,
+        "The ingest path answered, but refused the test event.",
+        "The token lacks Ingest events (events.ingest) or is refused, the environment does not accept "
+        "custom events, or OneAgent's local ingest is disabled.",
+        "Read Dynatrace's message in the summary; for 401/403: Access tokens > edit token > add scope "
+        "Ingest events (events.ingest).",
+    ),
+    Code(
+        "event.failed",
+        Status.FAIL,
+        "The test event could not be delivered: no answer, or not an answer from Dynatrace.",
+        "The endpoint is unreachable (refused, timeout, TLS), or a proxy or portal answered instead.",
+        "Fix the tcp, tls and api findings for this endpoint; for OneAgent's local endpoint, enable "
+        "Settings > Preferences > Extension Execution Controller > Enable local HTTP Metric, Log and Event "
+        "Ingest API.",
+    ),
+)
+
+_EEC_ENABLE = (
+    "Enable OneAgent's local ingest: in Dynatrace, Settings > Preferences > Extension Execution Controller: "
+    "turn on 'Enable Extension Execution Controller' and 'Enable local HTTP Metric, Log and Event Ingest API' "
+    "(environment, host group or host level); check the port with "
+    "`oneagentctl --get-extensions-ingest-port`."
+)
+
+
+def event_payload(path: str) -> dict[str, Any]:
+    return {
+        "eventType": "CUSTOM_INFO",
+        "title": TITLE,
+        "properties": {
+            "dtdoctor.host": socket.gethostname(),
+            "dtdoctor.version": __version__,
+            "dtdoctor.path": path,
+            "description": "Sent on request (--send-test-event) to prove this ingest path works.",
+        },
+    }
+
+
+def correlation_ids(data: Any) -> list[str]:
+    results = data.get("eventIngestResults") if isinstance(data, dict) else None
+    found: list[str] = []
+    for item in results if isinstance(results, list) else []:
+        if isinstance(item, dict):
+            ident = item.get("correlationId") or item.get("eventId")
+            if ident:
+                found.append(str(ident))
+    return found
+
+
+def judge(probe: ProbeContext, where: str, response: http.HttpResponse, local: bool) -> Finding:
+    settings = probe.run.settings
+    details = http.response_evidence(settings, response)
+    details["endpoint"] = where
+    if response.is_redirect:
+        finding = api.redirect_finding("event", response, where)
+        if finding is not None:
+            return Finding("event.failed", finding.summary, details)
+    reason = api.not_dynatrace_reason(settings, response)
+    if reason is not None:
+        return Finding("event.failed", f"{where}: {reason}", details)
+    if 200 <= response.status < 300:
+        try:
+            data = response.json() if response.body.strip() else {}
+        except ValueError:
+            data = {}
+        ids = correlation_ids(data)
+        results = data.get("eventIngestResults") if isinstance(data, dict) else None
+        statuses = [
+            str(item["status"]) for item in results or [] if isinstance(item, dict) and item.get("status") is not None
+        ]
+        details["correlation_ids"] = ids
+        details["report_count"] = data.get("reportCount") if isinstance(data, dict) else None
+        # docs: each ingest result's status is "OK" on success; anything else is a per-event refusal.
+        bad = [status for status in statuses if status != "OK"]
+        if bad:
+            return Finding("event.rejected", f"{where}: the event was not ingested (status {', '.join(bad)})", details)
+        ident = f", correlation id {ids[0]}" if ids else ""
+        return Finding("event.sent", f"test event accepted by {where} (HTTP {response.status}{ident})", details)
+    error = http.dynatrace_error(response)
+    message = http.error_message(error) if error else response.snippet(100)
+    details["error"] = message
+    remediation = None
+    if local:
+        remediation = _EEC_ENABLE
+    elif response.status in (401, 403):
+        remediation = (
+            "Access tokens > edit token > add scope Ingest events (events.ingest); or configure a token of "
+            "this environment (DT_API_TOKEN or --token-file)."
+        )
+    if response.status == 429:
+        wait = http.retry_after(response)
+        details["retry_after"] = wait
+        remediation = f"Wait {wait or 60} s (Retry-After) and send again."
+    if error is None and not local and response.status >= 400 and response.status != 429:
+        return Finding("event.failed", f"{where}: HTTP {response.status} without Dynatrace's error format", details)
+    return Finding(
+        "event.rejected",
+        f"{where} refused the event: HTTP {response.status}" + (f": {message}" if message else ""),
+        details,
+        remediation=remediation,
+    )
+
+
+def send_remote(endpoint: Endpoint, probe: ProbeContext) -> Finding:
+    settings = probe.run.settings
+    if settings.api_token is None:
+        reason = settings.token.error if settings.token else "no token"
+        return Finding("token.malformed", f"skipped: the token is malformed ({reason})", status=Status.SKIP)
+    skip = api.plaintext_finding(endpoint)
+    if skip is not None:
+        return skip
+    url = endpoint.api_url(INGEST_PATH)
+    path = "environment" if endpoint.role == "environment" else "activegate"
+    try:
+        response = http.fetch(probe.run, "POST", url, json_body=event_payload(path), authenticate=True)
+    except http.HttpFailure as failure:
+        return api.failure_finding("event", failure, endpoint.base_url, "event.failed")
+    return judge(probe, endpoint.base_url, response, local=False)
+
+
+def send_local(probe: ProbeContext) -> Finding:
+    port = eec_port(probe.run)
+    url = f"http://{EEC_HOST}:{port.port}{EEC_INGEST_PATH}"
+    try:
+        # Never authenticated: the local endpoint takes no token, and is not a configured remote host.
+        response = http.fetch(probe.run, "POST", url, json_body=event_payload("oneagent"), authenticate=False)
+    except http.HttpFailure as failure:
+        finding = api.failure_finding("event", failure, f"OneAgent's local endpoint {url}", "event.failed")
+        details = dict(finding.details)
+        details["port"] = port.to_json()
+        remediation = _EEC_ENABLE if failure.kind == http.REFUSED else None
+        summary = finding.summary
+        if failure.kind == http.REFUSED:
+            summary = f"nothing listens on {EEC_HOST}:{port.port} (OneAgent's local ingest endpoint is not enabled?)"
+        return Finding("event.failed", summary, details, remediation=remediation)
+    return judge(probe, url, response, local=True)
+
+
+def plan(ctx: RunContext) -> list[Probe]:
+    settings = ctx.settings
+    if not settings.send_test_event:
+        return []  # opt-in only: nothing is planned, so nothing is ever sent
+    probes: list[Probe] = []
+    for endpoint, target in api.targets(settings):
+        if settings.token is None:
+            probes.append(missing_token_probe(target))
+            continue
+        run: Callable[[ProbeContext], Finding] = (lambda chosen: lambda probe: send_remote(chosen, probe))(endpoint)
+        requires = ((config_token.ID, "local"), *api.network_requires(endpoint), (api.ID, target))
+        probes.append(Probe(target, run, requires=requires, budget=http.BUDGET))
+    target = eec_target(ctx)
+    # A configured endpoint on 127.0.0.1:<eec-port> is that very listener, already posted to above.
+    if target not in {probe.target for probe in probes}:
+        probes.append(Probe(target, send_local, requires=(("eec", target),), budget=http.BUDGET))
+    return probes
+
+
+CHECK = Check(id=ID, title="Test event", codes=CODES, plan=plan, depends_on=("token", "eec"))

@@ -1,0 +1,431 @@
+"""A small, careful HTTP client for the Dynatrace API checks.
+
+Every request dtdoctor makes to Dynatrace goes through ``fetch``, which
+enforces the safety rules in one place:
+
+- the ``Authorization`` header is attached per hop, and only when that hop's
+  scheme, host and port are a configured Dynatrace endpoint that
+  ``Settings.token_may_go_to`` allows (HTTPS, or plain HTTP to loopback);
+- redirects are never followed blindly: each one is recorded, and only a
+  GET/HEAD redirect within the same scheme, host and port is followed, for
+  at most ``MAX_REDIRECTS`` hops; anything else comes back as the redirect
+  answer itself so the check can report it;
+- bodies are streamed and read up to ``MAX_BODY`` bytes, within the probe's
+  deadline, so a huge or trickling answer cannot hang or swamp a check;
+- TLS is verified against the system store plus ``--ca-bundle``; the proxy
+  is chosen as curl would (``NO_PROXY`` honoured, loopback always direct).
+
+Failures come back as ``HttpFailure`` with a ``kind`` the checks turn into
+precise result codes. httpx is imported lazily to keep start-up light.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import urljoin, urlsplit
+
+from dtdoctor.config import Endpoint, Settings, display_url
+from dtdoctor.context import RunContext
+from dtdoctor.net.proxy import choose_proxy
+from dtdoctor.net.trust import SYSTEM, ssl_context
+
+MAX_BODY = 1024 * 1024  # 1 MiB: every legitimate answer dtdoctor asks for is a few hundred bytes
+MAX_REDIRECTS = 3
+USER_AGENT = "dtdoctor"
+_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+# How many timeouts one ``fetch`` may take at worst: the exchange has a deadline
+# of two timeouts, checked between body chunks, and the read in progress when it
+# passes may take one more. Probes that make one request use this as their budget.
+BUDGET = 3.0
+
+# Failure kinds.
+TIMEOUT = "timeout"  # no answer (connect or first byte) within the timeout
+STALLED = "stalled"  # headers arrived, then the body stopped or trickled past the deadline
+TLS = "tls"  # the TLS handshake or certificate verification failed
+REFUSED = "refused"
+CONNECT = "connect"  # any other connection failure (reset, unreachable, DNS)
+PROXY = "proxy"  # the proxy refused or failed the tunnel
+PROTOCOL = "protocol"  # the peer broke HTTP (closed mid-body, garbage)
+INVALID = "invalid"  # the URL cannot be requested
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One redirect seen on the way."""
+
+    status: int
+    location: str  # shown without query string or credentials
+    followed: bool
+    reason: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {"status": self.status, "location": self.location, "followed": self.followed}
+        if self.reason:
+            data["reason"] = self.reason
+        return data
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """A complete (or capped) answer.
+
+    Attributes:
+        url: the URL that gave this answer (after same-origin redirects).
+        status: HTTP status code.
+        http_version: ``HTTP/1.1`` or ``HTTP/2``.
+        headers: response headers, names in lower case.
+        body: up to ``MAX_BODY`` bytes.
+        truncated: the body was longer than the cap; the rest was not read.
+        elapsed_ms: from sending the first request to the last byte read.
+        hops: redirects seen, in order.
+        token_sent: whether the Authorization header went with the final request.
+        echoed_token: the body contained the token's secret (replaced by ``<redacted>`` in ``body``).
+    """
+
+    url: str
+    status: int
+    http_version: str
+    headers: Mapping[str, str]
+    body: bytes
+    truncated: bool
+    elapsed_ms: int
+    hops: tuple[Hop, ...] = ()
+    token_sent: bool = False
+    echoed_token: bool = False
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status in _REDIRECT_STATUSES
+
+    def json(self) -> Any:
+        """The parsed body, or raises ``ValueError`` (also for a capped body)."""
+        if self.truncated:
+            raise ValueError(f"the body is larger than {MAX_BODY // 1024} KiB")
+        return json.loads(self.text)
+
+    def snippet(self, limit: int = 120) -> str:
+        """The first characters of the body, on one line, for evidence."""
+        text = " ".join(self.text[: limit * 2].split())
+        return text[:limit] + ("…" if len(text) > limit or self.truncated else "")
+
+
+class HttpFailure(Exception):
+    """No usable answer; ``kind`` is one of the failure kinds above.
+
+    A plain class, not a frozen dataclass: context managers set attributes
+    such as ``__traceback__`` on exceptions passing through them.
+    """
+
+    def __init__(self, kind: str, message: str, elapsed_ms: int = 0, hops: tuple[Hop, ...] = ()) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.elapsed_ms = elapsed_ms
+        self.hops = hops
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL, the unit redirects may stay within."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def endpoint_for(settings: Settings, url: str) -> Endpoint | None:
+    """The configured endpoint serving ``url``, if any."""
+    wanted = origin(url)
+    for endpoint in settings.remote_endpoints:
+        if (endpoint.scheme, endpoint.host.lower(), endpoint.port) == wanted:
+            return endpoint
+    return None
+
+
+def may_send_token(settings: Settings, url: str) -> bool:
+    """The one rule for the Authorization header: a configured host the token may travel to."""
+    endpoint = endpoint_for(settings, url)
+    return endpoint is not None and settings.token_may_go_to(endpoint)
+
+
+def safe_location(url: str) -> str:
+    """A URL to show: without credentials, query or fragment (they may hold secrets)."""
+    try:
+        parts = urlsplit(display_url(url))
+        return parts._replace(query="", fragment="").geturl()
+    except ValueError:
+        return "<unparseable URL>"
+
+
+def _ssl_context(ctx: RunContext) -> ssl.SSLContext:
+    # Loading the trust store costs tens of milliseconds: once per run.
+    return ctx.memo("http.ssl_context", lambda: ssl_context(SYSTEM, ctx.settings.ca_bundle))
+
+
+def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        for arg in getattr(current, "args", ()):
+            if isinstance(arg, ssl.SSLError):
+                return arg
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _describe_tls(error: ssl.SSLError) -> str:
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"certificate verification failed: {error.verify_message or error.reason}"
+    return f"TLS handshake failed: {error.reason or error}"
+
+
+def _classify(exc: Exception, body_started: bool, timeout: float) -> tuple[str, str]:
+    import httpx
+
+    tls = _tls_cause(exc)
+    if tls is not None:
+        return TLS, _describe_tls(tls)
+    if isinstance(exc, httpx.ProxyError):
+        return PROXY, f"the proxy failed the request: {exc}"
+    if isinstance(exc, httpx.TimeoutException):
+        if body_started:
+            return STALLED, f"the answer started, then stalled: no further data within {timeout:g} s"
+        if isinstance(exc, httpx.ConnectTimeout):
+            return TIMEOUT, f"no connection within {timeout:g} s"
+        return TIMEOUT, f"no answer within {timeout:g} s"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        if body_started:
+            return PROTOCOL, "the server closed the connection before the answer was complete"
+        return PROTOCOL, f"the server broke the HTTP protocol: {exc}"
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL, ValueError)):
+        return INVALID, f"cannot request this URL: {exc}"
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc)
+        if "refused" in text.lower():
+            return REFUSED, "connection refused"
+        return CONNECT, f"cannot connect: {text or type(exc).__name__}"
+    if isinstance(exc, httpx.DecodingError):
+        return PROTOCOL, f"the answer could not be decoded: {exc}"
+    return CONNECT, f"{type(exc).__name__}: {exc}"
+
+
+def fetch(
+    ctx: RunContext,
+    method: str,
+    url: str,
+    *,
+    json_body: Any = None,
+    authenticate: bool = False,
+    timeout: float | None = None,
+    accept: str = "application/json",
+) -> HttpResponse:
+    """One request (plus same-origin redirects for GET/HEAD); raises ``HttpFailure``.
+
+    ``authenticate`` asks for the token; whether it is really attached is
+    decided per hop by ``may_send_token``.
+    """
+    import httpx
+
+    settings = ctx.settings
+    limit = timeout if timeout is not None else ctx.timeout
+    started = time.monotonic()
+    # The whole exchange, redirects and body included, must finish within
+    # this; each socket operation additionally has its own timeout.
+    deadline = started + limit * 2
+    hops: list[Hop] = []
+    content = None if json_body is None else json.dumps(json_body).encode("utf-8")
+    current = url
+
+    def elapsed() -> int:
+        return round((time.monotonic() - started) * 1000)
+
+    while True:
+        scheme, host, port = origin(current)
+        proxy = choose_proxy(scheme, host, port, settings.proxy, ctx.environ)
+        headers = {"User-Agent": USER_AGENT, "Accept": accept, "Accept-Encoding": "identity"}
+        if content is not None:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        token = settings.api_token
+        token_sent = bool(authenticate and token is not None and may_send_token(settings, current))
+        if token_sent and token is not None:
+            headers["Authorization"] = token.authorization
+        client_options: dict[str, Any] = {
+            "verify": _ssl_context(ctx),
+            "trust_env": False,  # the proxy is chosen above, from ctx.environ
+            "follow_redirects": False,
+            "timeout": httpx.Timeout(max(0.05, min(limit, deadline - time.monotonic()))),
+        }
+        if proxy.url:
+            client_options["proxy"] = proxy.url
+        body_started = False
+        try:
+            with httpx.Client(**client_options) as client, client.stream(
+                method, current, content=content, headers=headers
+            ) as response:
+                body_started = True
+                chunks: list[bytes] = []
+                size, truncated = 0, False
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_BODY:
+                        truncated = True
+                        break
+                    if time.monotonic() > deadline:
+                        raise HttpFailure(
+                            STALLED,
+                            f"the answer trickled: not complete within {deadline - started:.1f} s",
+                            elapsed(),
+                            tuple(hops),
+                        )
+                body = b"".join(chunks)[:MAX_BODY]
+                # A server that echoes the token back must not put it into any
+                # result: scrub it here, so nothing downstream can carry it.
+                echoed = token is not None and token.secret.encode() in body
+                if echoed and token is not None:
+                    body = body.replace(token.secret.encode(), b"<redacted>")
+                answer = HttpResponse(
+                    url=current,
+                    status=response.status_code,
+                    http_version=response.http_version,
+                    headers={name.lower(): value for name, value in response.headers.items()},
+                    body=body,
+                    truncated=truncated,
+                    elapsed_ms=elapsed(),
+                    hops=tuple(hops),
+                    token_sent=token_sent,
+                    echoed_token=echoed,
+                )
+        except HttpFailure:
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL, ssl.SSLError, OSError, ValueError) as exc:
+            # ValueError/InvalidURL: a proxy or URL httpx cannot use.
+            kind, message = _classify(exc, body_started, limit)
+            raise HttpFailure(kind, message, elapsed(), tuple(hops)) from None
+        if not answer.is_redirect:
+            return answer
+        location = answer.headers.get("location", "")
+        if not location:
+            return answer
+        target = urljoin(current, location)
+        shown = safe_location(target)
+        if origin(target) != origin(current):
+            hops.append(Hop(answer.status, shown, False, "points to another host, port or scheme"))
+        elif method.upper() not in ("GET", "HEAD"):
+            hops.append(Hop(answer.status, shown, False, f"a {method.upper()} is not repeated on a redirect"))
+        elif len(hops) >= MAX_REDIRECTS:
+            hops.append(Hop(answer.status, shown, False, f"more than {MAX_REDIRECTS} redirects"))
+        else:
+            hops.append(Hop(answer.status, shown, True))
+            current = target
+            continue
+        return HttpResponse(
+            url=answer.url,
+            status=answer.status,
+            http_version=answer.http_version,
+            headers=answer.headers,
+            body=answer.body,
+            truncated=answer.truncated,
+            elapsed_ms=answer.elapsed_ms,
+            hops=tuple(hops),
+            token_sent=answer.token_sent,
+            echoed_token=answer.echoed_token,
+        )
+
+
+def dynatrace_error(response: HttpResponse) -> dict[str, Any] | None:
+    """Dynatrace's error envelope ``{"error": {"code": <int>, "message": ...}}``, if that is the answer.
+
+    docs: "Dynatrace API - Response codes" / every endpoint's ``ErrorEnvelope``.
+    """
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("error"), dict):
+        return None
+    error: dict[str, Any] = data["error"]
+    if not isinstance(error.get("code"), int):
+        return None
+    return error
+
+
+def error_message(error: Mapping[str, Any] | None) -> str:
+    """The error's message plus its constraint violations, on one line."""
+    if not error:
+        return ""
+    message = str(error.get("message") or "").strip()
+    violations = error.get("constraintViolations")
+    if isinstance(violations, list):
+        parts = []
+        for item in violations[:5]:
+            if isinstance(item, dict):
+                where = item.get("path") or item.get("parameterLocation") or ""
+                parts.append(f"{where}: {item.get('message', '')}".strip(": "))
+        if parts:
+            message = f"{message} ({'; '.join(parts)})" if message else "; ".join(parts)
+    return message[:300]
+
+
+def echoes_token(settings: Settings, response: HttpResponse) -> bool:
+    """The answer contains the token's secret: whatever answered, it is not Dynatrace."""
+    token = settings.api_token
+    return response.echoed_token or (token is not None and token.secret.encode() in response.body)
+
+
+def looks_like_html(response: HttpResponse) -> bool:
+    head = response.body[:512].lstrip().lower()
+    return response.content_type in ("text/html", "application/xhtml+xml") or head.startswith(
+        (b"<!doctype html", b"<html", b"<head", b"<body")
+    )
+
+
+def retry_after(response: HttpResponse) -> str | None:
+    value = response.headers.get("retry-after")
+    return value.strip()[:40] if value else None
+
+
+def response_evidence(settings: Settings, response: HttpResponse) -> dict[str, object]:
+    """What a result shows of an answer: status, version, timing, a safe excerpt of the body."""
+    details: dict[str, object] = {
+        "status": response.status,
+        "http_version": response.http_version,
+        "latency_ms": response.elapsed_ms,
+        "content_type": response.content_type or None,
+        "body_bytes": len(response.body),
+    }
+    if response.truncated:
+        details["body_truncated_at"] = MAX_BODY
+    if response.hops:
+        details["redirects"] = [hop.to_json() for hop in response.hops]
+    if echoes_token(settings, response):
+        # Never show any of it: the redactor would scrub the secret, but the
+        # body is evidence of nothing except that the token came back.
+        details["echoes_token"] = True
+    else:
+        details["body_start"] = response.snippet()
+    return details
+
+
+def failure_evidence(failure: HttpFailure) -> dict[str, object]:
+    details: dict[str, object] = {"failure": failure.kind, "error": failure.message, "elapsed_ms": failure.elapsed_ms}
+    if failure.hops:
+        details["redirects"] = [hop.to_json() for hop in failure.hops]
+    return details

@@ -1,0 +1,276 @@
+"""A fake Dynatrace API: a real HTTP(S) server on 127.0.0.1 that answers as the docs say.
+
+Shapes, with their sources:
+- ``GET /e/<env>/api/v1/time``: the cluster time in UTC milliseconds as
+  text/plain ("Cluster information API",
+  https://docs.dynatrace.com/managed/dynatrace-api/environment-api/cluster-information).
+- ``POST /e/<env>/api/v2/apiTokens/lookup`` with ``{"token": ...}``,
+  authenticated with any token: 200 ``ApiToken`` (``id``, ``name``,
+  ``enabled``, ``owner``, ``creationDate``, ``expirationDate``,
+  ``lastUsedDate``, ``scopes``) ("Access tokens API - POST token lookup",
+  https://docs.dynatrace.com/docs/dynatrace-api/environment-api/tokens-v2/api-tokens/post-token-lookup).
+- ``POST /e/<env>/api/v2/events/ingest``: needs ``events.ingest``; 201
+  ``{"reportCount": 1, "eventIngestResults": [{"correlationId": ..., "status": "OK"}]}``;
+  ``eventType`` and ``title`` required ("Events API v2 - POST an event",
+  https://docs.dynatrace.com/docs/shortlink/api-events-v2-post-event).
+- Errors: ``{"error": {"code": <int>, "message": ..., "constraintViolations": [...]}}``
+  (the ``ErrorEnvelope`` of every endpoint above); 401 for an unknown
+  token, 403 for a missing scope.
+- ActiveGate ``GET /rest/health``: ``RUNNING`` when healthy (the readiness
+  probe dynatrace-operator uses for ActiveGates).
+
+Every request is recorded, so tests can assert what was (not) sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import http.server
+import json
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+EVENT_TYPES = {
+    "AVAILABILITY_EVENT", "CUSTOM_ALERT", "CUSTOM_ANNOTATION", "CUSTOM_CONFIGURATION", "CUSTOM_DEPLOYMENT",
+    "CUSTOM_INFO", "ERROR_EVENT", "MARKED_FOR_TERMINATION", "PERFORMANCE_EVENT", "RESOURCE_CONTENTION_EVENT",
+    "WARNING",
+}
+
+
+def make_token(public: str, fill: str = "S") -> str:
+    """A token of the documented shape: dt0c01.<24 public>.<64 secret>."""
+    public = (public.upper() + "0" * 24)[:24]
+    secret = (public + fill * 64)[:64]
+    return f"dt0c01.{public}.{secret}"
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def days_from_now(days: float) -> str:
+    return iso(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days))
+
+
+def token_record(token: str, name: str = "ingest", scopes: tuple[str, ...] = ("events.ingest",),
+                 enabled: bool = True, expires: str | None = None) -> dict[str, Any]:
+    """The lookup's ``ApiToken`` answer for ``token``."""
+    record: dict[str, Any] = {
+        "id": ".".join(token.split(".")[:2]),
+        "name": name,
+        "enabled": enabled,
+        "owner": "admin@example.com",
+        "personalAccessToken": False,
+        "creationDate": "2026-01-10T08:00:00.000Z",
+        "lastUsedDate": "2026-11-20T12:00:00.000Z",
+        "lastUsedIpAddress": "10.0.0.7",
+        "modifiedDate": "2026-01-10T08:00:00.000Z",
+        "scopes": list(scopes),
+    }
+    if expires is not None:
+        record["expirationDate"] = expires
+    return record
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def authorization(self) -> str | None:
+        return self.headers.get("authorization")
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+    # Send only this many bytes of the body, then hold the connection open (a stalled server).
+    stall_after: int | None = None
+
+    def payload(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body).encode()
+
+
+def error(code: int, message: str, **extra: Any) -> Reply:
+    return Reply(code, {"error": {"code": code, "message": message, **extra}})
+
+
+App = Callable[[Recorded], Reply]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        record = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        self.server.requests.append(record)
+        reply = self.server.app(record)
+        payload = reply.payload()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if reply.stall_after is not None:
+            self.wfile.write(payload[: reply.stall_after])
+            self.wfile.flush()
+            self.server.stopping.wait(10)
+            self.close_connection = True
+            return
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_HEAD = _serve
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, app: App) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.app = app
+        self.requests: list[Recorded] = []
+        self.stopping = threading.Event()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # clients that hang up are fine
+        pass
+
+
+@dataclass
+class Running:
+    server: _Server
+    scheme: str
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def origin(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def url(self, env: str = "abc") -> str:
+        return f"{self.origin}/e/{env}"
+
+    @property
+    def requests(self) -> list[Recorded]:
+        return self.server.requests
+
+    def paths(self) -> list[str]:
+        return [f"{r.method} {r.path}" for r in self.requests]
+
+
+@contextlib.contextmanager
+def serve(app: App, tls: ssl.SSLContext | None = None) -> Iterator[Running]:
+    """Run ``app`` on a fresh loopback port (HTTPS when ``tls`` is a server context)."""
+    server = _Server(app)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield Running(server, "https" if tls is not None else "http")
+    finally:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(2)
+
+
+class FakeDynatrace:
+    """The environment API of one environment, with a table of known tokens."""
+
+    def __init__(self, env: str = "abc", lookup_available: bool = True) -> None:
+        self.env = env
+        self.tokens: dict[str, dict[str, Any]] = {}
+        self.lookup_available = lookup_available
+        self.events: list[dict[str, Any]] = []
+        self.health = "RUNNING"
+
+    def add(self, token: str, **record: Any) -> str:
+        self.tokens[token] = token_record(token, **record)
+        return token
+
+    def _caller(self, request: Recorded) -> dict[str, Any] | None:
+        header = request.authorization or ""
+        scheme, _, value = header.partition(" ")
+        if scheme not in ("Api-Token", "Bearer"):
+            return None
+        return self.tokens.get(value.strip())
+
+    def __call__(self, request: Recorded) -> Reply:
+        prefix = f"/e/{self.env}"
+        path = request.path.split("?")[0]
+        if path == "/rest/health":
+            return Reply(200, self.health, content_type="text/plain")
+        if not path.startswith(prefix + "/api/"):
+            return error(404, "HTTP 404 Not Found")
+        route = path[len(prefix):]
+        caller = self._caller(request)
+        if caller is None:
+            return error(401, "Token Authentication failed")
+        if route == "/api/v1/time" and request.method == "GET":
+            now = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
+            return Reply(200, str(now), content_type="text/plain")
+        if route == "/api/v2/apiTokens/lookup" and request.method == "POST":
+            if not self.lookup_available:
+                return error(404, "HTTP 404 Not Found")
+            try:
+                wanted = request.json()["token"]
+            except (ValueError, KeyError, TypeError):
+                return error(400, "Constraints violated.", constraintViolations=[{"path": "token",
+                                                                                   "message": "must not be null"}])
+            record = self.tokens.get(wanted)
+            return Reply(200, record) if record else error(404, "Token not found")
+        if route == "/api/v2/events/ingest" and request.method == "POST":
+            if "events.ingest" not in caller["scopes"]:
+                return error(403, "Token is missing required scope. Use one of: events.ingest (Ingest events)")
+            try:
+                event = request.json()
+            except ValueError:
+                return error(400, "Could not map JSON")
+            violations = []
+            if not isinstance(event, dict) or event.get("eventType") not in EVENT_TYPES:
+                violations.append({"path": "eventType", "message": "must be a valid event type"})
+            if not isinstance(event, dict) or not event.get("title"):
+                violations.append({"path": "title", "message": "must not be empty"})
+            if violations:
+                return error(400, "Constraints violated.", constraintViolations=violations)
+            self.events.append(event)
+            correlation = f"c0ffee{len(self.events):04d}"
+            return Reply(201, {"reportCount": 1,
+                               "eventIngestResults": [{"correlationId": correlation, "status": "OK"}]})
+        return error(404, "HTTP 404 Not Found")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
