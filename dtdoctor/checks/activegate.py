@@ -114,7 +114,7 @@ def plan(ctx: RunContext) -> list[Probe]:
             Probe(
                 endpoint.address,
                 (lambda chosen: lambda probe: probe_activegate(chosen, probe))(endpoint),
-                requires=api.network_requires(endpoint),
+                requires=api.network_requires(ctx, endpoint),
                 budget=http.BUDGET,
             )
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Callable
 
 from dtdoctor.checks import config_url
+from dtdoctor.checks import proxy as proxy_check
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
 from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint, Settings, format_address
@@ -119,9 +120,10 @@ def targets(settings: Settings) -> list[tuple[Endpoint, str]]:
     return found
 
 
-def network_requires(endpoint: Endpoint) -> tuple[tuple[str, str], ...]:
-    """The results a request to ``endpoint`` needs: TCP, and TLS for https (absent checks are ignored)."""
-    requires: tuple[tuple[str, str], ...] = (("tcp", endpoint.address),)
+def network_requires(ctx: RunContext, endpoint: Endpoint) -> tuple[tuple[str, str], ...]:
+    """The results a request to ``endpoint`` needs: the route there (the proxy when one
+    applies, else TCP), and TLS for https. Absent checks are ignored by the runner."""
+    requires: tuple[tuple[str, str], ...] = proxy_check.route_requirements(ctx, endpoint)
     if endpoint.scheme == "https":
         requires += (("tls", endpoint.address),)
     return requires
@@ -277,7 +279,7 @@ def plan(ctx: RunContext) -> list[Probe]:
 
     def probe_for(endpoint: Endpoint, target: str) -> Probe:
         run: Callable[[ProbeContext], Finding] = lambda probe: probe_endpoint(endpoint, probe)  # noqa: E731
-        return Probe(target, run, requires=network_requires(endpoint), budget=http.BUDGET)
+        return Probe(target, run, requires=network_requires(ctx, endpoint), budget=http.BUDGET)
 
     return [probe_for(endpoint, target) for endpoint, target in found]
 

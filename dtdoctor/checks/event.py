@@ -186,7 +186,7 @@ def plan(ctx: RunContext) -> list[Probe]:
             probes.append(missing_token_probe(target))
             continue
         run: Callable[[ProbeContext], Finding] = (lambda chosen: lambda probe: send_remote(chosen, probe))(endpoint)
-        requires = ((config_token.ID, "local"), *api.network_requires(endpoint), (api.ID, target))
+        requires = ((config_token.ID, "local"), *api.network_requires(ctx, endpoint), (api.ID, target))
         probes.append(Probe(target, run, requires=requires, budget=http.BUDGET))
     target = eec_target(ctx)
     # A configured endpoint on 127.0.0.1:<eec-port> is that very listener, already posted to above.

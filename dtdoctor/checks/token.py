@@ -359,7 +359,7 @@ def plan(ctx: RunContext) -> list[Probe]:
     endpoint, target = chosen
     if settings.token is None:
         return [missing_token_probe(target)]
-    requires = ((config_token.ID, "local"), *api.network_requires(endpoint), (api.ID, target))
+    requires = ((config_token.ID, "local"), *api.network_requires(ctx, endpoint), (api.ID, target))
     return [
         Probe(
             target,
