@@ -5,7 +5,7 @@ Adding a check is adding its module and one line here; nothing else changes.
 
 from __future__ import annotations
 
-from dtdoctor.checks import config_token, config_url, dns, tcp
+from dtdoctor.checks import config_token, config_url, container, dns, eec, oneagent, tcp
 from dtdoctor.checks.base import Check
 
 CHECKS: tuple[Check, ...] = (
@@ -13,6 +13,9 @@ CHECKS: tuple[Check, ...] = (
     config_token.CHECK,
     dns.CHECK,
     tcp.CHECK,
+    container.CHECK,
+    oneagent.CHECK,
+    eec.CHECK,
 )
 
 
