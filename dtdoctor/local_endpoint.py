@@ -37,7 +37,7 @@ class EecPort:
 
 LINUX_INSTALL = "/opt/dynatrace/oneagent"
 LINUX_CONFIG = "/var/lib/dynatrace/oneagent/agent/config"
-WINDOWS_INSTALL = r"dynatrace\oneagent"
+WINDOWS_INSTALL = ("dynatrace", "oneagent")  # under %PROGRAMFILES%, as parts so any host's Path joins them
 # Where a custom INSTALL_PATH shows: the service definition runs programs under it.
 SERVICE_DEFINITIONS = (
     "/etc/systemd/system/oneagent.service",
@@ -93,7 +93,7 @@ def _find_installation(ctx: RunContext) -> Installation:
         return Installation(default, "default path", config_dir, tuple(looked_at))
     program_files = ctx.environ.get("PROGRAMFILES")
     if program_files:
-        windows = Path(program_files) / WINDOWS_INSTALL
+        windows = Path(program_files, *WINDOWS_INSTALL)
         looked_at.append(str(windows))
         if (windows / "agent").is_dir():
             return Installation(windows, "PROGRAMFILES", None, tuple(looked_at))
@@ -114,7 +114,7 @@ def oneagentctl_path(ctx: RunContext) -> Path | None:
     candidates = [ctx.path(LINUX_TOOLS) / "oneagentctl"]
     program_files = ctx.environ.get("PROGRAMFILES")
     if program_files:
-        candidates.append(Path(program_files) / WINDOWS_TOOLS / "oneagentctl.exe")
+        candidates.append(Path(program_files, *WINDOWS_INSTALL, "agent", "tools", "oneagentctl.exe"))
     found = installation(ctx).path
     if found is not None:
         candidates += [found / "agent" / "tools" / "oneagentctl", found / "agent" / "tools" / "oneagentctl.exe"]

@@ -7,9 +7,7 @@ Each builder writes only the files the real thing would show under ``/proc``,
 
 from __future__ import annotations
 
-import json
 import stat
-import sys
 from pathlib import Path
 from typing import Mapping
 
@@ -177,18 +175,14 @@ class FakeHost:
         defaults.update(answers or {})
         self.mkdir(f"{install_path}/agent/lib64")
         self.mkdir("/var/lib/dynatrace/oneagent/agent/config")
-        answers_file = self.write(f"{install_path}/agent/tools/answers.json", json.dumps(defaults))
+
+        def quoted(value: str) -> str:
+            return "'" + value.replace("'", "'\\''") + "'"
+
+        cases = "".join(f"  {option}) printf '%s\\n' {quoted(value)} ;;\n" for option, value in defaults.items())
         script = self.write(
             f"{install_path}/agent/tools/oneagentctl",
-            f"#!{sys.executable}\n"
-            "import json, sys\n"
-            f"answers = json.load(open({str(answers_file)!r}))\n"
-            "argument = sys.argv[1] if len(sys.argv) > 1 else ''\n"
-            "if argument in answers:\n"
-            "    print(answers[argument])\n"
-            "    sys.exit(0)\n"
-            "print('Unknown parameter: ' + argument, file=sys.stderr)\n"
-            "sys.exit(1)\n",
+            '#!/bin/sh\ncase "$1" in\n' + cases + '  *) echo "Unknown parameter: $1" >&2; exit 1 ;;\nesac\n',
         )
         script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         if install_path != "/opt/dynatrace/oneagent":
