@@ -24,7 +24,13 @@ from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, ProbeContext
 from dtdoctor.codes import Code, codes
 from dtdoctor.context import RunContext
 from dtdoctor.host.processes import oneagent_processes
-from dtdoctor.local_endpoint import installation, oneagentctl, oneagentctl_path, relies_on_local_endpoint
+from dtdoctor.local_endpoint import (
+    eec_port,
+    installation,
+    oneagentctl,
+    oneagentctl_path,
+    relies_on_local_endpoint,
+)
 from dtdoctor.model import Status
 from dtdoctor.net.proxy import choose_proxy
 
@@ -158,6 +164,7 @@ def probe(probe_ctx: ProbeContext) -> Finding:
 
     tool = oneagentctl_path(ctx)
     details["oneagentctl"] = str(tool) if tool else None
+    details["extensions_ingest_port"] = eec_port(ctx).to_json()
     answers, problems = ask_oneagentctl(ctx)
     details.update({key: value for key, value in answers.items() if key != "proxy"})
     if problems:

@@ -16,7 +16,7 @@ from dtdoctor.model import Status
 from tests.support.factories import context
 from tests.support.fake_eec import http_server
 from tests.support.fake_hosts import fake_host
-from tests.support.listeners import closed_port, open_port
+from tests.support.listeners import blackhole_port, closed_port, open_port
 
 URL = "https://abc12345.live.dynatrace.com"
 
@@ -187,3 +187,10 @@ def test_macos_is_unsupported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(host, "platform_name", lambda: "darwin")
     finding = run(bare(tmp_path, eec_port=closed_port()))
     assert finding.code == "check.unsupported"
+
+
+def test_dropped_connects_are_not_listening(tmp_path: Path) -> None:
+    with blackhole_port() as port:
+        finding = run(context({}, tmp_path, timeout=0.3, eec_port=port))
+    assert finding.code == "eec.not_listening"
+    assert "no answer" in finding.summary
