@@ -17,9 +17,10 @@ from dtdoctor.model import Status
 
 ID = "container"
 
+# Container codes are passes: no remediation arrow; what follows from them goes into the causes.
 _EEC_NOTE = (
-    "OneAgent's local ingest endpoint is not available inside containers; send events through an ActiveGate "
-    "or straight to the environment."
+    " Inside containers OneAgent's local ingest endpoint is not available; events go through an ActiveGate "
+    "or straight to the environment (see the eec check)."
 )
 
 CODES = codes(
@@ -29,39 +30,36 @@ CODES = codes(
         "This host is not a container.",
         "No container evidence was found; the details list everything that was looked at.",
     ),
-    Code("container.docker", Status.PASS, "This host is a Docker container.", "Docker evidence was found.", _EEC_NOTE),
-    Code("container.podman", Status.PASS, "This host is a Podman container.", "Podman evidence was found.", _EEC_NOTE),
+    Code("container.docker", Status.PASS, "This host is a Docker container.", "Docker evidence was found." + _EEC_NOTE),
+    Code("container.podman", Status.PASS, "This host is a Podman container.", "Podman evidence was found." + _EEC_NOTE),
     Code(
         "container.kubernetes",
         Status.PASS,
         "This host is a container in a Kubernetes pod.",
-        "Kubernetes' service variables, its service-account mount or a kubepods cgroup were found.",
-        "Send events through an ActiveGate (in the cluster: the Dynatrace Operator's ActiveGate) or straight "
-        "to the environment; OneAgent's local ingest endpoint is not available to pods.",
+        "Kubernetes' service-account mount or a kubepods cgroup was found. Pods send events through an "
+        "ActiveGate (in the cluster: the Dynatrace Operator's ActiveGate) or straight to the environment; "
+        "OneAgent's local ingest endpoint is not available to them.",
     ),
     Code(
         "container.containerd",
         Status.PASS,
         "This host is a containerd container.",
-        "containerd evidence was found.",
-        _EEC_NOTE,
+        "containerd evidence was found." + _EEC_NOTE,
     ),
-    Code("container.lxc", Status.PASS, "This host is an LXC container.", "LXC evidence was found.", _EEC_NOTE),
+    Code("container.lxc", Status.PASS, "This host is an LXC container.", "LXC evidence was found." + _EEC_NOTE),
     Code(
         "container.other",
         Status.PASS,
         "This host is a container of another runtime (systemd-nspawn, OpenVZ, rkt, proot ...) or of one that "
         "could not be identified.",
-        "Container evidence was found that names no runtime dtdoctor has a code for; details name it.",
-        _EEC_NOTE,
+        "Container evidence was found that names no runtime dtdoctor has a code for; details name it." + _EEC_NOTE,
     ),
     Code(
         "container.wsl",
         Status.PASS,
         "This host is the Windows Subsystem for Linux (WSL): not a container, but not a plain Linux host either.",
-        "The kernel release names Microsoft/WSL and no container evidence was found.",
-        "OneAgent does not monitor a WSL distribution as its own host; a OneAgent on Windows listens on the "
-        "Windows loopback, which WSL 2 reaches only with mirrored networking.",
+        "The kernel release names Microsoft/WSL and no container evidence was found. A OneAgent on Windows "
+        "listens on the Windows loopback, which a WSL 2 distribution reaches only with mirrored networking.",
     ),
 )
 

@@ -224,7 +224,7 @@ def localhost_addresses() -> list[str]:
     return ordered
 
 
-def proxy_exposure(environ: Mapping[str, str]) -> dict[str, object] | None:
+def proxy_exposure(environ: Mapping[str, str], port: int = 0) -> dict[str, object] | None:
     """A proxy variable that applies to http://127.0.0.1 or http://localhost without a NO_PROXY exclusion."""
     names = ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
     applying = [name for name in names if environ.get(name, "").strip()]
@@ -232,7 +232,7 @@ def proxy_exposure(environ: Mapping[str, str]) -> dict[str, object] | None:
         return None
     no_proxy_name = next((name for name in ("no_proxy", "NO_PROXY") if environ.get(name, "").strip()), None)
     no_proxy = environ.get(no_proxy_name, "") if no_proxy_name else ""
-    uncovered = [name for name in (EEC_HOST, "localhost") if no_proxy_match(name, 0, no_proxy) is None]
+    uncovered = [name for name in (EEC_HOST, "localhost") if no_proxy_match(name, port, no_proxy) is None]
     if not uncovered:
         return None
     return {"proxy_variables": applying, "no_proxy": no_proxy or None, "not_excluded": uncovered}
@@ -370,7 +370,7 @@ def judge_open(ctx: RunContext, owner: Owner, answer: Answer, note: str, details
             details,
         )
     if finding.code == "eec.listening":
-        exposure = proxy_exposure(ctx.environ)
+        exposure = proxy_exposure(ctx.environ, eec_port(ctx).port)
         if exposure is not None:
             details["proxy"] = exposure
             names = "/".join(exposure["proxy_variables"])  # type: ignore[arg-type]

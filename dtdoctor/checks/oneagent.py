@@ -204,8 +204,8 @@ def probe(probe_ctx: ProbeContext) -> Finding:
 
 
 def plan(ctx: RunContext) -> list[Probe]:
-    # oneagentctl's questions run concurrently: one timeout, plus the process listing.
-    return [Probe(LOCAL, probe, budget=2)]
+    # oneagentctl's questions run concurrently (one timeout); reading the ingest port may need another.
+    return [Probe(LOCAL, probe, budget=3)]
 
 
 CHECK = Check(id=ID, title="OneAgent installation", codes=CODES, plan=plan, depends_on=("container",))

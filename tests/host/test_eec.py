@@ -194,3 +194,16 @@ def test_dropped_connects_are_not_listening(tmp_path: Path) -> None:
         finding = run(context({}, tmp_path, timeout=0.3, eec_port=port))
     assert finding.code == "eec.not_listening"
     assert "no answer" in finding.summary
+
+
+def test_no_proxy_entry_with_the_port_counts() -> None:
+    environ = {"http_proxy": "http://proxy:3128", "no_proxy": "127.0.0.1:14499,localhost:14499"}
+    assert eec.proxy_exposure(environ, 14499) is None
+    assert eec.proxy_exposure(environ, 15000) is not None
+
+
+def test_listener_that_closes_at_once_is_named(tmp_path: Path) -> None:
+    with open_port() as port:
+        finding = run(bare(tmp_path, eec_port=port))
+    assert finding.code == "eec.wrong_service"
+    assert "closes the connection without answering" in finding.summary
