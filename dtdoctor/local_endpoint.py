@@ -70,6 +70,21 @@ class Installation:
         }
 
 
+def _is_dir(path: Path) -> bool:
+    # Path.is_dir() raises PermissionError for a child of a directory this user cannot search.
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def _custom_install_path(ctx: RunContext) -> tuple[Path | None, str]:
     for definition in SERVICE_DEFINITIONS:
         try:
@@ -78,7 +93,7 @@ def _custom_install_path(ctx: RunContext) -> tuple[Path | None, str]:
             continue
         for match in _AGENT_PATH.finditer(text):
             candidate = ctx.path(match.group(1))
-            if (candidate / "agent").is_dir():
+            if _is_dir(candidate / "agent"):
                 return candidate, f"service definition {definition}"
     return None, ""
 
@@ -86,16 +101,16 @@ def _custom_install_path(ctx: RunContext) -> tuple[Path | None, str]:
 def _find_installation(ctx: RunContext) -> Installation:
     looked_at: list[str] = []
     config = ctx.path(LINUX_CONFIG)
-    config_dir = config if config.is_dir() else None
+    config_dir = config if _is_dir(config) else None
     default = ctx.path(LINUX_INSTALL)
     looked_at.append(LINUX_INSTALL)
-    if (default / "agent").is_dir():
+    if _is_dir(default / "agent"):
         return Installation(default, "default path", config_dir, tuple(looked_at))
     program_files = ctx.environ.get("PROGRAMFILES")
     if program_files:
         windows = Path(program_files, *WINDOWS_INSTALL)
         looked_at.append(str(windows))
-        if (windows / "agent").is_dir():
+        if _is_dir(windows / "agent"):
             return Installation(windows, "PROGRAMFILES", None, tuple(looked_at))
     looked_at.extend(SERVICE_DEFINITIONS)
     custom, source = _custom_install_path(ctx)
@@ -118,7 +133,7 @@ def oneagentctl_path(ctx: RunContext) -> Path | None:
     found = installation(ctx).path
     if found is not None:
         candidates += [found / "agent" / "tools" / "oneagentctl", found / "agent" / "tools" / "oneagentctl.exe"]
-    return next((path for path in candidates if path.is_file()), None)
+    return next((path for path in candidates if _is_file(path)), None)
 
 
 def run_oneagentctl(ctx: RunContext, *arguments: str) -> tuple[str | None, str]:

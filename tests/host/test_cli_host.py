@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,32 @@ def test_this_machine(tmp_path: Path) -> None:
     if Path("/.dockerenv").exists():
         assert results["container"]["code"] == "container.docker"
         assert results["eec"]["code"] == "eec.unavailable_in_container"
+
+
+def test_container_with_an_environment_url_skips_the_local_endpoint(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 14499)) == 0:
+            pytest.skip("something listens on the default port 14499 on this machine")
+    fake_host(tmp_path, "podman")
+    exit_code, report = check(
+        "--root", str(tmp_path), "--url", "https://abc12345.live.dynatrace.com", "--only", "container,eec,oneagent",
+        env={"DT_EEC_PORT": ""},
+    )
+    results = {item["id"]: item for item in report["checks"]}  # type: ignore[union-attr]
+    assert results["container"]["code"] == "container.podman"
+    assert results["eec"]["code"] == "eec.unavailable_in_container"
+    assert results["eec"]["status"] == "skip"
+    assert "/e/abc12345/api/v2/events/ingest" in results["eec"]["remediation"]
+    assert results["oneagent"]["status"] == "skip"
+    assert exit_code == 0
+
+
+def test_windows_reports_container_detection_as_unsupported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dtdoctor import host
+
+    monkeypatch.setattr(host, "platform_name", lambda: "win32")
+    exit_code, report = check("--root", str(tmp_path), "--only", "container")
+    assert codes(report) == {"container": "check.unsupported"}
+    assert report["checks"][0]["status"] == "skip"  # type: ignore[index]
+    assert "win32" in report["checks"][0]["summary"]  # type: ignore[index]
+    assert exit_code == 0
