@@ -201,6 +201,9 @@ def http_probe(address: str, port: int, timeout: float) -> Answer:
         return Answer("silent", error=f"no answer within {timeout:g} s", elapsed_ms=elapsed)
     except OSError as exc:
         elapsed = round((time.monotonic() - started) * 1000)
+        if not received and isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+            # Accepted, then closed with our request unread: the kernel answers with a reset.
+            return Answer("closed", error="connection reset", elapsed_ms=elapsed)
         if received:
             answer = parse_answer(received)
             return Answer(answer.kind, answer.status, answer.reason, answer.headers, answer.first_line, "", elapsed)
@@ -393,7 +396,7 @@ def _answer_words(answer: Answer) -> str:
     if answer.kind == "silent":
         return "accepts connections but answers nothing to HTTP"
     if answer.kind == "closed":
-        return "closes the connection without answering"
+        return "closes the connection without answering" + (f" ({answer.error})" if answer.error else "")
     return f"fails during the request ({answer.error})"
 
 
