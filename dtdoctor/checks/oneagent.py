@@ -2,7 +2,9 @@
 
 Installation is found under the injectable root (Linux ``/opt/dynatrace/oneagent``,
 Windows ``%PROGRAMFILES%\\dynatrace\\oneagent``, or a custom ``INSTALL_PATH``
-named by the service definition). Version, monitoring mode, host group,
+named by the service definition). The version comes from
+``agent/installer.version`` (readable without root; the file Dynatrace's own
+bootstrapper reads), else ``oneagentctl --version``. Monitoring mode, host group,
 network zone and proxy come from ``oneagentctl`` (``--version``,
 ``--get-monitoring-mode``, ``--get-host-group``, ``--get-network-zone``,
 ``--get-proxy``; it needs root/admin); running processes from psutil.
@@ -16,6 +18,7 @@ is ``skip``.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from dtdoctor import host
@@ -88,6 +91,18 @@ def ask_oneagentctl(ctx: RunContext) -> tuple[dict[str, str | None], dict[str, s
             else:
                 answers[key] = output.strip() or None
     return answers, problems
+
+
+def installed_version(install_path: Path | None) -> str | None:
+    """The version in ``<install>/agent/installer.version`` (e.g. ``1.321.51.20250905-075429``)."""
+    if install_path is None:
+        return None
+    try:
+        text = (install_path / "agent" / "installer.version").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    line = text.strip().splitlines()[0].strip() if text.strip() else ""
+    return line[:64] or None
 
 
 def _proxy_key(url: str | None) -> str | None:
@@ -167,6 +182,15 @@ def probe(probe_ctx: ProbeContext) -> Finding:
     details["extensions_ingest_port"] = eec_port(ctx).to_json()
     answers, problems = ask_oneagentctl(ctx)
     details.update({key: value for key, value in answers.items() if key != "proxy"})
+    file_version = installed_version(install.path)
+    if file_version:
+        # The file needs no root, unlike oneagentctl; it is what the installer and the Operator read.
+        details["version"] = file_version
+        details["version_source"] = "agent/installer.version"
+        answers["version"] = file_version
+        problems.pop("version", None)
+    elif answers.get("version"):
+        details["version_source"] = "oneagentctl --version"
     if problems:
         details["oneagentctl_problems"] = sorted(set(problems.values()))
     facts: list[str] = []

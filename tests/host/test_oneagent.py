@@ -58,6 +58,7 @@ def test_installed_and_running(tmp_path: Path, oneagent_running: int) -> None:
     assert any(process["pid"] == oneagent_running for process in finding.details["processes"])
     assert "oneagentos" in finding.summary
     assert finding.details["installation"]["found_by"] == "default path"
+    assert finding.details["version_source"] == "oneagentctl --version"
 
 
 def test_installed_but_not_running(tmp_path: Path) -> None:
@@ -120,6 +121,16 @@ def test_windows_program_files(tmp_path: Path) -> None:
     env = {"PROGRAMFILES": str(tmp_path / "Program Files")}
     found = installation(context(env, tmp_path / "empty-root"))
     assert found.installed and found.source == "PROGRAMFILES"
+
+
+def test_version_from_the_installer_version_file_without_oneagentctl(tmp_path: Path, oneagent_running: int) -> None:
+    built = fake_host(tmp_path, "bare_metal")
+    script = built.oneagent(version_file="1.325.12.20251020-101010")
+    script.chmod(0o600)  # as for a user that is not root: oneagentctl cannot run
+    finding = run(context({"DT_ENVIRONMENT_URL": URL}, tmp_path, timeout=1))
+    assert finding.details["version"] == "1.325.12.20251020-101010"
+    assert finding.details["version_source"] == "agent/installer.version"
+    assert "version 1.325.12" in finding.summary
 
 
 def test_oneagentctl_not_executable_says_run_as_root(tmp_path: Path) -> None:

@@ -161,7 +161,12 @@ class FakeHost:
 
     # --- OneAgent -------------------------------------------------------
 
-    def oneagent(self, answers: Mapping[str, str] | None = None, install_path: str = "/opt/dynatrace/oneagent") -> Path:
+    def oneagent(
+        self,
+        answers: Mapping[str, str] | None = None,
+        install_path: str = "/opt/dynatrace/oneagent",
+        version_file: str | None = None,
+    ) -> Path:
         """Install a fake OneAgent with an ``oneagentctl`` that answers like the real one."""
         defaults = {
             "--version": "1.321.51.20250905-075429",
@@ -174,6 +179,8 @@ class FakeHost:
         }
         defaults.update(answers or {})
         self.mkdir(f"{install_path}/agent/lib64")
+        if version_file:
+            self.write(f"{install_path}/agent/installer.version", version_file + "\n")
         self.mkdir("/var/lib/dynatrace/oneagent/agent/config")
 
         def quoted(value: str) -> str:
