@@ -263,13 +263,6 @@ def _address_note(attempts: list[net_tcp.Attempt], localhost: list[str]) -> tupl
     return note, details
 
 
-def _port_words(port: EecPort) -> str:
-    words = f"port {port.port} (from {port.source})"
-    if port.note:
-        words += f"; OneAgent's configured port could not be read: {port.note}"
-    return words
-
-
 def _not_listening(
     ctx: RunContext, port: EecPort, v4: net_tcp.Attempt, note: str, details: dict[str, object]
 ) -> Finding:
@@ -312,7 +305,7 @@ def _not_listening(
         summary += "; OneAgent runs in Discovery mode"
         steps.insert(0, "Switch OneAgent out of Discovery mode: `oneagentctl --set-monitoring-mode=infra-only "
                      "--restart-service` (or fullstack).")
-    if port.source == "default" and port.note:
+    if port.source == "default" and port.note and install.installed:
         steps.append(f"The port is the default {port.port}; {port.note}. If OneAgent uses another port, pass "
                      "--eec-port (run `oneagentctl --get-extensions-ingest-port` as root to read it).")
     if relies:

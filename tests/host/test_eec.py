@@ -207,3 +207,14 @@ def test_listener_that_closes_at_once_is_named(tmp_path: Path) -> None:
         finding = run(bare(tmp_path, eec_port=port))
     assert finding.code == "eec.wrong_service"
     assert "closes the connection without answering" in finding.summary
+
+
+def test_installed_oneagent_with_the_api_off_is_a_warning_when_a_url_is_configured(tmp_path: Path) -> None:
+    built = fake_host(tmp_path, "bare_metal")
+    built.oneagent({"--get-extensions-ingest-port": str(closed_port()), "--get-monitoring-mode": "discovery"})
+    finding = run(context({"DT_ENVIRONMENT_URL": URL}, tmp_path, timeout=1))
+    assert finding.code == "eec.not_listening"
+    assert finding.status is Status.WARN
+    assert "Discovery mode" in finding.summary
+    assert finding.remediation is not None and "--set-monitoring-mode" in finding.remediation
+    assert finding.details["port"]["source"] == "oneagentctl"
