@@ -53,9 +53,17 @@ def build_report(
 ) -> Report:
     host = dict(host)
     container = next((r for r in results if r.id == "container"), None)
-    if container is not None and host.get("container") is None:
-        runtime = container.code.split(".", 1)[1]
-        host["container"] = None if runtime == "none" else runtime
+    if container is not None and host.get("container") is None and container.code.startswith("container."):
+        # The check names the runtime in its details (``systemd-nspawn`` behind container.other,
+        # None for a plain host or WSL); older reports only have the code.
+        if "runtime" in container.details:
+            runtime = container.details["runtime"]
+            host["container"] = str(runtime) if runtime else None
+        else:
+            suffix = container.code.split(".", 1)[1]
+            host["container"] = None if suffix in ("none", "wsl") else suffix
+        if container.details.get("wsl"):
+            host["wsl"] = True
     return Report(
         tool_version=__version__,
         generated_at=iso(started_at),

@@ -11,8 +11,11 @@ from dtdoctor.checks import (
     clock,
     config_token,
     config_url,
+    container,
     dns,
+    eec,
     event,
+    oneagent,
     proxy,
     tcp,
     tls,
@@ -33,6 +36,9 @@ CHECKS: tuple[Check, ...] = (
     api.CHECK,
     activegate.CHECK,
     token.CHECK,
+    container.CHECK,
+    oneagent.CHECK,
+    eec.CHECK,
     event.CHECK,
 )
 

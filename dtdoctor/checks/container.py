@@ -1,0 +1,115 @@
+"""``container``: is this host a container, and which runtime runs it?
+
+The verdict is informational (always ``pass``), but other checks depend on
+it: OneAgent's local ingest endpoint does not exist inside containers, so the
+``eec`` check advises an ActiveGate there. Detection itself lives in
+``dtdoctor.host.container`` and is shared through ``detection(ctx)``.
+"""
+
+from __future__ import annotations
+
+from dtdoctor import host
+from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, ProbeContext
+from dtdoctor.codes import Code, codes
+from dtdoctor.context import RunContext
+from dtdoctor.host import container as detect
+from dtdoctor.model import Status
+
+ID = "container"
+
+# Container codes are passes: no remediation arrow; what follows from them goes into the causes.
+_EEC_NOTE = (
+    " Inside containers OneAgent's local ingest endpoint is not available; events go through an ActiveGate "
+    "or straight to the environment (see the eec check)."
+)
+
+CODES = codes(
+    Code(
+        "container.none",
+        Status.PASS,
+        "This host is not a container.",
+        "No container evidence was found; the details list everything that was looked at.",
+    ),
+    Code("container.docker", Status.PASS, "This host is a Docker container.", "Docker evidence was found." + _EEC_NOTE),
+    Code("container.podman", Status.PASS, "This host is a Podman container.", "Podman evidence was found." + _EEC_NOTE),
+    Code(
+        "container.kubernetes",
+        Status.PASS,
+        "This host is a container in a Kubernetes pod.",
+        "Kubernetes' service-account mount or a kubepods cgroup was found. Pods send events through an "
+        "ActiveGate (in the cluster: the Dynatrace Operator's ActiveGate) or straight to the environment; "
+        "OneAgent's local ingest endpoint is not available to them.",
+    ),
+    Code(
+        "container.containerd",
+        Status.PASS,
+        "This host is a containerd container.",
+        "containerd evidence was found." + _EEC_NOTE,
+    ),
+    Code("container.lxc", Status.PASS, "This host is an LXC container.", "LXC evidence was found." + _EEC_NOTE),
+    Code(
+        "container.other",
+        Status.PASS,
+        "This host is a container of another runtime (systemd-nspawn, OpenVZ, rkt, proot ...) or of one that "
+        "could not be identified.",
+        "Container evidence was found that names no runtime dtdoctor has a code for; details name it." + _EEC_NOTE,
+    ),
+    Code(
+        "container.wsl",
+        Status.PASS,
+        "This host is the Windows Subsystem for Linux (WSL): not a container, but not a plain Linux host either.",
+        "The kernel release names Microsoft/WSL and no container evidence was found. A OneAgent on Windows "
+        "listens on the Windows loopback, which a WSL 2 distribution reaches only with mirrored networking.",
+    ),
+)
+
+_RUNTIME_CODES = {
+    detect.NONE: "container.none",
+    detect.DOCKER: "container.docker",
+    detect.PODMAN: "container.podman",
+    detect.KUBERNETES: "container.kubernetes",
+    detect.CONTAINERD: "container.containerd",
+    detect.LXC: "container.lxc",
+    detect.WSL: "container.wsl",
+}
+
+
+def detection(ctx: RunContext) -> detect.Detection | None:
+    """The run's container detection, computed once; None where /proc does not exist (not Linux)."""
+
+    def compute() -> detect.Detection | None:
+        if not host.is_linux():
+            return None
+        return detect.detect_container(ctx.root, ctx.environ)
+
+    return ctx.memo("container.detection", compute)
+
+
+def code_for(found: detect.Detection) -> str:
+    return _RUNTIME_CODES.get(found.runtime, "container.other")
+
+
+def judge(found: detect.Detection) -> Finding:
+    details = found.to_json()
+    summary = detect.describe(found)
+    if found.wsl and found.is_container:
+        summary += " (on a WSL kernel, e.g. Docker Desktop)"
+    return Finding(code_for(found), summary, details)
+
+
+def probe(probe_ctx: ProbeContext) -> Finding:
+    found = detection(probe_ctx.run)
+    if found is None:
+        return Finding(
+            "check.unsupported",
+            f"skipped: container detection reads Linux's /proc and /run; this is {host.platform_name()}",
+            {"platform": host.platform_name()},
+        )
+    return judge(found)
+
+
+def plan(ctx: RunContext) -> list[Probe]:
+    return [Probe(LOCAL, probe)]
+
+
+CHECK = Check(id=ID, title="Container runtime", codes=CODES, plan=plan)

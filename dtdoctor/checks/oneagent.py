@@ -1,0 +1,235 @@
+"""``oneagent``: is OneAgent installed here, running, and how is it configured?
+
+Installation is found under the injectable root (Linux ``/opt/dynatrace/oneagent``,
+Windows ``%PROGRAMFILES%\\dynatrace\\oneagent``, or a custom ``INSTALL_PATH``
+named by the service definition). The version comes from
+``agent/installer.version`` (readable without root; the file Dynatrace's own
+bootstrapper reads), else ``oneagentctl --version``. Monitoring mode, host group,
+network zone and proxy come from ``oneagentctl`` (``--version``,
+``--get-monitoring-mode``, ``--get-host-group``, ``--get-network-zone``,
+``--get-proxy``; it needs root/admin); running processes from psutil.
+
+``oneagent.not_installed`` is a warning only when the user relies on the
+local endpoint (``--eec-port``/``DT_EEC_PORT`` given, or no environment URL
+configured); otherwise OneAgent is not needed to send events and the result
+is ``skip``.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dtdoctor import host
+from dtdoctor.checks import container
+from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, ProbeContext
+from dtdoctor.codes import Code, codes
+from dtdoctor.context import RunContext
+from dtdoctor.host.processes import oneagent_processes
+from dtdoctor.local_endpoint import (
+    eec_port,
+    installation,
+    oneagentctl,
+    oneagentctl_path,
+    relies_on_local_endpoint,
+)
+from dtdoctor.model import Status
+from dtdoctor.net.proxy import choose_proxy
+
+ID = "oneagent"
+
+CODES = codes(
+    Code("oneagent.installed", Status.PASS, "OneAgent is installed and its processes run."),
+    Code(
+        "oneagent.not_installed",
+        Status.WARN,
+        "OneAgent is not installed on this host.",
+        "OneAgent was never installed here, was installed to a path dtdoctor could not find, or this is a "
+        "container (OneAgent monitors containers from the host).",
+        "To send events through OneAgent's local endpoint, install OneAgent in Full-Stack or Infrastructure "
+        "Monitoring mode; otherwise send them to the environment or an ActiveGate with an API token.",
+    ),
+    Code(
+        "oneagent.not_running",
+        Status.WARN,
+        "OneAgent is installed, but none of its processes run.",
+        "The oneagent service is stopped or failed to start.",
+        "Start it: `systemctl start oneagent` (Linux) or start the \"Dynatrace OneAgent\" service (Windows); "
+        "then look at /var/log/dynatrace/oneagent for why it stopped.",
+    ),
+    Code(
+        "oneagent.proxy_mismatch",
+        Status.WARN,
+        "OneAgent and this shell reach Dynatrace through different proxies.",
+        "OneAgent has its own proxy setting (`oneagentctl --set-proxy`), separate from HTTPS_PROXY/NO_PROXY; "
+        "when they differ, a path that works for one can fail for the other.",
+        "Compare `oneagentctl --get-proxy` with HTTPS_PROXY/NO_PROXY and align them, or make sure both "
+        "proxies are meant to be used.",
+    ),
+)
+
+_QUESTIONS = {
+    "version": "--version",
+    "monitoring_mode": "--get-monitoring-mode",
+    "host_group": "--get-host-group",
+    "network_zone": "--get-network-zone",
+    "proxy": "--get-proxy",
+}
+
+
+def ask_oneagentctl(ctx: RunContext) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Every question to ``oneagentctl`` at once; (answers, why-not per question)."""
+    answers: dict[str, str | None] = {}
+    problems: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=len(_QUESTIONS)) as pool:
+        futures = {key: pool.submit(oneagentctl, ctx, argument) for key, argument in _QUESTIONS.items()}
+        for key, future in futures.items():
+            output, why = future.result()
+            if output is None:
+                problems[key] = why
+            else:
+                answers[key] = output.strip() or None
+    return answers, problems
+
+
+def installed_version(install_path: Path | None) -> str | None:
+    """The version in ``<install>/agent/installer.version`` (e.g. ``1.321.51.20250905-075429``)."""
+    if install_path is None:
+        return None
+    try:
+        text = (install_path / "agent" / "installer.version").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    line = text.strip().splitlines()[0].strip() if text.strip() else ""
+    return line[:64] or None
+
+
+def _proxy_key(url: str | None) -> str | None:
+    """``host:port`` of a proxy URL (credentials and scheme dropped), for comparison."""
+    if not url:
+        return None
+    text = url if "://" in url else "http://" + url
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return url.strip().lower()
+    return f"{(parts.hostname or '').lower()}:{port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def compare_proxies(ctx: RunContext, oneagent_proxy: str | None) -> tuple[bool, dict[str, object]]:
+    """Does OneAgent's proxy differ from the one this shell's clients would use for the environment?"""
+    environment = ctx.settings.environment
+    if environment is None:
+        return False, {"oneagent_proxy": _display(oneagent_proxy), "shell_proxy": "not compared (no environment URL)"}
+    choice = choose_proxy(environment.scheme, environment.host, environment.port, ctx.settings.proxy, ctx.environ)
+    ours, theirs = _proxy_key(choice.url), _proxy_key(oneagent_proxy)
+    details: dict[str, object] = {
+        "oneagent_proxy": _display(oneagent_proxy),
+        "shell_proxy": choice.display,
+        "shell_proxy_source": choice.source or choice.bypass or None,
+    }
+    return ours != theirs, details
+
+
+def _display(proxy: str | None) -> str:
+    if not proxy:
+        return "direct"
+    key = _proxy_key(proxy)
+    return key or proxy
+
+
+def probe(probe_ctx: ProbeContext) -> Finding:
+    ctx = probe_ctx.run
+    if host.platform_name() == "darwin":
+        return Finding(
+            "check.unsupported",
+            "skipped: OneAgent does not run on macOS",
+            {"platform": host.platform_name()},
+        )
+    install = installation(ctx)
+    details: dict[str, object] = {"installation": install.to_json()}
+    processes, process_note = oneagent_processes()
+    details["processes"] = [process.to_json() for process in processes]
+    if process_note:
+        details["processes_note"] = process_note
+    relies = relies_on_local_endpoint(ctx)
+    if not install.installed:
+        if processes:  # e.g. the host's OneAgent seen from a container that shares its PID namespace
+            details["note"] = "OneAgent processes run, but no installation was found under the filesystem root"
+        found = container.detection(ctx)
+        where = ""
+        if found is not None and found.is_container:
+            where = f"; this is a {found.runtime} container: OneAgent runs on the host, not inside containers"
+            details["container"] = found.runtime
+        looked = ", ".join(install.looked_at[:2])
+        summary = f"OneAgent is not installed here (looked at {looked}){where}"
+        if relies and not where:
+            return Finding("oneagent.not_installed", summary, details, Status.WARN)
+        if where:  # expected in a container; the eec check carries the consequence and the advice
+            return Finding("oneagent.not_installed", summary, details, Status.SKIP, "")
+        return Finding(
+            "oneagent.not_installed",
+            summary + "; not needed: events go to the configured environment",
+            details,
+            Status.SKIP,
+            "",
+        )
+
+    tool = oneagentctl_path(ctx)
+    details["oneagentctl"] = str(tool) if tool else None
+    details["extensions_ingest_port"] = eec_port(ctx).to_json()
+    answers, problems = ask_oneagentctl(ctx)
+    details.update({key: value for key, value in answers.items() if key != "proxy"})
+    file_version = installed_version(install.path)
+    if file_version:
+        # The file needs no root, unlike oneagentctl; it is what the installer and the Operator read.
+        details["version"] = file_version
+        details["version_source"] = "agent/installer.version"
+        answers["version"] = file_version
+        problems.pop("version", None)
+    elif answers.get("version"):
+        details["version_source"] = "oneagentctl --version"
+    if problems:
+        details["oneagentctl_problems"] = sorted(set(problems.values()))
+    facts: list[str] = []
+    if answers.get("version"):
+        facts.append(f"version {answers['version']}")
+    if answers.get("monitoring_mode"):
+        facts.append(f"mode {answers['monitoring_mode']}")
+    if answers.get("host_group"):
+        facts.append(f"host group {answers['host_group']}")
+    if answers.get("network_zone"):
+        facts.append(f"network zone {answers['network_zone']}")
+    if problems and not answers:
+        facts.append("configuration not readable: " + sorted(set(problems.values()))[0])
+    described = f"OneAgent installed at {install.path}" + (f" ({', '.join(facts)})" if facts else "")
+
+    if not processes and not process_note:
+        return Finding("oneagent.not_running", f"{described}, but none of its processes run", details)
+    running = sorted({process.name or "?" for process in processes})
+    if running:
+        described += f"; running: {', '.join(running)}"
+
+    if answers.get("monitoring_mode") == "discovery":
+        described += "; Discovery mode has no local ingest endpoint (Full-Stack or Infrastructure needed)"
+    if "proxy" not in problems:
+        differs, proxy_details = compare_proxies(ctx, answers.get("proxy"))
+        details["proxy"] = proxy_details
+        if differs:
+            return Finding(
+                "oneagent.proxy_mismatch",
+                f"{described}; OneAgent's proxy is {proxy_details['oneagent_proxy']} but this shell would use "
+                f"{proxy_details['shell_proxy']} for the environment",
+                details,
+            )
+    return Finding("oneagent.installed", described, details)
+
+
+def plan(ctx: RunContext) -> list[Probe]:
+    # oneagentctl's questions run concurrently (one timeout); reading the ingest port may need another.
+    return [Probe(LOCAL, probe, budget=3)]
+
+
+CHECK = Check(id=ID, title="OneAgent installation", codes=CODES, plan=plan, depends_on=("container",))

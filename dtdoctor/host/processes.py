@@ -1,0 +1,120 @@
+"""Live process facts through psutil: OneAgent's processes, who holds a listening port.
+
+psutil is imported lazily (startup stays light). Every lookup degrades to a
+reason instead of raising: ``AccessDenied`` (another user's process, macOS
+without root), a missing ``/proc``, psutil itself missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+NOT_PERMITTED = "not permitted (run as root/admin to see it)"
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    pid: int | None
+    name: str | None
+    exe: str | None = None
+    user: str | None = None
+    cmdline: str | None = None
+
+    @property
+    def is_oneagent(self) -> bool:
+        name = (self.name or "").lower()
+        return name.startswith("oneagent") or "dynatrace" in (self.exe or "").lower()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "pid": self.pid,
+            "name": self.name or NOT_PERMITTED,
+            "exe": self.exe or NOT_PERMITTED,
+            "user": self.user or NOT_PERMITTED,
+        }
+
+    def label(self) -> str:
+        name = self.name or "unknown process"
+        return f"{name} (pid {self.pid})" if self.pid is not None else name
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who listens on a port: the process when permitted, else why not."""
+
+    found: bool  # a listening socket on the port was seen
+    process: ProcessInfo | None = None
+    note: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {"listener_seen": self.found}
+        if self.process is not None:
+            data["process"] = self.process.to_json()
+        if self.note:
+            data["note"] = self.note
+        return data
+
+
+def _describe(psutil: Any, pid: int) -> ProcessInfo:
+    try:
+        process = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return ProcessInfo(pid, None)
+    except (psutil.Error, OSError):
+        return ProcessInfo(pid, None)
+
+    def attempt(method: str) -> str | None:
+        try:
+            value = getattr(process, method)()
+        except (psutil.Error, OSError):
+            return None
+        if isinstance(value, list):
+            return " ".join(value)[:200] or None
+        return str(value) or None
+
+    return ProcessInfo(pid, attempt("name"), attempt("exe"), attempt("username"), attempt("cmdline"))
+
+
+def listener_owner(port: int, host: str = "127.0.0.1") -> Owner:
+    """The process listening on TCP ``port`` on ``host`` (or on every address)."""
+    try:
+        import psutil
+    except ImportError:
+        return Owner(False, None, "psutil is not installed")
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except psutil.AccessDenied:
+        return Owner(False, None, "listing sockets is " + NOT_PERMITTED)
+    except (psutil.Error, OSError, NotImplementedError) as exc:
+        return Owner(False, None, f"cannot list sockets: {exc}")
+    wildcard = ("0.0.0.0", "::", "")
+    for connection in connections:
+        if connection.status != psutil.CONN_LISTEN or not connection.laddr:
+            continue
+        address, listen_port = connection.laddr[0], connection.laddr[1]
+        if listen_port != port or (address != host and address not in wildcard):
+            continue
+        if connection.pid is None:
+            return Owner(True, None, "the owning process is " + NOT_PERMITTED)
+        return Owner(True, _describe(psutil, connection.pid))
+    return Owner(False, None, "no listening socket seen on that port")
+
+
+def oneagent_processes() -> tuple[list[ProcessInfo], str]:
+    """Running processes whose name starts with ``oneagent``; (processes, note)."""
+    try:
+        import psutil
+    except ImportError:
+        return [], "psutil is not installed"
+    found: list[ProcessInfo] = []
+    try:
+        for process in psutil.process_iter(["pid", "name", "exe", "username"]):
+            info = process.info
+            name = info.get("name") or ""
+            if not name.lower().startswith("oneagent"):
+                continue
+            found.append(ProcessInfo(info.get("pid"), name, info.get("exe"), info.get("username")))
+    except (psutil.Error, OSError) as exc:
+        return found, f"cannot list processes: {exc}"
+    return found, ""

@@ -1,0 +1,151 @@
+"""The oneagent check on fake roots with a fake ``oneagentctl`` and a real process named like OneAgent's."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from dtdoctor import host
+from dtdoctor.checks import oneagent
+from dtdoctor.checks.base import Finding, ProbeContext
+from dtdoctor.host.processes import oneagent_processes
+from dtdoctor.local_endpoint import installation
+from dtdoctor.model import Status
+from tests.support.factories import context
+from tests.support.fake_hosts import FakeHost, fake_host, running_program
+
+URL = "https://abc12345.live.dynatrace.com"
+
+
+def run(ctx) -> Finding:  # type: ignore[no-untyped-def]
+    return oneagent.probe(ProbeContext(ctx, {}))
+
+
+@pytest.fixture
+def oneagent_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A real process named ``oneagentos`` (a copy of sleep), as the watchdog would start."""
+    folder = tmp_path_factory.mktemp("bin")
+    process = subprocess.Popen(running_program(folder, "oneagentos"))
+    try:
+        for _ in range(50):
+            if any(found.pid == process.pid for found in oneagent_processes()[0]):
+                break
+            time.sleep(0.02)
+        yield process.pid
+    finally:
+        process.kill()
+        process.wait(5)
+
+
+def installed_host(tmp_path: Path, **answers: str) -> FakeHost:
+    built = fake_host(tmp_path, "bare_metal")
+    built.oneagent({f"--{key.replace('_', '-')}": value for key, value in answers.items()})
+    return built
+
+
+def test_installed_and_running(tmp_path: Path, oneagent_running: int) -> None:
+    built = installed_host(tmp_path)
+    finding = run(context({"DT_ENVIRONMENT_URL": URL, **built.environ}, tmp_path, timeout=3))
+    assert finding.code == "oneagent.installed", finding.summary
+    assert finding.details["version"] == "1.321.51.20250905-075429"
+    assert finding.details["monitoring_mode"] == "fullstack"
+    assert finding.details["host_group"] == "production_web"
+    assert finding.details["network_zone"] == "vienna.dc1"
+    assert any(process["pid"] == oneagent_running for process in finding.details["processes"])
+    assert "oneagentos" in finding.summary
+    assert finding.details["installation"]["found_by"] == "default path"
+    assert finding.details["version_source"] == "oneagentctl --version"
+
+
+def test_installed_but_not_running(tmp_path: Path) -> None:
+    built = installed_host(tmp_path)
+    if oneagent_processes()[0]:
+        pytest.skip("a real OneAgent runs on this machine")
+    finding = run(context(built.environ, tmp_path, timeout=3))
+    assert finding.code == "oneagent.not_running"
+    assert "systemctl start oneagent" in (finding.remediation or oneagent.CODES["oneagent.not_running"].remediation)
+
+
+def test_proxy_mismatch_is_a_warning(tmp_path: Path, oneagent_running: int) -> None:
+    built = installed_host(tmp_path, get_proxy="proxy.corp:8080")
+    finding = run(context({"DT_ENVIRONMENT_URL": URL}, tmp_path, timeout=3))
+    assert finding.code == "oneagent.proxy_mismatch"
+    assert finding.details["proxy"]["oneagent_proxy"] == "proxy.corp:8080"
+    assert finding.details["proxy"]["shell_proxy"] == "direct"
+    same = run(context({"DT_ENVIRONMENT_URL": URL, "HTTPS_PROXY": "http://proxy.corp:8080"}, tmp_path, timeout=3))
+    assert same.code == "oneagent.installed"
+    assert built.environ == {}
+
+
+def test_discovery_mode_is_named(tmp_path: Path, oneagent_running: int) -> None:
+    installed_host(tmp_path, get_monitoring_mode="discovery")
+    finding = run(context({"DT_ENVIRONMENT_URL": URL}, tmp_path, timeout=3))
+    assert "Discovery mode has no local ingest endpoint" in finding.summary
+
+
+def test_not_installed_is_a_warning_when_relying_on_the_local_endpoint(tmp_path: Path) -> None:
+    fake_host(tmp_path, "bare_metal")
+    finding = run(context({}, tmp_path, timeout=1))
+    assert finding.code == "oneagent.not_installed"
+    assert finding.status is Status.WARN
+
+
+def test_not_installed_is_informational_when_events_go_to_the_environment(tmp_path: Path) -> None:
+    fake_host(tmp_path, "bare_metal")
+    finding = run(context({"DT_ENVIRONMENT_URL": URL}, tmp_path, timeout=1))
+    assert finding.code == "oneagent.not_installed"
+    assert finding.status is Status.SKIP
+
+
+def test_not_installed_in_a_container_is_expected(tmp_path: Path) -> None:
+    built = fake_host(tmp_path, "podman")
+    finding = run(context(built.environ, tmp_path, timeout=1))
+    assert finding.code == "oneagent.not_installed" and finding.status is Status.SKIP
+    assert "podman container" in finding.summary
+
+
+def test_custom_install_path_from_the_service_definition(tmp_path: Path) -> None:
+    built = fake_host(tmp_path, "bare_metal")
+    built.oneagent(install_path="/srv/dt/oneagent")
+    found = installation(context({}, tmp_path))
+    assert found.path == tmp_path / "srv/dt/oneagent"
+    assert found.source == "service definition /etc/systemd/system/oneagent.service"
+
+
+def test_windows_program_files(tmp_path: Path) -> None:
+    (tmp_path / "Program Files" / "dynatrace" / "oneagent" / "agent").mkdir(parents=True)
+    env = {"PROGRAMFILES": str(tmp_path / "Program Files")}
+    found = installation(context(env, tmp_path / "empty-root"))
+    assert found.installed and found.source == "PROGRAMFILES"
+
+
+def test_version_from_the_installer_version_file_without_oneagentctl(tmp_path: Path, oneagent_running: int) -> None:
+    built = fake_host(tmp_path, "bare_metal")
+    script = built.oneagent(version_file="1.325.12.20251020-101010")
+    script.chmod(0o600)  # as for a user that is not root: oneagentctl cannot run
+    finding = run(context({"DT_ENVIRONMENT_URL": URL}, tmp_path, timeout=1))
+    assert finding.details["version"] == "1.325.12.20251020-101010"
+    assert finding.details["version_source"] == "agent/installer.version"
+    assert "version 1.325.12" in finding.summary
+
+
+def test_oneagentctl_not_executable_says_run_as_root(tmp_path: Path) -> None:
+    script = installed_host(tmp_path)
+    script_path = tmp_path / "opt/dynatrace/oneagent/agent/tools/oneagentctl"
+    script_path.chmod(0o600)
+    finding = run(context({"DT_ENVIRONMENT_URL": URL}, tmp_path, timeout=1))
+    assert script is not None
+    problems = finding.details["oneagentctl_problems"]
+    if not any("not executable" in problem for problem in problems):  # root may execute anything with an x bit
+        assert problems
+    assert "version" not in finding.details
+
+
+def test_macos_is_unsupported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(host, "platform_name", lambda: "darwin")
+    finding = run(context({}, tmp_path))
+    assert finding.code == "check.unsupported"
