@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from dtdoctor.timesync import ntp_status
+
 
 def os_release(root: Path) -> dict[str, str]:
     """``/etc/os-release`` (or ``/usr/lib/os-release``) as a dict."""
@@ -124,6 +126,7 @@ def collect(root: Path = Path("/")) -> dict[str, Any]:
         "memory_bytes": _safe(lambda: memory_bytes(root)),
         "uptime_s": _safe(lambda: uptime_seconds(root)),
         "time_zone": _safe(lambda: time_zone(root)),
+        "ntp": _safe(lambda: ntp_status(root).sentence),
     }
     facts.update({key: value for key, value in optional.items() if value not in (None, "")})
     return facts

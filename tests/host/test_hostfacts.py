@@ -49,3 +49,10 @@ def test_report_header_names_the_runtime() -> None:
     wsl = header("container.wsl", {"runtime": None, "wsl": True})
     assert wsl["container"] is None and wsl["wsl"] is True
     assert header("container.lxc", {})["container"] == "lxc"  # a report without details
+
+
+def test_ntp_state_is_a_host_fact(tmp_path):
+    flag = tmp_path / "run/systemd/timesync/synchronized"
+    flag.parent.mkdir(parents=True)
+    flag.touch()
+    assert collect(tmp_path)["ntp"] == "NTP synchronisation is active (systemd-timesyncd)"

@@ -1,0 +1,38 @@
+"""Behind a proxy: the Dynatrace API checks take the proxy route, like TLS does.
+
+The environment's name resolves only at the proxy (as in a network without
+outside DNS), so the direct DNS and TCP checks fail while everything that
+goes through the proxy must still run and pass.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from dtdoctor.model import Status
+from tests.api.conftest import one
+from tests.support.connect_proxy import ProxyLog, connect_proxy
+from tests.support.fake_dynatrace import FakeDynatrace, make_token, serve
+
+TENANT = "tenant.dtdoctor.test"
+TOKEN = make_token("PROXIED")
+
+
+def test_api_and_token_checks_go_through_the_proxy(run, ca):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert(TENANT).configure_cert(context)
+    fake = FakeDynatrace()
+    fake.add(TOKEN, scopes=("events.ingest",))
+    log = ProxyLog()
+    with serve(fake, tls=context) as server, connect_proxy(log=log) as proxy_port:
+        results = run(["dns", "tcp", "proxy", "tls", "api", "token"], token=TOKEN,
+                      url=f"https://{TENANT}:{server.port}/e/abc",
+                      environ={"HTTPS_PROXY": f"http://127.0.0.1:{proxy_port}"})
+    assert one(results, "dns").status is Status.FAIL
+    assert one(results, "tcp").code == "prerequisite.failed"
+    assert one(results, "proxy").code == "proxy.ok"
+    assert one(results, "tls").code == "tls.ok"
+    assert one(results, "api").code == "api.ok"
+    assert one(results, "token").code == "token.ok"
+    assert "POST /e/abc/api/v2/apiTokens/lookup" in server.paths()
+    assert all(target == f"{TENANT}:{server.port}" for target, _ in log.connects)
