@@ -20,7 +20,7 @@ from typing import Callable
 
 from dtdoctor.checks import config_url
 from dtdoctor.checks import proxy as proxy_check
-from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
+from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, unique_target
 from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint, Settings, format_address
 from dtdoctor.context import RunContext
@@ -111,12 +111,7 @@ def targets(settings: Settings) -> list[tuple[Endpoint, str]]:
     found: list[tuple[Endpoint, str]] = []
     used: set[str] = set()
     for endpoint in api_endpoints(settings):
-        target = endpoint.host if endpoint.host not in used else endpoint.address
-        base, counter = target, 2
-        while target in used:
-            target, counter = f"{base}#{counter}", counter + 1
-        used.add(target)
-        found.append((endpoint, target))
+        found.append((endpoint, unique_target(endpoint.host, endpoint.address, used)))
     return found
 
 

@@ -75,6 +75,20 @@ class Check:
     depends_on: tuple[str, ...] = ()
 
 
+def unique_target(preferred: str, fallback: str, used: set[str]) -> str:
+    """A result target not yet in ``used``: the host, else host:port, else numbered.
+
+    Two URLs on one host (an environment and an ActiveGate, say) must not
+    share a target, or their results could not be told apart.
+    """
+    target = fallback if preferred in used else preferred
+    base, counter = target, 2
+    while target in used:
+        target, counter = f"{base}#{counter}", counter + 1
+    used.add(target)
+    return target
+
+
 def constant(finding: Finding) -> Callable[[ProbeContext], Finding]:
     """A probe body that just reports ``finding`` (for not-applicable cases)."""
     return lambda _: finding

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dtdoctor.checks.base import NO_TARGET, Check, Finding, Probe, constant, missing_url_probe
+from dtdoctor.checks.base import NO_TARGET, Check, Finding, Probe, constant, missing_url_probe, unique_target
 from dtdoctor.codes import Code, codes
 from dtdoctor.config import EndpointKind, ParsedUrl, Settings
 from dtdoctor.context import RunContext
@@ -56,14 +56,10 @@ def targets(settings: Settings) -> list[tuple[ParsedUrl, str]]:
     found: list[tuple[ParsedUrl, str]] = []
     used: set[str] = set()
     for item in parsed:
-        target = item.endpoint.host if item.endpoint else NO_TARGET
-        if target in used and item.endpoint:
-            target = item.endpoint.address
-        base, counter = target, 2
-        while target in used:
-            target, counter = f"{base}#{counter}", counter + 1
-        used.add(target)
-        found.append((item, target))
+        if item.endpoint is None:
+            found.append((item, unique_target(NO_TARGET, NO_TARGET, used)))
+        else:
+            found.append((item, unique_target(item.endpoint.host, item.endpoint.address, used)))
     return found
 
 

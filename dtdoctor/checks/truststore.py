@@ -19,6 +19,7 @@ from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, ProbeContext
 from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint
 from dtdoctor.context import RunContext
+from dtdoctor.hostfacts import os_release
 from dtdoctor.model import Status
 from dtdoctor.net import tls_probe, trust
 
@@ -96,7 +97,7 @@ def distribution_family(release: dict[str, str]) -> str | None:
 
 
 def probe_local(ctx: RunContext, platform: str, today: datetime.date) -> Finding:
-    release = trust.os_release(ctx.root)
+    release = os_release(ctx.root)
     family = distribution_family(release)
     details: dict[str, Any] = {"os": release.get("PRETTY_NAME") or release.get("ID") or platform}
     version, certifi_day = trust.certifi_date()

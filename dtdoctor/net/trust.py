@@ -215,19 +215,3 @@ def certifi_date() -> tuple[str, datetime.date | None]:
         return version, datetime.date(int(parts[0]), int(parts[1]), int(parts[2]))
     except (IndexError, ValueError):
         return version, None
-
-
-def os_release(root: Path) -> dict[str, str]:
-    """/etc/os-release (or /usr/lib/os-release) as a dict."""
-    for candidate in ("etc/os-release", "usr/lib/os-release"):
-        try:
-            text = (root / candidate).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        values: dict[str, str] = {}
-        for line in text.splitlines():
-            key, sep, value = line.partition("=")
-            if sep:
-                values[key.strip()] = value.strip().strip('"').strip("'")
-        return values
-    return {}
