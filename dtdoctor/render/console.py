@@ -69,18 +69,40 @@ def result_lines(result: CheckResult, options: RenderOptions) -> list[str]:
     return lines
 
 
+# Skips that only repeat what a config check already said: shown once, together.
+_UNCONFIGURED = {"url.missing": "config.url", "token.missing": "config.token"}
+
+
+def unconfigured(results: tuple[CheckResult, ...]) -> dict[str, list[CheckResult]]:
+    """Per missing setting, the other checks skipped for its lack."""
+    found: dict[str, list[CheckResult]] = {}
+    for result in results:
+        owner = _UNCONFIGURED.get(result.code)
+        if owner is not None and result.id != owner and result.status is Status.SKIP:
+            found.setdefault(result.code, []).append(result)
+    return found
+
+
 def render(report: Report, options: RenderOptions) -> str:
     host = report.host.get("hostname", "")
     lines = [paint(f"dtdoctor {report.tool_version} · {host} · {report.generated_at}", "1", options), ""]
     if not options.unicode:
         lines[0] = lines[0].replace("·", "-")
+    folded = unconfigured(report.checks) if options.verbosity == 0 else {}
+    hidden = {id(result) for group in folded.values() for result in group}
     for family, results in families(report).items():
-        shown = [r for r in results if options.verbosity >= 0 or r.status.is_problem]
+        shown = [
+            r for r in results if (options.verbosity >= 0 or r.status.is_problem) and id(r) not in hidden
+        ]
         if not shown:
             continue
         lines.append(paint(family, "1", options))
         for result in shown:
             lines.extend(result_lines(result, options))
+        lines.append("")
+    for code, group in folded.items():
+        names = ", ".join(dict.fromkeys(result.id for result in group))
+        lines.append(f"{symbol(Status.SKIP, options)} also skipped for the same reason ({code}): {names}")
         lines.append("")
     if options.verbosity < 0 and not any(r.status.is_problem for r in report.checks):
         lines.append("no problems found")

@@ -73,3 +73,13 @@ def test_overall_status_of_a_run():
     assert overall_status([Status.SKIP, Status.SKIP]) is Status.SKIP
     assert overall_status([]) is Status.SKIP
     assert overall_status([Status.PASS, Status.SKIP, Status.WARN]) is Status.WARN
+
+
+def test_skips_for_a_missing_setting_are_said_once():
+    skipped = [result(check_id, "-", Status.SKIP, "url.missing", "skipped: no environment URL")
+               for check_id in ("config.url", "dns", "tcp", "api")]
+    text = render(report(*skipped), "console", RenderOptions())
+    assert text.count("skipped: no environment URL") == 1  # config.url's own line
+    assert "also skipped for the same reason (url.missing): dns, tcp, api" in text
+    verbose = render(report(*skipped), "console", RenderOptions(verbosity=1))
+    assert verbose.count("skipped: no environment URL") == 4
