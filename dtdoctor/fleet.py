@@ -27,7 +27,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from dtdoctor import __version__
 from dtdoctor.model import SCHEMA, STATUS_ORDER, ExitCode, Status, exit_code_for, worst_status
@@ -42,6 +42,12 @@ MAX_REPORT_BYTES = 32 * 1024 * 1024
 # A host with more problem results than this keeps the first ones and a count.
 MAX_PROBLEMS_PER_HOST = 50
 MAX_TEXT = 300  # summaries and compared values are cut to this many characters
+# The fleet JSON is indented for a person while small, compact (and much faster to write) for a large fleet.
+JSON_INDENT_MAX_HOSTS = 1000
+# Below this many files one process is quicker than starting workers to parse in parallel.
+PARALLEL_MIN_FILES = 1500
+CHUNK_FILES = 250
+MAX_WORKERS = 8
 
 # Detail keys whose values the fleet view compares across the hosts that share
 # a problem code: "37 hosts fail tls.untrusted_root, all with the same root".
@@ -57,6 +63,10 @@ SHARED_FACTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("error", ("error", "reason")),
 )
 TARGET_FACT = "endpoint"
+
+_STATUS_BY_VALUE = {status.value: status for status in Status}
+_SEVERITY = {status: status.severity for status in Status}
+_PROBLEM_SEVERITY = Status.WARN.severity
 
 # How the merge names a host.
 HOST_FROM_CHOICES = ("report", "file", "parent")
@@ -162,8 +172,11 @@ class HostSummary:
 
 @dataclass(frozen=True)
 class SkippedFile:
+    """A file left out of the merge: skipped (unreadable, foreign) or refused (newer schema)."""
+
     path: str
     reason: str
+    refused: bool = False
 
     def to_json(self) -> dict[str, str]:
         return {"path": self.path, "reason": self.reason}
@@ -221,7 +234,7 @@ def _text(value: Any, limit: int = MAX_TEXT) -> str:
 def _fact_value(details: Mapping[str, Any], key: str) -> str | None:
     value: Any = details
     for part in key.split("."):
-        if not isinstance(value, Mapping) or part not in value:
+        if not isinstance(value, dict) or part not in value:
             return None
         value = value[part]
     if value is None or value == "" or value == [] or value == {}:
@@ -230,7 +243,7 @@ def _fact_value(details: Mapping[str, Any], key: str) -> str | None:
         if not all(isinstance(item, (str, int, float)) for item in value):
             return None
         return _text(", ".join(sorted(str(item) for item in value)))
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return None
     return _text(value)
 
@@ -240,7 +253,7 @@ def shared_facts_of(target: str, details: Any) -> tuple[tuple[str, str], ...]:
     facts: list[tuple[str, str]] = []
     if target and target not in ("-", "local"):
         facts.append((TARGET_FACT, sys.intern(_text(target))))
-    if isinstance(details, Mapping):
+    if isinstance(details, dict):
         for name, keys in SHARED_FACTS:
             for key in keys:
                 value = _fact_value(details, key)
@@ -295,27 +308,33 @@ def summarize(data: Any, source: str, host_name: str | None = None) -> HostSumma
     code_counts: dict[str, int] = {}
     problems: list[ProblemSummary] = []
     omitted = 0
+    # The hot loop of a large merge: plain dict lookups instead of enum calls and properties.
+    status_of, severity_of, intern = _STATUS_BY_VALUE, _SEVERITY, sys.intern
     for item in checks:
         if not isinstance(item, dict):
             raise NotAReport("malformed report: a check result is not an object")
         try:
-            check_id = sys.intern(str(item["id"]))
-            code = sys.intern(str(item["code"]))
-            status = Status(item["status"])
-        except (KeyError, ValueError) as exc:
+            check_id = intern(str(item["id"]))
+            code = intern(str(item["code"]))
+            status_value = item["status"]
+            status = status_of[status_value]
+        except (KeyError, TypeError) as exc:
             raise NotAReport(f"malformed report: a check result lacks a valid {exc}") from None
-        counts[status.value] += 1
-        family = sys.intern(check_id.split(".", 1)[0])
-        if family not in families or status.severity > families[family].severity:
+        severity = severity_of[status]
+        counts[status_value] += 1
+        family = intern(check_id.partition(".")[0])
+        known = families.get(family)
+        if known is None or severity > severity_of[known]:
             families[family] = status
-        if code not in codes or status.severity > codes[code].severity:
+        known = codes.get(code)
+        if known is None or severity > severity_of[known]:
             codes[code] = status
         code_counts[code] = code_counts.get(code, 0) + 1
-        if status.is_problem:
+        if severity >= _PROBLEM_SEVERITY:
             if len(problems) >= MAX_PROBLEMS_PER_HOST:
                 omitted += 1
                 continue
-            target = sys.intern(_text(item.get("target", "-"), 200))
+            target = intern(_text(item.get("target", "-"), 200))
             problems.append(
                 ProblemSummary(
                     id=check_id,
@@ -337,7 +356,7 @@ def summarize(data: Any, source: str, host_name: str | None = None) -> HostSumma
         tool_version=_text(tool.get("version", ""), 40) if isinstance(tool, dict) else "",
         os=_text(host.get("distribution") or host.get("os") or "", 120),
         container=_text(host.get("container") or "", 40),
-        status=worst_status(Status(value) for value, count in counts.items() if count),
+        status=worst_status(status_of[value] for value, count in counts.items() if count),
         counts=counts,
         families=families,
         codes=codes,
@@ -348,7 +367,7 @@ def summarize(data: Any, source: str, host_name: str | None = None) -> HostSumma
     )
 
 
-def read_report(path: Path) -> Any:
+def read_report(path: str | Path) -> Any:
     """Parse one file, refusing anything too large to be a host report."""
     try:
         with open(path, "rb") as stream:
@@ -367,26 +386,74 @@ def read_report(path: Path) -> Any:
         raise NotAReport(f"not JSON ({reason})") from None
 
 
-def iter_report_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+def iter_report_files(paths: Iterable[str | Path]) -> Iterator[str]:
     """Every file given, and every ``*.json`` under every folder given, in a stable order."""
     for given in paths:
-        path = Path(given)
-        if not path.is_dir():
-            yield path
+        if os.path.isdir(given):
+            yield from _json_files_under(os.fspath(given))
+        else:
+            yield os.fspath(given)
+
+
+def _json_files_under(folder: str) -> Iterator[str]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
             continue
-        for folder, subfolders, files in os.walk(path):
-            subfolders.sort()
-            for name in sorted(files):
-                if name.lower().endswith(".json") and not name.startswith("."):
-                    yield Path(folder) / name
+        if entry.is_dir():
+            yield from _json_files_under(entry.path)
+        elif entry.name.lower().endswith(".json"):
+            yield entry.path
 
 
-def host_name_for(path: Path, host_from: str) -> str | None:
+def host_name_for(path: str, host_from: str) -> str | None:
     if host_from == "file":
-        return path.stem
+        return os.path.splitext(os.path.basename(path))[0]
     if host_from == "parent":
-        return path.parent.name or None
+        return os.path.basename(os.path.dirname(os.path.abspath(path))) or None
     return None
+
+
+def read_and_summarize(path: str, host_from: str = "report") -> HostSummary | SkippedFile:
+    """One file's contribution to the merge: its host summary, or why it was left out."""
+    try:
+        return summarize(read_report(path), path, host_name_for(path, host_from))
+    except NewerSchema as exc:
+        return SkippedFile(
+            path,
+            f"written by a newer dtdoctor (schema {_text(exc.schema, 80)}); this dtdoctor {__version__} reads "
+            f"{SCHEMA}: merge with a newer dtdoctor",
+            refused=True,
+        )
+    except NotAReport as exc:
+        return SkippedFile(path, str(exc))
+
+
+def _summarize_chunk(chunk: tuple[list[str], str]) -> list[HostSummary | SkippedFile]:
+    files, host_from = chunk
+    return [read_and_summarize(path, host_from) for path in files]
+
+
+def summarize_files(files: Sequence[str], host_from: str) -> Iterator[HostSummary | SkippedFile]:
+    """Summaries in the order of ``files``; parsing is spread over the CPUs for a large merge.
+
+    Workers return only the compact summaries, so the parent never holds a
+    parsed report; chunks keep the hand-over cheap and the order stable.
+    """
+    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    if len(files) < PARALLEL_MIN_FILES or workers < 2:
+        for path in files:
+            yield read_and_summarize(path, host_from)
+        return
+    import multiprocessing
+
+    chunks = [(list(files[start : start + CHUNK_FILES]), host_from) for start in range(0, len(files), CHUNK_FILES)]
+    with multiprocessing.get_context("spawn" if sys.platform == "win32" else None).Pool(workers) as pool:
+        for outcomes in pool.imap(_summarize_chunk, chunks):
+            yield from outcomes
 
 
 @dataclass
@@ -400,35 +467,29 @@ class FleetMerger:
     files_read: int = 0
     superseded: int = 0
 
-    def add_file(self, path: Path) -> None:
-        self.files_read += 1
-        source = str(path)
-        try:
-            summary = summarize(read_report(path), source, host_name_for(path, self.host_from))
-        except NewerSchema as exc:
-            self.refused.append(
-                SkippedFile(
-                    source,
-                    f"written by a newer dtdoctor (schema {_text(exc.schema, 80)}); this dtdoctor {__version__} reads "
-                    f"{SCHEMA}: merge with a newer dtdoctor",
-                )
-            )
-            return
-        except NotAReport as exc:
-            self.skipped.append(SkippedFile(source, str(exc)))
-            return
-        known = self.hosts.get(summary.host)
-        if known is None:
-            self.hosts[summary.host] = summary
-        elif summary.sort_key >= known.sort_key:
-            self.hosts[summary.host] = summary
-            self.superseded += 1
-        else:
-            self.superseded += 1
+    def add_file(self, path: str | Path) -> None:
+        self.add_outcome(read_and_summarize(str(path), self.host_from))
 
-    def add_paths(self, paths: Iterable[str | Path]) -> None:
-        for path in iter_report_files(paths):
-            self.add_file(path)
+    def add_outcome(self, outcome: HostSummary | SkippedFile) -> None:
+        self.files_read += 1
+        if isinstance(outcome, SkippedFile):
+            (self.refused if outcome.refused else self.skipped).append(outcome)
+            return
+        known = self.hosts.get(outcome.host)
+        if known is None:
+            self.hosts[outcome.host] = outcome
+            return
+        self.superseded += 1
+        if outcome.sort_key >= known.sort_key:
+            self.hosts[outcome.host] = outcome
+
+    def add_paths(self, paths: Iterable[str | Path], on_skip: Callable[[SkippedFile], None] | None = None) -> None:
+        """Merge every report under ``paths``, in several processes when there are many."""
+        files = list(iter_report_files(paths))
+        for outcome in summarize_files(files, self.host_from):
+            self.add_outcome(outcome)
+            if on_skip is not None and isinstance(outcome, SkippedFile):
+                on_skip(outcome)
 
     def fleet(self, warn_ok: bool = False) -> Fleet:
         ordered = sorted(self.hosts.values(), key=lambda host: (-host.status.severity, host.host))
@@ -571,7 +632,8 @@ FLEET_SUFFIXES = {".html": "html", ".htm": "html", ".json": "json"}
 
 def render_fleet(fleet: Fleet, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(fleet.to_json(), indent=2, ensure_ascii=False) + "\n"
+        indent = 2 if len(fleet.hosts) <= JSON_INDENT_MAX_HOSTS else None
+        return json.dumps(fleet.to_json(), indent=indent, ensure_ascii=False) + "\n"
     from dtdoctor.render.fleet_html import render
 
     return render(fleet)
@@ -604,15 +666,7 @@ def run_merge(paths: Sequence[str], outputs: Sequence[str], host_from: str, warn
 
     targets = output_targets(outputs)
     merger = FleetMerger(host_from=host_from)
-    for path in iter_report_files(paths):
-        before = len(merger.skipped) + len(merger.refused)
-        merger.add_file(path)
-        if len(merger.skipped) + len(merger.refused) > before:
-            # Said as it happens, so a long merge shows its problems early.
-            if merger.refused and merger.refused[-1].path == str(path):
-                sys.stderr.write(f"dtdoctor: error: refused {path}: {merger.refused[-1].reason}\n")
-            else:
-                sys.stderr.write(f"dtdoctor: warning: skipped {path}: {merger.skipped[-1].reason}\n")
+    merger.add_paths(paths, on_skip=tell_skipped)
     fleet = merger.fleet(warn_ok)
     if not fleet.hosts:
         where = ", ".join(paths)
@@ -635,6 +689,14 @@ def run_merge(paths: Sequence[str], outputs: Sequence[str], host_from: str, warn
         f"fleet status {fleet.status.value}, exit {int(fleet.exit_code)}; wrote {written}\n"
     )
     return int(fleet.exit_code)
+
+
+def tell_skipped(item: SkippedFile) -> None:
+    # Said as it happens, so a long merge shows its problems early.
+    if item.refused:
+        sys.stderr.write(f"dtdoctor: error: refused {item.path}: {item.reason}\n")
+    else:
+        sys.stderr.write(f"dtdoctor: warning: skipped {item.path}: {item.reason}\n")
 
 
 def _plural(count: int, noun: str) -> str:

@@ -249,3 +249,19 @@ def test_a_token_in_a_report_never_reaches_the_fleet_report(tmp_path: Path) -> N
         text = (tmp_path / name).read_text(encoding="utf-8")
         assert CANARY_SECRET not in text and CANARY_SECRET[:12] not in text
         assert CANARY_SECRET not in run.stdout + run.stderr
+
+
+def test_parallel_parsing_gives_the_same_fleet_as_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "in"
+    for index in range(40):
+        chosen = problem("tcp.timeout", target=f"ag{index % 3}.example.com:9999") if index % 4 else result()
+        write_json(folder / f"g{index % 5}" / f"h{index:02d}.json", host_report(f"h{index:02d}", chosen))
+    write_json(folder / "h07-again.json", host_report("h07", generated_at="2026-11-23T00:00:00Z"))
+    (folder / "junk.json").write_text("{", encoding="utf-8")
+    serial = merge_paths([folder])
+    monkeypatch.setattr(fleet_module, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(fleet_module, "CHUNK_FILES", 3)
+    monkeypatch.setattr(fleet_module.os, "cpu_count", lambda: 2)
+    parallel = merge_paths([folder])
+    assert parallel.to_json() | {"generated_at": ""} == serial.to_json() | {"generated_at": ""}
+    assert len(parallel.hosts) == 40 and parallel.superseded == 1 and len(parallel.skipped) == 1
