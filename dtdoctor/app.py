@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -60,22 +61,69 @@ def register_secrets(settings: Settings, redactor: Redactor) -> None:
             pass
 
 
+# The format a ``-o DIR/`` entry stands for until the report exists to name its files.
+DIRECTORY = "directory"
+
+
 def output_targets(outputs: tuple[str, ...]) -> list[tuple[Path, str]]:
-    """Each ``-o`` path with the format its suffix names."""
+    """Each ``-o`` path with the format its suffix names.
+
+    A path that ends in a slash or is an existing folder is a folder: it gets
+    the formats in ``DIRECTORY_FORMATS``, named by ``report_files`` once the
+    report exists. Checked before the run, so a typo costs no waiting.
+    """
     from dtdoctor.render import SUFFIXES
 
     targets: list[tuple[Path, str]] = []
     for text in outputs:
         path = Path(text).expanduser()
+        if text.endswith(("/", os.sep)) or path.is_dir():
+            if not path.is_dir():
+                raise click.UsageError(f"folder for report files {text!r} does not exist")
+            targets.append((path, DIRECTORY))
+            continue
         fmt = SUFFIXES.get(path.suffix.lower())
         if fmt is None:
             known = ", ".join(sorted(SUFFIXES))
-            raise click.UsageError(f"cannot tell the format of report file {text!r} from its suffix (use {known})")
+            raise click.UsageError(
+                f"cannot tell the format of report file {text!r} from its suffix (use {known}, or a folder ending in /)"
+            )
         folder = path.parent if str(path.parent) else Path(".")
         if not folder.is_dir():
             raise click.UsageError(f"folder for report file {text!r} does not exist")
         targets.append((path, fmt))
     return targets
+
+
+def report_file_stem(report: Report) -> str:
+    """``dtdoctor-<host>-<UTC time>``: sortable, unique per host and run, safe on every filesystem."""
+    host = re.sub(r"[^A-Za-z0-9.-]+", "_", str(report.host.get("hostname") or "host")).strip("._") or "host"
+    moment = re.sub(r"[^0-9TZ]", "", report.generated_at) or "unknown-time"
+    return f"dtdoctor-{host}-{moment}"
+
+
+def report_files(targets: list[tuple[Path, str]], report: Report) -> list[tuple[Path, str]]:
+    """The files to write: folders expanded into one named file per directory format."""
+    from dtdoctor.render import DIRECTORY_FORMATS, FILE_SUFFIXES
+
+    files: list[tuple[Path, str]] = []
+    for path, fmt in targets:
+        if fmt == DIRECTORY:
+            stem = report_file_stem(report)
+            files.extend((path / f"{stem}{FILE_SUFFIXES[name]}", name) for name in DIRECTORY_FORMATS)
+        else:
+            files.append((path, fmt))
+    return files
+
+
+def bundle_target(bundle: str | None) -> Path | None:
+    if bundle is None:
+        return None
+    path = Path(bundle).expanduser()
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not folder.is_dir():
+        raise click.UsageError(f"cannot write the support bundle to {bundle!r}: give a file in an existing folder")
+    return path
 
 
 def supports_unicode(stream: object) -> bool:
@@ -109,6 +157,7 @@ def run_check(opts: CheckOptions, redactor: Redactor) -> int:
         known = ", ".join(check.id for check in CHECKS)
         raise click.UsageError(f"unknown check id {unknown[0]!r} (known: {known})")
     files = output_targets(opts.outputs)
+    bundle_target(opts.bundle)
     environ = dict(os.environ)
     settings = load_settings(
         url=opts.url,
@@ -154,13 +203,16 @@ def run_check(opts: CheckOptions, redactor: Redactor) -> int:
     )
     sys.stdout.write(render(report, opts.output_format, options))
     sys.stdout.flush()
-    for path, fmt in files:
+    for path, fmt in report_files(files, report):
         write_atomic(path, render(report, fmt, RenderOptions()), redactor)
-    write_bundle(report, opts, redactor)
+    write_bundle(report, opts, redactor, environ)
     return int(report.exit_code)
 
 
-def write_bundle(report: Report, opts: CheckOptions, redactor: Redactor) -> None:
-    if opts.bundle is None:
+def write_bundle(report: Report, opts: CheckOptions, redactor: Redactor, environ: dict[str, str]) -> None:
+    path = bundle_target(opts.bundle)
+    if path is None:
         return
-    raise click.UsageError("--bundle needs the report formats, which this build does not have yet")
+    from dtdoctor.bundle import write_bundle as write_support_bundle
+
+    write_support_bundle(path, report, environ, redactor)

@@ -10,7 +10,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Protocol
 
-from dtdoctor.model import Report
+from dtdoctor.model import Report, Status
 
 
 @dataclass(frozen=True)
@@ -28,12 +28,39 @@ class Renderer(Protocol):
 FORMATS: dict[str, str] = {
     "console": "console",
     "json": "json_report",
+    "html": "html",
+    "junit": "junit",
+    "nagios": "nagios",
+    "prometheus": "prometheus",
 }
 
 # report-file suffix -> format
 SUFFIXES: dict[str, str] = {
     ".json": "json",
+    ".html": "html",
+    ".htm": "html",
+    ".xml": "junit",
+    ".prom": "prometheus",
 }
+
+# What ``-o DIR/`` writes into a folder: the page for people and the data for tools.
+DIRECTORY_FORMATS: tuple[str, ...] = ("html", "json")
+
+# format -> file suffix for files named by dtdoctor itself
+FILE_SUFFIXES: dict[str, str] = {"html": ".html", "json": ".json", "junit": ".xml", "prometheus": ".prom"}
+
+
+def verdict(report: Report) -> Status:
+    """The run's status as a headline: a run of passes with some skips passed.
+
+    ``Report.status`` ranks skip above pass (so "nothing ran" is not "all
+    fine"); for a verdict, skips next to passes are no reason to say less
+    than pass. Only a run where nothing passed is a skip.
+    """
+    status = report.status
+    if status is Status.SKIP and any(result.status is Status.PASS for result in report.checks):
+        return Status.PASS
+    return status if report.checks else Status.SKIP
 
 
 def renderer(name: str) -> Renderer:

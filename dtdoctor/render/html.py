@@ -1,0 +1,243 @@
+"""The HTML report: one self-contained page for a support ticket or a browser with no network.
+
+Everything is inline (the stylesheet from ``templates/report.css``, the
+timeline as SVG); there are no scripts, fonts, images or links to fetch.
+Jinja2 renders it with autoescaping on, so every string that came from a
+server or a certificate is escaped. jinja2 is imported only here, and this
+module only when HTML is asked for.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from dtdoctor.model import EXIT_MEANING, STATUS_ORDER, CheckResult, Report, Status, worst_status
+from dtdoctor.render import RenderOptions, verdict
+
+if TYPE_CHECKING:
+    import jinja2
+
+TEMPLATES = Path(__file__).with_name("templates")
+STYLESHEET = "report.css"
+
+HEADLINES = {
+    Status.PASS: "Ready to send events",
+    Status.SKIP: "Nothing could be checked",
+    Status.WARN: "Works, with warnings",
+    Status.FAIL: "Events cannot be sent",
+    Status.ERROR: "The verdict is incomplete",
+}
+CONFIG_LABELS = {
+    "url": "Environment URL",
+    "token": "API token",
+    "scopes": "Required scopes",
+    "timeout_s": "Timeout per probe (s)",
+    "activegates": "ActiveGates",
+    "eec_port": "Local ingest port",
+    "proxy": "Proxy",
+    "ca_bundle": "Extra CA bundle",
+    "expiry_warn_days": "Expiry warning (days)",
+    "send_test_event": "Send test event",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """One compiled environment per process: compiling the template is most of a first render."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every template, whatever its name: the content comes from servers
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["table_columns"] = table_columns
+    env.filters["fact"] = fact
+    return env
+
+
+@functools.lru_cache(maxsize=1)
+def stylesheet() -> str:
+    return (TEMPLATES / STYLESHEET).read_text(encoding="utf-8")
+
+
+def fact(value: Any) -> str:
+    """A configuration or host value as a reader wants it."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def table_columns(items: Sequence[Any]) -> list[str] | None:
+    """Columns for a list of flat mappings (a certificate chain), or None if it is not one."""
+    if not items or not all(isinstance(item, Mapping) for item in items):
+        return None
+    columns: list[str] = []
+    for item in items:
+        for key, value in item.items():
+            if isinstance(value, Mapping):
+                return None
+            if key not in columns:
+                columns.append(str(key))
+    return columns if len(columns) <= 9 else None
+
+
+def duration_text(milliseconds: float) -> str:
+    if milliseconds < 1000:
+        return f"{milliseconds:.0f} ms"
+    return f"{milliseconds / 1000:.2f} s"
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    label: str
+    full_label: str
+    status: str
+    y: float
+    x: float
+    width: float
+    duration: str
+    slowest: bool
+    text_x: float
+    text_anchor: str
+    placement: str
+    anchor: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    width: int
+    height: int
+    bar_left: int
+    bar_right: int
+    row_height: int
+    top: int
+    ticks: list[tuple[float, str]]
+    rows: list[TimelineRow]
+
+
+def nice_step(total: float, wanted_ticks: int = 6) -> float:
+    raw = max(total, 1.0) / wanted_ticks
+    magnitude: float = 10.0 ** math.floor(math.log10(raw))
+    for factor in (1.0, 2.0, 2.5, 5.0):
+        if raw <= factor * magnitude:
+            return factor * magnitude
+    return 10.0 * magnitude
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def timeline(results: Sequence[tuple[str, CheckResult]], run_ms: int) -> Timeline | None:
+    """Bars from each probe's start to its end on one time axis: overlap is concurrency."""
+    if not results:
+        return None
+    width, bar_left, bar_right, row_height, top = 960, 290, 890, 20, 26
+    total = max([run_ms] + [r.started_ms + r.duration_ms for _, r in results]) or 1
+    scale = (bar_right - bar_left) / total
+    slowest = max(results, key=lambda item: item[1].duration_ms)[1]
+    ordered = sorted(results, key=lambda item: (item[1].started_ms, item[1].started_ms + item[1].duration_ms))
+    rows: list[TimelineRow] = []
+    for index, (anchor, result) in enumerate(ordered):
+        x = bar_left + result.started_ms * scale
+        bar = max(result.duration_ms * scale, 2.0)
+        label = result.id if result.target in ("-", "local") else f"{result.id} {result.target}"
+        is_slowest = result is slowest and result.duration_ms > 0
+        duration = duration_text(result.duration_ms) + (" · slowest" if is_slowest else "")
+        # The duration goes right of the bar; where that would run off the edge, inside the bar's
+        # right end if the bar is wide enough, else left of the bar.
+        text_width = len(duration) * 6.5
+        if x + bar + 4 + text_width <= width:
+            text_x, text_anchor, placement = x + bar + 4, "start", "after"
+        elif bar > text_width + 8:
+            text_x, text_anchor, placement = x + bar - 4, "end", "inside"
+        else:
+            text_x, text_anchor, placement = x - 4, "end", "before"
+        rows.append(
+            TimelineRow(
+                label=shorten(label, 40),
+                full_label=label,
+                status=result.status.value,
+                y=top + index * row_height,
+                x=round(x, 1),
+                width=round(bar, 1),
+                duration=duration,
+                slowest=is_slowest,
+                text_x=round(text_x, 1),
+                text_anchor=text_anchor,
+                placement=placement,
+                anchor=anchor,
+            )
+        )
+    step = nice_step(total)
+    ticks: list[tuple[float, str]] = []
+    tick = 0.0
+    while tick <= total + 1e-9:
+        ticks.append((round(bar_left + tick * scale, 1), duration_text(tick)))
+        tick += step
+    return Timeline(width, top + len(rows) * row_height + 8, bar_left, bar_right, row_height, top, ticks, rows)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    status: str
+    results: list[tuple[str, CheckResult]]
+    counts: dict[str, int]
+
+
+def families(anchored: Sequence[tuple[str, CheckResult]]) -> list[Family]:
+    grouped: dict[str, list[tuple[str, CheckResult]]] = {}
+    for anchor, result in anchored:
+        grouped.setdefault(result.family, []).append((anchor, result))
+    out: list[Family] = []
+    for name, items in grouped.items():
+        counts = {status.value: 0 for status in STATUS_ORDER}
+        for _, result in items:
+            counts[result.status.value] += 1
+        out.append(Family(name, worst_status(r.status for _, r in items).value, items, counts))
+    return out
+
+
+def context(report: Report) -> dict[str, Any]:
+    anchored = [(f"result-{index}", result) for index, result in enumerate(report.checks)]
+    problem_order = (Status.ERROR, Status.FAIL, Status.WARN)
+    problems = [item for status in problem_order for item in anchored if item[1].status is status]
+    status = verdict(report)
+    exit_code = report.exit_code
+    config = dict(report.config)
+    config_rows = [(CONFIG_LABELS.get(key, key), config[key]) for key in CONFIG_LABELS if key in config]
+    config_rows += [(key, value) for key, value in config.items() if key not in CONFIG_LABELS]
+    return {
+        "report": report,
+        "css": stylesheet(),
+        "status": status.value,
+        "headline": HEADLINES[status],
+        "exit_code": int(exit_code),
+        "exit_name": exit_code.name,
+        "exit_meaning": EXIT_MEANING[exit_code],
+        "warn_accepted": report.warn_ok and status is Status.WARN,
+        "counts": [(s.value, report.counts[s.value]) for s in STATUS_ORDER],
+        "host": dict(report.host),
+        "config_rows": config_rows,
+        "duration": duration_text(report.duration_ms),
+        "problems": problems,
+        "families": families(anchored),
+        "timeline": timeline(anchored, report.duration_ms),
+        "title_host": str(report.host.get("hostname") or "unknown host"),
+    }
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    return environment().get_template("report.html.j2").render(context(report))

@@ -1,0 +1,105 @@
+"""Nagios/Icinga plugin output: one status line with perfdata, then the problems.
+
+``DTDOCTOR CRITICAL - <one line> | <perfdata>``: the first word after
+DTDOCTOR matches the exit code (the contract's codes are the plugin codes),
+the perfdata follows the plugin guidelines
+(``'label'=value[UOM];[warn];[crit];[min];[max]``). Further lines are the
+plugin's long output: one line per problem with its code and remediation.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dtdoctor.model import CheckResult, Report, Status
+from dtdoctor.render import RenderOptions
+from dtdoctor.render.evidence import days_to_expiry, expiry_kind, latency_ms, parse_timestamp
+
+SERVICE = "DTDOCTOR"
+_UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9_.\-]+")
+# A '|' in plugin text starts perfdata, a newline ends the status line, other control characters garble it.
+_PLUGIN_TEXT_BREAKERS = re.compile(r"[|\x00-\x1f\x7f]+")
+_PROBLEM_ORDER = (Status.ERROR, Status.FAIL, Status.WARN)
+_FIRST_LINE_PROBLEMS = 3
+
+
+def plugin_text(text: str) -> str:
+    return " ".join(_PLUGIN_TEXT_BREAKERS.sub(" ", text).split())
+
+
+def perf_label(text: str) -> str:
+    """A label of letters, digits, ``_ . -`` only, so no quote or ``=`` can break the line."""
+    return _UNSAFE_LABEL.sub("_", text).strip("_") or "check"
+
+
+def number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def describe(result: CheckResult) -> str:
+    where = "" if result.target in ("-", "local") else f" {result.target}"
+    return plugin_text(f"{result.id}{where}: {result.summary}")
+
+
+def status_line(report: Report) -> str:
+    counts = report.counts
+    problems = [r for status in _PROBLEM_ORDER for r in report.checks if r.status is status]
+    if not problems:
+        skipped = f" ({counts['skip']} skipped)" if counts["skip"] else ""
+        return f"{counts['pass']} of {len(report.checks)} checks passed{skipped}"
+    tally = ", ".join(
+        f"{counts[status.value]} {label}"
+        for status, label in ((Status.ERROR, "error"), (Status.FAIL, "failed"), (Status.WARN, "warning"))
+        if counts[status.value]
+    )
+    shown = "; ".join(describe(result) for result in problems[:_FIRST_LINE_PROBLEMS])
+    more = f"; and {len(problems) - _FIRST_LINE_PROBLEMS} more" if len(problems) > _FIRST_LINE_PROBLEMS else ""
+    return f"{tally}: {shown}{more}"
+
+
+def perfdata(report: Report) -> list[str]:
+    items: list[str] = []
+    used: set[str] = set()
+
+    def add(label: str, value: float, uom: str = "", warn: str = "", crit: str = "", low: str = "",
+            high: str = "") -> None:
+        safe = perf_label(label)
+        unique, n = safe, 2
+        while unique in used:
+            unique, n = f"{safe}_{n}", n + 1
+        used.add(unique)
+        thresholds = ";".join((warn, crit, low, high)).rstrip(";")
+        items.append(f"'{unique}'={number(value)}{uom}" + (f";{thresholds}" if thresholds else ""))
+
+    for status, count in report.counts.items():
+        add(status, count, low="0", high=str(len(report.checks)))
+    add("duration", report.duration_ms, "ms", low="0")
+    timeout = report.config.get("timeout_s")
+    timeout_ms = number(float(timeout) * 1000) if isinstance(timeout, (int, float)) else ""
+    for result in report.checks:
+        if result.status is Status.SKIP:
+            continue
+        add(f"{result.id} {result.target} latency", latency_ms(result), "ms", low="0", high=timeout_ms)
+    warn_days = report.config.get("expiry_warn_days")
+    now = parse_timestamp(report.generated_at)
+    for result in report.checks:
+        kind = expiry_kind(result)
+        days = days_to_expiry(result, now) if kind else None
+        if kind is None or days is None:
+            continue
+        warn = f"{number(float(warn_days))}:" if isinstance(warn_days, (int, float)) else ""
+        add(f"{result.id} {result.target} {kind} days", days, warn=warn, crit="0:")
+    return items
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    state = report.exit_code.name
+    lines = [f"{SERVICE} {state} - {status_line(report)} | {' '.join(perfdata(report))}"]
+    for status in _PROBLEM_ORDER:
+        for result in report.checks:
+            if result.status is status:
+                line = f"{status.value.upper()} {describe(result)} [{plugin_text(result.code)}]"
+                if result.remediation:
+                    line += f" -> {plugin_text(result.remediation)}"
+                lines.append(line)
+    return "\n".join(lines) + "\n"

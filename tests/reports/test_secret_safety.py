@@ -1,0 +1,92 @@
+"""The canary token never leaves the process: not on stdout or stderr, in no report file, in no bundle member.
+
+A loopback server echoes the token back, the echo lands in summaries,
+details, remediation and a crash's traceback; every format must still be
+clean, down to any 12-character fragment of the secret.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+from werkzeug import Request, Response
+
+import dtdoctor.checks
+from dtdoctor.render import FORMATS
+from tests.support import echo_check
+from tests.support.factories import CANARY_PUBLIC, CANARY_SECRET, CANARY_TOKEN
+from tests.support.reports import run_cli
+
+FRAGMENTS = {CANARY_SECRET[i : i + 12] for i in range(len(CANARY_SECRET) - 11)}
+
+
+def assert_clean(where: str, text: str) -> None:
+    assert CANARY_SECRET not in text, f"the token's secret leaked into {where}"
+    leaked = sorted(fragment for fragment in FRAGMENTS if fragment in text)
+    assert not leaked, f"part of the token's secret leaked into {where}: {leaked[:3]}"
+
+
+@pytest.fixture
+def echoing_server(httpserver):
+    def echo(request: Request) -> Response:
+        authorization = request.headers.get("Authorization", "")
+        secret = authorization.rsplit(".", 1)[-1]
+        body = {"echo": authorization, "secret": secret, "truncated": secret[5:25], "error": f"bad {secret}"}
+        return Response(json.dumps(body), status=401, content_type="application/json")
+
+    httpserver.expect_request("/api/v2/apiTokens/lookup").respond_with_handler(echo)
+    return httpserver
+
+
+@pytest.mark.parametrize("output_format", list(FORMATS))
+def test_no_format_file_or_bundle_member_carries_the_token(output_format, echoing_server, tmp_path, monkeypatch):
+    monkeypatch.setattr(dtdoctor.checks, "CHECKS", (*dtdoctor.checks.CHECKS, echo_check.CHECK))
+    monkeypatch.setenv("DT_API_TOKEN", CANARY_TOKEN)
+    monkeypatch.setenv("DT_ENVIRONMENT_URL", echoing_server.url_for("/"))
+    monkeypatch.setenv("DT_CUSTOM_SETTING", f"contains {CANARY_TOKEN}")
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    files = [tmp_path / name for name in ("r.html", "r.htm", "r.json", "r.xml", "r.prom")]
+    bundle = tmp_path / "support.zip"
+    args = ["check", "-f", output_format, "--timeout", "1", "--root", str(tmp_path), "-v", "--bundle", str(bundle)]
+    for path in [*files, folder]:
+        args += ["-o", f"{path}/" if path == folder else str(path)]
+
+    run = run_cli(args)
+
+    assert run.exit_code == 3, run.stderr  # the crashing probe makes the verdict incomplete
+    assert "RuntimeError: unexpected answer" in run.stderr  # -v printed the traceback ...
+    assert_clean("stderr", run.stderr)  # ... without the secret
+    assert_clean(f"stdout ({output_format})", run.stdout)
+    written = [*files, *sorted(folder.iterdir())]
+    assert len(written) == 7
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        assert "echo" in text  # the echoing check's result is in there ...
+        assert_clean(path.name, text)  # ... and scrubbed
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+        assert set(names) == {"report.html", "report.json", "host.json", "environment.json", "debug.log"}
+        for name in names:
+            assert_clean(f"bundle member {name}", archive.read(name).decode("utf-8"))
+        environment = json.loads(archive.read("environment.json"))
+        assert environment["DT_API_TOKEN"] == f"dt0c01.{CANARY_PUBLIC}.<redacted>"
+        assert "RuntimeError: unexpected answer" in archive.read("debug.log").decode()
+    assert not list(tmp_path.glob(".*.tmp")) and not list(folder.glob(".*.tmp"))
+
+
+def test_the_echo_really_carried_the_token_before_redaction(echoing_server, tmp_path, monkeypatch):
+    """Guards the test above: the server did send the secret back, so clean output means scrubbed output."""
+    monkeypatch.setattr(dtdoctor.checks, "CHECKS", (*dtdoctor.checks.CHECKS, echo_check.CHECK))
+    monkeypatch.setenv("DT_API_TOKEN", CANARY_TOKEN)
+    monkeypatch.setenv("DT_ENVIRONMENT_URL", echoing_server.url_for("/"))
+    run = run_cli(["check", "-f", "json", "--only", "echo", "--timeout", "1", "--root", str(tmp_path)])
+    report = json.loads(run.stdout)
+    echoed = next(item for item in report["checks"] if item["code"] == "echo.answered")
+    assert f"dt0c01.{CANARY_PUBLIC}.<redacted>" in echoed["details"]["answer"]
+    assert echoed["details"]["secret_fragment"] == "<redacted>"
+    assert len(echoing_server.log) == 2
+    request, _ = echoing_server.log[0]
+    assert request.headers["Authorization"] == f"Api-Token {CANARY_TOKEN}"
