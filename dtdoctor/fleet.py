@@ -53,9 +53,10 @@ MAX_WORKERS = 8
 # a problem code: "37 hosts fail tls.untrusted_root, all with the same root".
 # The result's target is always compared (the same unreachable endpoint).
 # Each fact lists the detail keys that may carry it, first match wins; a key
-# may name one level of nesting ("certificate.issuer").
+# may name nesting ("certificate.issuer") and the last item of a list
+# ("chain[-1].issuer": the issuer at the top of the chain the server sent).
 SHARED_FACTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("certificate root", ("root_subject", "root", "chain_root", "root_issuer", "certificate.root", "chain.root")),
+    ("certificate root", ("root_subject", "root", "chain_root", "root_issuer", "chain[-1].issuer")),
     ("certificate issuer", ("issuer", "certificate.issuer", "leaf_issuer", "issuer_cn")),
     ("missing scope", ("missing_scopes", "missing_scope", "scopes_missing")),
     ("proxy", ("proxy", "proxy_url")),
@@ -234,9 +235,15 @@ def _text(value: Any, limit: int = MAX_TEXT) -> str:
 def _fact_value(details: Mapping[str, Any], key: str) -> str | None:
     value: Any = details
     for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
+        last = part.endswith("[-1]")
+        name = part[:-4] if last else part
+        if not isinstance(value, dict) or name not in value:
             return None
-        value = value[part]
+        value = value[name]
+        if last:
+            if not isinstance(value, list) or not value:
+                return None
+            value = value[-1]
     if value is None or value == "" or value == [] or value == {}:
         return None
     if isinstance(value, (list, tuple)):
@@ -356,7 +363,7 @@ def summarize(data: Any, source: str, host_name: str | None = None) -> HostSumma
         tool_version=_text(tool.get("version", ""), 40) if isinstance(tool, dict) else "",
         os=_text(host.get("distribution") or host.get("os") or "", 120),
         container=_text(host.get("container") or "", 40),
-        status=worst_status(status_of[value] for value, count in counts.items() if count),
+        status=host_verdict(counts),
         counts=counts,
         families=families,
         codes=codes,
@@ -365,6 +372,14 @@ def summarize(data: Any, source: str, host_name: str | None = None) -> HostSumma
         problems_omitted=omitted,
         sort_key=(parse_timestamp(generated_at), source),
     )
+
+
+def host_verdict(counts: Mapping[str, int]) -> Status:
+    """A host's worst status, as its own report's headline says it: passes with some skips passed."""
+    status = worst_status(_STATUS_BY_VALUE[value] for value, count in counts.items() if count)
+    if status is Status.SKIP and counts.get(Status.PASS.value):
+        return Status.PASS
+    return status if any(counts.values()) else Status.SKIP
 
 
 def read_report(path: str | Path) -> Any:
@@ -545,12 +560,16 @@ class Fleet:
         return totals
 
     def families(self) -> list[str]:
-        """Check families in the order they first appear (the report order of the checks)."""
+        """Check families in report order (the check registry's), unknown ones after in order of appearance."""
+        from dtdoctor.checks import CHECKS
+
         seen: dict[str, None] = {}
         for host in self.hosts:
             for family in host.families:
                 seen.setdefault(family, None)
-        return list(seen)
+        registry = list(dict.fromkeys(check.id.split(".", 1)[0] for check in CHECKS))
+        known = [family for family in registry if family in seen]
+        return known + [family for family in seen if family not in registry]
 
     def codes(self, top_values: int = 3) -> list[CodeSummary]:
         """Every result code: problem codes first, by how many hosts they hit."""
