@@ -403,23 +403,34 @@ def read_report(path: str | Path) -> Any:
 
 def iter_report_files(paths: Iterable[str | Path]) -> Iterator[str]:
     """Every file given, and every ``*.json`` under every folder given, in a stable order."""
+    visited: set[tuple[int, int]] = set()
     for given in paths:
         if os.path.isdir(given):
-            yield from _json_files_under(os.fspath(given))
+            yield from _json_files_under(os.fspath(given), visited)
         else:
             yield os.fspath(given)
 
 
-def _json_files_under(folder: str) -> Iterator[str]:
+def _json_files_under(folder: str, visited: set[tuple[int, int]]) -> Iterator[str]:
     try:
+        identity = os.stat(folder)
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError:
         return
+    # A folder reached twice (a symlink loop, or the same folder given twice) is read once.
+    key = (identity.st_dev, identity.st_ino)
+    if key in visited:
+        return
+    visited.add(key)
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        if entry.is_dir():
-            yield from _json_files_under(entry.path)
+        try:
+            is_folder = entry.is_dir()
+        except OSError:
+            is_folder = False
+        if is_folder:
+            yield from _json_files_under(entry.path, visited)
         elif entry.name.lower().endswith(".json"):
             yield entry.path
 

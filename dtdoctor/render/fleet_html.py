@@ -78,8 +78,8 @@ def remediation_for(code: str) -> str:
     return found.remediation if found is not None else ""
 
 
-def problem_codes(fleet: Fleet) -> list[tuple[CodeSummary, str]]:
-    return [(summary, remediation_for(summary.code)) for summary in fleet.problem_codes()[:TOP_CODES]]
+def with_remediation(summaries: list[CodeSummary]) -> list[tuple[CodeSummary, str]]:
+    return [(summary, remediation_for(summary.code)) for summary in summaries]
 
 
 def context(fleet: Fleet) -> dict[str, Any]:
@@ -92,6 +92,7 @@ def context(fleet: Fleet) -> dict[str, Any]:
     rows = host_rows(fleet, families, detail_limit)
     host_anchor = {row.host.host: row.anchor for row in rows}
     exit_code = fleet.exit_code
+    codes = fleet.problem_codes()  # computed once: it walks every host
     return {
         "css": stylesheet(),
         "fleet": fleet,
@@ -102,8 +103,8 @@ def context(fleet: Fleet) -> dict[str, Any]:
         "exit_meaning": EXIT_MEANING[exit_code],
         "host_counts": [(status.value, len(grouped[status.value])) for status in STATUS_ORDER],
         "problem_hosts": problem_hosts,
-        "codes": problem_codes(fleet),
-        "more_codes": max(0, len(fleet.problem_codes()) - TOP_CODES),
+        "codes": with_remediation(codes[:TOP_CODES]),
+        "more_codes": max(0, len(codes) - TOP_CODES),
         "hosts_named_per_code": HOSTS_NAMED_PER_CODE,
         "host_anchor": host_anchor,
         "families": families,

@@ -265,3 +265,14 @@ def test_parallel_parsing_gives_the_same_fleet_as_one_process(tmp_path: Path, mo
     parallel = merge_paths([folder])
     assert parallel.to_json() | {"generated_at": ""} == serial.to_json() | {"generated_at": ""}
     assert len(parallel.hosts) == 40 and parallel.superseded == 1 and len(parallel.skipped) == 1
+
+
+def test_folders_are_walked_once_in_order_skipping_hidden_files_and_loops(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    write_json(folder / "b" / "h2.json", host_report("h2"))
+    write_json(folder / "a" / "h1.JSON", host_report("h1"))
+    write_json(folder / ".cache" / "h3.json", host_report("h3"))
+    write_json(folder / ".h4.json", host_report("h4"))
+    (folder / "b" / "loop").symlink_to(folder)
+    files = list(fleet_module.iter_report_files([folder, folder / "a"]))
+    assert [Path(path).name for path in files] == ["h1.JSON", "h2.json"]
