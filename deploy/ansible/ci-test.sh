@@ -6,7 +6,8 @@
 # then reports tcp.refused: the point is the pipeline) and a canary token
 # comes from an Ansible Vault file. Passes when the merged fleet report lists
 # all three hosts and the token's secret appears nowhere: not in Ansible's
-# output (run with -v), not in the reports, not in the fleet files.
+# output (run with -vvv, which shows the remote commands), not in the
+# reports, not in the fleet files; and that it did reach dtdoctor.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -72,7 +73,7 @@ export ANSIBLE_HOME="$work/ansible-home" ANSIBLE_LOCAL_TEMP="$work/ansible-tmp" 
 export ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0
 export ANSIBLE_CONFIG="$work/no-ansible.cfg"
 rc=0
-"$work/ansible-venv/bin/ansible-playbook" -v -i "$work/inventory.yml" "$here/dtdoctor.yml" \
+"$work/ansible-venv/bin/ansible-playbook" -vvv -i "$work/inventory.yml" "$here/dtdoctor.yml" \
     -e "@$work/vault.yml" --vault-password-file "$work/vault-password" > "$work/ansible.log" 2>&1 || rc=$?
 if [ "$rc" -ne 0 ]; then
   cat "$work/ansible.log"
@@ -90,12 +91,17 @@ if grep -R -l -F "$secret" "$work/ansible.log" "$work/reports" "$work/fleet.html
   fail "the token's secret appeared in the files above"
 fi
 grep -q -F "${secret:0:12}" "$work/ansible.log" && fail "part of the token's secret appeared in Ansible's output"
-"$python" - "$work/fleet.json" "${hosts[@]}" <<'EOF'
+"$python" - "$work/fleet.json" "$work/reports" "${hosts[@]}" <<'EOF'
 import json
 import sys
+from pathlib import Path
 
 fleet = json.load(open(sys.argv[1], encoding="utf-8"))
-expected = set(sys.argv[2:])
+expected = set(sys.argv[3:])
+for host in sorted(expected):
+    report = json.loads((Path(sys.argv[2]) / f"{host}.json").read_text(encoding="utf-8"))
+    shown = report["config"]["token"] or ""
+    assert shown.startswith("dt0c01.CANARYPUBLIC000000000000."), f"{host}: the token did not reach dtdoctor: {shown!r}"
 listed = {host["host"] for host in fleet["hosts"]}
 assert listed == expected, f"fleet lists {sorted(listed)}, expected {sorted(expected)}"
 assert fleet["files"]["read"] == len(expected) and not fleet["files"]["skipped"], fleet["files"]
