@@ -5,7 +5,8 @@ The merge streams: each report file is parsed, boiled down to a compact
 results with the few detail values the fleet view compares) and the parsed
 document is dropped before the next file is read. Memory therefore grows with
 the number of hosts and their problems, not with the size of the raw reports
-(a report full of evidence costs the same as a terse one).
+(a report full of evidence costs the same as a terse one). A large merge
+parses in worker processes that hand back only those summaries, in order.
 
 Which reports count:
 - the newest report per host wins (by ``generated_at``); older ones are

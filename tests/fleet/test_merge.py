@@ -276,3 +276,17 @@ def test_folders_are_walked_once_in_order_skipping_hidden_files_and_loops(tmp_pa
     (folder / "b" / "loop").symlink_to(folder)
     files = list(fleet_module.iter_report_files([folder, folder / "a"]))
     assert [Path(path).name for path in files] == ["h1.JSON", "h2.json"]
+
+
+def test_host_names_can_come_from_file_or_folder_names(tmp_path: Path) -> None:
+    # Two machines that both call themselves "localhost", collected per node.
+    write_json(tmp_path / "in" / "node-a" / "report.json", host_report("localhost", problem("tcp.timeout")))
+    write_json(tmp_path / "in" / "node-b" / "report.json", host_report("localhost"))
+    by_report = merge_paths([tmp_path / "in"])
+    by_parent = merge_paths([tmp_path / "in"], host_from="parent")
+    by_file = merge_paths([tmp_path / "in" / "node-a" / "report.json"], host_from="file")
+    assert [host.host for host in by_report.hosts] == ["localhost"] and by_report.superseded == 1
+    assert [host.host for host in by_parent.hosts] == ["node-a", "node-b"]
+    assert by_parent.hosts[0].reported_hostname == "localhost"
+    assert [host.host for host in by_file.hosts] == ["report"]
+    assert by_parent.to_json()["hosts"][0]["hostname"] == "localhost"
