@@ -116,6 +116,23 @@ def check(**options: Any) -> int:
 
 
 @cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True), metavar="REPORT.json|DIR...")
+@click.option("-o", "--output", "outputs", multiple=True, required=True, metavar="PATH", help="Fleet report to write: .html or .json (from the suffix). Repeatable.")
+@click.option("--host-from", type=click.Choice(["report", "file", "parent"]), default="report", show_default=True, help="Name each host by the hostname in its report, the report's file name, or its folder's name.")
+@click.option("--warn-ok", is_flag=True, help="Warnings exit 0.")
+def merge(paths: tuple[str, ...], outputs: tuple[str, ...], host_from: str, warn_ok: bool) -> int:
+    """Merge many hosts' JSON reports (files, or folders of *.json) into one fleet report.
+
+    The newest report per host wins. The exit code is the worst status across the fleet (0-3); at least 1 when
+    files were skipped, 3 when a report of a newer schema was refused.
+    """
+    from dtdoctor.fleet import run_merge
+
+    redactor = click.get_current_context().find_root().obj
+    return run_merge(paths, outputs, host_from, warn_ok, redactor)
+
+
+@cli.command()
 @click.argument("code", required=False)
 def explain(code: str | None) -> int:
     """What a result code means, why it happens, how to fix it (no CODE: list all)."""

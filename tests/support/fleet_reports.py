@@ -1,0 +1,66 @@
+"""Host reports for fleet tests: written as the JSON files ``dtdoctor check`` writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from dtdoctor.cli import cli
+from dtdoctor.model import CheckResult, Status
+from tests.support.factories import report, result
+
+
+def host_report(hostname: str, *results: CheckResult, generated_at: str = "2026-11-22T10:00:00Z") -> dict[str, Any]:
+    """A report as JSON data; without results the host passes one TCP check."""
+    chosen = results or (result(),)
+    data = report(*chosen, generated_at=generated_at,
+                  host={"hostname": hostname, "os": "Linux 6.1", "python": "3.11.7", "container": None}).to_json()
+    return data
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return path
+
+
+def problem(code: str, status: Status = Status.FAIL, target: str = "abc12345.live.dynatrace.com:443",
+            **details: Any) -> CheckResult:
+    family = code.split(".", 1)[0]
+    return result(check_id=family, target=target, status=status, code=code, summary=f"{code} on {target}",
+                  details=details)
+
+
+def real_check_report(path: Path, environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run the installed CLI for real (``python -m dtdoctor check -f json``) and keep its report."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DT_")}
+    env.update(environ or {})
+    completed = subprocess.run([sys.executable, "-m", "dtdoctor", "check", "-f", "json", "--timeout", "0.5"],
+                               capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert completed.returncode in (0, 1, 2, 3), completed.stderr
+    data = json.loads(completed.stdout)
+    write_json(path, data)
+    return data
+
+
+class CliRun:
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def run_cli(*args: str) -> CliRun:
+    """Run ``dtdoctor`` in-process, stdout and stderr apart (click 8.1 and 8.2+)."""
+    try:
+        runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    except TypeError:  # click 8.2 keeps them apart always
+        runner = CliRunner()
+    outcome = runner.invoke(cli, list(args), prog_name="dtdoctor")
+    return CliRun(outcome.exit_code, outcome.stdout, outcome.stderr)
