@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner
+from click.testing import Result
 
 from dtdoctor.cli import cli
 from dtdoctor.model import CheckResult, Status
+from tests.support.cli import cli_runner
 from tests.support.factories import report, result
 
 
@@ -41,7 +42,10 @@ def real_check_report(path: Path, environ: dict[str, str] | None = None) -> dict
     """Run the installed CLI for real (``python -m dtdoctor check -f json``) and keep its report."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("DT_")}
     env.update(environ or {})
-    completed = subprocess.run([sys.executable, "-m", "dtdoctor", "check", "-f", "json", "--timeout", "0.5"],
+    # Only the remote pipeline: the local checks' verdict depends on the machine
+    # running the tests (a container fails the local endpoint check).
+    command = [sys.executable, "-m", "dtdoctor", "check", "-f", "json", "--timeout", "0.5", "--only", "config,dns,tcp"]
+    completed = subprocess.run(command,
                                capture_output=True, text=True, env=env, timeout=60, check=False)
     assert completed.returncode in (0, 1, 2, 3), completed.stderr
     data = json.loads(completed.stdout)
@@ -49,18 +53,6 @@ def real_check_report(path: Path, environ: dict[str, str] | None = None) -> dict
     return data
 
 
-class CliRun:
-    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
-        self.exit_code = exit_code
-        self.stdout = stdout
-        self.stderr = stderr
-
-
-def run_cli(*args: str) -> CliRun:
-    """Run ``dtdoctor`` in-process, stdout and stderr apart (click 8.1 and 8.2+)."""
-    try:
-        runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]
-    except TypeError:  # click 8.2 keeps them apart always
-        runner = CliRunner()
-    outcome = runner.invoke(cli, list(args), prog_name="dtdoctor")
-    return CliRun(outcome.exit_code, outcome.stdout, outcome.stderr)
+def run_cli(*args: str) -> Result:
+    """Run ``dtdoctor`` in-process, stdout and stderr apart."""
+    return cli_runner().invoke(cli, list(args), prog_name="dtdoctor")
