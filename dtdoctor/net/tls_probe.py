@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -109,6 +110,111 @@ def open_stream(host: str, port: int, route: ProxyChoice, timeout: float) -> soc
     raise ConnectError(f"cannot connect to {format_address(host, port)}: {last}")
 
 
+# Python 3.10 and newer expose the chain the server presented; 3.9 only the leaf.
+HAS_CHAIN_API = sys.version_info >= (3, 10)
+
+
+def certificates_in(records: bytes) -> tuple[bytes, ...]:
+    """The DER certificates of a TLS 1.2 (or older) Certificate message in raw server records.
+
+    Up to TLS 1.2 the server's Certificate message travels in plaintext
+    handshake records before ChangeCipherSpec; parsing it is how Python 3.9,
+    which has no API for the presented chain, still sees the whole chain.
+    """
+    handshake_bytes = bytearray()
+    position = 0
+    while position + 5 <= len(records):
+        content_type = records[position]
+        length = int.from_bytes(records[position + 3 : position + 5], "big")
+        if content_type == 20:  # ChangeCipherSpec: the rest is encrypted
+            break
+        if content_type == 22:
+            handshake_bytes += records[position + 5 : position + 5 + length]
+        position += 5 + length
+    position = 0
+    while position + 4 <= len(handshake_bytes):
+        message_type = handshake_bytes[position]
+        length = int.from_bytes(handshake_bytes[position + 1 : position + 4], "big")
+        body = bytes(handshake_bytes[position + 4 : position + 4 + length])
+        position += 4 + length
+        if message_type != 11:  # Certificate
+            continue
+        certificates: list[bytes] = []
+        cursor, end = 3, min(3 + int.from_bytes(body[:3], "big"), len(body))
+        while cursor + 3 <= end:
+            size = int.from_bytes(body[cursor : cursor + 3], "big")
+            certificates.append(body[cursor + 3 : cursor + 3 + size])
+            cursor += 3 + size
+        return tuple(certificates)
+    return ()
+
+
+def _recorded_handshake(
+    raw: socket.socket, context: ssl.SSLContext, server_name: str, timeout: float
+) -> tuple[ssl.SSLObject, bytes]:
+    """A handshake through memory buffers, keeping every byte the server sent."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname=server_name)
+    received = bytearray()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            pending = outgoing.read()
+            if pending:
+                raw.sendall(pending)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout("handshake timed out") from None
+            raw.settimeout(remaining)
+            chunk = raw.recv(65536)
+            if not chunk:
+                raise ssl.SSLEOFError("the server closed the connection during the handshake") from None
+            received += chunk
+            incoming.write(chunk)
+    pending = outgoing.read()
+    if pending:
+        raw.sendall(pending)
+    return tls, bytes(received)
+
+
+def _recorded_unverified(
+    host: str, port: int, context: ssl.SSLContext, route: ProxyChoice, timeout: float
+) -> Handshake | None:
+    """On Python 3.9: an unverified TLS 1.2 handshake that reads the whole presented chain.
+
+    Returns None when it cannot (a TLS 1.3-only server), so the caller falls back
+    to the ordinary handshake and the leaf alone.
+    """
+    started = time.monotonic()
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        raw = open_stream(host, port, route, timeout)
+    except (TunnelError, ConnectError):
+        return None
+    try:
+        tls, received = _recorded_handshake(raw, context, host.strip("[]"), timeout)
+        chain = certificates_in(received)
+        if not chain:
+            return None
+        cipher = tls.cipher()
+        return Handshake(
+            UNVERIFIED,
+            OK,
+            round((time.monotonic() - started) * 1000),
+            version=tls.version() or "",
+            cipher=cipher[0] if cipher else "",
+            chain=chain,
+            chain_complete=True,
+        )
+    except (OSError, ssl.SSLError):
+        return None
+    finally:
+        raw.close()
+
+
 def _chain_of(tls_sock: ssl.SSLSocket) -> tuple[tuple[bytes, ...], bool]:
     """The presented chain, leaf first, and whether it is complete (not only the leaf)."""
     public = getattr(tls_sock, "get_unverified_chain", None)  # Python 3.13+
@@ -126,6 +232,10 @@ def _chain_of(tls_sock: ssl.SSLSocket) -> tuple[tuple[bytes, ...], bool]:
 def handshake(
     host: str, port: int, context: ssl.SSLContext, store: str, route: ProxyChoice, timeout: float
 ) -> Handshake:
+    if store == UNVERIFIED and not HAS_CHAIN_API:
+        recorded = _recorded_unverified(host, port, context, route, timeout)
+        if recorded is not None:
+            return recorded
     started = time.monotonic()
 
     def elapsed() -> int:
@@ -188,10 +298,9 @@ class Assessment:
     @property
     def presented(self) -> Handshake | None:
         """The handshake that holds the certificates the server presented, if any did."""
-        for candidate in (self.system, self.unverified, self.legacy, self.certifi):
-            if candidate is not None and candidate.ok:
-                return candidate
-        return None
+        candidates = [c for c in (self.system, self.unverified, self.legacy, self.certifi) if c is not None and c.ok]
+        # Prefer a handshake that saw the whole chain (on Python 3.9 only the recorded one does).
+        return next((c for c in candidates if c.chain_complete), candidates[0] if candidates else None)
 
     def store_verdicts(self) -> dict[str, Any]:
         verdicts: dict[str, Any] = {}
@@ -207,7 +316,16 @@ class Assessment:
         return verdicts
 
 
-_PROTOCOL_REASONS = ("PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE", "VERSION_TOO_LOW")
+# OpenSSL's reasons when only an outdated protocol is on offer. Where the
+# default context still speaks TLS 1.0 (Python 3.9), it fails later, on the
+# SHA-1/MD5 signature such a handshake needs: LEGACY_SIGALG_DISALLOWED...
+_PROTOCOL_REASONS = (
+    "PROTOCOL_VERSION",
+    "UNSUPPORTED_PROTOCOL",
+    "NO_PROTOCOLS_AVAILABLE",
+    "VERSION_TOO_LOW",
+    "LEGACY_SIGALG_DISALLOWED",
+)
 
 
 def assess(endpoint: Endpoint, route: ProxyChoice, ca_bundle: Path | None, timeout: float) -> Assessment:
@@ -222,6 +340,6 @@ def assess(endpoint: Endpoint, route: ProxyChoice, ca_bundle: Path | None, timeo
         return Assessment(endpoint, route, system, legacy=legacy, ca_bundle=ca_bundle)
     certifi = handshake(host, port, trust.shared_context(trust.CERTIFI, ca_bundle), trust.CERTIFI, route, timeout)
     unverified = None
-    if not system.ok:
+    if not system.ok or not system.chain_complete:
         unverified = handshake(host, port, unverified_context(), UNVERIFIED, route, timeout)
     return Assessment(endpoint, route, system, certifi, unverified, ca_bundle=ca_bundle)

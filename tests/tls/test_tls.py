@@ -230,3 +230,23 @@ def test_self_signed_for_another_name_is_reported_as_self_signed_with_the_mismat
         result = check_server(port, None)
     assert result.code == "tls.self_signed"
     assert set(result.details["leaf_problems"]) == {"hostname_mismatch", "self_signed"}
+
+
+def test_the_presented_chain_is_read_from_the_wire_where_python_has_no_api(
+    intermediate: Authority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python 3.9's ssl shows only the leaf; the recorded TLS 1.2 handshake must see the whole chain.
+    from cryptography import x509
+
+    from dtdoctor.net import tls_probe
+    from dtdoctor.net.proxy import ProxyChoice
+
+    monkeypatch.setattr(tls_probe, "HAS_CHAIN_API", False)
+    leaf = intermediate.issue("127.0.0.1")
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        shake = tls_probe.handshake(
+            "127.0.0.1", port, tls_probe.unverified_context(), tls_probe.UNVERIFIED, ProxyChoice(None, ""), 2.0
+        )
+    assert shake.ok and shake.chain_complete and shake.version == "TLSv1.2"
+    subjects = [x509.load_der_x509_certificate(der).subject.rfc4514_string() for der in shake.chain]
+    assert len(subjects) == 2 and "Intermediate" in subjects[1]
