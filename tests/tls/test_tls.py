@@ -213,6 +213,16 @@ def test_expired_intermediate_is_named(root: Authority, root_file: Path) -> None
         .not_valid_before(NOW - 400 * DAY)
         .not_valid_after(NOW - DAY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        # What a real CA carries, and what strict verification (Python 3.13+) insists on.
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(old.key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root.key.public_key()), critical=False)
         .sign(root.key, hashes.SHA256())
     )
     leaf = old.issue("127.0.0.1", not_before=NOW - 10 * DAY)
