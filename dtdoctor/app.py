@@ -17,7 +17,7 @@ from typing import Mapping
 
 import click
 
-from dtdoctor.config import Settings, load_settings
+from dtdoctor.config import Settings, load_settings, url_password
 from dtdoctor.model import Report, Status
 from dtdoctor.redact import Redactor
 
@@ -53,18 +53,10 @@ def register_secrets(settings: Settings, redactor: Redactor, environ: Mapping[st
             redactor.add(settings.token.token.secret)
         else:  # malformed: no telling which part is secret, so all of it is
             redactor.add(settings.token.raw)
-    if settings.proxy:
-        from urllib.parse import urlsplit
-
-        try:
-            redactor.add(urlsplit(settings.proxy).password)
-        except ValueError:
-            pass
-    # Proxy passwords in the environment are as secret as --proxy's.
-    from dtdoctor.net.tunnel import proxy_secret
-
+    # Proxy passwords, from --proxy or the environment.
+    redactor.add(url_password(settings.proxy))
     for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy", "HTTP_PROXY"):
-        redactor.add(proxy_secret((environ or {}).get(name)))
+        redactor.add(url_password((environ or {}).get(name)))
 
 
 # The format a ``-o DIR/`` entry stands for until the report exists to name its files.

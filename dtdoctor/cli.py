@@ -8,6 +8,7 @@ are imported inside the commands so ``dtdoctor --version`` stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, NoReturn, Sequence
 
@@ -25,13 +26,23 @@ class DtDoctorGroup(click.Group):
 
         redactor = Redactor()
         real_out, real_err = sys.stdout, sys.stderr
+        for stream in (real_out, real_err):
+            # A terminal in Latin-1 still gets the report, with '?' for what it cannot show.
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(errors="replace")
         sys.stdout = RedactingStream(real_out, redactor)
         sys.stderr = RedactingStream(real_err, redactor)
+        code = USAGE_ERROR
         try:
             code = self._run(argv, prog_name or "dtdoctor", redactor)
-        finally:
             sys.stdout.flush()
             sys.stderr.flush()
+        except BrokenPipeError:
+            # The reader went away (`dtdoctor check | head`): send the rest to
+            # /dev/null so the interpreter's final flush does not fail again.
+            silence(real_out)
+        finally:
             sys.stdout, sys.stderr = real_out, real_err
         sys.exit(code)
 
@@ -64,6 +75,14 @@ class DtDoctorGroup(click.Group):
                 traceback.print_exc(file=sys.stderr)
             fail(f"internal error: {type(exc).__name__}: {exc}" + ("" if verbose else " (run with -v for details)"))
         return USAGE_ERROR
+
+
+def silence(stream: Any) -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test runner's buffer): nothing to protect
 
 
 def fail(message: str) -> None:

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Mapping, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 
 class ConfigError(Exception):
@@ -101,7 +101,12 @@ def format_address(host: str, port: int) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+    """``localhost`` or a loopback IP: names that surely stay on this machine.
+
+    Other ``*.localhost`` names go through the resolver like any name, so
+    they do not count (the token may travel over plain HTTP only to loopback).
+    """
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -109,16 +114,39 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def _split_userinfo(text: str) -> tuple[str, str | None, str]:
+    """(scheme://, user:password or None, rest) without parsing the URL.
+
+    Parsing can fail on exactly the URLs users mistype (an unclosed IPv6
+    bracket, a bad port), and credentials must be found in those too: the
+    user information is everything before the last ``@`` of the authority.
+    """
+    scheme, separator, rest = text.partition("://")
+    prefix = scheme + separator if separator else ""
+    if not separator:
+        rest = text
+    authority_end = len(rest)
+    at = rest.rfind("@", 0, authority_end)
+    if at < 0:
+        return prefix, None, rest
+    return prefix, rest[:at], rest[at + 1 :]
+
+
 def display_url(text: str) -> str:
-    """The URL with any user:password part removed, safe to print."""
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return text
-    if parts.username is None and parts.password is None:
-        return text
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return parts._replace(netloc="<credentials>@" + host).geturl()
+    """The URL with any user:password part replaced, safe to print (parseable or not)."""
+    prefix, userinfo, rest = _split_userinfo(text)
+    return text if userinfo is None else f"{prefix}<credentials>@{rest}"
+
+
+def url_password(text: str | None) -> str | None:
+    """The secret in a URL's user information (the password, or a lone user field), for the redactor."""
+    if not text:
+        return None
+    _, userinfo, _ = _split_userinfo(text.strip())
+    if not userinfo:
+        return None
+    user, colon, password = userinfo.partition(":")
+    return unquote(password if colon else user) or None
 
 
 def parse_url(text: str, role: str = "environment") -> ParsedUrl:
@@ -211,6 +239,8 @@ TOKEN_PATTERN = re.compile(r"dt0[a-zA-Z][0-9]{2}\.[A-Z0-9]{8,24}\.[A-Z0-9]{64}")
 _PUBLIC_LENGTH = 24
 _ACTIVEGATE_PUBLIC_LENGTH = 8  # ActiveGate tokens (dt0g..) have a short public part
 _SECRET_LENGTH = 64
+# A token is about 96 characters; a first line far longer is some other file.
+MAX_TOKEN_LINE = 4096
 
 
 @dataclass(frozen=True)
@@ -268,6 +298,8 @@ def parse_token(text: str) -> ParsedToken:
     value = text.strip()
     if not value:
         return ParsedToken(None, "the token is empty", value)
+    if len(value) > MAX_TOKEN_LINE:
+        return ParsedToken(None, f"it is {len(value)} characters long; a token has about 96", value[:MAX_TOKEN_LINE])
     parts = value.split(".")
     if not re.fullmatch(r"dt0[a-zA-Z][0-9]{2}", parts[0]):
         return ParsedToken(None, "it does not start with a Dynatrace token prefix such as dt0c01", value)
@@ -311,13 +343,15 @@ def read_token_file(path: str, stdin: IO[str] | None = None) -> tuple[str, Token
     """Read the first line of a token file (``-``: standard input)."""
     if path == "-":
         stream = stdin if stdin is not None else sys.stdin
-        line = stream.readline()
+        line = stream.readline(MAX_TOKEN_LINE + 1)
+        if len(line.rstrip("\r\n")) > MAX_TOKEN_LINE:
+            raise ConfigError(f"the first line on standard input is over {MAX_TOKEN_LINE} characters: not an API token")
         return line.strip(), TokenSource("stdin", "stdin")
     file_path = Path(path).expanduser()
     try:
         mode = stat.S_IMODE(file_path.stat().st_mode)
         with file_path.open(encoding="utf-8", errors="replace") as handle:
-            line = handle.readline()
+            line = handle.readline(MAX_TOKEN_LINE + 1)
     except FileNotFoundError:
         raise ConfigError(f"token file not found: {path}") from None
     except IsADirectoryError:
@@ -326,6 +360,8 @@ def read_token_file(path: str, stdin: IO[str] | None = None) -> tuple[str, Token
         raise ConfigError(f"token file is not readable (permission denied): {path}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read token file {path}: {exc.strerror or exc}") from None
+    if len(line.rstrip("\r\n")) > MAX_TOKEN_LINE:
+        raise ConfigError(f"the first line of token file {path} is over {MAX_TOKEN_LINE} characters: not an API token")
     return line.strip(), TokenSource("file", str(file_path), mode)
 
 
@@ -407,6 +443,19 @@ def parse_port(text: str, name: str) -> int:
     return value
 
 
+def check_ca_bundle(path: Path) -> None:
+    """A --ca-bundle that OpenSSL cannot load is a usage error, not a crash in every TLS check."""
+    import ssl
+
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=str(path))
+    except (ssl.SSLError, ValueError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        raise ConfigError(
+            f"CA bundle {path} holds no certificate OpenSSL can load ({reason}): give a PEM file"
+        ) from None
+
+
 def load_settings(
     *,
     url: str | None,
@@ -454,6 +503,7 @@ def load_settings(
         bundle_path = Path(ca_bundle).expanduser()
         if not bundle_path.is_file():
             raise ConfigError(f"CA bundle not found: {ca_bundle}")
+        check_ca_bundle(bundle_path)
 
     return Settings(
         url=parse_url(url_text) if url_text else None,
@@ -464,7 +514,7 @@ def load_settings(
         eec_port=eec_port,
         eec_port_source=port_source,
         ca_bundle=bundle_path,
-        proxy=proxy,
+        proxy=("http://" + proxy if "://" not in proxy else proxy) if proxy else None,
         timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
         expiry_warn_days=expiry_warn_days,
         send_test_event=send_test_event,

@@ -33,7 +33,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
-        self._fragments: dict[str, set[str]] = {}
+        self._grams: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         for secret in secrets:
             self.add(secret)
@@ -47,20 +47,17 @@ class Redactor:
             for form in forms:
                 if len(form) >= _MIN_SECRET and form not in self._secrets:
                     self._secrets.add(form)
-                    if len(form) >= _FRAGMENT:
-                        self._fragments[form] = {
-                            form[i : i + _FRAGMENT] for i in range(len(form) - _FRAGMENT + 1)
-                        }
+                    self._grams.update(form[i : i + _FRAGMENT] for i in range(len(form) - _FRAGMENT + 1))
             self._pattern = None
 
     def _compiled(self) -> tuple[re.Pattern[str] | None, set[str]]:
+        """The pattern of secrets and their fragments, built once after each ``add``."""
         with self._lock:
-            grams: set[str] = set().union(*self._fragments.values()) if self._fragments else set()
-            if self._pattern is None and (self._secrets or grams):
+            if self._pattern is None and self._secrets:
                 # Longest first so a whole secret wins over its fragments.
-                alternatives = sorted(self._secrets | grams, key=len, reverse=True)
+                alternatives = sorted(self._secrets | self._grams, key=len, reverse=True)
                 self._pattern = re.compile("|".join(re.escape(item) for item in alternatives))
-            return self._pattern, grams
+            return self._pattern, self._grams
 
     def scrub(self, text: str) -> str:
         if not text:
@@ -125,9 +122,9 @@ class RedactingStream(io.TextIOBase):
 
     def flush(self) -> None:
         with self._lock:
-            if self._pending:
-                self._emit(self._pending)
-                self._pending = ""
+            pending, self._pending = self._pending, ""  # never retried if the write fails
+            if pending:
+                self._emit(pending)
             getattr(self._target, "flush", lambda: None)()
 
     def _emit(self, text: str) -> None:

@@ -25,6 +25,7 @@ from dtdoctor import host
 from dtdoctor.checks import container
 from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, ProbeContext
 from dtdoctor.codes import Code, codes
+from dtdoctor.config import display_url
 from dtdoctor.context import RunContext
 from dtdoctor.host.processes import oneagent_processes
 from dtdoctor.local_endpoint import (
@@ -113,8 +114,8 @@ def _proxy_key(url: str | None) -> str | None:
     try:
         parts = urlsplit(text)
         port = parts.port
-    except ValueError:
-        return url.strip().lower()
+    except ValueError:  # unparseable: compare it as written, but never with its credentials
+        return display_url(url).strip().lower()
     return f"{(parts.hostname or '').lower()}:{port or (443 if parts.scheme == 'https' else 80)}"
 
 

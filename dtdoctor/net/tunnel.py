@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from dtdoctor.config import display_url, format_address
+from dtdoctor.config import display_url, format_address, url_password
 from dtdoctor.net.resolve import resolve
 
 RESOLVE = "resolve"
@@ -78,13 +78,7 @@ def parse_proxy(url: str) -> ProxyAddress:
 
 def proxy_secret(url: str | None) -> str | None:
     """The password in a proxy URL, for the redactor."""
-    if not url:
-        return None
-    try:
-        password = urlsplit(url if "://" in url else "http://" + url).password
-    except ValueError:
-        return None
-    return unquote(password) if password else None
+    return url_password(url)
 
 
 @dataclass(frozen=True)

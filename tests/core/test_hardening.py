@@ -1,0 +1,117 @@
+"""Bad input and hostile environments: one clear line, the right exit code, no leak."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dtdoctor.app import CheckOptions, use_color
+from dtdoctor.config import display_url, is_loopback_host, url_password
+from dtdoctor.redact import Redactor
+from tests.support.cli import invoke
+from tests.support.factories import CANARY_SECRET, CANARY_TOKEN, settings
+
+PASSWORD = "S3cretPassw0rdXYZ"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://user:{PASSWORD}@proxy.example.com:3128",
+        f"http://user:{PASSWORD}@[2001:db8::1:3128",  # unparseable: unclosed bracket
+        f"user:{PASSWORD}@proxy.example.com:3128",  # no scheme
+        f"http://user:{PASSWORD}@proxy.example.com:99999",  # bad port
+    ],
+)
+def test_proxy_credentials_are_found_and_hidden_in_any_url(url):
+    assert url_password(url) == PASSWORD
+    assert PASSWORD not in display_url(url) and "<credentials>@" in display_url(url)
+
+
+def test_a_proxy_password_never_reaches_a_report(tmp_path):
+    out = tmp_path / "r.json"
+    for proxy_args, env in (
+        (["--proxy", f"user:{PASSWORD}@proxy.example.com:3128"], {}),
+        ([], {"HTTPS_PROXY": f"http://user:{PASSWORD}@[2001:db8::1:3128"}),
+    ):
+        run = invoke("check", "--only", "config,proxy", "-u", "https://abc12345.live.dynatrace.com",
+                     "-o", str(out), "-f", "json", *proxy_args, env=env)
+        for text in (run.stdout, run.stderr, out.read_text()):
+            assert PASSWORD not in text and PASSWORD[:12] not in text
+        shown = json.loads(run.stdout)["config"]["proxy"]
+        assert shown == ("http://<credentials>@proxy.example.com:3128" if proxy_args else None)
+
+
+def test_a_scheme_less_proxy_option_is_http():
+    assert settings(proxy="proxy.example.com:3128").proxy == "http://proxy.example.com:3128"
+
+
+def test_only_real_loopback_counts_for_plain_http():
+    assert is_loopback_host("localhost") and is_loopback_host("127.0.0.5") and is_loopback_host("::1")
+    assert not is_loopback_host("evil.localhost") and not is_loopback_host("localhost.example.com")
+    plain = settings(url="http://evil.localhost:8080/e/abc")
+    assert plain.environment and not plain.token_may_go_to(plain.environment)
+
+
+def test_an_oversized_token_file_is_one_line_and_exit_3(tmp_path):
+    huge = tmp_path / "token"
+    huge.write_text("A" * 1_000_000)
+    run = invoke("check", "--only", "config", "--token-file", str(huge))
+    assert run.exit_code == 3 and "not an API token" in run.stderr and len(run.stderr.splitlines()) == 1
+
+
+def test_a_ca_bundle_that_is_not_pem_is_a_usage_error(tmp_path):
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("this is not a certificate\n")
+    run = invoke("check", "--ca-bundle", str(bogus))
+    assert run.exit_code == 3 and "holds no certificate OpenSSL can load" in run.stderr
+
+
+def test_redactor_is_quick_with_many_secrets():
+    import time
+
+    redactor = Redactor([CANARY_SECRET, "x" * 4096])
+    started = time.monotonic()
+    for _ in range(200):
+        redactor.scrub("a line of ordinary report text " * 20)
+    assert time.monotonic() - started < 2.0  # the fragment table is built once, not per line
+
+
+def test_a_closed_pipe_ends_quietly():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dtdoctor", "check", "-f", "html", "-v"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={"DT_API_TOKEN": CANARY_TOKEN, "PATH": ""},
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before the report is written, like `| head -c 0`
+    _, err = process.communicate(timeout=60)
+    assert process.returncode in (0, 1, 2, 3)
+    assert b"Traceback" not in err and b"Exception ignored" not in err
+
+
+def test_a_latin1_terminal_still_gets_the_report():
+    # The summary quotes the URL, with a character Latin-1 cannot show.
+    completed = subprocess.run(
+        [sys.executable, "-m", "dtdoctor", "check", "--only", "config", "-u", "https://ex\u2192ample.com"],
+        capture_output=True, env={"PYTHONIOENCODING": "latin-1", "PATH": ""}, timeout=60,
+    )
+    assert completed.returncode == 3, completed.stderr  # url.invalid, reported
+    assert b"config.url" in completed.stdout and b"ex?ample" in completed.stdout
+    assert b"Traceback" not in completed.stderr
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):
+    class Terminal:
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert use_color(CheckOptions(), {}) is True
+    assert use_color(CheckOptions(), {"NO_COLOR": ""}) is False
+    assert use_color(CheckOptions(no_color=True), {}) is False
+    assert use_color(CheckOptions(), {"TERM": "dumb"}) is False
+    monkeypatch.setattr(sys, "stdout", object())
+    assert use_color(CheckOptions(), {}) is False
