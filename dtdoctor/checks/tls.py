@@ -247,6 +247,10 @@ def judge(endpoint: Endpoint, found: tls_probe.Assessment, warn_days: int, now: 
 
     details["verify_code"] = system.verify_code
     details["verify_message"] = system.verify_message
+    # Even a trusted certificate would not help a server that offers only an outdated protocol.
+    outdated = _outdated_protocol_only(endpoint, found, details, via)
+    if outdated is not None:
+        return outdated
     if leaf is None:
         return Finding(
             "tls.handshake_failed",
@@ -297,25 +301,39 @@ def judge(endpoint: Endpoint, found: tls_probe.Assessment, warn_days: int, now: 
     return _untrusted(endpoint, chain_facts, presented, details, code)
 
 
+def _outdated_protocol_only(
+    endpoint: Endpoint, found: tls_probe.Assessment, details: dict[str, Any], via: str
+) -> Finding | None:
+    """``tls.handshake_failed`` naming the protocol, when the server offers nothing newer than TLS 1.1.
+
+    The legacy handshake allows every version, so the one it negotiates is the
+    newest the server offers. Not a weak_protocol warning: no client with
+    current defaults can connect at all.
+    """
+    legacy = found.legacy
+    if legacy is None or not legacy.ok or legacy.version not in _WEAK_VERSIONS:
+        return None
+    details["offered_protocol"] = legacy.version
+    return Finding(
+        "tls.handshake_failed",
+        f"{endpoint.address}{via} offers only the outdated {legacy.version}, which this host and current "
+        "clients refuse: they need TLS 1.2 or newer",
+        details,
+        remediation=(
+            f"Enable TLS 1.2 or 1.3 on {endpoint.host}: on the server or ActiveGate itself, or on the proxy or "
+            f"load balancer in front of it that terminates TLS ({legacy.version} is deprecated, RFC 8996)."
+        ),
+    )
+
+
 def _handshake_failed(endpoint: Endpoint, found: tls_probe.Assessment, details: dict[str, Any], via: str) -> Finding:
     system = found.system
     reason = system.reason or system.message
     details["reason"] = reason
     details["error"] = system.message
-    legacy = found.legacy
-    if legacy is not None and legacy.ok and legacy.version in _WEAK_VERSIONS:
-        # Not a weak_protocol warning: no client with current defaults can connect at all.
-        details["offered_protocol"] = legacy.version
-        return Finding(
-            "tls.handshake_failed",
-            f"{endpoint.address}{via} offers only the outdated {legacy.version}, which this host and current "
-            "clients refuse: they need TLS 1.2 or newer",
-            details,
-            remediation=(
-                f"Enable TLS 1.2 or 1.3 on {endpoint.host}: on the server or ActiveGate itself, or on the proxy or "
-                f"load balancer in front of it that terminates TLS ({legacy.version} is deprecated, RFC 8996)."
-            ),
-        )
+    outdated = _outdated_protocol_only(endpoint, found, details, via)
+    if outdated is not None:
+        return outdated
     upper = reason.upper()
     if "WRONG_VERSION_NUMBER" in upper or "RECORD_LAYER_FAILURE" in upper or "PACKET_LENGTH_TOO_LONG" in upper:
         plain = f"{endpoint.address}{via} does not speak TLS (it answered something else, e.g. plain HTTP)"
