@@ -107,7 +107,8 @@ class Runner:
             if key not in memo:
                 memo[key] = 0.0  # breaks accidental cycles
                 task = by_key[key]
-                before = [chain(req) for req in task.probe.requires if req in by_key]
+                awaited = task.probe.requires + task.probe.after
+                before = [chain(req) for req in awaited if req in by_key]
                 memo[key] = self._limit(task.probe) + max(before, default=0.0)
             return memo[key]
 
@@ -126,7 +127,8 @@ class Runner:
             if not running:
                 if waiting:  # requirements that can never be met (a cycle)
                     for task in waiting:
-                        results[task.key] = self._skipped(task, task.probe.requires[0], None, run_start)
+                        first = (task.probe.requires + task.probe.after)[0]
+                        results[task.key] = self._skipped(task, first, None, run_start)
                     waiting = []
                 break
             now = time.monotonic()
@@ -161,7 +163,8 @@ class Runner:
             still_waiting = []
             for task in waiting:
                 requires = [req for req in task.probe.requires if req in self.planned]
-                if any(req not in results for req in requires):
+                awaited = requires + [key for key in task.probe.after if key in self.planned]
+                if any(req not in results for req in awaited):
                     still_waiting.append(task)
                     continue
                 blocker = next((req for req in requires if results[req].status not in _USABLE), None)
@@ -170,7 +173,7 @@ class Runner:
                     self.progress("done", task.key, results[task.key])
                     progressed = True  # a skip may settle others' requirements
                     continue
-                prior = {req: results[req] for req in requires}
+                prior = {key: results[key] for key in awaited}
                 running[task.key] = (task, time.monotonic())
                 self.progress("start", task.key, None)
                 thread = threading.Thread(

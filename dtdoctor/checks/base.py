@@ -55,12 +55,18 @@ class Probe:
     ``budget`` is how many per-probe timeouts the probe may need in the worst
     case (a TLS probe connects, then handshakes); the runner abandons it
     after ``budget * timeout`` plus a second of grace.
+
+    ``after`` are results the probe reads when they exist: it starts once they
+    are in and sees them like ``requires``, but runs whatever their status
+    (a probe that reports on a failure of another check must not be skipped
+    because of it).
     """
 
     target: str
     run: Callable[[ProbeContext], Finding]
     requires: tuple[ResultKey, ...] = ()
     budget: float = 1.0
+    after: tuple[ResultKey, ...] = ()
 
 
 @dataclass(frozen=True)

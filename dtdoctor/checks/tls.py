@@ -88,16 +88,18 @@ CODES = codes(
     Code(
         "tls.weak_protocol",
         Status.WARN,
-        "The server negotiates a TLS version below 1.2.",
-        "An old server or a middlebox that only speaks TLS 1.0 or 1.1, which current clients refuse.",
+        "The TLS handshake succeeded, but with a version below 1.2.",
+        "An old server or a middlebox that prefers TLS 1.0 or 1.1, and an OpenSSL on this host that still "
+        "allows it; clients with current defaults refuse it (a server that offers nothing newer is "
+        "tls.handshake_failed).",
         "Enable TLS 1.2 or 1.3 on the server or the middlebox in front of it.",
     ),
     Code(
         "tls.handshake_failed",
         Status.FAIL,
         "The TLS handshake failed before any certificate could be judged.",
-        "No common protocol version or cipher, the peer reset the connection (often a firewall or proxy), "
-        "or the port does not speak TLS at all.",
+        "No common protocol version or cipher (a server that offers only TLS 1.0 or 1.1 is named as such), "
+        "the peer reset the connection (often a firewall or proxy), or the port does not speak TLS at all.",
         "Read the OpenSSL reason in the summary; check that the URL's port is the HTTPS port and that no "
         "middlebox interferes (`" + _SHOW_CHAIN.format(address="HOST:PORT", host="HOST") + "`).",
     ),
@@ -144,8 +146,8 @@ _INTERMEDIATE_WORDS = ("intermediate", "issuing", "subordinate", "sub ca", "serv
 def assessment(ctx: RunContext, endpoint: Endpoint) -> tls_probe.Assessment:
     """The handshakes for one endpoint, done once per run (``tls`` and ``truststore`` share them)."""
     route = proxy_check.route(ctx, endpoint)
-    # The tls and truststore probes of an endpoint start together: the lock makes the second wait
-    # for the first one's handshakes instead of repeating them.
+    # truststore reads this after the endpoint's tls result is in; the lock keeps the handshakes
+    # single even when two probes ask at once (a memo alone would let both compute).
     lock = ctx.memo(f"tls.assessment-lock:{endpoint.address}", threading.Lock)
     with lock:
         return ctx.memo(
@@ -245,6 +247,10 @@ def judge(endpoint: Endpoint, found: tls_probe.Assessment, warn_days: int, now: 
 
     details["verify_code"] = system.verify_code
     details["verify_message"] = system.verify_message
+    # Even a trusted certificate would not help a server that offers only an outdated protocol.
+    outdated = _outdated_protocol_only(endpoint, found, details, via)
+    if outdated is not None:
+        return outdated
     if leaf is None:
         return Finding(
             "tls.handshake_failed",
@@ -295,21 +301,39 @@ def judge(endpoint: Endpoint, found: tls_probe.Assessment, warn_days: int, now: 
     return _untrusted(endpoint, chain_facts, presented, details, code)
 
 
+def _outdated_protocol_only(
+    endpoint: Endpoint, found: tls_probe.Assessment, details: dict[str, Any], via: str
+) -> Finding | None:
+    """``tls.handshake_failed`` naming the protocol, when the server offers nothing newer than TLS 1.1.
+
+    The legacy handshake allows every version, so the one it negotiates is the
+    newest the server offers. Not a weak_protocol warning: no client with
+    current defaults can connect at all.
+    """
+    legacy = found.legacy
+    if legacy is None or not legacy.ok or legacy.version not in _WEAK_VERSIONS:
+        return None
+    details["offered_protocol"] = legacy.version
+    return Finding(
+        "tls.handshake_failed",
+        f"{endpoint.address}{via} offers only the outdated {legacy.version}, which this host and current "
+        "clients refuse: they need TLS 1.2 or newer",
+        details,
+        remediation=(
+            f"Enable TLS 1.2 or 1.3 on {endpoint.host}: on the server or ActiveGate itself, or on the proxy or "
+            f"load balancer in front of it that terminates TLS ({legacy.version} is deprecated, RFC 8996)."
+        ),
+    )
+
+
 def _handshake_failed(endpoint: Endpoint, found: tls_probe.Assessment, details: dict[str, Any], via: str) -> Finding:
     system = found.system
     reason = system.reason or system.message
     details["reason"] = reason
     details["error"] = system.message
-    legacy = found.legacy
-    if legacy is not None and legacy.ok and legacy.version in _WEAK_VERSIONS:
-        details["protocol"] = legacy.version
-        return Finding(
-            "tls.weak_protocol",
-            f"{endpoint.address}{via} only offers {legacy.version}; this host (and current clients) require TLS 1.2+",
-            details,
-            status=Status.FAIL,
-            remediation=f"Enable TLS 1.2 or 1.3 on {endpoint.host} (or the middlebox in front of it).",
-        )
+    outdated = _outdated_protocol_only(endpoint, found, details, via)
+    if outdated is not None:
+        return outdated
     upper = reason.upper()
     if "WRONG_VERSION_NUMBER" in upper or "RECORD_LAYER_FAILURE" in upper or "PACKET_LENGTH_TOO_LONG" in upper:
         plain = f"{endpoint.address}{via} does not speak TLS (it answered something else, e.g. plain HTTP)"

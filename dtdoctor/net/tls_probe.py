@@ -340,6 +340,11 @@ def assess(endpoint: Endpoint, route: ProxyChoice, ca_bundle: Path | None, timeo
         return Assessment(endpoint, route, system, legacy=legacy, ca_bundle=ca_bundle)
     certifi = handshake(host, port, trust.shared_context(trust.CERTIFI, ca_bundle), trust.CERTIFI, route, timeout)
     unverified = None
+    legacy = None
     if not system.ok or not system.chain_complete:
         unverified = handshake(host, port, unverified_context(), UNVERIFIED, route, timeout)
-    return Assessment(endpoint, route, system, certifi, unverified, ca_bundle=ca_bundle)
+        # Where the default context still accepts TLS 1.0 (Python 3.9), the verified handshake fails on the
+        # certificate first, and only the unverified one on the outdated protocol: name what is offered.
+        if unverified.outcome == FAILED and any(reason in unverified.reason.upper() for reason in _PROTOCOL_REASONS):
+            legacy = handshake(host, port, legacy_context(), UNVERIFIED, route, timeout)
+    return Assessment(endpoint, route, system, certifi, unverified, legacy, ca_bundle=ca_bundle)

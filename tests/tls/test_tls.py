@@ -168,7 +168,8 @@ def _tls10_only(context: ssl.SSLContext) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_tls10_only_server_is_a_weak_protocol(root: Authority, root_file: Path) -> None:
+def test_tls10_only_server_is_a_handshake_failure_naming_the_protocol(root: Authority, root_file: Path) -> None:
+    """Nothing newer than TLS 1.0 on offer: no current client connects, so a fail, not a weak_protocol warning."""
     leaf = root.issue("127.0.0.1")
     try:
         with tls_server(leaf.chain_pem(), leaf.key_pem, configure=_tls10_only) as port:
@@ -184,9 +185,27 @@ def test_tls10_only_server_is_a_weak_protocol(root: Authority, root_file: Path) 
             result = check_server(port, root_file)
     except (ssl.SSLError, ValueError, OSError, AssertionError):
         pytest.skip("this OpenSSL build cannot speak TLS 1.0 at all")
-    assert result.code == "tls.weak_protocol"
+    assert result.code == "tls.handshake_failed"
     assert result.status is Status.FAIL
-    assert "TLSv1" in result.summary
+    assert result.details["offered_protocol"] == "TLSv1"
+    assert "offers only the outdated TLSv1" in result.summary
+    assert "TLS 1.2 or newer" in result.summary
+    assert "Enable TLS 1.2 or 1.3 on 127.0.0.1" in result.remediation
+    assert "ActiveGate" in result.remediation and "proxy" in result.remediation
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_tls10_only_server_with_an_untrusted_certificate_still_names_the_protocol(root: Authority) -> None:
+    """Where the default context still speaks TLS 1.0, verification fails first: the protocol is still the cause."""
+    leaf = root.issue("127.0.0.1")
+    try:
+        with tls_server(leaf.chain_pem(), leaf.key_pem, configure=_tls10_only) as port:
+            result = check_server(port, None)
+    except (ssl.SSLError, ValueError):
+        pytest.skip("this OpenSSL build cannot serve TLS 1.0")
+    assert result.code == "tls.handshake_failed" and result.status is Status.FAIL
+    assert result.details["offered_protocol"] == "TLSv1"
+    assert "offers only the outdated TLSv1" in result.summary
 
 
 def test_no_url_skips() -> None:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import datetime
 import gzip
 import os
+import ssl
 from pathlib import Path
 
 import pytest
 
-from dtdoctor.checks import truststore
-from dtdoctor.model import Status
-from dtdoctor.net import trust
+from dtdoctor.checks import proxy as proxy_check
+from dtdoctor.checks import tcp, tls, truststore
+from dtdoctor.checks.base import ProbeContext
+from dtdoctor.model import CheckResult, Status
+from dtdoctor.net import tls_probe, trust
 from tests.support.factories import context
-from tests.support.tls_servers import Authority, tls_server
+from tests.support.listeners import closed_port
+from tests.support.tls_servers import Authority, ServerLog, tls_server
 from tests.tls.helpers import ctx_for, only, run
 
 TODAY = datetime.date.today()
@@ -144,26 +148,214 @@ def test_certifi_version_date_is_reported(tmp_path: Path, root: Authority) -> No
     assert day is not None and finding.details["certifi"]["age_days"] == (TODAY - day).days
 
 
+def fresh_debian(tmp_path: Path, root: Authority) -> Path:
+    """A fake Debian host whose CA bundle was just written: a fresh, present store."""
+    return fake_host(tmp_path / "host", "debian", "/etc/ssl/certs/ca-certificates.crt", root)
+
+
+def stale_ubuntu(tmp_path: Path, root: Authority) -> Path:
+    host = fake_host(tmp_path / "host", "ubuntu", "/etc/ssl/certs/ca-certificates.crt", root)
+    changelog = host / "usr/share/doc/ca-certificates/changelog.Debian.gz"
+    changelog.parent.mkdir(parents=True)
+    with gzip.open(changelog, "wt") as handle:
+        handle.write("ca-certificates (20210119) unstable; urgency=medium\n\n  * update\n")
+    return host
+
+
+def truststore_results(results: list[CheckResult]) -> CheckResult:
+    """The check's one result: it always targets ``local``."""
+    found = [result for result in results if result.id == "truststore"]
+    assert [result.target for result in found] == ["local"], [(r.id, r.target, r.code) for r in results]
+    return found[0]
+
+
 def test_system_store_trusting_a_private_ca_disagrees_with_certifi(
-    root: Authority, root_file: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, root: Authority, root_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A corporate CA installed in the system store: certifi users would fail."""
+    """A corporate CA installed in the system store: clients that ship certifi would fail."""
     monkeypatch.setenv("SSL_CERT_FILE", str(root_file))
     leaf = root.issue("127.0.0.1")
     with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
-        results = run(truststore, ctx=ctx_for(f"https://127.0.0.1:{port}"))
-    result = only(results, "truststore", f"127.0.0.1:{port}")
+        results = run(tls, truststore, ctx=ctx_for(f"https://127.0.0.1:{port}", root=fresh_debian(tmp_path, root)))
+    address = f"127.0.0.1:{port}"
+    assert only(results, "tls", address).code == "tls.ok"
+    result = truststore_results(results)
     assert result.code == "truststore.disagree" and result.status is Status.WARN
-    assert result.details["rejected_by"] == "certifi"
-    assert "certifi" in result.summary and "would fail" in result.summary
-    assert result.details["trust_stores"]["system"] == "trusted"
+    assert f"the system store trusts {address} but certifi's bundle rejects it" in result.summary
+    assert "clients that ship certifi (pip, requests, httpx) would fail" in result.summary
+    stores = result.details["stores"][address]
+    assert stores["system"] == "trusted" and stores["certifi"].startswith("rejected: ")
+    assert result.details["disagree"] == [
+        {
+            "endpoint": address,
+            "rejected_by": "certifi",
+            "error": stores["certifi"][len("rejected: "):],
+            "consequence": "clients that ship certifi (pip, requests, httpx) would fail",
+        }
+    ]
+    # The store facts stay in the same result.
+    assert result.details["store"] == "/etc/ssl/certs/ca-certificates.crt"
+    assert "(store: /etc/ssl/certs/ca-certificates.crt" in result.summary
+    assert f"The CA of {address} is only in the system store" in result.remediation
+    assert "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt" in result.remediation
 
 
-def test_stores_agree_when_the_ca_bundle_is_given_to_both(root: Authority, root_file: Path) -> None:
+def test_stale_store_outranks_a_disagreement_and_names_both(
+    tmp_path: Path, root: Authority, root_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(root_file))
     leaf = root.issue("127.0.0.1")
     with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
-        results = run(truststore, ctx=ctx_for(f"https://127.0.0.1:{port}", ca_bundle=str(root_file)))
-    result = only(results, "truststore", f"127.0.0.1:{port}")
-    assert result.code == "truststore.agree"
-    assert "both trust" in result.summary
-    assert only(results, "truststore", "local").code in ("truststore.ok", "truststore.stale")
+        results = run(tls, truststore, ctx=ctx_for(f"https://127.0.0.1:{port}", root=stale_ubuntu(tmp_path, root)))
+    address = f"127.0.0.1:{port}"
+    result = truststore_results(results)
+    assert result.code == "truststore.stale" and result.status is Status.WARN
+    assert "the system store is" in result.summary and "days old" in result.summary
+    assert f"also the stores disagree: the system store trusts {address}" in result.summary
+    assert result.details["disagree"][0]["rejected_by"] == "certifi"
+    assert result.details["store_date"]["date"] == "2021-01-19"
+    assert "apt-get" in result.remediation and f"The CA of {address}" in result.remediation
+
+
+def test_stores_agree_when_the_ca_bundle_is_given_to_both(tmp_path: Path, root: Authority, root_file: Path) -> None:
+    leaf = root.issue("127.0.0.1")
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        results = run(
+            tls, truststore, ctx=ctx_for(f"https://127.0.0.1:{port}", ca_bundle=str(root_file),
+                                         root=fresh_debian(tmp_path, root))
+        )
+    address = f"127.0.0.1:{port}"
+    result = truststore_results(results)
+    assert result.code == "truststore.ok" and result.status is Status.PASS
+    assert f"both stores judge {address} alike" in result.summary
+    assert result.details["stores"] == {address: {"system": "trusted", "certifi": "trusted"}}
+    assert "disagree" not in result.details and "not_compared" not in result.details
+
+
+def test_missing_store_outranks_everything_and_still_shows_the_verdicts(
+    tmp_path: Path, root: Authority, root_file: Path
+) -> None:
+    host = fake_host(tmp_path / "host", "alpine", None, root)
+    leaf = root.issue("127.0.0.1")
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        results = run(
+            tls, truststore, ctx=ctx_for(f"https://127.0.0.1:{port}", ca_bundle=str(root_file), root=host)
+        )
+    result = truststore_results(results)
+    assert result.code == "truststore.missing" and result.status is Status.FAIL
+    assert "apk add ca-certificates" in result.remediation
+    assert result.details["stores"] == {f"127.0.0.1:{port}": {"system": "trusted", "certifi": "trusted"}}
+
+
+def test_a_failing_tls_result_does_not_skip_the_trust_stores(tmp_path: Path, root: Authority) -> None:
+    """Both stores reject a private CA: tls fails, and truststore still reports the stores and both verdicts."""
+    leaf = root.issue("127.0.0.1")
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        results = run(tls, truststore, ctx=ctx_for(f"https://127.0.0.1:{port}", root=fresh_debian(tmp_path, root)))
+    address = f"127.0.0.1:{port}"
+    assert only(results, "tls", address).status is Status.FAIL
+    result = truststore_results(results)
+    assert result.code == "truststore.ok", result.summary
+    verdicts = result.details["stores"][address]
+    assert verdicts["system"].startswith("rejected: ") and verdicts["certifi"].startswith("rejected: ")
+
+
+def test_one_set_of_handshakes_per_endpoint_whether_or_not_tls_runs(
+    tmp_path: Path, root: Authority, root_file: Path
+) -> None:
+    leaf = root.issue("127.0.0.1")
+    host = fresh_debian(tmp_path, root)
+    counts = {}
+    codes = {}
+    for label, modules in (("tls", (tls,)), ("both", (tls, truststore)), ("truststore", (truststore,))):
+        log = ServerLog()
+        with tls_server(leaf.chain_pem(), leaf.key_pem, log=log) as port:
+            results = run(*modules, ctx=ctx_for(f"https://127.0.0.1:{port}", ca_bundle=str(root_file), root=host))
+        counts[label] = log.handshakes
+        codes[label] = [result.code for result in results]
+    assert counts["tls"] >= 2  # the system store and certifi
+    assert counts["both"] == counts["tls"] == counts["truststore"]
+    assert codes["both"] == ["tls.ok", "truststore.ok"]
+    # Without the tls check, the truststore probe does the same handshakes itself.
+    assert codes["truststore"] == ["truststore.ok"]
+
+
+def test_an_endpoint_whose_tcp_failed_is_not_compared_and_not_contacted(tmp_path: Path, root: Authority) -> None:
+    port = closed_port()
+    address = f"127.0.0.1:{port}"
+    ctx = ctx_for(f"https://{address}", root=fresh_debian(tmp_path, root), timeout=0.5)
+    with_tls = run(tcp, tls, truststore, ctx=ctx)
+    assert only(with_tls, "tls", address).code == "prerequisite.failed"
+    result = truststore_results(with_tls)
+    assert result.code == "truststore.ok"
+    assert result.details["not_compared"] == {address: f"the tls check did not judge {address} (prerequisite.failed)"}
+    assert f"no comparison for {address}" in result.summary
+    assert ctx.memo(f"tls.assessment:{address}", lambda: "never contacted") == "never contacted"
+
+    ctx = ctx_for(f"https://{address}", root=fresh_debian(tmp_path / "again", root), timeout=0.5)
+    without_tls = run(tcp, truststore, ctx=ctx)
+    result = truststore_results(without_tls)
+    assert result.details["not_compared"] == {address: f"tcp {address} failed (tcp.refused)"}
+    assert ctx.memo(f"tls.assessment:{address}", lambda: "never contacted") == "never contacted"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_an_endpoint_offering_only_tls10_is_not_compared(tmp_path: Path, root: Authority) -> None:
+    def tls10_only(context: ssl.SSLContext) -> None:
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+
+    leaf = root.issue("127.0.0.1")
+    try:
+        with tls_server(leaf.chain_pem(), leaf.key_pem, configure=tls10_only) as port:
+            results = run(tls, truststore, ctx=ctx_for(f"https://127.0.0.1:{port}", root=fresh_debian(tmp_path, root)))
+    except (ssl.SSLError, ValueError):
+        pytest.skip("this OpenSSL build cannot serve TLS 1.0")
+    address = f"127.0.0.1:{port}"
+    assert only(results, "tls", address).details["offered_protocol"] == "TLSv1"
+    result = truststore_results(results)
+    assert result.code == "truststore.ok"
+    assert "disagree" not in result.details
+    verdicts = result.details["stores"][address]
+    if "not_compared" in result.details:  # the verified handshake broke on the protocol
+        assert result.details["not_compared"][address].startswith(f"no TLS handshake with {address} to judge")
+        assert verdicts["certifi"] == "no verdict: not tried"
+    else:  # a default context that still speaks TLS 1.0 (Python 3.9) rejects the certificate first, in both stores
+        assert verdicts["system"].startswith("rejected: ") and verdicts["certifi"].startswith("rejected: ")
+
+
+def test_certifi_trusting_what_the_system_store_rejects_names_system_clients(
+    tmp_path: Path, root: Authority
+) -> None:
+    """The reverse direction (the system store lacks a public root): fed the handshakes as the tls check records
+    them, since no test may change certifi's bundle."""
+    host = fake_host(tmp_path / "host", "rhel", "/etc/pki/tls/certs/ca-bundle.crt", root)
+    ctx = ctx_for("https://tenant.dtdoctor.test", root=host)
+    endpoint = ctx.settings.remote_endpoints[0]
+    route = proxy_check.route(ctx, endpoint)
+    system = tls_probe.Handshake(trust.SYSTEM, tls_probe.VERIFY_FAILED, verify_code=20,
+                                 verify_message="unable to get local issuer certificate")
+    certifi = tls_probe.Handshake(trust.CERTIFI, tls_probe.OK, version="TLSv1.3")
+    ctx.memo(f"tls.assessment:{endpoint.address}", lambda: tls_probe.Assessment(endpoint, route, system, certifi))
+    finding = truststore.probe_trust([endpoint], ProbeContext(ctx, {}), "linux", TODAY)
+    assert finding.code == "truststore.disagree"
+    assert (
+        "certifi's bundle trusts tenant.dtdoctor.test:443 but the system store rejects it "
+        "(unable to get local issuer certificate): OneAgent, curl and every client using the system store would "
+        "fail" in finding.summary
+    )
+    assert finding.details["disagree"][0]["rejected_by"] == "system"
+    assert finding.details["stores"]["tenant.dtdoctor.test:443"] == {
+        "system": "rejected: unable to get local issuer certificate",
+        "certifi": "trusted",
+    }
+    assert "dnf update ca-certificates && update-ca-trust" in finding.remediation
+
+
+def test_without_a_url_only_the_local_store_is_reported(tmp_path: Path, root: Authority) -> None:
+    results = run(truststore, ctx=context({}, root=fresh_debian(tmp_path, root)))
+    result = truststore_results(results)
+    assert result.code == "truststore.ok"
+    assert result.details["stores"] == {}
+    assert "truststore.agree" not in truststore.CODES
