@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from dtdoctor.config import display_url, format_address
 from dtdoctor.net.resolve import resolve
+from dtdoctor.untrusted import ascii_int
 
 RESOLVE = "resolve"
 CONNECT = "connect"
@@ -153,10 +154,11 @@ def _handshake(sock: socket.socket, proxy: ProxyAddress, host: str, port: int, t
         raise TunnelError(PROTOCOL, f"the proxy {proxy.address} broke the connection: {exc.strerror or exc}") from None
     status_line = head.split(b"\r\n", 1)[0].decode("latin-1").strip()
     pieces = status_line.split(" ", 2)
-    if len(pieces) < 2 or not pieces[0].startswith("HTTP/") or not pieces[1].isdigit():
+    # An HTTP status is exactly three ASCII digits; anything else is not an HTTP proxy's answer.
+    status = ascii_int(pieces[1], 3) if len(pieces) >= 2 and pieces[0].startswith("HTTP/") else None
+    if status is None or len(pieces[1]) != 3:
         shown = status_line[:80] or "nothing"
         raise TunnelError(PROTOCOL, f"{proxy.address} did not answer like an HTTP proxy (got {shown!r})")
-    status = int(pieces[1])
     reason = pieces[2] if len(pieces) > 2 else ""
     if not 200 <= status < 300:
         message = f"the proxy answered CONNECT {authority} with {status} {reason}".strip()

@@ -218,3 +218,11 @@ def test_installed_oneagent_with_the_api_off_is_a_warning_when_a_url_is_configur
     assert "Discovery mode" in finding.summary
     assert finding.remediation is not None and "--set-monitoring-mode" in finding.remediation
     assert finding.details["port"]["source"] == "oneagentctl"
+
+
+def test_a_status_with_a_superscript_digit_is_a_banner_not_a_crash(tmp_path: Path) -> None:
+    with open_port(banner="HTTP/1.1 ²00 OK\r\nServer: EEC\r\n\r\n".encode("latin-1")) as port:
+        finding = run(bare(tmp_path, eec_port=port))
+    assert finding.code == "eec.wrong_service"
+    assert finding.details["http"]["kind"] == "banner"
+    assert eec.parse_answer(b"HTTP/1.1 " + b"2" * 5000 + b" OK\r\n\r\n").kind == "banner"
