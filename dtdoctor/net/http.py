@@ -110,10 +110,15 @@ class HttpResponse:
         return self.status in _REDIRECT_STATUSES
 
     def json(self) -> Any:
-        """The parsed body, or raises ``ValueError`` (also for a capped body)."""
+        """The parsed body, or raises ``ValueError`` (also for a capped body or one nested too deeply)."""
         if self.truncated:
             raise ValueError(f"the body is larger than {MAX_BODY // 1024} KiB")
-        return json.loads(self.text)
+        try:
+            return json.loads(self.text)
+        except RecursionError:
+            # ``[[[[...`` a few thousand levels deep exhausts the parser's stack;
+            # callers treat every unreadable body alike, as a ValueError.
+            raise ValueError("the JSON body is nested too deeply to read") from None
 
     def snippet(self, limit: int = 120) -> str:
         """The first characters of the body, on one line, for evidence."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dtdoctor.model import Status
-from tests.api.conftest import one
+from tests.api.conftest import by_id, one
 from tests.support.fake_dynatrace import Reply, make_token, serve
+from tests.support.listeners import closed_port
 
 GOOD = make_token("GOODTOKEN")
 
@@ -33,3 +34,51 @@ def test_a_plausible_timestamp_is_still_read(run, server_tls):
         result = one(run(["api"], token=GOOD, url=server.url()), "api")
     assert result.code == "api.ok"
     assert result.details["server_time_ms"] == 1763800000000
+
+
+DEEP = b"[" * 100_000  # deeper than any JSON parser's stack
+
+
+def test_a_deeply_nested_error_body_is_not_dynatraces_error_format(run, server_tls):
+    with serve(lambda request: Reply(401, DEEP), server_tls) as server:
+        result = one(run(["api"], token=GOOD, url=server.url()), "api")
+    assert result.code == "api.not_dynatrace"
+    assert "without Dynatrace's error format" in result.summary
+
+
+def test_a_deeply_nested_server_error_is_an_http_error(run, server_tls):
+    with serve(lambda request: Reply(503, DEEP), server_tls) as server:
+        result = one(run(["api"], token=GOOD, url=server.url()), "api")
+    assert result.code == "api.http_error"
+
+
+def test_a_deeply_nested_lookup_answer_leaves_the_token_unverified(run, server_tls):
+    with serve(lambda request: Reply(200, DEEP), server_tls) as server:
+        result = one(run(["token"], token=GOOD, url=server.url()), "token")
+    assert result.code == "token.unverified"
+    assert "without a token description" in result.summary
+
+
+def test_a_lookup_answer_whose_scopes_are_a_number_lacks_the_scopes(run, server_tls):
+    record = {"id": GOOD.rsplit(".", 1)[0], "name": "odd", "enabled": True, "scopes": 5}
+    with serve(lambda request: Reply(200, record), server_tls) as server:
+        result = one(run(["token"], token=GOOD, url=server.url()), "token")
+    assert result.code == "token.missing_scope"
+    assert result.details["scopes"] == []
+    assert GOOD.rsplit(".", 1)[1] not in str(result.to_json())
+
+
+def test_a_deeply_nested_ingest_refusal_is_a_failure(run, server_tls):
+    with serve(lambda request: Reply(400, DEEP), server_tls) as server:
+        results = run(["event"], token=GOOD, url=server.url(), eec_port=closed_port(), send_test_event=True)
+    result = by_id(results, "event")[0]
+    assert result.code == "event.failed"
+    assert "without Dynatrace's error format" in result.summary
+
+
+def test_ingest_results_of_another_shape_are_not_a_crash(run, server_tls):
+    with serve(lambda request: Reply(201, {"reportCount": 1, "eventIngestResults": 5}), server_tls) as server:
+        results = run(["event"], token=GOOD, url=server.url(), eec_port=closed_port(), send_test_event=True)
+    result = by_id(results, "event")[0]
+    assert result.code == "event.sent"
+    assert result.details["correlation_ids"] == []
