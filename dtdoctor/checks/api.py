@@ -172,8 +172,9 @@ def redirect_finding(prefix: str, response: http.HttpResponse, endpoint_text: st
     where = f" to {last.location}" if last else ""
     why = f" ({last.reason})" if last and last.reason else ""
     remediation = None
-    if last is not None:
-        scheme, host, port = http.origin(last.location)
+    target = http.origin_or_none(last.location) if last is not None else None
+    if target is not None:
+        scheme, host, port = target
         remediation = (
             f"If {scheme}://{format_address(host, port)} is really your Dynatrace environment, use that URL "
             "directly (--url / --activegate); otherwise a proxy or portal between this host and Dynatrace "

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 from urllib.parse import urljoin, urlsplit
 
@@ -145,11 +145,23 @@ class HttpFailure(Exception):
 
 
 def origin(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of a URL, the unit redirects may stay within."""
+    """(scheme, host, port) of a URL, the unit redirects may stay within.
+
+    Raises ``ValueError`` for a URL that cannot be split, or whose port is
+    not a number from 0 to 65535 (``Location: http://host:99999/``).
+    """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     port = parts.port or (443 if scheme == "https" else 80)
     return scheme, (parts.hostname or "").lower(), port
+
+
+def origin_or_none(url: str) -> tuple[str, str, int] | None:
+    """``origin(url)``, or None when a server sent a URL that cannot be parsed."""
+    try:
+        return origin(url)
+    except ValueError:
+        return None
 
 
 def endpoint_for(settings: Settings, url: str) -> Endpoint | None:
@@ -329,30 +341,31 @@ def fetch(
         location = answer.headers.get("location", "")
         if not location:
             return answer
+        target, refusal = _redirect_refusal(current, location, method, len(hops))
+        shown = safe_location(target if target is not None else location)
+        if target is None or refusal:
+            hops.append(Hop(answer.status, shown, False, refusal))
+            return replace(answer, hops=tuple(hops))
+        hops.append(Hop(answer.status, shown, True))
+        current = target
+
+
+def _redirect_refusal(current: str, location: str, method: str, hops_so_far: int) -> tuple[str | None, str]:
+    """A redirect's absolute target (None when it cannot be parsed) and why it is not followed ('' to follow)."""
+    try:
         target = urljoin(current, location)
-        shown = safe_location(target)
-        if origin(target) != origin(current):
-            hops.append(Hop(answer.status, shown, False, "points to another host, port or scheme"))
-        elif method.upper() not in ("GET", "HEAD"):
-            hops.append(Hop(answer.status, shown, False, f"a {method.upper()} is not repeated on a redirect"))
-        elif len(hops) >= MAX_REDIRECTS:
-            hops.append(Hop(answer.status, shown, False, f"more than {MAX_REDIRECTS} redirects"))
-        else:
-            hops.append(Hop(answer.status, shown, True))
-            current = target
-            continue
-        return HttpResponse(
-            url=answer.url,
-            status=answer.status,
-            http_version=answer.http_version,
-            headers=answer.headers,
-            body=answer.body,
-            truncated=answer.truncated,
-            elapsed_ms=answer.elapsed_ms,
-            hops=tuple(hops),
-            token_sent=answer.token_sent,
-            echoed_token=answer.echoed_token,
-        )
+        target_origin = origin(target)
+    except ValueError as exc:
+        # The server chose this Location (a port beyond 65535, a broken IPv6
+        # literal): it is the answer to report, not an error of dtdoctor's.
+        return None, f"the target cannot be parsed: {exc}"
+    if target_origin != origin(current):
+        return target, "points to another host, port or scheme"
+    if method.upper() not in ("GET", "HEAD"):
+        return target, f"a {method.upper()} is not repeated on a redirect"
+    if hops_so_far >= MAX_REDIRECTS:
+        return target, f"more than {MAX_REDIRECTS} redirects"
+    return target, ""
 
 
 def dynatrace_error(response: HttpResponse) -> dict[str, Any] | None:

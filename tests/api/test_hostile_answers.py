@@ -82,3 +82,43 @@ def test_ingest_results_of_another_shape_are_not_a_crash(run, server_tls):
     result = by_id(results, "event")[0]
     assert result.code == "event.sent"
     assert result.details["correlation_ids"] == []
+
+
+def _redirect_to(location: str):
+    return lambda request: Reply(302, b"", headers={"Location": location}, content_type="text/plain")
+
+
+def test_a_redirect_to_a_port_beyond_65535_is_reported_not_followed(run, server_tls):
+    with serve(_redirect_to("http://127.0.0.1:99999/"), server_tls) as server:
+        result = one(run(["api"], token=GOOD, url=server.url()), "api")
+        assert len(server.requests) == 1
+    assert result.code == "api.redirect" and result.status is Status.FAIL
+    hop = result.details["redirects"][-1]
+    assert hop["followed"] is False
+    assert "cannot be parsed" in hop["reason"] and "ort" in hop["reason"]
+    assert "cannot be parsed" in result.summary
+
+
+def test_a_redirect_to_a_broken_ipv6_literal_is_a_protocol_failure_never_followed(run, server_tls):
+    # httpx itself refuses such a Location while reading the answer: a broken answer, not a redirect.
+    with serve(_redirect_to("https://[::1/e/abc"), server_tls) as server:
+        results = run(["api", "activegate"], token=GOOD, url=server.url(), activegates=(server.url(),))
+        assert all(request.path.endswith(("/api/v1/time", "/rest/health")) for request in server.requests)
+    api_result = by_id(results, "api")[0]
+    assert api_result.code == "api.connection_failed" and api_result.details["failure"] == "protocol"
+    assert "location" in api_result.summary.lower()
+    assert by_id(results, "activegate")[0].code == "activegate.unreachable"
+
+
+def test_an_activegate_redirecting_to_a_port_beyond_65535_is_not_running(run, server_tls):
+    with serve(_redirect_to("http://127.0.0.1:99999/rest/health"), server_tls) as server:
+        result = by_id(run(["activegate"], activegates=(server.url(),)), "activegate")[0]
+    assert result.code == "activegate.not_running"
+    assert "redirect" in result.summary
+
+
+def test_the_token_check_reports_an_unparseable_redirect_as_unverified(run, server_tls):
+    with serve(_redirect_to("http://127.0.0.1:99999/"), server_tls) as server:
+        result = one(run(["token"], token=GOOD, url=server.url()), "token")
+    assert result.code == "token.unverified"
+    assert "redirects" in result.summary
