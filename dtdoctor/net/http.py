@@ -10,8 +10,10 @@ enforces the safety rules in one place:
   GET/HEAD redirect within the same scheme, host and port is followed, for
   at most ``MAX_REDIRECTS`` hops; anything else comes back as the redirect
   answer itself so the check can report it;
-- bodies are streamed and read up to ``MAX_BODY`` bytes, within the probe's
-  deadline, so a huge or trickling answer cannot hang or swamp a check;
+- bodies are streamed and read up to ``MAX_BODY`` bytes, and the whole
+  exchange (headers included) has a deadline that a watchdog enforces by
+  shutting the connection down, so a huge, stalled or trickling answer
+  cannot hang or swamp a check;
 - TLS is verified against the system store plus ``--ca-bundle``; the proxy
   is chosen as curl would (``NO_PROXY`` honoured, loopback always direct).
 
@@ -21,8 +23,11 @@ precise result codes. httpx is imported lazily to keep start-up light.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
@@ -38,8 +43,8 @@ MAX_REDIRECTS = 3
 USER_AGENT = "dtdoctor"
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 # How many timeouts one ``fetch`` may take at worst: the exchange has a deadline
-# of two timeouts, checked between body chunks, and the read in progress when it
-# passes may take one more. Probes that make one request use this as their budget.
+# of two timeouts, which the watchdog enforces; the third is margin for a
+# connect in progress. Probes that make one request use this as their budget.
 BUDGET = 3.0
 
 # Failure kinds.
@@ -213,6 +218,66 @@ def _describe_tls(error: ssl.SSLError) -> str:
     return f"TLS handshake failed: {error.reason or error}"
 
 
+class _Watchdog:
+    """Shuts a request's connections down when its overall deadline passes.
+
+    Socket timeouts apply per read, so a server that trickles one header byte
+    at a time never trips them; httpx only hands out the response after the
+    headers, so the body loop's own deadline check never runs either. The
+    sockets are learnt from httpcore's ``trace`` request extension (the
+    ``connect_tcp`` and ``start_tls`` events carry the new stream); shutting
+    one down wakes the blocked read, which then fails, and ``fired`` tells the
+    caller that the failure is the deadline's.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._armed = True
+        self.fired = False
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        if not event.endswith(".complete"):
+            return
+        get_extra_info = getattr(info.get("return_value"), "get_extra_info", None)
+        sock = get_extra_info("socket") if callable(get_extra_info) else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.fired:  # connected after the deadline: end it at once
+                self._shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            if not self._armed:
+                return
+            self.fired = True
+            for sock in self._sockets:
+                self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        # The plain socket's shutdown, also for an SSLSocket: it wakes the
+        # reader without touching the TLS state another thread is using.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._armed = False
+        self._timer.cancel()
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.disarm()
+
+
 def _classify(exc: Exception, body_started: bool, timeout: float) -> tuple[str, str]:
     import httpx
 
@@ -292,9 +357,10 @@ def fetch(
         if proxy.url:
             client_options["proxy"] = proxy.url
         body_started = False
+        watchdog = _Watchdog(deadline - time.monotonic())
         try:
-            with httpx.Client(**client_options) as client, client.stream(
-                method, current, content=content, headers=headers
+            with httpx.Client(**client_options) as client, watchdog, client.stream(
+                method, current, content=content, headers=headers, extensions={"trace": watchdog.trace}
             ) as response:
                 body_started = True
                 chunks: list[bytes] = []
@@ -312,6 +378,7 @@ def fetch(
                             elapsed(),
                             tuple(hops),
                         )
+                watchdog.disarm()  # complete: nothing may be shut down from now on
                 body = b"".join(chunks)[:MAX_BODY]
                 # A server that echoes the token back must not put it into any
                 # result: scrub it here, so nothing downstream can carry it.
@@ -333,6 +400,13 @@ def fetch(
         except HttpFailure:
             raise
         except (httpx.HTTPError, httpx.InvalidURL, ssl.SSLError, OSError, ValueError) as exc:
+            if watchdog.fired:
+                # The watchdog cut the connection: whatever the read then raised, the cause is the deadline.
+                if body_started:
+                    message = f"the answer started, then did not complete within {deadline - started:.1f} s"
+                    raise HttpFailure(STALLED, message, elapsed(), tuple(hops)) from None
+                message = f"no complete answer within {deadline - started:.1f} s (the server stalled or trickled)"
+                raise HttpFailure(TIMEOUT, message, elapsed(), tuple(hops)) from None
             # ValueError/InvalidURL: a proxy or URL httpx cannot use.
             kind, message = _classify(exc, body_started, limit)
             raise HttpFailure(kind, message, elapsed(), tuple(hops)) from None
