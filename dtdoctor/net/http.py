@@ -23,11 +23,10 @@ precise result codes. httpx is imported lazily to keep start-up light.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import socket
 import ssl
-import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
@@ -35,6 +34,7 @@ from urllib.parse import urljoin, urlsplit
 
 from dtdoctor.config import Endpoint, Settings, display_url
 from dtdoctor.context import RunContext
+from dtdoctor.net.deadline import Watchdog
 from dtdoctor.net.proxy import choose_proxy
 from dtdoctor.net.trust import SYSTEM, ssl_context
 
@@ -218,64 +218,14 @@ def _describe_tls(error: ssl.SSLError) -> str:
     return f"TLS handshake failed: {error.reason or error}"
 
 
-class _Watchdog:
-    """Shuts a request's connections down when its overall deadline passes.
-
-    Socket timeouts apply per read, so a server that trickles one header byte
-    at a time never trips them; httpx only hands out the response after the
-    headers, so the body loop's own deadline check never runs either. The
-    sockets are learnt from httpcore's ``trace`` request extension (the
-    ``connect_tcp`` and ``start_tls`` events carry the new stream); shutting
-    one down wakes the blocked read, which then fails, and ``fired`` tells the
-    caller that the failure is the deadline's.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
-        self._armed = True
-        self.fired = False
-        self._timer = threading.Timer(max(0.0, seconds), self._fire)
-        self._timer.daemon = True
-
-    def trace(self, event: str, info: Mapping[str, Any]) -> None:
-        if not event.endswith(".complete"):
-            return
-        get_extra_info = getattr(info.get("return_value"), "get_extra_info", None)
-        sock = get_extra_info("socket") if callable(get_extra_info) else None
-        if not isinstance(sock, socket.socket):
-            return
-        with self._lock:
-            self._sockets.append(sock)
-            if self.fired:  # connected after the deadline: end it at once
-                self._shut(sock)
-
-    def _fire(self) -> None:
-        with self._lock:
-            if not self._armed:
-                return
-            self.fired = True
-            for sock in self._sockets:
-                self._shut(sock)
-
-    @staticmethod
-    def _shut(sock: socket.socket) -> None:
-        # The plain socket's shutdown, also for an SSLSocket: it wakes the
-        # reader without touching the TLS state another thread is using.
-        with contextlib.suppress(OSError):
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-    def disarm(self) -> None:
-        with self._lock:
-            self._armed = False
-        self._timer.cancel()
-
-    def __enter__(self) -> _Watchdog:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.disarm()
+def _watch_new_stream(watchdog: Watchdog, event: str, info: Mapping[str, Any]) -> None:
+    """httpcore's ``trace`` extension: its ``connect_tcp`` and ``start_tls`` events carry each new stream."""
+    if not event.endswith(".complete"):
+        return
+    get_extra_info = getattr(info.get("return_value"), "get_extra_info", None)
+    sock = get_extra_info("socket") if callable(get_extra_info) else None
+    if isinstance(sock, socket.socket):
+        watchdog.watch(sock)
 
 
 def _classify(exc: Exception, body_started: bool, timeout: float) -> tuple[str, str]:
@@ -357,10 +307,14 @@ def fetch(
         if proxy.url:
             client_options["proxy"] = proxy.url
         body_started = False
-        watchdog = _Watchdog(deadline - time.monotonic())
+        # Socket timeouts apply per read and httpx hands out the response only
+        # after the headers, so a trickle of header bytes would outlast both
+        # them and the body loop's check: the watchdog ends it at the deadline.
+        watchdog = Watchdog(deadline - time.monotonic())
+        trace = functools.partial(_watch_new_stream, watchdog)
         try:
             with httpx.Client(**client_options) as client, watchdog, client.stream(
-                method, current, content=content, headers=headers, extensions={"trace": watchdog.trace}
+                method, current, content=content, headers=headers, extensions={"trace": trace}
             ) as response:
                 body_started = True
                 chunks: list[bytes] = []
