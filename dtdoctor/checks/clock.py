@@ -25,6 +25,7 @@ from dtdoctor.config import Endpoint
 from dtdoctor.context import RunContext
 from dtdoctor.model import Status
 from dtdoctor.net import tls_probe, trust
+from dtdoctor.net.deadline import Watchdog
 from dtdoctor.net.proxy import ProxyChoice
 from dtdoctor.net.tunnel import TunnelError
 from dtdoctor.untrusted import ascii_int
@@ -82,9 +83,16 @@ def _request(
         raw = tls_probe.open_stream(endpoint.host, endpoint.port, route, timeout)
     except (TunnelError, tls_probe.ConnectError) as exc:
         raise NoTime(str(exc)) from None
+    # Socket timeouts apply per read: the watchdog bounds the whole exchange,
+    # so a server trickling its handshake or headers cannot hold the check.
+    watchdog = Watchdog(2 * timeout)
     try:
         raw.settimeout(timeout)
-        with context.wrap_socket(raw, server_hostname=endpoint.host.strip("[]")) as sock:
+        with watchdog, context.wrap_socket(
+            raw, server_hostname=endpoint.host.strip("[]"), do_handshake_on_connect=False
+        ) as sock:
+            watchdog.watch(sock)  # the TLS socket owns the connection from here on, the handshake included
+            sock.do_handshake()
             host_header = endpoint.host if endpoint.port == 443 else endpoint.address
             lines = [f"GET {path} HTTP/1.1", f"Host: {host_header}", "User-Agent: dtdoctor", "Accept: text/plain",
                      "Connection: close"]
@@ -96,11 +104,16 @@ def _request(
             response.begin()
             received = time.time()
             body = response.read(_MAX_BODY)
+            watchdog.disarm()  # complete: nothing may be shut down from now on
+            if watchdog.fired:  # cut at the deadline, which http.client may take for the end of the answer
+                raise NoTime(f"no complete answer within {2 * timeout:g} s (the server stalled or trickled)")
             headers = {name.lower(): value for name, value in response.getheaders()}
             return response.status, headers, body, sent, received
     except ssl.SSLCertVerificationError:
         raise
     except (OSError, http.client.HTTPException) as exc:
+        if watchdog.fired:
+            raise NoTime(f"no complete answer within {2 * timeout:g} s (the server stalled or trickled)") from None
         raise NoTime(f"{type(exc).__name__}: {exc}") from None
     finally:
         raw.close()

@@ -190,7 +190,13 @@ def http_probe(address: str, port: int, timeout: float) -> Answer:
                 connection.sendall(request)
             except OSError:
                 pass  # a banner-and-close service may already be gone; read what it sent
+            # The socket timeout applies per read; a service trickling its answer must still end in time.
+            deadline = time.monotonic() + timeout
             while len(received) < _READ_LIMIT and b"\r\n\r\n" not in received:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise socket.timeout("the answer did not complete in time")
+                connection.settimeout(min(timeout, remaining))
                 chunk = connection.recv(4096)
                 if not chunk:
                     break

@@ -333,6 +333,14 @@ def fetch(
                             tuple(hops),
                         )
                 watchdog.disarm()  # complete: nothing may be shut down from now on
+                if watchdog.fired:
+                    # A body without Content-Length ends at EOF, so the cut connection looked like its end.
+                    raise HttpFailure(
+                        STALLED,
+                        f"the answer started, then did not complete within {deadline - started:.1f} s",
+                        elapsed(),
+                        tuple(hops),
+                    )
                 body = b"".join(chunks)[:MAX_BODY]
                 # A server that echoes the token back must not put it into any
                 # result: scrub it here, so nothing downstream can carry it.

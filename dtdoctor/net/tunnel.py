@@ -147,7 +147,7 @@ def _handshake(sock: socket.socket, proxy: ProxyAddress, host: str, port: int, t
     sock.settimeout(timeout)
     try:
         sock.sendall(request)
-        head = _read_head(sock)
+        head = _read_head(sock, time.monotonic() + timeout)
     except socket.timeout:
         raise TunnelError(TIMEOUT, f"the proxy {proxy.address} did not answer CONNECT within {timeout:g} s") from None
     except OSError as exc:
@@ -166,10 +166,20 @@ def _handshake(sock: socket.socket, proxy: ProxyAddress, host: str, port: int, t
     return status_line
 
 
-def _read_head(sock: socket.socket) -> bytes:
-    """Read up to the end of the response head, byte-exact, so nothing of the tunnel is consumed."""
+def _read_head(sock: socket.socket, deadline: float) -> bytes:
+    """Read up to the end of the response head, byte-exact, so nothing of the tunnel is consumed.
+
+    The whole head must arrive by ``deadline`` (raises ``socket.timeout``):
+    the socket's own timeout applies per byte, which a proxy trickling its
+    answer would never trip.
+    """
     data = b""
+    timeout = sock.gettimeout()
     while b"\r\n\r\n" not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("the answer did not complete in time")
+        sock.settimeout(remaining if timeout is None else min(timeout, remaining))
         chunk = sock.recv(1)
         if not chunk:
             if not data:
@@ -178,4 +188,5 @@ def _read_head(sock: socket.socket) -> bytes:
         data += chunk
         if len(data) > _MAX_HEADER_BYTES:
             break
+    sock.settimeout(timeout)
     return data

@@ -99,3 +99,13 @@ def test_a_quick_answer_is_not_cut_by_the_watchdog():
         response = http.fetch(factories.context({}, url=url, timeout=0.3), "GET", url + "/api/v1/time")
         time.sleep(0.7)  # past the deadline: the disarmed watchdog must not fire on anything
     assert response.status == 200 and response.text == "1763800000000"
+
+
+def test_a_body_without_length_cut_at_the_deadline_is_stalled_not_complete(run):
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+    with scripted_server(head, trickle=b"1" * 4000, trickle_interval=0.3) as port:
+        results, took = timed(run, ["api"], port)
+    result = one(results, "api")
+    assert result.code == "api.timeout", result.summary
+    assert result.details["failure"] == http.STALLED
+    assert took < RUNNER_LIMIT - 0.5

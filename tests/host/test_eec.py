@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from dtdoctor.model import Status
 from tests.support.factories import context
 from tests.support.fake_eec import http_server
 from tests.support.fake_hosts import fake_host
+from tests.support.hostile_servers import endless_header, scripted_server
 from tests.support.listeners import blackhole_port, closed_port, open_port
 
 URL = "https://abc12345.live.dynatrace.com"
@@ -226,3 +228,13 @@ def test_a_status_with_a_superscript_digit_is_a_banner_not_a_crash(tmp_path: Pat
     assert finding.code == "eec.wrong_service"
     assert finding.details["http"]["kind"] == "banner"
     assert eec.parse_answer(b"HTTP/1.1 " + b"2" * 5000 + b" OK\r\n\r\n").kind == "banner"
+
+
+def test_a_service_trickling_its_answer_is_judged_on_what_came_within_the_timeout(tmp_path: Path) -> None:
+    with scripted_server(b"HTTP/1.1 200 OK\r\nServer: nginx\r\n", trickle=endless_header()) as port:
+        started = time.monotonic()
+        finding = run(bare(tmp_path, eec_port=port))
+        took = time.monotonic() - started
+    assert finding.code == "eec.wrong_service", finding.summary
+    assert finding.details["http"]["server_header"] == "nginx"
+    assert took < 2 * 0.5 + 0.5

@@ -38,8 +38,13 @@ def scripted_server(
     trickle_interval: float = 0.1,
     hold: bool = True,
     tls: ssl.SSLContext | None = None,
+    read_request: bool = True,
 ) -> Iterator[int]:
-    """Yield the port of a server that sends ``answer``, then trickles ``trickle``, then holds or closes."""
+    """Yield the port of a server that sends ``answer``, then trickles ``trickle``, then holds or closes.
+
+    ``read_request=False`` answers at once, without waiting for an HTTP
+    request head (for answers to a TLS ClientHello, which has none).
+    """
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -52,7 +57,8 @@ def scripted_server(
             if tls is not None:
                 conn.settimeout(2)
                 conn = tls.wrap_socket(conn, server_side=True)
-            _read_head(conn)
+            if read_request:
+                _read_head(conn)
             conn.settimeout(2)
             if answer:
                 conn.sendall(answer)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from dtdoctor.checks import proxy
 from dtdoctor.model import Status
+from tests.support.hostile_servers import endless_header, scripted_server
 from tests.support.listeners import open_port
 from tests.tls.helpers import ctx_for, only, run
 
@@ -26,3 +29,15 @@ def test_a_status_of_many_digits_is_not_an_http_proxy() -> None:
         result = only(run(proxy, ctx=ctx), "proxy")
     assert result.status is Status.FAIL
     assert "did not answer like an HTTP proxy" in result.summary
+
+
+def test_a_proxy_trickling_its_answer_is_a_timeout_within_the_budget() -> None:
+    answer = b"HTTP/1.1 200 Connection established\r\n"
+    with scripted_server(answer, trickle=endless_header()) as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:443", proxy=f"http://127.0.0.1:{proxy_port}", timeout=0.4)
+        started = time.monotonic()
+        result = only(run(proxy, ctx=ctx), "proxy")
+        took = time.monotonic() - started
+    assert result.code == "proxy.failed" and result.status is Status.FAIL, result.summary
+    assert "did not answer CONNECT within 0.4 s" in result.summary
+    assert took < 1.5
