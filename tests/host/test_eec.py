@@ -238,3 +238,18 @@ def test_a_service_trickling_its_answer_is_judged_on_what_came_within_the_timeou
     assert finding.code == "eec.wrong_service", finding.summary
     assert finding.details["http"]["server_header"] == "nginx"
     assert took < 2 * 0.5 + 0.5
+
+
+def test_a_port_printed_with_a_superscript_digit_is_not_a_port(tmp_path: Path) -> None:
+    built = fake_host(tmp_path, "bare_metal")
+    built.oneagent({"--get-extensions-ingest-port": "14²99"})
+    port = eec_port(context(built.environ, tmp_path, timeout=2))
+    assert port.port == 14499 and port.source == "default"
+    assert "not a port number" in port.note
+
+
+def test_a_no_proxy_port_with_a_superscript_digit_is_not_a_port_restriction() -> None:
+    from dtdoctor.net.proxy import no_proxy_match
+
+    assert no_proxy_match("127.0.0.1", 14499, "127.0.0.1:²") == "127.0.0.1:²"
+    assert no_proxy_match("127.0.0.1", 14499, "127.0.0.1:" + "1" * 5000) == "127.0.0.1:" + "1" * 5000
