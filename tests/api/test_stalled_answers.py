@@ -89,7 +89,7 @@ def test_fetch_itself_ends_a_trickle_within_two_timeouts():
             http.fetch(factories.context({}, url=url, timeout=0.3), "GET", url + "/api/v1/time")
         took = time.monotonic() - started
     assert caught.value.kind == http.TIMEOUT
-    assert 0.5 < took < 1.2
+    assert 0.5 < took < 1.5
 
 
 def test_a_quick_answer_is_not_cut_by_the_watchdog():
