@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dtdoctor.timesync import ntp_status
+from dtdoctor.untrusted import ascii_int
 
 
 def os_release(root: Path) -> dict[str, str]:
@@ -47,8 +48,9 @@ def memory_bytes(root: Path) -> int | None:
         for line in text.splitlines():
             if line.startswith("MemTotal:"):
                 parts = line.split()
-                if len(parts) >= 2 and parts[1].isdigit():
-                    return int(parts[1]) * 1024
+                kib = ascii_int(parts[1], 15) if len(parts) >= 2 else None
+                if kib is not None:
+                    return kib * 1024
     if root != Path("/"):
         return None
     try:
@@ -64,7 +66,7 @@ def uptime_seconds(root: Path) -> int | None:
     if text:
         try:
             return int(float(text.split()[0]))
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, OverflowError):  # OverflowError: "inf"
             return None
     if root != Path("/"):
         return None

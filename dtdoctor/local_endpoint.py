@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dtdoctor.config import DEFAULT_EEC_PORT, format_address
 from dtdoctor.context import RunContext
+from dtdoctor.untrusted import ascii_int
 
 EEC_HOST = "127.0.0.1"
 EEC_INGEST_PATH = "/v2/events/ingest"
@@ -173,8 +174,9 @@ def _discover(ctx: RunContext) -> EecPort:
     output, why = oneagentctl(ctx, "--get-extensions-ingest-port")
     if output is not None:
         text = output.strip()
-        if text.isdigit() and 1 <= int(text) <= 65535:
-            return EecPort(int(text), "oneagentctl")
+        number = ascii_int(text, 5)
+        if number is not None and 1 <= number <= 65535:
+            return EecPort(number, "oneagentctl")
         why = f"oneagentctl printed {text[:40]!r}, not a port number"
     return EecPort(DEFAULT_EEC_PORT, "default", why)
 

@@ -26,9 +26,12 @@ from dtdoctor.config import Endpoint, Settings, format_address
 from dtdoctor.context import RunContext
 from dtdoctor.model import Status
 from dtdoctor.net import http
+from dtdoctor.untrusted import ascii_int
 
 ID = "api"
 TIME_PATH = "/api/v1/time"
+# Epoch milliseconds have 13 digits until the year 2286; anything much longer is not a timestamp.
+_MAX_TIME_DIGITS = 20
 
 CODES = codes(
     Code("api.ok", Status.PASS, "A Dynatrace API answers at the endpoint."),
@@ -169,8 +172,9 @@ def redirect_finding(prefix: str, response: http.HttpResponse, endpoint_text: st
     where = f" to {last.location}" if last else ""
     why = f" ({last.reason})" if last and last.reason else ""
     remediation = None
-    if last is not None:
-        scheme, host, port = http.origin(last.location)
+    target = http.origin_or_none(last.location) if last is not None else None
+    if target is not None:
+        scheme, host, port = target
         remediation = (
             f"If {scheme}://{format_address(host, port)} is really your Dynatrace environment, use that URL "
             "directly (--url / --activegate); otherwise a proxy or portal between this host and Dynatrace "
@@ -207,9 +211,9 @@ def judge(settings: Settings, endpoint: Endpoint, response: http.HttpResponse) -
         summary = f"{where}: HTTP {status} server error" + (f": {message}" if message else "")
         return Finding("api.http_error", summary, details)
     if status == 200:
-        text = response.text.strip()
-        if text.isdigit():
-            details["server_time_ms"] = int(text)
+        server_time_ms = ascii_int(response.text.strip(), _MAX_TIME_DIGITS)
+        if server_time_ms is not None:
+            details["server_time_ms"] = server_time_ms
             return Finding(
                 "api.ok",
                 f"Dynatrace API answers at {where}: HTTP {status} in {response.elapsed_ms} ms "

@@ -25,8 +25,10 @@ from dtdoctor.config import Endpoint
 from dtdoctor.context import RunContext
 from dtdoctor.model import Status
 from dtdoctor.net import tls_probe, trust
+from dtdoctor.net.deadline import Watchdog
 from dtdoctor.net.proxy import ProxyChoice
 from dtdoctor.net.tunnel import TunnelError
+from dtdoctor.untrusted import ascii_int
 
 ID = "clock"
 
@@ -81,9 +83,16 @@ def _request(
         raw = tls_probe.open_stream(endpoint.host, endpoint.port, route, timeout)
     except (TunnelError, tls_probe.ConnectError) as exc:
         raise NoTime(str(exc)) from None
+    # Socket timeouts apply per read: the watchdog bounds the whole exchange,
+    # so a server trickling its handshake or headers cannot hold the check.
+    watchdog = Watchdog(2 * timeout)
     try:
         raw.settimeout(timeout)
-        with context.wrap_socket(raw, server_hostname=endpoint.host.strip("[]")) as sock:
+        with watchdog, context.wrap_socket(
+            raw, server_hostname=endpoint.host.strip("[]"), do_handshake_on_connect=False
+        ) as sock:
+            watchdog.watch(sock)  # the TLS socket owns the connection from here on, the handshake included
+            sock.do_handshake()
             host_header = endpoint.host if endpoint.port == 443 else endpoint.address
             lines = [f"GET {path} HTTP/1.1", f"Host: {host_header}", "User-Agent: dtdoctor", "Accept: text/plain",
                      "Connection: close"]
@@ -95,11 +104,16 @@ def _request(
             response.begin()
             received = time.time()
             body = response.read(_MAX_BODY)
+            watchdog.disarm()  # complete: nothing may be shut down from now on
+            if watchdog.fired:  # cut at the deadline, which http.client may take for the end of the answer
+                raise NoTime(f"no complete answer within {2 * timeout:g} s (the server stalled or trickled)")
             headers = {name.lower(): value for name, value in response.getheaders()}
             return response.status, headers, body, sent, received
     except ssl.SSLCertVerificationError:
         raise
     except (OSError, http.client.HTTPException) as exc:
+        if watchdog.fired:
+            raise NoTime(f"no complete answer within {2 * timeout:g} s (the server stalled or trickled)") from None
         raise NoTime(f"{type(exc).__name__}: {exc}") from None
     finally:
         raw.close()
@@ -125,22 +139,34 @@ def sample_time(endpoint: Endpoint, route: ProxyChoice, run: RunContext) -> Time
     status, headers, body, sent, received = answer
     local = datetime.datetime.fromtimestamp((sent + received) / 2, datetime.timezone.utc)
     round_trip_ms = round((received - sent) * 1000)
-    text = body.decode("ascii", errors="replace").strip()
-    if status == 200 and text.isdigit() and len(text) >= 12:
-        server = datetime.datetime.fromtimestamp(int(text) / 1000, datetime.timezone.utc)
-        return TimeSample(local, server, "api/v1/time", (received - sent) / 2, round_trip_ms, status, verified)
+    api_time = _api_time(body) if status == 200 else None
+    if api_time is not None:
+        return TimeSample(local, api_time, "api/v1/time", (received - sent) / 2, round_trip_ms, status, verified)
     date = headers.get("date")
     if not date:
         raise NoTime(f"the answer (HTTP {status}) had no Date header")
     try:
         server = parsedate_to_datetime(date)
-    except (TypeError, ValueError):
-        raise NoTime(f"the Date header {date!r} cannot be read") from None
-    if server.tzinfo is None:
-        server = server.replace(tzinfo=datetime.timezone.utc)
-    # The Date header is truncated to the second: its middle is the best estimate.
-    server += datetime.timedelta(milliseconds=500)
+        if server.tzinfo is None:
+            server = server.replace(tzinfo=datetime.timezone.utc)
+        # The Date header is truncated to the second: its middle is the best estimate.
+        server += datetime.timedelta(milliseconds=500)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        # A malformed date, or one at the edge of what datetime can hold (year 9999).
+        raise NoTime(f"the Date header {date[:80]!r} cannot be read") from None
     return TimeSample(local, server, "Date header", 0.5 + (received - sent) / 2, round_trip_ms, status, verified)
+
+
+def _api_time(body: bytes) -> datetime.datetime | None:
+    """Dynatrace's time in epoch milliseconds, or None when the body is not a usable one."""
+    # 12 to 20 digits (1973 onwards): anything shorter or longer is not a cluster time.
+    milliseconds = ascii_int(body.decode("ascii", errors="replace").strip(), 20)
+    if milliseconds is None or milliseconds < 10**11:
+        return None
+    try:
+        return datetime.datetime.fromtimestamp(milliseconds / 1000, datetime.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None  # beyond the years datetime or the platform can represent: fall back to the Date header
 
 
 def judge(endpoint: Endpoint, sample: TimeSample, ntp: Any) -> Finding:

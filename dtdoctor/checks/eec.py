@@ -43,6 +43,7 @@ from dtdoctor.local_endpoint import (
 from dtdoctor.model import Status
 from dtdoctor.net import tcp as net_tcp
 from dtdoctor.net.proxy import no_proxy_match
+from dtdoctor.untrusted import ascii_int
 
 ID = "eec"
 
@@ -160,13 +161,14 @@ def parse_answer(data: bytes) -> Answer:
     lines = head.split(b"\r\n") if b"\r\n" in head else head.split(b"\n")
     status_line = lines[0].decode("latin-1", errors="replace").strip()
     parts = status_line.split(" ", 2)
-    if len(parts) >= 2 and parts[0].startswith("HTTP/") and parts[1].isdigit():
+    status = ascii_int(parts[1], 3) if len(parts) >= 2 and parts[0].startswith("HTTP/") else None
+    if status is not None and len(parts[1]) == 3:
         headers: dict[str, str] = {}
         for raw in lines[1:]:
             name, sep, value = raw.decode("latin-1", errors="replace").partition(":")
             if sep:
                 headers[name.strip().lower()] = value.strip()
-        return Answer("http", int(parts[1]), parts[2] if len(parts) > 2 else "", headers, status_line)
+        return Answer("http", status, parts[2] if len(parts) > 2 else "", headers, status_line)
     first = data.split(b"\n", 1)[0]
     return Answer("banner", first_line=_printable(first))
 
@@ -188,7 +190,13 @@ def http_probe(address: str, port: int, timeout: float) -> Answer:
                 connection.sendall(request)
             except OSError:
                 pass  # a banner-and-close service may already be gone; read what it sent
+            # The socket timeout applies per read; a service trickling its answer must still end in time.
+            deadline = time.monotonic() + timeout
             while len(received) < _READ_LIMIT and b"\r\n\r\n" not in received:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise socket.timeout("the answer did not complete in time")
+                connection.settimeout(min(timeout, remaining))
                 chunk = connection.recv(4096)
                 if not chunk:
                     break

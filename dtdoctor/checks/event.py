@@ -105,9 +105,8 @@ def judge(probe: ProbeContext, where: str, response: http.HttpResponse, local: b
             data = {}
         ids = correlation_ids(data)
         results = data.get("eventIngestResults") if isinstance(data, dict) else None
-        statuses = [
-            str(item["status"]) for item in results or [] if isinstance(item, dict) and item.get("status") is not None
-        ]
+        items = results if isinstance(results, list) else []  # another shape says nothing per event
+        statuses = [str(item["status"]) for item in items if isinstance(item, dict) and item.get("status") is not None]
         details["correlation_ids"] = ids
         details["report_count"] = data.get("reportCount") if isinstance(data, dict) else None
         # docs: each ingest result's status is "OK" on success; anything else is a per-event refusal.

@@ -103,7 +103,9 @@ def parse_date(value: Any) -> dt.datetime | None:
     """An ISO 8601 date as Dynatrace writes it (``2024-05-01T10:00:00.000Z``), timezone-aware."""
     if not isinstance(value, str):
         return None
-    match = re.match(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?$", value.strip())
+    match = re.match(
+        r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?$", value.strip(), re.ASCII
+    )
     if not match:
         return None
     day, clock, zone = match.groups()
@@ -131,7 +133,9 @@ def now() -> dt.datetime:
 def judge_lookup(settings: Settings, data: Mapping[str, Any], where: str) -> Finding:
     """The verdict on a 200 answer of the lookup."""
     token = settings.api_token
-    scopes = [str(scope) for scope in data.get("scopes") or [] if isinstance(scope, (str, int))]
+    listed = data.get("scopes")
+    # Only a list is Dynatrace's shape; a number or object here would crash a plain iteration.
+    scopes = [str(scope) for scope in listed if isinstance(scope, (str, int))] if isinstance(listed, list) else []
     created, expires, last_used = (
         parse_date(data.get(key)) for key in ("creationDate", "expirationDate", "lastUsedDate")
     )

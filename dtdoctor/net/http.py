@@ -10,8 +10,10 @@ enforces the safety rules in one place:
   GET/HEAD redirect within the same scheme, host and port is followed, for
   at most ``MAX_REDIRECTS`` hops; anything else comes back as the redirect
   answer itself so the check can report it;
-- bodies are streamed and read up to ``MAX_BODY`` bytes, within the probe's
-  deadline, so a huge or trickling answer cannot hang or swamp a check;
+- bodies are streamed and read up to ``MAX_BODY`` bytes, and the whole
+  exchange (headers included) has a deadline that a watchdog enforces by
+  shutting the connection down, so a huge, stalled or trickling answer
+  cannot hang or swamp a check;
 - TLS is verified against the system store plus ``--ca-bundle``; the proxy
   is chosen as curl would (``NO_PROXY`` honoured, loopback always direct).
 
@@ -21,15 +23,18 @@ precise result codes. httpx is imported lazily to keep start-up light.
 
 from __future__ import annotations
 
+import functools
 import json
+import socket
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 from urllib.parse import urljoin, urlsplit
 
 from dtdoctor.config import Endpoint, Settings, display_url
 from dtdoctor.context import RunContext
+from dtdoctor.net.deadline import Watchdog
 from dtdoctor.net.proxy import choose_proxy
 from dtdoctor.net.trust import SYSTEM, ssl_context
 
@@ -38,8 +43,8 @@ MAX_REDIRECTS = 3
 USER_AGENT = "dtdoctor"
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 # How many timeouts one ``fetch`` may take at worst: the exchange has a deadline
-# of two timeouts, checked between body chunks, and the read in progress when it
-# passes may take one more. Probes that make one request use this as their budget.
+# of two timeouts, which the watchdog enforces; the third is margin for a
+# connect in progress. Probes that make one request use this as their budget.
 BUDGET = 3.0
 
 # Failure kinds.
@@ -110,10 +115,15 @@ class HttpResponse:
         return self.status in _REDIRECT_STATUSES
 
     def json(self) -> Any:
-        """The parsed body, or raises ``ValueError`` (also for a capped body)."""
+        """The parsed body, or raises ``ValueError`` (also for a capped body or one nested too deeply)."""
         if self.truncated:
             raise ValueError(f"the body is larger than {MAX_BODY // 1024} KiB")
-        return json.loads(self.text)
+        try:
+            return json.loads(self.text)
+        except RecursionError:
+            # ``[[[[...`` a few thousand levels deep exhausts the parser's stack;
+            # callers treat every unreadable body alike, as a ValueError.
+            raise ValueError("the JSON body is nested too deeply to read") from None
 
     def snippet(self, limit: int = 120) -> str:
         """The first characters of the body, on one line, for evidence."""
@@ -140,11 +150,23 @@ class HttpFailure(Exception):
 
 
 def origin(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of a URL, the unit redirects may stay within."""
+    """(scheme, host, port) of a URL, the unit redirects may stay within.
+
+    Raises ``ValueError`` for a URL that cannot be split, or whose port is
+    not a number from 0 to 65535 (``Location: http://host:99999/``).
+    """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     port = parts.port or (443 if scheme == "https" else 80)
     return scheme, (parts.hostname or "").lower(), port
+
+
+def origin_or_none(url: str) -> tuple[str, str, int] | None:
+    """``origin(url)``, or None when a server sent a URL that cannot be parsed."""
+    try:
+        return origin(url)
+    except ValueError:
+        return None
 
 
 def endpoint_for(settings: Settings, url: str) -> Endpoint | None:
@@ -194,6 +216,16 @@ def _describe_tls(error: ssl.SSLError) -> str:
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"certificate verification failed: {error.verify_message or error.reason}"
     return f"TLS handshake failed: {error.reason or error}"
+
+
+def _watch_new_stream(watchdog: Watchdog, event: str, info: Mapping[str, Any]) -> None:
+    """httpcore's ``trace`` extension: its ``connect_tcp`` and ``start_tls`` events carry each new stream."""
+    if not event.endswith(".complete"):
+        return
+    get_extra_info = getattr(info.get("return_value"), "get_extra_info", None)
+    sock = get_extra_info("socket") if callable(get_extra_info) else None
+    if isinstance(sock, socket.socket):
+        watchdog.watch(sock)
 
 
 def _classify(exc: Exception, body_started: bool, timeout: float) -> tuple[str, str]:
@@ -275,9 +307,14 @@ def fetch(
         if proxy.url:
             client_options["proxy"] = proxy.url
         body_started = False
+        # Socket timeouts apply per read and httpx hands out the response only
+        # after the headers, so a trickle of header bytes would outlast both
+        # them and the body loop's check: the watchdog ends it at the deadline.
+        watchdog = Watchdog(deadline - time.monotonic())
+        trace = functools.partial(_watch_new_stream, watchdog)
         try:
-            with httpx.Client(**client_options) as client, client.stream(
-                method, current, content=content, headers=headers
+            with httpx.Client(**client_options) as client, watchdog, client.stream(
+                method, current, content=content, headers=headers, extensions={"trace": trace}
             ) as response:
                 body_started = True
                 chunks: list[bytes] = []
@@ -295,6 +332,15 @@ def fetch(
                             elapsed(),
                             tuple(hops),
                         )
+                watchdog.disarm()  # complete: nothing may be shut down from now on
+                if watchdog.fired:
+                    # A body without Content-Length ends at EOF, so the cut connection looked like its end.
+                    raise HttpFailure(
+                        STALLED,
+                        f"the answer started, then did not complete within {deadline - started:.1f} s",
+                        elapsed(),
+                        tuple(hops),
+                    )
                 body = b"".join(chunks)[:MAX_BODY]
                 # A server that echoes the token back must not put it into any
                 # result: scrub it here, so nothing downstream can carry it.
@@ -316,6 +362,13 @@ def fetch(
         except HttpFailure:
             raise
         except (httpx.HTTPError, httpx.InvalidURL, ssl.SSLError, OSError, ValueError) as exc:
+            if watchdog.fired:
+                # The watchdog cut the connection: whatever the read then raised, the cause is the deadline.
+                if body_started:
+                    message = f"the answer started, then did not complete within {deadline - started:.1f} s"
+                    raise HttpFailure(STALLED, message, elapsed(), tuple(hops)) from None
+                message = f"no complete answer within {deadline - started:.1f} s (the server stalled or trickled)"
+                raise HttpFailure(TIMEOUT, message, elapsed(), tuple(hops)) from None
             # ValueError/InvalidURL: a proxy or URL httpx cannot use.
             kind, message = _classify(exc, body_started, limit)
             raise HttpFailure(kind, message, elapsed(), tuple(hops)) from None
@@ -324,30 +377,31 @@ def fetch(
         location = answer.headers.get("location", "")
         if not location:
             return answer
+        target, refusal = _redirect_refusal(current, location, method, len(hops))
+        shown = safe_location(target if target is not None else location)
+        if target is None or refusal:
+            hops.append(Hop(answer.status, shown, False, refusal))
+            return replace(answer, hops=tuple(hops))
+        hops.append(Hop(answer.status, shown, True))
+        current = target
+
+
+def _redirect_refusal(current: str, location: str, method: str, hops_so_far: int) -> tuple[str | None, str]:
+    """A redirect's absolute target (None when it cannot be parsed) and why it is not followed ('' to follow)."""
+    try:
         target = urljoin(current, location)
-        shown = safe_location(target)
-        if origin(target) != origin(current):
-            hops.append(Hop(answer.status, shown, False, "points to another host, port or scheme"))
-        elif method.upper() not in ("GET", "HEAD"):
-            hops.append(Hop(answer.status, shown, False, f"a {method.upper()} is not repeated on a redirect"))
-        elif len(hops) >= MAX_REDIRECTS:
-            hops.append(Hop(answer.status, shown, False, f"more than {MAX_REDIRECTS} redirects"))
-        else:
-            hops.append(Hop(answer.status, shown, True))
-            current = target
-            continue
-        return HttpResponse(
-            url=answer.url,
-            status=answer.status,
-            http_version=answer.http_version,
-            headers=answer.headers,
-            body=answer.body,
-            truncated=answer.truncated,
-            elapsed_ms=answer.elapsed_ms,
-            hops=tuple(hops),
-            token_sent=answer.token_sent,
-            echoed_token=answer.echoed_token,
-        )
+        target_origin = origin(target)
+    except ValueError as exc:
+        # The server chose this Location (a port beyond 65535, a broken IPv6
+        # literal): it is the answer to report, not an error of dtdoctor's.
+        return None, f"the target cannot be parsed: {exc}"
+    if target_origin != origin(current):
+        return target, "points to another host, port or scheme"
+    if method.upper() not in ("GET", "HEAD"):
+        return target, f"a {method.upper()} is not repeated on a redirect"
+    if hops_so_far >= MAX_REDIRECTS:
+        return target, f"more than {MAX_REDIRECTS} redirects"
+    return target, ""
 
 
 def dynatrace_error(response: HttpResponse) -> dict[str, Any] | None:

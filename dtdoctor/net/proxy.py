@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from dtdoctor.config import display_url, is_loopback_host
+from dtdoctor.untrusted import is_ascii_number
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def no_proxy_match(host: str, port: int, no_proxy: str) -> str | None:
         if entry == "*":
             return entry
         name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
-        if entry_port and entry_port.isdigit() and int(entry_port) != port:
+        if entry_port and is_ascii_number(entry_port, 5) and int(entry_port) != port:
             continue
         name = name.strip("[]")
         if "/" in name:

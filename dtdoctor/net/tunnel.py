@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from dtdoctor.config import display_url, format_address, url_password
 from dtdoctor.net.resolve import resolve
+from dtdoctor.untrusted import ascii_int
 
 RESOLVE = "resolve"
 CONNECT = "connect"
@@ -140,17 +141,18 @@ def _handshake(sock: socket.socket, proxy: ProxyAddress, host: str, port: int, t
     sock.settimeout(timeout)
     try:
         sock.sendall(request)
-        head = _read_head(sock)
+        head = _read_head(sock, time.monotonic() + timeout)
     except socket.timeout:
         raise TunnelError(TIMEOUT, f"the proxy {proxy.address} did not answer CONNECT within {timeout:g} s") from None
     except OSError as exc:
         raise TunnelError(PROTOCOL, f"the proxy {proxy.address} broke the connection: {exc.strerror or exc}") from None
     status_line = head.split(b"\r\n", 1)[0].decode("latin-1").strip()
     pieces = status_line.split(" ", 2)
-    if len(pieces) < 2 or not pieces[0].startswith("HTTP/") or not pieces[1].isdigit():
+    # An HTTP status is exactly three ASCII digits; anything else is not an HTTP proxy's answer.
+    status = ascii_int(pieces[1], 3) if len(pieces) >= 2 and pieces[0].startswith("HTTP/") else None
+    if status is None or len(pieces[1]) != 3:
         shown = status_line[:80] or "nothing"
         raise TunnelError(PROTOCOL, f"{proxy.address} did not answer like an HTTP proxy (got {shown!r})")
-    status = int(pieces[1])
     reason = pieces[2] if len(pieces) > 2 else ""
     if not 200 <= status < 300:
         message = f"the proxy answered CONNECT {authority} with {status} {reason}".strip()
@@ -158,10 +160,20 @@ def _handshake(sock: socket.socket, proxy: ProxyAddress, host: str, port: int, t
     return status_line
 
 
-def _read_head(sock: socket.socket) -> bytes:
-    """Read up to the end of the response head, byte-exact, so nothing of the tunnel is consumed."""
+def _read_head(sock: socket.socket, deadline: float) -> bytes:
+    """Read up to the end of the response head, byte-exact, so nothing of the tunnel is consumed.
+
+    The whole head must arrive by ``deadline`` (raises ``socket.timeout``):
+    the socket's own timeout applies per byte, which a proxy trickling its
+    answer would never trip.
+    """
     data = b""
+    timeout = sock.gettimeout()
     while b"\r\n\r\n" not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("the answer did not complete in time")
+        sock.settimeout(remaining if timeout is None else min(timeout, remaining))
         chunk = sock.recv(1)
         if not chunk:
             if not data:
@@ -170,4 +182,5 @@ def _read_head(sock: socket.socket) -> bytes:
         data += chunk
         if len(data) > _MAX_HEADER_BYTES:
             break
+    sock.settimeout(timeout)
     return data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from dtdoctor.model import Status
 from tests.support.factories import context
 from tests.support.fake_eec import http_server
 from tests.support.fake_hosts import fake_host
+from tests.support.hostile_servers import endless_header, scripted_server
 from tests.support.listeners import blackhole_port, closed_port, open_port
 
 URL = "https://abc12345.live.dynatrace.com"
@@ -218,3 +220,36 @@ def test_installed_oneagent_with_the_api_off_is_a_warning_when_a_url_is_configur
     assert "Discovery mode" in finding.summary
     assert finding.remediation is not None and "--set-monitoring-mode" in finding.remediation
     assert finding.details["port"]["source"] == "oneagentctl"
+
+
+def test_a_status_with_a_superscript_digit_is_a_banner_not_a_crash(tmp_path: Path) -> None:
+    with open_port(banner="HTTP/1.1 ²00 OK\r\nServer: EEC\r\n\r\n".encode("latin-1")) as port:
+        finding = run(bare(tmp_path, eec_port=port))
+    assert finding.code == "eec.wrong_service"
+    assert finding.details["http"]["kind"] == "banner"
+    assert eec.parse_answer(b"HTTP/1.1 " + b"2" * 5000 + b" OK\r\n\r\n").kind == "banner"
+
+
+def test_a_service_trickling_its_answer_is_judged_on_what_came_within_the_timeout(tmp_path: Path) -> None:
+    with scripted_server(b"HTTP/1.1 200 OK\r\nServer: nginx\r\n", trickle=endless_header()) as port:
+        started = time.monotonic()
+        finding = run(bare(tmp_path, eec_port=port))
+        took = time.monotonic() - started
+    assert finding.code == "eec.wrong_service", finding.summary
+    assert finding.details["http"]["server_header"] == "nginx"
+    assert took < 2.0
+
+
+def test_a_port_printed_with_a_superscript_digit_is_not_a_port(tmp_path: Path) -> None:
+    built = fake_host(tmp_path, "bare_metal")
+    built.oneagent({"--get-extensions-ingest-port": "14²99"})
+    port = eec_port(context(built.environ, tmp_path, timeout=2))
+    assert port.port == 14499 and port.source == "default"
+    assert "not a port number" in port.note
+
+
+def test_a_no_proxy_port_with_a_superscript_digit_is_not_a_port_restriction() -> None:
+    from dtdoctor.net.proxy import no_proxy_match
+
+    assert no_proxy_match("127.0.0.1", 14499, "127.0.0.1:²") == "127.0.0.1:²"
+    assert no_proxy_match("127.0.0.1", 14499, "127.0.0.1:" + "1" * 5000) == "127.0.0.1:" + "1" * 5000

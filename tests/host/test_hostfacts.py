@@ -56,3 +56,13 @@ def test_ntp_state_is_a_host_fact(tmp_path):
     flag.parent.mkdir(parents=True)
     flag.touch()
     assert collect(tmp_path)["ntp"] == "NTP synchronisation is active (systemd-timesyncd)"
+
+
+def test_odd_numbers_in_proc_are_left_out_without_failing(tmp_path: Path) -> None:
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc/meminfo").write_text("MemTotal:       16²00 kB\n", encoding="utf-8")
+    (tmp_path / "proc/uptime").write_text("inf 0.00\n", encoding="utf-8")
+    facts = collect(tmp_path)
+    assert "memory_bytes" not in facts and "uptime_s" not in facts
+    (tmp_path / "proc/meminfo").write_text("MemTotal: " + "9" * 5000 + " kB\n", encoding="utf-8")
+    assert "memory_bytes" not in collect(tmp_path)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
+from email.utils import format_datetime
 from pathlib import Path
 
 from dtdoctor import timesync
@@ -98,3 +100,51 @@ def test_no_daemon_and_no_proc(tmp_path: Path) -> None:
     (tmp_path / "proc/1/comm").write_text("bash\n")
     assert timesync.ntp_status(tmp_path).state == timesync.NONE
     assert timesync.ntp_status(tmp_path / "empty").state == timesync.UNKNOWN
+
+
+def _answer_with(body: bytes, date: str | None):
+    def answer(request: bytes) -> bytes:
+        head = "HTTP/1.1 200 OK\r\n" + (f"Date: {date}\r\n" if date else "")
+        head += f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        return head.encode("latin-1") + body
+
+    return answer
+
+
+def hostile_clock_result(root: Authority, root_file: Path, body: bytes, date: str | None):
+    leaf = root.issue("127.0.0.1")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    shown_date = format_datetime(now, usegmt=True) if date == "now" else date
+    with tls_server(leaf.chain_pem(), leaf.key_pem, answer=_answer_with(body, shown_date)) as port:
+        ctx = ctx_for(f"https://127.0.0.1:{port}", ca_bundle=str(root_file), environ={"DT_API_TOKEN": CANARY_TOKEN})
+        return only(run(clock, ctx=ctx), "clock", "127.0.0.1")
+
+
+def test_a_time_beyond_any_calendar_falls_back_to_the_date_header(root: Authority, root_file: Path) -> None:
+    result = hostile_clock_result(root, root_file, b"9" * 20, "now")
+    assert result.code == "clock.ok"
+    assert result.details["source"] == "Date header"
+
+
+def test_a_time_of_thousands_of_digits_falls_back_to_the_date_header(root: Authority, root_file: Path) -> None:
+    result = hostile_clock_result(root, root_file, b"1" * 5000, "now")
+    assert result.code == "clock.ok"
+    assert result.details["source"] == "Date header"
+
+
+def test_a_time_with_a_superscript_digit_and_no_date_is_unknown(root: Authority, root_file: Path) -> None:
+    result = hostile_clock_result(root, root_file, "17638000000²0".encode(), None)
+    assert result.code == "clock.unknown" and result.status is Status.SKIP
+    assert "no Date header" in result.summary
+
+
+def test_a_date_at_the_end_of_the_calendar_is_a_skew_not_a_crash(root: Authority, root_file: Path) -> None:
+    result = hostile_clock_result(root, root_file, b"{}", "Fri, 31 Dec 9999 23:59:59 -1200")
+    assert result.code == "clock.skew" and result.status is Status.FAIL
+    assert result.details["server_utc"].startswith("9999-12-31")
+
+
+def test_an_impossible_date_is_unknown(root: Authority, root_file: Path) -> None:
+    result = hostile_clock_result(root, root_file, b"{}", "Fri, 31 Dec 99999 25:61:61 GMT")
+    assert result.code == "clock.unknown"
+    assert "cannot be read" in result.summary
