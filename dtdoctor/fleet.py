@@ -478,7 +478,12 @@ def summarize_files(files: Sequence[str], host_from: str) -> Iterator[HostSummar
     import multiprocessing
 
     chunks = [(list(files[start : start + CHUNK_FILES]), host_from) for start in range(0, len(files), CHUNK_FILES)]
-    with multiprocessing.get_context("spawn" if sys.platform == "win32" else None).Pool(workers) as pool:
+    # Not plain fork: forking a process that runs threads can deadlock the child
+    # (Python 3.12+ warns, 3.14 no longer defaults to it). forkserver where the
+    # platform has it, else spawn.
+    methods = multiprocessing.get_all_start_methods()
+    method = "forkserver" if "forkserver" in methods else "spawn"
+    with multiprocessing.get_context(method).Pool(workers) as pool:
         for outcomes in pool.imap(_summarize_chunk, chunks):
             yield from outcomes
 

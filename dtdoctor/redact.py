@@ -96,6 +96,7 @@ class RedactingStream(io.TextIOBase):
         self._target = target
         self._redactor = redactor
         self._pending = ""
+        self._released = False  # closed: the real stream is no longer ours to flush
         self._lock = threading.Lock()
 
     @property
@@ -123,9 +124,24 @@ class RedactingStream(io.TextIOBase):
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, ""  # never retried if the write fails
+            if self._released:
+                return
             if pending:
                 self._emit(pending)
             getattr(self._target, "flush", lambda: None)()
+
+    def close(self) -> None:
+        """Write what is pending, then let go of the real stream without closing it.
+
+        Called at garbage collection too, when the real stream may already be
+        closed (a finished test runner, a closed pipe): that is not an error.
+        """
+        try:
+            self.flush()
+        except (OSError, ValueError):
+            pass
+        self._released = True
+        super().close()
 
     def _emit(self, text: str) -> None:
         self._target.write(self._redactor.scrub(text))

@@ -50,3 +50,12 @@ def test_stream_catches_a_secret_split_across_writes():
 def test_any_embedded_piece_of_12_or_more_is_removed(prefix, suffix, start):
     piece = CANARY_SECRET[start:]
     assert piece[:12] not in Redactor([CANARY_SECRET]).scrub(prefix + piece + suffix)
+
+
+def test_closing_the_wrapper_after_the_real_stream_is_quiet():
+    target = io.StringIO()
+    stream = RedactingStream(target, Redactor())
+    stream.write("partial")
+    target.close()
+    stream.close()  # no ValueError: the real stream is gone
+    assert stream.closed
