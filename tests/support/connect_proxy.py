@@ -15,6 +15,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from tests.support.listeners import serving
+
 
 @dataclass
 class ProxyLog:
@@ -102,26 +104,5 @@ def connect_proxy(
         except OSError:
             client.close()
 
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", 0))
-    server.listen(32)
-    server.settimeout(0.1)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(1)
-        server.close()
+    with serving(handle) as port:
+        yield port

@@ -15,6 +15,8 @@ import ssl
 import threading
 from typing import Iterator
 
+from tests.support.listeners import serving
+
 
 def _read_head(conn: socket.socket) -> None:
     data = b""
@@ -45,11 +47,6 @@ def scripted_server(
     ``read_request=False`` answers at once, without waiting for an HTTP
     request head (for answers to a TLS ClientHello, which has none).
     """
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    listener.settimeout(0.05)
     stop = threading.Event()
 
     def handle(conn: socket.socket) -> None:
@@ -73,22 +70,8 @@ def scripted_server(
         finally:
             conn.close()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(1)
-        listener.close()
+    with serving(handle, stop) as port:
+        yield port
 
 
 def endless_header(name: bytes = b"X-Slow") -> bytes:

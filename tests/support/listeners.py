@@ -5,18 +5,21 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 @contextlib.contextmanager
-def open_port(banner: bytes = b"") -> Iterator[int]:
-    """A port that accepts connections (and optionally sends a banner, then closes)."""
+def serving(handle: Callable[[socket.socket], None], stop: threading.Event | None = None) -> Iterator[int]:
+    """A TCP server on 127.0.0.1 that hands each connection to ``handle`` in its own thread.
+
+    ``stop`` is set when the block ends, so handlers that wait can end too.
+    """
+    stop = stop if stop is not None else threading.Event()
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    server.settimeout(0.2)
-    stop = threading.Event()
+    server.listen(32)
+    server.settimeout(0.05)
 
     def serve() -> None:
         while not stop.is_set():
@@ -24,19 +27,30 @@ def open_port(banner: bytes = b"") -> Iterator[int]:
                 conn, _ = server.accept()
             except OSError:
                 continue
-            with conn:
-                if banner:
-                    with contextlib.suppress(OSError):
-                        conn.sendall(banner)
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield server.getsockname()[1]
+        yield int(server.getsockname()[1])
     finally:
         stop.set()
         thread.join(1)
         server.close()
+
+
+@contextlib.contextmanager
+def open_port(banner: bytes = b"") -> Iterator[int]:
+    """A port that accepts connections (and optionally sends a banner, then closes)."""
+
+    def greet(conn: socket.socket) -> None:
+        with conn:
+            if banner:
+                with contextlib.suppress(OSError):
+                    conn.sendall(banner)
+
+    with serving(greet) as port:
+        yield port
 
 
 def closed_port() -> int:

@@ -14,7 +14,6 @@ import datetime
 import socket
 import ssl
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import format_datetime
@@ -25,6 +24,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+
+from tests.support.listeners import serving
 
 UTC = datetime.timezone.utc
 
@@ -257,35 +258,8 @@ def tls_server(
         finally:
             conn.close()
 
-    with _serving(handle) as port:
+    with serving(handle) as port:
         yield port
-
-
-@contextlib.contextmanager
-def _serving(handle: Callable[[socket.socket], None]) -> Iterator[int]:
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", 0))
-    server.listen(32)
-    server.settimeout(0.1)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(1)
-        server.close()
 
 
 @contextlib.contextmanager
@@ -297,7 +271,7 @@ def silent_port() -> Iterator[int]:
         held.append(conn)
 
     try:
-        with _serving(hold) as port:
+        with serving(hold) as port:
             yield port
     finally:
         for conn in held:
@@ -318,5 +292,5 @@ def plain_http_port() -> Iterator[int]:
             except OSError:
                 pass
 
-    with _serving(handle) as port:
+    with serving(handle) as port:
         yield port
