@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dtdoctor.model import EXIT_MEANING, STATUS_ORDER, ExitCode, Status
+from dtdoctor.model import EXIT_MEANING, STATUS_ORDER, Status
 
 if TYPE_CHECKING:
     from dtdoctor.fleet import CodeSummary, Fleet, HostSummary, ProblemSummary
@@ -37,8 +37,6 @@ HEADLINES = {
     Status.FAIL: "Some hosts cannot send events",
     Status.ERROR: "The fleet verdict is incomplete",
 }
-EXIT_NAMES = {ExitCode.OK: "OK", ExitCode.WARNING: "WARNING", ExitCode.CRITICAL: "CRITICAL",
-              ExitCode.UNKNOWN: "UNKNOWN"}
 CELL_TEXT = {Status.PASS: "ok", Status.SKIP: "skip", Status.WARN: "warn", Status.FAIL: "FAIL", Status.ERROR: "ERR"}
 
 
@@ -99,7 +97,7 @@ def context(fleet: Fleet) -> dict[str, Any]:
         "status": fleet.status.value,
         "headline": HEADLINES[fleet.status],
         "exit_code": int(exit_code),
-        "exit_name": EXIT_NAMES[exit_code],
+        "exit_name": exit_code.name,
         "exit_meaning": EXIT_MEANING[exit_code],
         "host_counts": [(status.value, len(grouped[status.value])) for status in STATUS_ORDER],
         "problem_hosts": problem_hosts,
