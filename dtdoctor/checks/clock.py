@@ -24,6 +24,7 @@ from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint
 from dtdoctor.context import RunContext
 from dtdoctor.model import Status
+from dtdoctor.net import proxy as net_proxy
 from dtdoctor.net import tls_probe, trust
 from dtdoctor.net.deadline import Watchdog
 from dtdoctor.net.proxy import ProxyChoice
@@ -211,7 +212,7 @@ def probe_host(endpoint: Endpoint, probe: ProbeContext) -> Finding:
 
     run = probe.run
     ntp = run.memo("timesync.ntp_status", lambda: ntp_status(run.root))
-    route = proxy_check.route(run, endpoint)
+    route = net_proxy.route(run, endpoint)
     try:
         sample = sample_time(endpoint, route, run)
     except NoTime as exc:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dtdoctor.checks import config_url
-from dtdoctor.checks.base import Check, Finding, Probe
+from dtdoctor.checks.base import Check, Finding, Probe, constant
 from dtdoctor.codes import Code, codes
 from dtdoctor.context import RunContext
 from dtdoctor.model import Status
+from dtdoctor.net.proxy import ProxyChoice, route
 from dtdoctor.net.resolve import Resolution, resolve
 
 ID = "dns"
@@ -21,6 +22,13 @@ CODES = codes(
         "(split horizon), or a resolver that cannot be reached.",
         "Check the host name in the URL; test with `getent hosts <host>`; check the nameservers in "
         "/etc/resolv.conf and that this host may reach them (UDP and TCP port 53).",
+    ),
+    Code(
+        "dns.proxied",
+        Status.SKIP,
+        "The host is reached through a proxy, which resolves the name; this host need not.",
+        "A proxy applies to every endpoint on that host.",
+        "",
     ),
     Code(
         "dns.timeout",
@@ -89,11 +97,24 @@ def judge(resolution: Resolution, servers: list[str]) -> Finding:
     )
 
 
+def proxied(host: str, choice: ProxyChoice) -> Finding:
+    """Why a name was not resolved here: the proxy resolves it."""
+    return Finding(
+        "dns.proxied",
+        f"not resolved here: {host} is reached through proxy {choice.display} (from {choice.source}), "
+        "which resolves it",
+        {"proxy": choice.display, "source": choice.source},
+    )
+
+
 def plan(ctx: RunContext) -> list[Probe]:
     names = hosts(ctx)
     if names:
 
         def probe_for(host: str) -> Probe:
+            routes = [route(ctx, e) for e in ctx.settings.remote_endpoints if e.host.lower() == host.lower()]
+            if routes and all(choice.url is not None for choice in routes):
+                return Probe(host, constant(proxied(host, routes[0])))
             return Probe(host, lambda probe: judge(resolve(host, probe.timeout), nameservers(probe.run)))
 
         return [probe_for(host) for host in names]

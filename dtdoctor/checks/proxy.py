@@ -16,7 +16,7 @@ from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint
 from dtdoctor.context import RunContext
 from dtdoctor.model import Status
-from dtdoctor.net.proxy import ProxyChoice, choose_proxy
+from dtdoctor.net.proxy import ProxyChoice, route
 from dtdoctor.net.tunnel import STATUS, TunnelError, connect_to_proxy, open_tunnel, parse_proxy
 
 ID = "proxy"
@@ -50,11 +50,6 @@ CODES = codes(
         "the same setting is needed for OneAgent (oneagentctl --set-proxy).",
     ),
 )
-
-
-def route(ctx: RunContext, endpoint: Endpoint) -> ProxyChoice:
-    """The proxy (or none) for an endpoint, and which setting supplied it."""
-    return choose_proxy(endpoint.scheme, endpoint.host, endpoint.port, ctx.settings.proxy, ctx.environ)
 
 
 def proxy_target(choice: ProxyChoice) -> str:

@@ -8,18 +8,26 @@ timeout (packets are dropped) from no route at all.
 from __future__ import annotations
 
 from dtdoctor.checks import config_url, dns
-from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
+from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, constant
 from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint
 from dtdoctor.context import RunContext
 from dtdoctor.model import Status
 from dtdoctor.net import tcp as net_tcp
+from dtdoctor.net.proxy import ProxyChoice, route
 from dtdoctor.net.resolve import resolve
 
 ID = "tcp"
 
 CODES = codes(
     Code("tcp.open", Status.PASS, "A TCP connection to the endpoint succeeds."),
+    Code(
+        "tcp.proxied",
+        Status.SKIP,
+        "The endpoint is reached through a proxy, so a direct connection is neither needed nor tried.",
+        "A proxy applies to it (--proxy, HTTPS_PROXY or ALL_PROXY, and NO_PROXY does not exclude it).",
+        "",
+    ),
     Code(
         "tcp.refused",
         Status.FAIL,
@@ -99,12 +107,25 @@ def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
     return judge(endpoint, attempts, probe.timeout)
 
 
+def proxied(what: str, choice: ProxyChoice) -> Finding:
+    """Why a direct probe was not made: traffic goes through a proxy, checked by ``proxy``."""
+    return Finding(
+        "tcp.proxied",
+        f"not checked directly: {what} is reached through proxy {choice.display} (from {choice.source}); "
+        "the proxy check tests that path",
+        {"proxy": choice.display, "source": choice.source},
+    )
+
+
 def plan(ctx: RunContext) -> list[Probe]:
     endpoints = ctx.settings.remote_endpoints
     if not endpoints:
         return config_url.no_endpoint_probes(ctx)
 
     def probe_for(endpoint: Endpoint) -> Probe:
+        choice = route(ctx, endpoint)
+        if choice.url is not None:
+            return Probe(endpoint.address, constant(proxied(endpoint.address, choice)))
         return Probe(
             endpoint.address,
             lambda probe: probe_endpoint(endpoint, probe),

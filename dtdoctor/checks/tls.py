@@ -20,6 +20,7 @@ from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint
 from dtdoctor.context import RunContext
 from dtdoctor.model import Status
+from dtdoctor.net import proxy as net_proxy
 from dtdoctor.net import tls_probe
 
 ID = "tls"
@@ -145,7 +146,7 @@ _INTERMEDIATE_WORDS = ("intermediate", "issuing", "subordinate", "sub ca", "serv
 
 def assessment(ctx: RunContext, endpoint: Endpoint) -> tls_probe.Assessment:
     """The handshakes for one endpoint, done once per run (``tls`` and ``truststore`` share them)."""
-    route = proxy_check.route(ctx, endpoint)
+    route = net_proxy.route(ctx, endpoint)
     # truststore reads this after the endpoint's tls result is in; the lock keeps the handshakes
     # single even when two probes ask at once (a memo alone would let both compute).
     lock = ctx.memo(f"tls.assessment-lock:{endpoint.address}", threading.Lock)

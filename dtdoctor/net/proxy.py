@@ -15,7 +15,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Mapping
 
-from dtdoctor.config import display_url, is_loopback_host
+from dtdoctor.config import Endpoint, display_url, is_loopback_host
+from dtdoctor.context import RunContext
 from dtdoctor.untrusted import is_ascii_number
 
 
@@ -101,3 +102,8 @@ def choose_proxy(scheme: str, host: str, port: int, explicit: str | None, enviro
     if "://" not in url:
         url = "http://" + url
     return ProxyChoice(url, source, None, ignored)
+
+
+def route(ctx: RunContext, endpoint: Endpoint) -> ProxyChoice:
+    """The proxy (or none) for an endpoint in this run, and which setting supplied it."""
+    return choose_proxy(endpoint.scheme, endpoint.host, endpoint.port, ctx.settings.proxy, ctx.environ)

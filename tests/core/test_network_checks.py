@@ -84,3 +84,16 @@ def test_tcp_without_the_dns_check_resolves_by_itself():
     with open_port() as port:
         results = run(context(url=f"https://localhost:{port}/e/abc"), only=("tcp",))
     assert results[("tcp", f"localhost:{port}")].code == "tcp.open"
+
+
+def test_endpoints_behind_a_proxy_are_not_required_to_be_reachable_directly():
+    env = {"HTTPS_PROXY": "http://proxy.example.com:3128", "NO_PROXY": "ag.example.com"}
+    ctx = context(env, url="https://abc12345.live.dynatrace.com", activegates=("https://ag.example.com:9999",),
+                  timeout=0.5)
+    results = run(ctx, only=("dns", "tcp"))
+    proxied = results[("tcp", "abc12345.live.dynatrace.com:443")]
+    assert proxied.code == "tcp.proxied" and proxied.status is Status.SKIP
+    assert "proxy.example.com:3128 (from HTTPS_PROXY)" in proxied.summary
+    assert results[("dns", "abc12345.live.dynatrace.com")].code == "dns.proxied"
+    # NO_PROXY sends the ActiveGate direct: it is probed directly (and fails here: no such host).
+    assert results[("dns", "ag.example.com")].code in ("dns.failed", "dns.timeout")
