@@ -19,6 +19,7 @@ import click
 
 from dtdoctor.config import Settings, load_settings, url_password
 from dtdoctor.model import Report, Status
+from dtdoctor.output import report_path
 from dtdoctor.redact import Redactor
 
 
@@ -80,16 +81,10 @@ def output_targets(outputs: tuple[str, ...]) -> list[tuple[Path, str]]:
                 raise click.UsageError(f"folder for report files {text!r} does not exist")
             targets.append((path, DIRECTORY))
             continue
-        fmt = SUFFIXES.get(path.suffix.lower())
-        if fmt is None:
-            known = ", ".join(sorted(SUFFIXES))
-            raise click.UsageError(
-                f"cannot tell the format of report file {text!r} from its suffix (use {known}, or a folder ending in /)"
-            )
-        folder = path.parent if str(path.parent) else Path(".")
-        if not folder.is_dir():
-            raise click.UsageError(f"folder for report file {text!r} does not exist")
-        targets.append((path, fmt))
+        try:
+            targets.append(report_path(text, SUFFIXES, "report file"))
+        except ValueError as exc:
+            raise click.UsageError(f"{exc}; or give a folder ending in /") from None
     return targets
 
 

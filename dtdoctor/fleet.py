@@ -679,18 +679,14 @@ def output_targets(outputs: Sequence[str]) -> list[tuple[Path, str]]:
     """Each ``-o`` path with the fleet format its suffix names; a bad one is a usage error."""
     import click
 
+    from dtdoctor.output import report_path
+
     targets: list[tuple[Path, str]] = []
     for text in outputs:
-        path = Path(text).expanduser()
-        fmt = FLEET_SUFFIXES.get(path.suffix.lower())
-        if fmt is None:
-            raise click.UsageError(
-                f"cannot tell the fleet report format of {text!r} from its suffix (use .html or .json)"
-            )
-        folder = path.parent if str(path.parent) else Path(".")
-        if not folder.is_dir():
-            raise click.UsageError(f"folder for fleet report {text!r} does not exist")
-        targets.append((path, fmt))
+        try:
+            targets.append(report_path(text, FLEET_SUFFIXES, "fleet report"))
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
     return targets
 
 

@@ -5,8 +5,22 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Mapping
 
 from dtdoctor.redact import Redactor
+
+
+def report_path(text: str, suffixes: Mapping[str, str], what: str) -> tuple[Path, str]:
+    """An output path and the format its suffix names; raises ``ValueError`` with one line."""
+    path = Path(text).expanduser()
+    fmt = suffixes.get(path.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(suffixes))
+        raise ValueError(f"cannot tell the format of {what} {text!r} from its suffix (use {known})")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"folder for {what} {text!r} does not exist")
+    return path, fmt
 
 
 def write_atomic(path: Path, content: str | bytes, redactor: Redactor | None = None) -> None:

@@ -127,6 +127,14 @@ def network_requires(ctx: RunContext, endpoint: Endpoint) -> tuple[tuple[str, st
     return requires
 
 
+def token_preflight(endpoint: Endpoint, settings: Settings) -> Finding | None:
+    """Why a request that carries the token is not made at all, if it is not."""
+    if settings.api_token is None:  # malformed, and config.token not selected (else the runner skipped this)
+        reason = settings.token.error if settings.token else "no token"
+        return Finding("token.malformed", f"skipped: the token is malformed ({reason})", status=Status.SKIP)
+    return plaintext_finding(endpoint)
+
+
 def plaintext_finding(endpoint: Endpoint) -> Finding | None:
     """The skip for an http:// endpoint on another host: the token must never travel there."""
     if endpoint.plaintext and not endpoint.is_loopback:

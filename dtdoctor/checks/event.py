@@ -141,11 +141,7 @@ def judge(probe: ProbeContext, where: str, response: http.HttpResponse, local: b
 
 
 def send_remote(endpoint: Endpoint, probe: ProbeContext) -> Finding:
-    settings = probe.run.settings
-    if settings.api_token is None:
-        reason = settings.token.error if settings.token else "no token"
-        return Finding("token.malformed", f"skipped: the token is malformed ({reason})", status=Status.SKIP)
-    skip = api.plaintext_finding(endpoint)
+    skip = api.token_preflight(endpoint, probe.run.settings)
     if skip is not None:
         return skip
     url = endpoint.api_url(INGEST_PATH)

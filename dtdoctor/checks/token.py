@@ -306,12 +306,10 @@ def infer(probe: ProbeContext, endpoint: Endpoint, where: str, lookup_status: in
 def probe_token(endpoint: Endpoint, where: str, probe: ProbeContext) -> Finding:
     settings = probe.run.settings
     token = settings.api_token
-    if token is None:  # malformed, and config.token not selected (else the runner skipped this)
-        reason = settings.token.error if settings.token else "no token"
-        return Finding("token.malformed", f"skipped: the token is malformed ({reason})", status=Status.SKIP)
-    skip = api.plaintext_finding(endpoint)
+    skip = api.token_preflight(endpoint, settings)
     if skip is not None:
         return skip
+    assert token is not None  # token_preflight reports a missing token
     url = endpoint.api_url(LOOKUP_PATH)
     if not http.may_send_token(settings, url):  # the body carries the token: same rule as the header
         return Finding("token.unverified", f"not asked: the token may not be sent to {where}", {"endpoint": where})

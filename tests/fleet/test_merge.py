@@ -209,7 +209,7 @@ def test_usage_errors_are_one_line_and_exit_3(tmp_path: Path) -> None:
         errors = [line for line in run.stderr.splitlines() if line.startswith("dtdoctor: error:")]
         assert len(errors) == 1, run.stderr
         assert "Traceback" not in run.stderr
-    assert ".html or .json" in bad_suffix.stderr
+    assert "(use .htm, .html, .json)" in bad_suffix.stderr
     assert "no dtdoctor host reports" in empty.stderr
     assert not (tmp_path / "fleet.json").exists()
 
