@@ -14,6 +14,7 @@ import datetime
 import socket
 import ssl
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import format_datetime
@@ -198,6 +199,9 @@ class ServerLog:
     """What the server saw: each request's head, for assertions (e.g. the Authorization header)."""
 
     requests: list[bytes] = field(default_factory=list)
+    #: ClientHellos received. Counted when the server reads the hello, not when its
+    #: side of the handshake ends: a client that closes right after its Finished
+    #: can make the server's TLS 1.3 session-ticket write fail.
     handshakes: int = 0
 
 
@@ -240,11 +244,18 @@ def tls_server(
         configure(context)
     seen = log if log is not None else ServerLog()
 
+    hello_lock = threading.Lock()
+
+    def count_hello(_conn: ssl.SSLObject | ssl.SSLSocket, _name: str | None, _context: ssl.SSLContext) -> None:
+        with hello_lock:
+            seen.handshakes += 1
+
+    context.sni_callback = count_hello
+
     def handle(conn: socket.socket) -> None:
         conn.settimeout(2)
         try:
             with context.wrap_socket(conn, server_side=True) as tls_conn:
-                seen.handshakes += 1
                 data = b""
                 while b"\r\n\r\n" not in data:
                     chunk = tls_conn.recv(4096)
