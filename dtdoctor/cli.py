@@ -145,7 +145,7 @@ def merge(paths: tuple[str, ...], outputs: tuple[str, ...], host_from: str, warn
     The newest report per host wins. The exit code is the worst status across the fleet (0-3); at least 1 when
     files were skipped, 3 when a report of a newer schema was refused.
     """
-    from dtdoctor.fleet import run_merge
+    from dtdoctor.fleet.command import run_merge
 
     redactor = click.get_current_context().find_root().obj
     return run_merge(paths, outputs, host_from, warn_ok, redactor)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dtdoctor import fleet as fleet_module
-from dtdoctor.fleet import FleetMerger, merge_paths, summarize
+from dtdoctor.fleet import FleetMerger, iter_report_files, merge_paths, reading, summarize
+from dtdoctor.fleet import summary as fleet_summary
 from dtdoctor.model import Status
 from tests.support.factories import CANARY_SECRET, CANARY_TOKEN, result
 from tests.support.fleet_reports import host_report, problem, real_check_report, run_cli, write_json
@@ -216,21 +216,21 @@ def test_usage_errors_are_one_line_and_exit_3(tmp_path: Path) -> None:
 
 def test_summary_keeps_only_what_the_fleet_view_needs(tmp_path: Path) -> None:
     many = [problem("tcp.timeout", target=f"ag{index}.example.com:9999", attempts=["x" * 100_000])
-            for index in range(fleet_module.MAX_PROBLEMS_PER_HOST + 7)]
+            for index in range(fleet_summary.MAX_PROBLEMS_PER_HOST + 7)]
     data = host_report("big", *many)
     data["checks"][0]["summary"] = "s" * 10_000
     data["checks"][0]["details"]["root_subject"] = "r" * 10_000
     summary = summarize(data, "big.json")
-    assert len(summary.problems) == fleet_module.MAX_PROBLEMS_PER_HOST
+    assert len(summary.problems) == fleet_summary.MAX_PROBLEMS_PER_HOST
     assert summary.problems_omitted == 7
-    assert summary.counts["fail"] == fleet_module.MAX_PROBLEMS_PER_HOST + 7
-    assert all(len(problem.summary) <= fleet_module.MAX_TEXT for problem in summary.problems)
-    assert all(len(value) <= fleet_module.MAX_TEXT for problem in summary.problems for _, value in problem.facts)
+    assert summary.counts["fail"] == fleet_summary.MAX_PROBLEMS_PER_HOST + 7
+    assert all(len(problem.summary) <= fleet_summary.MAX_TEXT for problem in summary.problems)
+    assert all(len(value) <= fleet_summary.MAX_TEXT for problem in summary.problems for _, value in problem.facts)
     assert not hasattr(summary, "details")
 
 
 def test_files_too_large_for_a_report_are_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fleet_module, "MAX_REPORT_BYTES", 2000)
+    monkeypatch.setattr(reading, "MAX_REPORT_BYTES", 2000)
     write_json(tmp_path / "in" / "small.json", host_report("small"))
     write_json(tmp_path / "in" / "huge.json", host_report("huge", problem("tcp.timeout", blob="x" * 5000)))
     merger = FleetMerger()
@@ -259,9 +259,9 @@ def test_parallel_parsing_gives_the_same_fleet_as_one_process(tmp_path: Path, mo
     write_json(folder / "h07-again.json", host_report("h07", generated_at="2026-11-23T00:00:00Z"))
     (folder / "junk.json").write_text("{", encoding="utf-8")
     serial = merge_paths([folder])
-    monkeypatch.setattr(fleet_module, "PARALLEL_MIN_FILES", 2)
-    monkeypatch.setattr(fleet_module, "CHUNK_FILES", 3)
-    monkeypatch.setattr(fleet_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(reading, "CHUNK_FILES", 3)
+    monkeypatch.setattr(reading.os, "cpu_count", lambda: 2)
     parallel = merge_paths([folder])
     assert parallel.to_json() | {"generated_at": ""} == serial.to_json() | {"generated_at": ""}
     assert len(parallel.hosts) == 40 and parallel.superseded == 1 and len(parallel.skipped) == 1
@@ -274,7 +274,7 @@ def test_folders_are_walked_once_in_order_skipping_hidden_files_and_loops(tmp_pa
     write_json(folder / ".cache" / "h3.json", host_report("h3"))
     write_json(folder / ".h4.json", host_report("h4"))
     (folder / "b" / "loop").symlink_to(folder)
-    files = list(fleet_module.iter_report_files([folder, folder / "a"]))
+    files = list(iter_report_files([folder, folder / "a"]))
     assert [Path(path).name for path in files] == ["h1.JSON", "h2.json"]
 
 

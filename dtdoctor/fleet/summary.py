@@ -1,0 +1,301 @@
+"""One parsed host report, boiled down to the ``HostSummary`` the fleet view needs.
+
+The summary keeps the worst status overall, per check family and per code,
+and the problem results with the few detail values the fleet view compares;
+everything else of the report is dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from dtdoctor.model import SCHEMA, STATUS_ORDER, ExitCode, Status, exit_code_for, worst_status
+
+FLEET_SCHEMA = "dtdoctor.fleet/v1"
+_SCHEMA_PREFIX = "dtdoctor.report/v"
+_SUPPORTED_SCHEMA_VERSION = int(SCHEMA.rsplit("/v", 1)[1])
+
+# A host with more problem results than this keeps the first ones and a count.
+MAX_PROBLEMS_PER_HOST = 50
+MAX_TEXT = 300  # summaries and compared values are cut to this many characters
+
+# Detail keys whose values the fleet view compares across the hosts that share
+# a problem code: "37 hosts fail tls.untrusted_root, all with the same root".
+# The result's target is always compared (the same unreachable endpoint).
+# Each fact lists the detail keys that may carry it, first match wins; a key
+# may name nesting ("certificate.issuer") and the last item of a list
+# ("chain[-1].issuer": the issuer at the top of the chain the server sent).
+SHARED_FACTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("certificate root", ("root_subject", "root", "chain_root", "root_issuer", "chain[-1].issuer")),
+    ("certificate issuer", ("issuer", "certificate.issuer", "leaf_issuer", "issuer_cn")),
+    ("missing scope", ("missing_scopes", "missing_scope", "scopes_missing")),
+    ("proxy", ("proxy", "proxy_url")),
+    ("HTTP status", ("http_status", "status_code")),
+    ("error", ("error", "reason")),
+)
+TARGET_FACT = "endpoint"
+
+_STATUS_BY_VALUE = {status.value: status for status in Status}
+_SEVERITY = {status: status.severity for status in Status}
+_PROBLEM_SEVERITY = Status.WARN.severity
+
+
+class NotAReport(Exception):
+    """The file is unreadable or not a dtdoctor host report: skip it."""
+
+
+class NewerSchema(Exception):
+    """The file is a report of a schema newer than this version reads: refuse it."""
+
+    def __init__(self, schema: str) -> None:
+        super().__init__(schema)
+        self.schema = schema
+
+
+@dataclass(frozen=True)
+class ProblemSummary:
+    """One warn/fail/error result, reduced to what the fleet view shows."""
+
+    id: str
+    target: str
+    status: Status
+    code: str
+    summary: str
+    facts: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def family(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "target": self.target,
+            "status": self.status.value,
+            "code": self.code,
+            "summary": self.summary,
+        }
+        if self.facts:
+            data["facts"] = dict(self.facts)
+        return data
+
+
+@dataclass
+class HostSummary:
+    """What the fleet view needs of one host's newest report.
+
+    Attributes:
+        host: the name the fleet knows the host by (see ``--host-from``).
+        reported_hostname: ``host.hostname`` inside the report.
+        generated_at: the report's timestamp as written.
+        source: the file the report came from.
+        status: the worst status of the host's results.
+        counts: results per status.
+        families: the worst status per check family (``tls``, ``config``...).
+        codes: the worst status per result code on this host.
+        code_counts: how many results carry each code on this host.
+        problems: the warn/fail/error results, at most ``MAX_PROBLEMS_PER_HOST``.
+        problems_omitted: how many problem results were left out.
+    """
+
+    host: str
+    reported_hostname: str
+    generated_at: str
+    source: str
+    tool_version: str
+    os: str
+    container: str
+    status: Status
+    counts: dict[str, int]
+    families: dict[str, Status]
+    codes: dict[str, Status]
+    code_counts: dict[str, int]
+    problems: tuple[ProblemSummary, ...]
+    problems_omitted: int = 0
+    sort_key: tuple[dt.datetime, str] = field(default=(dt.datetime.min.replace(tzinfo=dt.timezone.utc), ""))
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return exit_code_for(self.status)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "host": self.host,
+            "hostname": self.reported_hostname,
+            "status": self.status.value,
+            "exit_code": int(self.exit_code),
+            "generated_at": self.generated_at,
+            "source": self.source,
+            "tool_version": self.tool_version,
+            "os": self.os,
+            "container": self.container or None,
+            "counts": dict(self.counts),
+            "families": {name: status.value for name, status in self.families.items()},
+            "problems": [problem.to_json() for problem in self.problems],
+        }
+        if self.problems_omitted:
+            data["problems_omitted"] = self.problems_omitted
+        return data
+
+
+
+
+def text_of(value: Any, limit: int = MAX_TEXT) -> str:
+    """``value`` as one line of at most ``limit`` characters (whitespace collapsed, cut with an ellipsis)."""
+    text = value if isinstance(value, str) else str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fact_value(details: Mapping[str, Any], key: str) -> str | None:
+    value: Any = details
+    for part in key.split("."):
+        last = part.endswith("[-1]")
+        name = part[:-4] if last else part
+        if not isinstance(value, dict) or name not in value:
+            return None
+        value = value[name]
+        if last:
+            if not isinstance(value, list) or not value:
+                return None
+            value = value[-1]
+    if value is None or value == "" or value == [] or value == {}:
+        return None
+    if isinstance(value, (list, tuple)):
+        if not all(isinstance(item, (str, int, float)) for item in value):
+            return None
+        return text_of(", ".join(sorted(str(item) for item in value)))
+    if isinstance(value, dict):
+        return None
+    return text_of(value)
+
+
+def shared_facts_of(target: str, details: Any) -> tuple[tuple[str, str], ...]:
+    """The comparable facts of one problem result: its endpoint and known detail keys."""
+    facts: list[tuple[str, str]] = []
+    if target and target not in ("-", "local"):
+        facts.append((TARGET_FACT, sys.intern(text_of(target))))
+    if isinstance(details, dict):
+        for name, keys in SHARED_FACTS:
+            for key in keys:
+                value = _fact_value(details, key)
+                if value is not None:
+                    facts.append((name, sys.intern(value)))
+                    break
+    return tuple(facts)
+
+
+def parse_timestamp(text: str) -> dt.datetime:
+    """``generated_at`` as an aware datetime; an unparsable one sorts oldest."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment
+
+
+def check_schema(data: Any) -> None:
+    """Raise unless ``data`` is a host report this version can read."""
+    if not isinstance(data, dict):
+        raise NotAReport("not a dtdoctor report (the JSON is not an object)")
+    schema = data.get("schema")
+    if not isinstance(schema, str):
+        raise NotAReport("not a dtdoctor report (no \"schema\" field)")
+    if schema == SCHEMA:
+        return
+    if schema == FLEET_SCHEMA:
+        raise NotAReport("a fleet report, not a host report (merge the host reports instead)")
+    match = re.fullmatch(re.escape(_SCHEMA_PREFIX) + r"(\d+)(?:\.\d+)*", schema)
+    if match and int(match.group(1)) > _SUPPORTED_SCHEMA_VERSION:
+        raise NewerSchema(schema)
+    raise NotAReport(f"not a dtdoctor host report (schema {text_of(schema, 80)!r})")
+
+
+def summarize(data: Any, source: str, host_name: str | None = None) -> HostSummary:
+    """Boil one parsed report down to its ``HostSummary``; raise ``NotAReport`` if it is malformed."""
+    check_schema(data)
+    host = data.get("host")
+    reported = host.get("hostname") if isinstance(host, dict) else None
+    if not isinstance(reported, str) or not reported.strip():
+        raise NotAReport("malformed report: no host.hostname")
+    checks = data.get("checks")
+    if not isinstance(checks, list):
+        raise NotAReport("malformed report: no \"checks\" list")
+
+    counts = {status.value: 0 for status in STATUS_ORDER}
+    families: dict[str, Status] = {}
+    codes: dict[str, Status] = {}
+    code_counts: dict[str, int] = {}
+    problems: list[ProblemSummary] = []
+    omitted = 0
+    # The hot loop of a large merge: plain dict lookups instead of enum calls and properties.
+    status_of, severity_of, intern = _STATUS_BY_VALUE, _SEVERITY, sys.intern
+    for item in checks:
+        if not isinstance(item, dict):
+            raise NotAReport("malformed report: a check result is not an object")
+        try:
+            check_id = intern(str(item["id"]))
+            code = intern(str(item["code"]))
+            status_value = item["status"]
+            status = status_of[status_value]
+        except (KeyError, TypeError) as exc:
+            raise NotAReport(f"malformed report: a check result lacks a valid {exc}") from None
+        severity = severity_of[status]
+        counts[status_value] += 1
+        family = intern(check_id.partition(".")[0])
+        known = families.get(family)
+        if known is None or severity > severity_of[known]:
+            families[family] = status
+        known = codes.get(code)
+        if known is None or severity > severity_of[known]:
+            codes[code] = status
+        code_counts[code] = code_counts.get(code, 0) + 1
+        if severity >= _PROBLEM_SEVERITY:
+            if len(problems) >= MAX_PROBLEMS_PER_HOST:
+                omitted += 1
+                continue
+            target = intern(text_of(item.get("target", "-"), 200))
+            problems.append(
+                ProblemSummary(
+                    id=check_id,
+                    target=target,
+                    status=status,
+                    code=code,
+                    summary=text_of(item.get("summary", "")),
+                    facts=shared_facts_of(target, item.get("details")),
+                )
+            )
+    tool = data.get("tool")
+    generated_at = str(data.get("generated_at") or "")
+    problems.sort(key=lambda problem: -problem.status.severity)
+    return HostSummary(
+        host=host_name or text_of(reported, 200),
+        reported_hostname=text_of(reported, 200),
+        generated_at=generated_at,
+        source=source,
+        tool_version=text_of(tool.get("version", ""), 40) if isinstance(tool, dict) else "",
+        os=text_of(host.get("distribution") or host.get("os") or "", 120),
+        container=text_of(host.get("container") or "", 40),
+        status=host_verdict(counts),
+        counts=counts,
+        families=families,
+        codes=codes,
+        code_counts=code_counts,
+        problems=tuple(problems),
+        problems_omitted=omitted,
+        sort_key=(parse_timestamp(generated_at), source),
+    )
+
+
+def host_verdict(counts: Mapping[str, int]) -> Status:
+    """A host's worst status, as its own report's headline says it: passes with some skips passed."""
+    status = worst_status(_STATUS_BY_VALUE[value] for value, count in counts.items() if count)
+    if status is Status.SKIP and counts.get(Status.PASS.value):
+        return Status.PASS
+    return status if any(counts.values()) else Status.SKIP
