@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+from dataclasses import replace
 from typing import Any
 
 from dtdoctor.checks import config_url
@@ -452,7 +453,61 @@ def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
     from dtdoctor.certs import utc_now
 
     found = assessment(probe.run, endpoint)
-    return judge(endpoint, found, probe.run.settings.expiry_warn_days, utc_now())
+    finding = judge(endpoint, found, probe.run.settings.expiry_warn_days, utc_now())
+    if finding.code == "tls.incomplete_chain":
+        return with_downloaded_issuer(probe.run, endpoint, found, finding)
+    return finding
+
+
+def with_downloaded_issuer(
+    ctx: RunContext, endpoint: Endpoint, found: tls_probe.Assessment, finding: Finding
+) -> Finding:
+    """Prove an incomplete chain the way browsers mend one: download the issuer, verify with it added.
+
+    The verdict stays ``tls.incomplete_chain`` (the server must send the
+    intermediate); what the download adds is certainty, and whether the root
+    above the intermediate is trusted here as well.
+    """
+    from dtdoctor.certs import cert_facts
+    from dtdoctor.net import aia
+
+    url = finding.details.get("missing_issuer_url")
+    presented = found.presented
+    if not url or presented is None or not presented.chain:
+        return finding
+    download = aia.download_issuer(ctx, str(url), presented.chain[0])
+    evidence: dict[str, Any] = {"url": download.url}
+    details = {**finding.details, "issuer_download": evidence}
+    if download.issuer is None:
+        evidence["error"] = download.error
+        return replace(finding, details=details)
+    issuer = cert_facts(download.issuer)
+    evidence["issuer"] = issuer.short()
+    verified = aia.verify_with_issuer(endpoint, found.route, download.issuer, found.ca_bundle, ctx.timeout)
+    if verified.ok:
+        evidence["chain_verifies"] = True
+        summary = (
+            f"{endpoint.host} sent only its own certificate, not the intermediate '{issuer.subject_cn}' that issued "
+            f"it; with '{issuer.subject_cn}' downloaded from {url} the chain verifies, so the server's chain is the "
+            "only problem (browsers download the intermediate themselves; most agents and command-line tools do not)"
+        )
+        return replace(finding, summary=summary, details=details)
+    if verified.outcome != tls_probe.VERIFY_FAILED:
+        evidence["error"] = f"the handshake to verify with it failed: {verified.message}"
+        return replace(finding, details=details)
+    evidence["chain_verifies"] = False
+    evidence["verify_error"] = verified.verify_message
+    root_name = issuer.issuer_cn
+    summary = (
+        f"{endpoint.host} sent only its own certificate, not the intermediate '{issuer.subject_cn}' that issued it; "
+        f"even with '{issuer.subject_cn}' downloaded from {url} the chain does not verify here "
+        f"({verified.verify_message}): '{root_name}' above it is not trusted either"
+    )
+    remediation = (
+        f"{finding.remediation} Then make '{root_name}' trusted: "
+        + _remediation_for_ca(endpoint, f"'{root_name}'")
+    )
+    return replace(finding, summary=summary, details=details, remediation=remediation)
 
 
 def https_endpoints(ctx: RunContext) -> list[Endpoint]:

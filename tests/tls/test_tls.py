@@ -10,6 +10,7 @@ import pytest
 
 from dtdoctor.checks import tls
 from dtdoctor.model import Status
+from tests.support.listeners import closed_port
 from tests.support.tls_servers import Authority, plain_http_port, self_signed, silent_port, tls_server
 from tests.tls.helpers import ctx_for, only, run
 
@@ -137,11 +138,12 @@ def test_inspecting_proxy_ca_is_recognised(root_file: Path) -> None:
 
 
 def test_leaf_without_its_intermediate_is_an_incomplete_chain(intermediate: Authority, root_file: Path) -> None:
-    leaf = intermediate.issue("127.0.0.1", aia_url="http://pki.example.com/intermediate.crt")
+    aia_url = f"http://127.0.0.1:{closed_port()}/intermediate.crt"  # tests/tls/test_aia.py downloads it
+    leaf = intermediate.issue("127.0.0.1", aia_url=aia_url)
     with tls_server(leaf.chain_pem(with_intermediates=False), leaf.key_pem) as port:
         result = check_server(port, root_file)
     assert result.code == "tls.incomplete_chain"
-    assert result.details["missing_issuer_url"] == "http://pki.example.com/intermediate.crt"
+    assert result.details["missing_issuer_url"] == aia_url
     assert "dtdoctor Test Intermediate CA" in result.summary
     assert "full certificate chain" in result.remediation
 
