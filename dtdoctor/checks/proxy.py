@@ -17,7 +17,7 @@ from dtdoctor.config import Endpoint
 from dtdoctor.context import RunContext
 from dtdoctor.model import Status
 from dtdoctor.net.proxy import ProxyChoice, route
-from dtdoctor.net.tunnel import STATUS, TunnelError, connect_to_proxy, open_tunnel, parse_proxy
+from dtdoctor.net.tunnel import PROXY_TLS, STATUS, TunnelError, connect_to_proxy, open_tunnel, parse_proxy
 
 ID = "proxy"
 
@@ -104,6 +104,19 @@ def tunnel_finding(error: TunnelError, proxy_display: str, destination: str) -> 
             f"The proxy itself cannot reach {destination} ({error.status}): ask its administrators whether it "
             "may connect there, and check the host name."
         )
+    elif error.stage == PROXY_TLS and error.reason == "plain_http":
+        remediation = (
+            "Write the proxy URL with http:// (the scheme is how a client talks to the proxy, not to Dynatrace: "
+            "HTTPS to Dynatrace still travels encrypted through the CONNECT tunnel), in HTTPS_PROXY/https_proxy, "
+            "--proxy and the OneAgent or ActiveGate proxy setting."
+        )
+    elif error.stage == PROXY_TLS and error.reason == "verify":
+        remediation = (
+            "Pass the CA that issued the proxy's own certificate with --ca-bundle (and install it system-wide), "
+            "or use the proxy's http:// port if it has one."
+        )
+    elif error.stage == PROXY_TLS:
+        remediation = "Check that the proxy's port speaks TLS (an https:// proxy URL); most proxies need http://."
     return Finding("proxy.failed", error.message, details, remediation=remediation)
 
 
@@ -138,7 +151,7 @@ def probe_proxy(choice: ProxyChoice, endpoints: list[Endpoint], probe: ProbeCont
     first_failure: Finding | None = None
     for endpoint in endpoints:
         try:
-            tunnel = open_tunnel(proxy, endpoint.host, endpoint.port, probe.timeout)
+            tunnel = open_tunnel(proxy, endpoint.host, endpoint.port, probe.timeout, probe.run.settings.ca_bundle)
             tunnel.sock.close()
             tunnels.append({"destination": endpoint.address, "ok": True, "answer": tunnel.status_line})
         except TunnelError as exc:

@@ -37,6 +37,7 @@ from dtdoctor.context import RunContext
 from dtdoctor.net.deadline import Watchdog
 from dtdoctor.net.proxy import choose_proxy
 from dtdoctor.net.trust import SYSTEM, ssl_context
+from dtdoctor.net.tunnel import proxy_tls_context
 
 MAX_BODY = 1024 * 1024  # 1 MiB: every legitimate answer dtdoctor asks for is a few hundred bytes
 MAX_REDIRECTS = 3
@@ -304,7 +305,10 @@ def fetch(
             "follow_redirects": False,
             "timeout": httpx.Timeout(max(0.05, min(limit, deadline - time.monotonic()))),
         }
-        if proxy.url:
+        if proxy.url and proxy.url.lower().startswith("https://"):
+            # TLS to the proxy itself is verified like every other TLS here: system store plus --ca-bundle.
+            client_options["proxy"] = httpx.Proxy(proxy.url, ssl_context=proxy_tls_context(settings.ca_bundle))
+        elif proxy.url:
             client_options["proxy"] = proxy.url
         body_started = False
         # Socket timeouts apply per read and httpx hands out the response only

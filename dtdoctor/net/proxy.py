@@ -12,7 +12,8 @@ are reported, since they are a classic source of confusion.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Mapping
 
 from dtdoctor.config import Endpoint, display_url, is_loopback_host
@@ -28,6 +29,8 @@ class ProxyChoice:
     source: str  # "--proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY" ...; "" when direct
     bypass: str | None = None  # the NO_PROXY entry that sent the endpoint direct
     ignored: tuple[str, ...] = ()  # settings present that do not apply here
+    # Trusted, with the system store, for an https:// proxy's own certificate (--ca-bundle).
+    ca_bundle: Path | None = field(default=None, compare=False, repr=False)
 
     @property
     def direct(self) -> bool:
@@ -106,4 +109,5 @@ def choose_proxy(scheme: str, host: str, port: int, explicit: str | None, enviro
 
 def route(ctx: RunContext, endpoint: Endpoint) -> ProxyChoice:
     """The proxy (or none) for an endpoint in this run, and which setting supplied it."""
-    return choose_proxy(endpoint.scheme, endpoint.host, endpoint.port, ctx.settings.proxy, ctx.environ)
+    choice = choose_proxy(endpoint.scheme, endpoint.host, endpoint.port, ctx.settings.proxy, ctx.environ)
+    return replace(choice, ca_bundle=ctx.settings.ca_bundle)

@@ -96,7 +96,7 @@ def legacy_context() -> ssl.SSLContext:
 def open_stream(host: str, port: int, route: ProxyChoice, timeout: float) -> socket.socket:
     """A TCP stream to ``host:port``, direct or tunnelled; raises ``ConnectError`` or ``TunnelError``."""
     if route.url is not None:
-        tunnel = open_tunnel(parse_proxy(route.url), host, port, timeout)
+        tunnel = open_tunnel(parse_proxy(route.url), host, port, timeout, route.ca_bundle)
         return tunnel.sock
     resolution = resolve(host, timeout)
     if not resolution.ok:

@@ -5,14 +5,26 @@ that wants credentials (407) from one that refuses the destination; the
 ``tls`` and ``clock`` checks open their TLS connections through it, so they
 see exactly what a client behind the proxy sees. Credentials in the proxy
 URL are sent as ``Proxy-Authorization: Basic`` and never shown.
+
+An ``https://`` proxy URL means TLS to the proxy itself, with CONNECT inside
+it. Python's ``ssl`` cannot layer one ``SSLSocket`` on another, so such a
+tunnel is handed out as one end of a socket pair, relayed to the proxy's TLS
+stream by a thread: callers wrap it in TLS as they would a plain tunnel. The
+common mistake of an ``https://`` URL for a proxy that speaks plain HTTP (the
+"handshake timed out" every HTTPS-proxy-capable client then reports) is
+recognised and named.
 """
 
 from __future__ import annotations
 
 import base64
+import select
 import socket
+import ssl
+import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from dtdoctor.config import display_url, format_address, url_password
@@ -25,6 +37,7 @@ TIMEOUT = "timeout"
 STATUS = "status"
 PROTOCOL = "protocol"
 UNSUPPORTED = "unsupported"
+PROXY_TLS = "proxy_tls"  # the TLS handshake with an https:// proxy itself failed
 
 _MAX_HEADER_BYTES = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -117,17 +130,117 @@ def connect_to_proxy(proxy: ProxyAddress, timeout: float) -> tuple[socket.socket
     raise TunnelError(CONNECT, f"cannot connect to the proxy {proxy.address}: {reason}")
 
 
-def open_tunnel(proxy: ProxyAddress, host: str, port: int, timeout: float) -> Tunnel:
-    """Connect to the proxy and ask it for a tunnel to ``host:port``; raises ``TunnelError``."""
-    if proxy.scheme != "http":
-        raise TunnelError(UNSUPPORTED, "https:// proxies (TLS to the proxy itself) are not supported by dtdoctor")
+def open_tunnel(
+    proxy: ProxyAddress, host: str, port: int, timeout: float, ca_bundle: Path | None = None
+) -> Tunnel:
+    """Connect to the proxy and ask it for a tunnel to ``host:port``; raises ``TunnelError``.
+
+    ``ca_bundle`` is trusted, with the system store, for an ``https://`` proxy's own certificate.
+    """
     sock, proxy_ip, connect_ms = connect_to_proxy(proxy, timeout)
     try:
-        status_line = _handshake(sock, proxy, host, port, timeout)
+        stream = _tls_to_proxy(sock, proxy, timeout, ca_bundle) if proxy.scheme == "https" else sock
+        status_line = _handshake(stream, proxy, host, port, timeout)
     except BaseException:
         sock.close()
         raise
+    if isinstance(stream, ssl.SSLSocket):
+        return Tunnel(_relayed(stream, timeout), proxy, proxy_ip, connect_ms, status_line)
     return Tunnel(sock, proxy, proxy_ip, connect_ms, status_line)
+
+
+def proxy_tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """What an ``https://`` proxy's own certificate is verified against: the system store plus ``--ca-bundle``."""
+    from dtdoctor.net import trust
+
+    return trust.shared_context(trust.SYSTEM, ca_bundle)
+
+
+def _tls_to_proxy(sock: socket.socket, proxy: ProxyAddress, timeout: float, ca_bundle: Path | None) -> ssl.SSLSocket:
+    sock.settimeout(timeout)
+    try:
+        return proxy_tls_context(ca_bundle).wrap_socket(sock, server_hostname=proxy.host)
+    except ssl.SSLCertVerificationError as exc:
+        message = str(exc.verify_message or exc.reason or exc)
+        raise TunnelError(
+            PROXY_TLS, f"the proxy {proxy.address}'s own certificate is not trusted: {message}", reason="verify"
+        ) from None
+    except (ssl.SSLError, socket.timeout, OSError) as exc:
+        if _speaks_plain_http(proxy, timeout):
+            raise TunnelError(
+                PROXY_TLS,
+                f"the proxy URL says https://, but {proxy.address} speaks plain HTTP: use "
+                f"http://{proxy.address} (TLS to the proxy itself fails: "
+                f"{_tls_failure(exc, timeout)})",
+                reason="plain_http",
+            ) from None
+        raise TunnelError(
+            PROXY_TLS, f"no TLS handshake with the proxy {proxy.address}: {_tls_failure(exc, timeout)}"
+        ) from None
+
+
+def _tls_failure(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, socket.timeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, ssl.SSLError):
+        return str(exc.reason or exc)
+    return str(getattr(exc, "strerror", None) or exc)
+
+
+def _speaks_plain_http(proxy: ProxyAddress, timeout: float) -> bool:
+    """Whether the proxy answers a cleartext request like an HTTP server: then the URL's scheme is wrong."""
+    try:
+        sock, _, _ = connect_to_proxy(proxy, timeout)
+    except TunnelError:
+        return False
+    with sock:
+        sock.settimeout(timeout)
+        try:
+            sock.sendall(b"OPTIONS * HTTP/1.1\r\nHost: " + proxy.address.encode("ascii", "replace") + b"\r\n\r\n")
+            head = _read_head(sock, time.monotonic() + timeout)
+        except (OSError, UnicodeError):
+            return False
+    return head.startswith(b"HTTP/")
+
+
+def _relayed(outer: ssl.SSLSocket, timeout: float) -> socket.socket:
+    """A plain socket whose bytes travel through ``outer``, the TLS stream to the proxy.
+
+    A thread copies both ways until either side closes, or nothing moved for
+    a while (a caller that vanished); ``select`` plus ``pending()`` keeps it
+    to one thread, since one TLS connection must not be read and written
+    from two at once.
+    """
+    mine, theirs = socket.socketpair()
+    idle_limit = max(10.0, 4 * timeout)
+
+    def relay() -> None:
+        outer.settimeout(max(timeout, 1.0))
+        last_activity = time.monotonic()
+        try:
+            while time.monotonic() - last_activity < idle_limit:
+                ready: list[socket.socket]
+                if outer.pending():
+                    ready = [outer]
+                else:
+                    ready, _, _ = select.select([outer, mine], [], [], 0.5)
+                for source in ready:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    (mine if source is outer else outer).sendall(data)
+                    last_activity = time.monotonic()
+        except (OSError, ValueError):
+            return
+        finally:
+            for end in (mine, outer):
+                try:
+                    end.close()
+                except OSError:
+                    pass
+
+    threading.Thread(target=relay, name="dtdoctor-proxy-tls-relay", daemon=True).start()
+    return theirs
 
 
 def _handshake(sock: socket.socket, proxy: ProxyAddress, host: str, port: int, timeout: float) -> str:

@@ -37,3 +37,25 @@ def test_api_and_token_checks_go_through_the_proxy(run, ca):
     assert "POST /e/abc/api/v2/apiTokens/lookup" in server.paths()
     assert not any(result.status.is_problem for result in results)  # a working proxy path is a passing run
     assert all(target == f"{TENANT}:{server.port}" for target, _ in log.connects)
+
+
+def test_the_whole_run_passes_through_an_https_proxy(run, ca):
+    """TLS to the proxy itself (an https:// proxy URL), then TLS to Dynatrace inside the tunnel."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert(TENANT).configure_cert(context)
+    proxy_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(proxy_context)
+    fake = FakeDynatrace()
+    fake.add(TOKEN, scopes=("events.ingest",))
+    log = ProxyLog()
+    with serve(fake, tls=context) as server, connect_proxy(log=log, tls=proxy_context) as proxy_port:
+        results = run(["dns", "tcp", "proxy", "tls", "clock", "api", "token"], token=TOKEN,
+                      url=f"https://{TENANT}:{server.port}/e/abc",
+                      environ={"HTTPS_PROXY": f"https://127.0.0.1:{proxy_port}"})
+    assert [(result.id, result.code) for result in results if result.status.is_problem] == []
+    assert one(results, "proxy").code == "proxy.ok"
+    assert one(results, "api").code == "api.ok"
+    assert one(results, "token").code == "token.ok"
+    assert "POST /e/abc/api/v2/apiTokens/lookup" in server.paths()
+    assert all(target == f"{TENANT}:{server.port}" for target, _ in log.connects)
+    assert len(log.connects) >= 4  # the proxy check, tls, the clock and the API requests all tunnelled

@@ -2,15 +2,17 @@
 
 Every destination host name is sent to 127.0.0.1 (so tests can use names a
 proxy would resolve, which never go direct), at the destination's port.
-Optional Basic authentication (407 without it), and hosts the proxy's policy
-refuses (403).
+Optional Basic authentication (407 without it), hosts the proxy's policy
+refuses (403), and TLS to the proxy itself (an ``https://`` proxy).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import select
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -23,6 +25,22 @@ class ProxyLog:
     """What the proxy saw: each CONNECT target and its Proxy-Authorization header (or None)."""
 
     connects: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+def _relay(client: ssl.SSLSocket, upstream: socket.socket) -> None:
+    """Both directions in one thread: a TLS connection must not be read and written from two at once."""
+    try:
+        while True:
+            ready = [client] if client.pending() else select.select([client, upstream], [], [], 3)[0]
+            if not ready:
+                return
+            for source in ready:
+                data = source.recv(65536)
+                if not data:
+                    return
+                (upstream if source is client else client).sendall(data)
+    except OSError:
+        pass
 
 
 def _pipe(source: socket.socket, sink: socket.socket) -> None:
@@ -44,8 +62,9 @@ def connect_proxy(
     credentials: tuple[str, str] | None = None,
     refuse: tuple[str, ...] = (),
     log: ProxyLog | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> Iterator[int]:
-    """Yield the port of a CONNECT proxy on 127.0.0.1."""
+    """Yield the port of a CONNECT proxy on 127.0.0.1 (spoken to over TLS when ``tls`` is given)."""
     seen = log if log is not None else ProxyLog()
     expected = None
     if credentials is not None:
@@ -54,6 +73,8 @@ def connect_proxy(
     def handle(client: socket.socket) -> None:
         client.settimeout(3)
         try:
+            if tls is not None:
+                client = tls.wrap_socket(client, server_side=True)
             head = b""
             while b"\r\n\r\n" not in head:
                 chunk = client.recv(1)
@@ -93,6 +114,11 @@ def connect_proxy(
                 client.close()
                 return
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            if isinstance(client, ssl.SSLSocket):
+                _relay(client, upstream)
+                upstream.close()
+                client.close()
+                return
             client.settimeout(None)
             upstream.settimeout(None)
             forth = threading.Thread(target=_pipe, args=(client, upstream), daemon=True)

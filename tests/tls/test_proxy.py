@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import ssl
+import tempfile
 from pathlib import Path
 
 from dtdoctor.checks import proxy, tls
@@ -132,3 +134,73 @@ def test_clock_is_read_through_the_tunnel(root: Authority, root_file: Path) -> N
     assert result.details["verified_connection"] is True
     assert result.details["route"]["via"] == "proxy"
     assert log.connects == [(f"{TENANT}:{port}", None)]
+
+
+def proxy_tls(authority: Authority) -> ssl.SSLContext:
+    """The server side of TLS to the proxy itself, with a certificate for 127.0.0.1 from ``authority``."""
+    leaf = authority.issue("127.0.0.1")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as folder:
+        chain, key = Path(folder) / "chain.pem", Path(folder) / "key.pem"
+        chain.write_bytes(leaf.chain_pem())
+        key.write_bytes(leaf.key_pem)
+        context.load_cert_chain(str(chain), str(key))
+    return context
+
+
+def test_an_https_proxy_is_spoken_to_over_tls_and_tunnels(root: Authority, root_file: Path) -> None:
+    leaf = root.issue(TENANT)
+    log = ProxyLog()
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port, connect_proxy(log=log, tls=proxy_tls(root)) as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:{port}", ca_bundle=str(root_file),
+                      environ={"HTTPS_PROXY": f"https://127.0.0.1:{proxy_port}"})
+        results = run(proxy, tls, ctx=ctx)
+    assert only(results, "proxy").code == "proxy.ok", only(results, "proxy").summary
+    tls_result = only(results, "tls")
+    assert tls_result.code == "tls.ok", tls_result.summary
+    assert f"via proxy https://127.0.0.1:{proxy_port}" in tls_result.summary
+    # The server's own certificate was judged through the tunnel, inside the TLS to the proxy.
+    assert tls_result.details["leaf"]["san"] == [TENANT]
+    assert log.connects and all(target == f"{TENANT}:{port}" for target, _ in log.connects)
+
+
+def test_an_https_proxy_whose_certificate_is_untrusted_says_so(root: Authority, root_file: Path) -> None:
+    stranger = Authority("dtdoctor Test Proxy CA")  # not in the bundle
+    leaf = root.issue(TENANT)
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port, connect_proxy(tls=proxy_tls(stranger)) as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:{port}", ca_bundle=str(root_file), proxy=f"https://127.0.0.1:{proxy_port}")
+        results = run(proxy, tls, ctx=ctx)
+    result = only(results, "proxy")
+    assert result.code == "proxy.failed" and result.status is Status.FAIL
+    assert f"the proxy 127.0.0.1:{proxy_port}'s own certificate is not trusted" in result.summary
+    assert "--ca-bundle" in result.remediation
+    assert only(results, "tls").code == "prerequisite.failed"
+
+
+def test_an_https_url_for_a_plain_http_proxy_is_named_as_the_mistake_it_is(root: Authority, root_file: Path) -> None:
+    leaf = root.issue(TENANT)
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port, connect_proxy() as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:{port}", ca_bundle=str(root_file), timeout=0.5,
+                      environ={"https_proxy": f"https://127.0.0.1:{proxy_port}"})
+        results = run(proxy, tls, ctx=ctx)
+    result = only(results, "proxy")
+    assert result.code == "proxy.failed"
+    assert f"speaks plain HTTP: use http://127.0.0.1:{proxy_port}" in result.summary
+    assert "Write the proxy URL with http://" in result.remediation
+    # Without the proxy check, tls names the same mistake itself.
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port, connect_proxy() as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:{port}", ca_bundle=str(root_file), timeout=0.5,
+                      proxy=f"https://127.0.0.1:{proxy_port}")
+        alone = only(run(tls, ctx=ctx), "tls")
+    assert alone.code == "proxy.failed" and "speaks plain HTTP" in alone.summary
+
+
+def test_an_https_proxy_port_that_stays_silent_is_a_tls_failure_not_a_hang(root_file: Path) -> None:
+    from tests.support.tls_servers import silent_port
+
+    with silent_port() as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:443", ca_bundle=str(root_file), timeout=0.4,
+                      proxy=f"https://127.0.0.1:{proxy_port}")
+        result = only(run(proxy, ctx=ctx), "proxy")
+    assert result.code == "proxy.failed"
+    assert f"no TLS handshake with the proxy 127.0.0.1:{proxy_port}: no answer within 0.4 s" in result.summary
