@@ -176,10 +176,17 @@ def locate_system_store(root: Path, environ: Mapping[str, str], platform: str) -
     return found
 
 
+# The Mozilla list as the RHEL/Fedora/Amazon Linux package ships it, before update-ca-trust extracts it.
+RPM_MOZILLA_LIST = "/usr/share/pki/ca-trust-source/ca-bundle.trust.p11-kit"
+
+
 def ca_certificates_package_date(root: Path) -> tuple[datetime.date, str] | None:
     """The release date of the installed ca-certificates package, where the package says it.
 
-    Debian and Alpine version the package by its date (``20240203``).
+    Debian and Alpine version the package by its date (``20240203``). The
+    RHEL family does not, but rpm installs the Mozilla list it ships with the
+    package's own file date, while the bundle under ``/etc/pki`` is rewritten
+    whenever ``update-ca-trust`` runs (adding a corporate CA makes it look new).
     """
     changelog = root / "usr/share/doc/ca-certificates/changelog.Debian.gz"
     try:
@@ -198,6 +205,9 @@ def ca_certificates_package_date(root: Path) -> tuple[datetime.date, str] | None
             return _date(match.group(1)), "ca-certificates package (apk)"
     except (OSError, ValueError):
         pass
+    packaged = _modified(root / RPM_MOZILLA_LIST.lstrip("/"))
+    if packaged is not None:
+        return packaged.date(), f"ca-certificates package ({RPM_MOZILLA_LIST}, as packaged)"
     return None
 
 

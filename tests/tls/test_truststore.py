@@ -123,6 +123,25 @@ def test_old_bundle_file_date_is_stale_on_rhel(tmp_path: Path, root: Authority) 
     assert "update-ca-trust" in finding.remediation
 
 
+def test_rhel_dates_the_store_by_the_packaged_mozilla_list_not_the_extracted_bundle(
+    tmp_path: Path, root: Authority
+) -> None:
+    """update-ca-trust rewrites the bundle (a corporate CA was just added); the Mozilla list inside is old."""
+    fake_host(tmp_path, "rhel", "/etc/pki/tls/certs/ca-bundle.crt", root)  # written now: looks fresh
+    source = tmp_path / "usr/share/pki/ca-trust-source/ca-bundle.trust.p11-kit"
+    source.parent.mkdir(parents=True)
+    source.write_text("# p11-kit trust source\n")
+    old = (datetime.datetime.now() - datetime.timedelta(days=900)).timestamp()
+    os.utime(source, (old, old))
+    finding = local(tmp_path)
+    assert finding.code == "truststore.stale"
+    assert finding.details["store_date"]["from"] == (
+        "ca-certificates package (/usr/share/pki/ca-trust-source/ca-bundle.trust.p11-kit, as packaged)"
+    )
+    assert finding.details["store_age_days"] >= 899
+    assert "dnf update ca-certificates && update-ca-trust" in finding.remediation
+
+
 def test_alpine_package_date_from_apk_database(tmp_path: Path, root: Authority) -> None:
     fake_host(tmp_path, "alpine", "/etc/ssl/cert.pem", root)
     db = tmp_path / "lib/apk/db/installed"
