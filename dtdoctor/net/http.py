@@ -299,11 +299,13 @@ def fetch(
         token_sent = bool(authenticate and token is not None and may_send_token(settings, current))
         if token_sent and token is not None:
             headers["Authorization"] = token.authorization
+        unparseable: dict[str, str] = {}
         client_options: dict[str, Any] = {
             "verify": _ssl_context(ctx),
             "trust_env": False,  # the proxy is chosen above, from ctx.environ
             "follow_redirects": False,
             "timeout": httpx.Timeout(max(0.05, min(limit, deadline - time.monotonic()))),
+            "event_hooks": {"response": [functools.partial(_set_aside_unparseable_location, unparseable)]},
         }
         if proxy.url and proxy.url.lower().startswith("https://"):
             # TLS to the proxy itself is verified like every other TLS here: system store plus --ca-bundle.
@@ -355,7 +357,7 @@ def fetch(
                     url=current,
                     status=response.status_code,
                     http_version=response.http_version,
-                    headers={name.lower(): value for name, value in response.headers.items()},
+                    headers={name.lower(): value for name, value in response.headers.items()} | unparseable,
                     body=body,
                     truncated=truncated,
                     elapsed_ms=elapsed(),
@@ -388,6 +390,25 @@ def fetch(
             return replace(answer, hops=tuple(hops))
         hops.append(Hop(answer.status, shown, True))
         current = target
+
+
+def _set_aside_unparseable_location(store: dict[str, str], response: Any) -> None:
+    """Take a ``Location`` httpx cannot parse out of the answer, into ``store``.
+
+    httpx builds the redirect request even when it does not follow it, and a
+    ``Location`` it cannot parse (``https://[::1/``) would fail the whole
+    answer; set aside, it is reported as the redirect it is.
+    """
+    import httpx
+
+    location = response.headers.get("location")
+    if location is None:
+        return
+    try:
+        httpx.URL(location)
+    except (httpx.InvalidURL, ValueError):
+        store["location"] = location
+        del response.headers["location"]
 
 
 def _redirect_refusal(current: str, location: str, method: str, hops_so_far: int) -> tuple[str | None, str]:

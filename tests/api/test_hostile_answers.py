@@ -99,15 +99,18 @@ def test_a_redirect_to_a_port_beyond_65535_is_reported_not_followed(run, server_
     assert "cannot be parsed" in result.summary
 
 
-def test_a_redirect_to_a_broken_ipv6_literal_is_a_protocol_failure_never_followed(run, server_tls):
-    # httpx itself refuses such a Location while reading the answer: a broken answer, not a redirect.
+def test_a_redirect_to_a_broken_ipv6_literal_is_reported_as_a_redirect_never_followed(run, server_tls):
+    # httpx refuses to parse such a Location even when not following it; it is set aside and reported.
     with serve(_redirect_to("https://[::1/e/abc"), server_tls) as server:
         results = run(["api", "activegate"], token=GOOD, url=server.url(), activegates=(server.url(),))
         assert all(request.path.endswith(("/api/v1/time", "/rest/health")) for request in server.requests)
     api_result = by_id(results, "api")[0]
-    assert api_result.code == "api.connection_failed" and api_result.details["failure"] == "protocol"
-    assert "location" in api_result.summary.lower()
-    assert by_id(results, "activegate")[0].code == "activegate.unreachable"
+    assert api_result.code == "api.redirect" and api_result.status is Status.FAIL, api_result.summary
+    hop = api_result.details["redirects"][-1]
+    assert hop["followed"] is False and "cannot be parsed" in hop["reason"]
+    assert "cannot be parsed" in api_result.summary
+    activegate = by_id(results, "activegate")[0]
+    assert activegate.code == "activegate.not_running" and "redirect" in activegate.summary
 
 
 def test_an_activegate_redirecting_to_a_port_beyond_65535_is_not_running(run, server_tls):
