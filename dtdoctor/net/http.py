@@ -405,8 +405,14 @@ def _set_aside_unparseable_location(store: dict[str, str], response: Any) -> Non
     if location is None:
         return
     try:
-        httpx.URL(location)
-    except (httpx.InvalidURL, ValueError):
+        # The steps of httpx's own redirect URL: parse, borrow a missing host, resolve a relative URL.
+        url = httpx.URL(location)
+        if url.scheme and not url.host:
+            url = url.copy_with(host=response.request.url.host)
+        if url.is_relative_url:
+            url = response.request.url.join(url)
+        httpx.Request(response.request.method, url)
+    except (httpx.InvalidURL, ValueError, TypeError, UnicodeError):  # an IDNA error is a ValueError
         store["location"] = location
         del response.headers["location"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dtdoctor.model import Status
 from tests.api.conftest import by_id, one
 from tests.support.fake_dynatrace import Reply, make_token, serve
@@ -99,8 +101,16 @@ def test_a_redirect_to_a_port_beyond_65535_is_reported_not_followed(run, server_
     assert "cannot be parsed" in result.summary
 
 
+@pytest.mark.parametrize("location", ["http:0", "//xn--", "//xn--a", ":https://["])
+def test_every_location_httpx_cannot_use_still_ends_as_a_redirect(run, server_tls, location):
+    with serve(_redirect_to(location), server_tls) as server:
+        result = one(run(["api"], token=GOOD, url=server.url()), "api")
+    assert result.code == "api.redirect" and result.status is Status.FAIL, result.summary
+    assert result.details["redirects"][-1]["followed"] is False
+
+
 def test_a_redirect_to_a_broken_ipv6_literal_is_reported_as_a_redirect_never_followed(run, server_tls):
-    # httpx refuses to parse such a Location even when not following it; it is set aside and reported.
+    # httpx builds the redirect request even when not following it; such a Location is set aside and reported.
     with serve(_redirect_to("https://[::1/e/abc"), server_tls) as server:
         results = run(["api", "activegate"], token=GOOD, url=server.url(), activegates=(server.url(),))
         assert all(request.path.endswith(("/api/v1/time", "/rest/health")) for request in server.requests)
