@@ -110,6 +110,11 @@ def tunnel_finding(error: TunnelError, proxy_display: str, destination: str) -> 
             "HTTPS to Dynatrace still travels encrypted through the CONNECT tunnel), in HTTPS_PROXY/https_proxy, "
             "--proxy and the OneAgent or ActiveGate proxy setting."
         )
+    elif error.stage == PROXY_TLS and error.reason == "name":
+        remediation = (
+            "Write the proxy URL with a name its certificate covers (the details show the error), or have the "
+            "proxy's certificate reissued to include the name you use."
+        )
     elif error.stage == PROXY_TLS and error.reason == "verify":
         remediation = (
             "Pass the CA that issued the proxy's own certificate with --ca-bundle (and install it system-wide), "
@@ -158,6 +163,13 @@ def probe_proxy(choice: ProxyChoice, endpoints: list[Endpoint], probe: ProbeCont
             tunnels.append({"destination": endpoint.address, "ok": False, "answer": exc.message})
             if first_failure is None:
                 first_failure = tunnel_finding(exc, choice.display, endpoint.address)
+            if exc.stage == PROXY_TLS:
+                # TLS to the proxy fails before any destination is named: every other tunnel would fail
+                # alike, each costing the timeout again.
+                for skipped in endpoints[len(tunnels):]:
+                    tunnels.append({"destination": skipped.address, "ok": False,
+                                    "answer": "not tried: TLS to the proxy itself failed"})
+                break
     base["tunnels"] = tunnels
     if first_failure is not None:
         return Finding(first_failure.code, first_failure.summary, {**first_failure.details, **base},

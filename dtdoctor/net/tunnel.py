@@ -39,6 +39,12 @@ PROTOCOL = "protocol"
 UNSUPPORTED = "unsupported"
 PROXY_TLS = "proxy_tls"  # the TLS handshake with an https:// proxy itself failed
 
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH.
+_NAME_MISMATCH = (62, 64)
+# What a web server says when plain HTTP reaches its TLS port (nginx: "The plain HTTP request was sent to
+# HTTPS port"; Apache: "speaking plain HTTP to an SSL-enabled server port").
+_TLS_PORT_WORDS = (b"https port", b"ssl-enabled", b"tls-enabled", b"ssl port", b"tls port")
+
 _MAX_HEADER_BYTES = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -138,11 +144,13 @@ def open_tunnel(
     ``ca_bundle`` is trusted, with the system store, for an ``https://`` proxy's own certificate.
     """
     sock, proxy_ip, connect_ms = connect_to_proxy(proxy, timeout)
+    stream = sock
     try:
-        stream = _tls_to_proxy(sock, proxy, timeout, ca_bundle) if proxy.scheme == "https" else sock
+        if proxy.scheme == "https":
+            stream = _tls_to_proxy(sock, proxy, timeout, ca_bundle)  # owns the connection from here on
         status_line = _handshake(stream, proxy, host, port, timeout)
     except BaseException:
-        sock.close()
+        stream.close()
         raise
     if isinstance(stream, ssl.SSLSocket):
         return Tunnel(_relayed(stream, timeout), proxy, proxy_ip, connect_ms, status_line)
@@ -162,11 +170,20 @@ def _tls_to_proxy(sock: socket.socket, proxy: ProxyAddress, timeout: float, ca_b
         return proxy_tls_context(ca_bundle).wrap_socket(sock, server_hostname=proxy.host)
     except ssl.SSLCertVerificationError as exc:
         message = str(exc.verify_message or exc.reason or exc)
+        if exc.verify_code in _NAME_MISMATCH:
+            raise TunnelError(
+                PROXY_TLS,
+                f"the proxy {proxy.address}'s own certificate is not for the name {proxy.host}: {message}",
+                reason="name",
+            ) from None
         raise TunnelError(
             PROXY_TLS, f"the proxy {proxy.address}'s own certificate is not trusted: {message}", reason="verify"
         ) from None
     except (ssl.SSLError, socket.timeout, OSError) as exc:
-        if _speaks_plain_http(proxy, timeout):
+        # A TLS alert comes from a TLS server: its port is right, whatever went wrong. Only silence, a
+        # closed connection or bytes that are not TLS (a "wrong version number") suggest plain HTTP.
+        alerted = isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or "").upper()
+        if not alerted and _speaks_plain_http(proxy, timeout):
             raise TunnelError(
                 PROXY_TLS,
                 f"the proxy URL says https://, but {proxy.address} speaks plain HTTP: use "
@@ -198,9 +215,32 @@ def _speaks_plain_http(proxy: ProxyAddress, timeout: float) -> bool:
         try:
             sock.sendall(b"OPTIONS * HTTP/1.1\r\nHost: " + proxy.address.encode("ascii", "replace") + b"\r\n\r\n")
             head = _read_head(sock, time.monotonic() + timeout)
+            if not head.startswith(b"HTTP/"):
+                return False
+            answer = head + _some_body(sock, min(timeout, 0.5))
         except (OSError, UnicodeError):
             return False
-    return head.startswith(b"HTTP/")
+    # A TLS web server answers plain HTTP too, with a 400 that says it wants TLS: that port speaks TLS.
+    return not any(words in answer.lower() for words in _TLS_PORT_WORDS)
+
+
+def _some_body(sock: socket.socket, wait: float) -> bytes:
+    """Up to 4 KiB of what follows the head, for as long as ``wait`` allows (the peer may keep the connection)."""
+    body = b""
+    deadline = time.monotonic() + wait
+    while len(body) < 4096:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(4096 - len(body))
+        except OSError:  # socket.timeout included: what came is what there is
+            break
+        if not chunk:
+            break
+        body += chunk
+    return body
 
 
 def _relayed(outer: ssl.SSLSocket, timeout: float) -> socket.socket:

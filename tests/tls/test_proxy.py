@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import ssl
 import tempfile
+import time
 from pathlib import Path
+
+import pytest
 
 from dtdoctor.checks import proxy, tls
 from dtdoctor.model import Status
 from tests.support.connect_proxy import ProxyLog, connect_proxy
-from tests.support.listeners import closed_port
+from tests.support.listeners import closed_port, serving
 from tests.support.tls_servers import Authority, tls_server
 from tests.tls.helpers import ctx_for, only, run
 
@@ -204,3 +209,93 @@ def test_an_https_proxy_port_that_stays_silent_is_a_tls_failure_not_a_hang(root_
         result = only(run(proxy, ctx=ctx), "proxy")
     assert result.code == "proxy.failed"
     assert f"no TLS handshake with the proxy 127.0.0.1:{proxy_port}: no answer within 0.4 s" in result.summary
+
+
+def tls_port_like_nginx(alert: bool):
+    """A TLS port that answers a ClientHello with a fatal alert (or with silence) and plain HTTP with nginx's 400."""
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(2)
+            try:
+                first = conn.recv(1, socket.MSG_PEEK)
+                if first == b"\x16":
+                    conn.recv(65536)
+                    if alert:
+                        conn.sendall(b"\x15\x03\x03\x00\x02\x02\x28")  # a fatal handshake_failure alert
+                    else:
+                        time.sleep(1.5)
+                    return
+                conn.recv(65536)
+                body = b"<html><center>The plain HTTP request was sent to HTTPS port</center></html>"
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            except OSError:
+                pass
+
+    return serving(handle)
+
+
+def test_a_tls_proxy_that_fails_the_handshake_is_not_called_plain_http() -> None:
+    with tls_port_like_nginx(alert=True) as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:443", timeout=1.0, proxy=f"https://127.0.0.1:{proxy_port}")
+        result = only(run(proxy, ctx=ctx), "proxy")
+    assert result.code == "proxy.failed"
+    assert "plain HTTP" not in result.summary
+    assert "no TLS handshake with the proxy" in result.summary and "ALERT" in result.summary.upper()
+
+
+def test_a_tls_port_that_says_so_in_plain_http_is_not_called_plain_http() -> None:
+    with tls_port_like_nginx(alert=False) as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:443", timeout=0.5, proxy=f"https://127.0.0.1:{proxy_port}")
+        result = only(run(proxy, ctx=ctx), "proxy")
+    assert result.code == "proxy.failed"
+    assert "plain HTTP" not in result.summary
+    assert "no answer within 0.5 s" in result.summary
+
+
+def test_a_silent_https_proxy_fails_once_for_all_its_endpoints_within_the_budget(root_file: Path) -> None:
+    from tests.support.tls_servers import silent_port
+
+    activegates = tuple(f"https://ag{index}.dtdoctor.test:9999" for index in range(4))
+    with silent_port() as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:443", timeout=0.5, activegates=activegates,
+                      proxy=f"https://127.0.0.1:{proxy_port}")
+        result = only(run(proxy, ctx=ctx), "proxy")
+    assert result.code == "proxy.failed", result.summary  # not check.deadline
+    tunnels = result.details["tunnels"]
+    assert len(tunnels) == 5
+    assert [tunnel["answer"] for tunnel in tunnels[1:]] == ["not tried: TLS to the proxy itself failed"] * 4
+
+
+def test_an_https_proxy_certificate_for_another_name_says_so(root: Authority, root_file: Path) -> None:
+    leaf = root.issue("localhost")  # the URL below uses 127.0.0.1
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as folder:
+        chain, key = Path(folder) / "chain.pem", Path(folder) / "key.pem"
+        chain.write_bytes(leaf.chain_pem())
+        key.write_bytes(leaf.key_pem)
+        context.load_cert_chain(str(chain), str(key))
+    with connect_proxy(tls=context) as proxy_port:
+        ctx = ctx_for(f"https://{TENANT}:443", ca_bundle=str(root_file), proxy=f"https://127.0.0.1:{proxy_port}")
+        result = only(run(proxy, ctx=ctx), "proxy")
+    assert result.code == "proxy.failed"
+    assert "own certificate is not for the name 127.0.0.1" in result.summary
+    assert "name its certificate covers" in result.remediation
+
+
+def test_failed_tunnels_through_an_https_proxy_leave_no_connection_open(root: Authority, root_file: Path) -> None:
+    from dtdoctor.net.tunnel import TunnelError, open_tunnel, parse_proxy
+
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    with connect_proxy(("user", PASSWORD), tls=proxy_tls(root)) as proxy_port:
+        address = parse_proxy(f"https://127.0.0.1:{proxy_port}")
+        before = open_descriptors()
+        errors = []
+        for _ in range(10):
+            with pytest.raises(TunnelError) as caught:
+                open_tunnel(address, TENANT, 443, 2.0, root_file)
+            errors.append(caught.value)  # held, as a run's results hold them
+        assert all(error.status == 407 for error in errors)
+        assert open_descriptors() <= before + 1
