@@ -419,9 +419,13 @@ def _untrusted(
     intermediate_like = bool(leaf.ca_issuers) or any(word in leaf.issuer.lower() for word in _INTERMEDIATE_WORDS)
     inspection = next((facts.looks_like_inspection() for facts in chain if facts.looks_like_inspection()), None)
     if leaf_only and intermediate_like and inspection is None:
+        # Certificates from Microsoft AD CS list an ldap:// URL first; the http(s) one is the download.
+        url = next(
+            (candidate for candidate in leaf.ca_issuers if candidate.lower().startswith(("http://", "https://"))),
+            leaf.ca_issuers[0] if leaf.ca_issuers else None,
+        )
         details["missing_issuer"] = leaf.issuer
-        details["missing_issuer_url"] = leaf.ca_issuers[0] if leaf.ca_issuers else None
-        url = leaf.ca_issuers[0] if leaf.ca_issuers else None
+        details["missing_issuer_url"] = url
         where = f" (download: {url})" if url else ""
         return Finding(
             "tls.incomplete_chain",

@@ -9,12 +9,14 @@ really issued the server's, and with it the chain verifies against this
 host's store (or still does not, which is worth knowing too).
 
 The URL comes from a certificate the server chose, so the download is
-bounded like every other request (the run's timeout, a size cap, no token)
-and only ``http``/``https`` URLs are fetched (``ldap://`` is not).
+bounded like every other request (the run's timeout, a size cap, no token),
+only ``http``/``https`` URLs are fetched (``ldap://`` is not), and never from
+a link-local address (where cloud metadata services answer).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +107,12 @@ def download_issuer(ctx: RunContext, url: str, leaf_der: bytes) -> IssuerDownloa
         resolution = resolve(host.strip("[]"), ctx.timeout)
         if not resolution.ok:
             return IssuerDownload(url, error=f"cannot resolve {host}: {resolution.error_message}")
+        # The URL comes from a certificate nobody vouched for: never let it aim at a cloud metadata service.
+        link_local = [
+            address for address in resolution.addresses if ipaddress.ip_address(address.split("%", 1)[0]).is_link_local
+        ]
+        if link_local:
+            return IssuerDownload(url, error=f"not fetched: {host} is a link-local address ({link_local[0]})")
     try:
         answer = http.fetch(ctx, "GET", url, accept=_ACCEPT)
     except http.HttpFailure as failure:

@@ -138,7 +138,7 @@ class Authority:
         *names: str,
         not_before: datetime.datetime | None = None,
         not_after: datetime.datetime | None = None,
-        aia_url: str | None = None,
+        aia_url: str | list[str] | None = None,
         common_name: str | None = None,
     ) -> Leaf:
         import ipaddress
@@ -163,9 +163,12 @@ class Authority:
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
         )
         if aia_url:
-            where = x509.UniformResourceIdentifier(aia_url)
-            access = x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, where)
-            builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
+            urls = [aia_url] if isinstance(aia_url, str) else aia_url
+            access = [
+                x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(url))
+                for url in urls
+            ]
+            builder = builder.add_extension(x509.AuthorityInformationAccess(access), critical=False)
         return Leaf(builder.sign(self.key, hashes.SHA256()), key, self.chain_above())
 
     def write_pem(self, folder: Path, name: str = "ca.pem") -> Path:

@@ -15,7 +15,6 @@ from pytest_httpserver import HTTPServer
 
 from dtdoctor.checks import tls
 from dtdoctor.model import CheckResult, Status
-from dtdoctor.net import aia
 from tests.support.listeners import closed_port
 from tests.support.tls_servers import Authority, ServerLog, tls_server
 from tests.tls.helpers import ctx_for, only, run
@@ -75,6 +74,7 @@ def test_the_intermediate_is_read_in_every_format_cas_serve_it(
 def test_an_intermediate_under_an_untrusted_root_says_both_things_are_wrong(
     httpserver: HTTPServer, intermediate: Authority
 ) -> None:
+    """Also the proof that the downloaded intermediate is never a trust anchor (Python 3.13 would allow it)."""
     url = serve_issuer(httpserver, intermediate.cert.public_bytes(Encoding.DER))
     result = incomplete_chain_result(intermediate, url, None)  # the test root is not trusted here
     assert result.code == "tls.incomplete_chain"
@@ -145,15 +145,27 @@ def test_only_http_urls_are_fetched(intermediate: Authority, root_file: Path) ->
     assert result.details["issuer_download"]["error"] == "only http and https URLs are fetched, not ldap:"
 
 
-def test_a_name_that_does_not_resolve_is_reported_without_a_request(intermediate: Authority, root_file: Path) -> None:
+def test_a_name_that_does_not_resolve_is_reported_as_such(intermediate: Authority, root_file: Path) -> None:
     result = incomplete_chain_result(intermediate, "http://pki.invalid/intermediate.crt", root_file)
     assert result.details["issuer_download"]["error"].startswith("cannot resolve pki.invalid: ")
 
 
-def test_the_verifying_context_never_takes_the_intermediate_as_a_trust_anchor(intermediate: Authority) -> None:
-    """Python 3.13 turns partial chains on by default: the context must turn them off again."""
-    import ssl
+def test_a_link_local_aia_url_is_never_fetched(intermediate: Authority, root_file: Path) -> None:
+    """A cloud metadata service answers on 169.254.169.254: a certificate must not aim a request there."""
+    result = incomplete_chain_result(intermediate, "http://169.254.169.254/latest/meta-data/", root_file)
+    assert result.details["issuer_download"]["error"] == (
+        "not fetched: 169.254.169.254 is a link-local address (169.254.169.254)"
+    )
 
-    context = aia.context_with(intermediate.cert.public_bytes(Encoding.DER), None)
-    partial = getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0)
-    assert not context.verify_flags & partial
+
+def test_the_http_url_is_used_when_an_ldap_url_comes_first(
+    intermediate: Authority, root_file: Path, httpserver: HTTPServer
+) -> None:
+    """Microsoft AD CS lists ldap:// before http:// in the AIA extension."""
+    url = serve_issuer(httpserver, intermediate.cert.public_bytes(Encoding.DER))
+    leaf = intermediate.issue("127.0.0.1", aia_url=["ldap:///CN=Issuing%20CA,CN=AIA?cACertificate", url])
+    with tls_server(leaf.chain_pem(with_intermediates=False), leaf.key_pem) as port:
+        ctx = ctx_for(f"https://127.0.0.1:{port}", ca_bundle=str(root_file))
+        result = only(run(tls, ctx=ctx), "tls", f"127.0.0.1:{port}")
+    assert result.details["missing_issuer_url"] == url
+    assert result.details["issuer_download"]["chain_verifies"] is True
