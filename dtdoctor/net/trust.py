@@ -1,7 +1,10 @@
 """SSL contexts for the two trust stores dtdoctor judges endpoints against.
 
-``system``: the platform's trust store (OpenSSL's default paths, honouring
-``SSL_CERT_FILE``/``SSL_CERT_DIR``), plus ``--ca-bundle``. ``certifi``:
+``system``: the platform's trust store, plus ``--ca-bundle``. On Linux and
+the BSDs that is OpenSSL's default paths (honouring ``SSL_CERT_FILE`` and
+``SSL_CERT_DIR``). On macOS and Windows OpenSSL has no store of its own: there
+the operating system verifies, through ``truststore`` (the keychain, the
+Windows certificate store), as native clients do. ``certifi``:
 Mozilla's bundle as shipped in certifi, plus ``--ca-bundle``: what clients
 that vendor certifi (most Python tools) trust.
 
@@ -16,6 +19,7 @@ import gzip
 import os
 import re
 import ssl
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +29,30 @@ SYSTEM = "system"
 CERTIFI = "certifi"
 
 
+def uses_os_verifier(platform: str = sys.platform) -> bool:
+    """Whether the system store is the operating system's verifier (macOS, Windows) rather than OpenSSL's files.
+
+    ``truststore`` needs Python 3.10; where it is missing, OpenSSL's defaults are all there is.
+    """
+    if not platform.startswith(("darwin", "win")):
+        return False
+    try:
+        import truststore  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def ssl_context(store: str = SYSTEM, ca_bundle: Path | None = None) -> ssl.SSLContext:
     if store == CERTIFI:
         import certifi
 
         context = ssl.create_default_context(cafile=certifi.where())
+    elif uses_os_verifier():
+        import truststore
+
+        # --ca-bundle below is added to what the operating system trusts.
+        context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     else:
         context = ssl.create_default_context()
     if ca_bundle is not None:
