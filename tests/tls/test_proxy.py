@@ -298,4 +298,8 @@ def test_failed_tunnels_through_an_https_proxy_leave_no_connection_open(root: Au
                 open_tunnel(address, TENANT, 443, 2.0, root_file)
             errors.append(caught.value)  # held, as a run's results hold them
         assert all(error.status == 407 for error in errors)
-        assert open_descriptors() <= before + 1
+        # The proxy runs in this process too: give its threads a moment to close their ends.
+        settle = time.monotonic() + 2.0
+        while open_descriptors() > before + 2 and time.monotonic() < settle:
+            time.sleep(0.05)
+        assert open_descriptors() <= before + 2  # ten leaked connections would be ten or more
