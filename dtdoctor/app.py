@@ -17,7 +17,7 @@ from typing import Mapping
 
 import click
 
-from dtdoctor.config import Settings, load_settings, url_password
+from dtdoctor.config import Settings, load_settings, url_basic_credentials, url_password
 from dtdoctor.model import Report, Status
 from dtdoctor.output import report_path
 from dtdoctor.redact import Redactor
@@ -54,10 +54,22 @@ def register_secrets(settings: Settings, redactor: Redactor, environ: Mapping[st
             redactor.add(settings.token.token.secret)
         else:  # malformed: no telling which part is secret, so all of it is
             redactor.add(settings.token.raw)
-    # Proxy passwords, from --proxy or the environment.
-    redactor.add(url_password(settings.proxy))
-    for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy", "HTTP_PROXY"):
-        redactor.add(url_password((environ or {}).get(name)))
+    # Passwords in URLs: proxies (--proxy or the environment) and Dynatrace URLs themselves.
+    environ = environ or {}
+    urls = [settings.proxy, *(environ.get(name) for name in _PROXY_VARIABLES)]
+    urls += [parsed.text for parsed in (settings.url, *settings.activegates) if parsed is not None]
+    urls += [environ.get("DT_ENVIRONMENT_URL"), *environ.get("DT_ACTIVEGATE_URLS", "").split(",")]
+    for url in urls:
+        for secret in url_secrets(url):
+            redactor.add(secret)
+
+
+_PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy", "HTTP_PROXY")
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """A URL's password, and the Basic credentials made of it (a proxy may echo its Proxy-Authorization)."""
+    return [secret for secret in (url_password(url), url_basic_credentials(url)) if secret]
 
 
 # The format a ``-o DIR/`` entry stands for until the report exists to name its files.

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 from dtdoctor.config import display_url, parse_token
 from dtdoctor.model import EXIT_MEANING, Report
-from dtdoctor.output import write_atomic
+from dtdoctor.output import MARKUP_SUFFIXES, write_atomic
 from dtdoctor.redact import REDACTED, Redactor
 from dtdoctor.render.evidence import parse_timestamp
 
@@ -110,7 +110,8 @@ def build_bundle(report: Report, environ: Mapping[str, str], redactor: Redactor)
             info = zipfile.ZipInfo(name, date_time=date_time)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            archive.writestr(info, redactor.scrub(text).encode("utf-8"))
+            markup = name.lower().endswith(MARKUP_SUFFIXES)
+            archive.writestr(info, redactor.scrub(text, markup).encode("utf-8", "replace"))
     return buffer.getvalue()
 
 

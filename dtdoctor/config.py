@@ -138,6 +138,20 @@ def display_url(text: str) -> str:
     return text if userinfo is None else f"{prefix}<credentials>@{rest}"
 
 
+def url_basic_credentials(text: str | None) -> str | None:
+    """``user:password`` of a URL as a ``Basic`` header carries it (base64), for the redactor."""
+    import base64
+
+    if not text:
+        return None
+    _, userinfo, _ = _split_userinfo(text.strip())
+    if not userinfo or ":" not in userinfo:
+        return None
+    user, _, password = userinfo.partition(":")
+    plain = f"{unquote(user)}:{unquote(password)}"
+    return base64.b64encode(plain.encode("utf-8", "replace")).decode("ascii")
+
+
 def url_password(text: str | None) -> str | None:
     """The secret in a URL's user information (the password, or a lone user field), for the redactor."""
     if not text:

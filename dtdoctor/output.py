@@ -23,6 +23,10 @@ def report_path(text: str, suffixes: Mapping[str, str], what: str) -> tuple[Path
     return path, fmt
 
 
+# Files whose text is markup: a redaction inside them is written escaped.
+MARKUP_SUFFIXES = (".html", ".htm", ".xml")
+
+
 def write_atomic(path: Path, content: str | bytes, redactor: Redactor | None = None) -> None:
     """Write via a temporary file in the same folder and a rename.
 
@@ -30,7 +34,9 @@ def write_atomic(path: Path, content: str | bytes, redactor: Redactor | None = N
     half-written file. Text passes through the redactor first.
     """
     if isinstance(content, str):
-        data = (redactor.scrub(content) if redactor else content).encode("utf-8")
+        markup = Path(path).suffix.lower() in MARKUP_SUFFIXES
+        # Text from the environment or a server may carry lone surrogates (undecodable bytes): never a crash.
+        data = (redactor.scrub(content, markup) if redactor else content).encode("utf-8", "replace")
     else:
         data = content
     path = Path(path)

@@ -9,12 +9,23 @@ carry raw evidence (a server that echoes the token back) without leaking it.
 What is removed:
 - any Dynatrace token anywhere in the text, shown as ``<prefix>.<public>.<redacted>``;
 - every registered secret (the token's secret part, a malformed token's text,
-  proxy passwords), and any run of 12 or more characters of one, so a
-  truncated echo cannot leak part of a secret either.
+  passwords in proxy and Dynatrace URLs and their Basic credentials), in any
+  letter case, URL-encoded or HTML-escaped, and any run of 12 or more
+  characters of one, so a truncated or re-cased echo cannot leak part of a
+  secret either.
+
+Values shorter than 8 characters are not removed: ``pass`` or ``null``
+would rewrite every ``"status": "pass"`` and corrupt the JSON, and a value
+that short is no token. dtdoctor never prints a password itself (URLs are
+shown with ``<credentials>@``); the redactor is the net for echoes.
+
+In markup (HTML, XML) the replacement is written escaped, so a redaction
+never breaks the document it lands in.
 """
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import threading
@@ -22,8 +33,9 @@ from typing import Any, Iterable
 from urllib.parse import quote, unquote
 
 REDACTED = "<redacted>"
+REDACTED_IN_MARKUP = html.escape(REDACTED)
 _FRAGMENT = 12  # a run of this many characters of a secret counts as the secret
-_MIN_SECRET = 4  # shorter values would shred ordinary text; they are not secrets worth the name
+_MIN_SECRET = 8  # shorter values would shred ordinary text; they are not secrets worth the name
 _ANY_TOKEN = re.compile(r"\b(dt0[a-zA-Z][0-9]{2}\.[A-Za-z0-9]{8,24})\.[A-Za-z0-9]{16,}")
 
 
@@ -42,9 +54,9 @@ class Redactor:
         """Register a secret; its URL-encoded and decoded forms are registered too."""
         if not secret:
             return
-        forms = {secret, quote(secret, safe=""), unquote(secret)}
+        forms = {secret, quote(secret, safe=""), unquote(secret), html.escape(secret)}
         with self._lock:
-            for form in forms:
+            for form in (form.lower() for form in forms):
                 if len(form) >= _MIN_SECRET and form not in self._secrets:
                     self._secrets.add(form)
                     self._grams.update(form[i : i + _FRAGMENT] for i in range(len(form) - _FRAGMENT + 1))
@@ -56,13 +68,15 @@ class Redactor:
             if self._pattern is None and self._secrets:
                 # Longest first so a whole secret wins over its fragments.
                 alternatives = sorted(self._secrets | self._grams, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(item) for item in alternatives))
+                self._pattern = re.compile("|".join(re.escape(item) for item in alternatives), re.IGNORECASE)
             return self._pattern, self._grams
 
-    def scrub(self, text: str) -> str:
+    def scrub(self, text: str, markup: bool = False) -> str:
+        """``text`` without secrets; ``markup``: it is HTML or XML, so the replacement is escaped."""
         if not text:
             return text
-        text = _ANY_TOKEN.sub(lambda match: f"{match.group(1)}.{REDACTED}", text)
+        replacement = REDACTED_IN_MARKUP if markup else REDACTED
+        text = _ANY_TOKEN.sub(lambda match: f"{match.group(1)}.{replacement}", text)
         pattern, grams = self._compiled()
         if pattern is None:
             return text
@@ -75,10 +89,10 @@ class Redactor:
             end = match.end()
             # Extend over the rest of a secret fragment that continues past the match.
             if len(match.group(0)) >= _FRAGMENT:
-                while end < len(text) and text[end - _FRAGMENT + 1 : end + 1] in grams:
+                while end < len(text) and text[end - _FRAGMENT + 1 : end + 1].lower() in grams:
                     end += 1
             out.append(text[position : match.start()])
-            out.append(REDACTED)
+            out.append(replacement)
             position = end
         out.append(text[position:])
         return "".join(out)

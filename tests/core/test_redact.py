@@ -59,3 +59,24 @@ def test_closing_the_wrapper_after_the_real_stream_is_quiet():
     target.close()
     stream.close()  # no ValueError: the real stream is gone
     assert stream.closed
+
+
+def test_a_short_common_value_is_not_a_secret_that_rewrites_the_report():
+    """A token of 'null' (jq -r of a missing key) or a proxy password 'pass' must not turn JSON into garbage."""
+    redactor = Redactor(["null", "pass", "fail", "dt0c01"])
+    text = '{"status": "pass", "token": null, "counts": {"fail": 0}}'
+    assert redactor.scrub(text) == text
+
+
+def test_a_re_cased_echo_of_the_secret_is_caught():
+    redactor = Redactor([CANARY_SECRET])
+    assert CANARY_SECRET.lower()[:12] not in redactor.scrub(f"echo: {CANARY_SECRET.lower()}")
+    assert CANARY_SECRET.lower()[20:32] not in redactor.scrub(f"echo: ...{CANARY_SECRET.lower()[18:40]}")
+
+
+def test_in_markup_the_replacement_and_the_escaped_secret_are_handled():
+    password = "p&ss<w0rd>long"
+    redactor = Redactor([password])
+    escaped = "p&amp;ss&lt;w0rd&gt;long"
+    assert redactor.scrub(f"<failure message='{escaped}'/>", markup=True) == "<failure message='&lt;redacted&gt;'/>"
+    assert redactor.scrub(f"say {password}") == "say <redacted>"

@@ -17,6 +17,7 @@ import dtdoctor.checks
 from dtdoctor.render import FORMATS
 from tests.support import echo_check
 from tests.support.factories import CANARY_PUBLIC, CANARY_SECRET, CANARY_TOKEN
+from tests.support.listeners import closed_port
 from tests.support.reports import run_cli
 
 FRAGMENTS = {CANARY_SECRET[i : i + 12] for i in range(len(CANARY_SECRET) - 11)}
@@ -90,3 +91,49 @@ def test_the_echo_really_carried_the_token_before_redaction(echoing_server, tmp_
     assert len(echoing_server.log) == 2
     request, _ = echoing_server.log[0]
     assert request.headers["Authorization"] == f"Api-Token {CANARY_TOKEN}"
+
+
+def test_passwords_in_dynatrace_urls_and_basic_credentials_never_reach_the_bundle(tmp_path):
+    import base64
+    import zipfile
+
+    from tests.support.cli import invoke
+
+    password = "S3cretPassw0rdInUrl"
+    bundle = tmp_path / "b.zip"
+    env = {
+        "DT_ENVIRONMENT_URL": f"https://admin:{password}@127.0.0.1:{closed_port()}/e/abc",
+        "DT_ACTIVEGATE_URLS": f"https://ag:{password}x@127.0.0.1:{closed_port()}",
+        "DT_API_TOKEN": CANARY_TOKEN,
+    }
+    result = invoke("check", "--timeout", "0.5", "--bundle", str(bundle), "-f", "json", env=env)
+    assert password not in result.stdout + result.stderr
+    with zipfile.ZipFile(bundle) as archive:
+        for name in archive.namelist():
+            text = archive.read(name).decode("utf-8")
+            assert password not in text, name
+            assert CANARY_SECRET not in text, name
+    basic = base64.b64encode(f"admin:{password}".encode()).decode()
+    from dtdoctor.app import url_secrets
+
+    assert basic in url_secrets(env["DT_ENVIRONMENT_URL"])
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("DT_API_TOKEN", "null"),
+    ("DT_API_TOKEN", "fail"),
+    ("HTTPS_PROXY", "http://user:pass@127.0.0.1:9"),
+])
+def test_a_short_secret_leaves_every_format_parseable(tmp_path, variable, value):
+    import json
+    import xml.etree.ElementTree as ElementTree
+
+    from tests.support.cli import invoke
+
+    env = {"DT_ENVIRONMENT_URL": f"https://127.0.0.1:{closed_port()}/e/abc", variable: value}
+    if variable != "DT_API_TOKEN":
+        env["DT_API_TOKEN"] = CANARY_TOKEN
+    invoke("check", "--timeout", "0.5", "-o", str(tmp_path / "r.json"), "-o", str(tmp_path / "r.xml"), env=env)
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert {check["status"] for check in report["checks"]} <= {"pass", "warn", "fail", "skip", "error"}
+    ElementTree.fromstring((tmp_path / "r.xml").read_bytes())
