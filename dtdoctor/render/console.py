@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from dtdoctor.model import EXIT_MEANING, CheckResult, Report, Status
@@ -16,6 +17,17 @@ SYMBOLS = {
     Status.ERROR: ("‼", "??"),
 }
 _COLORS = {Status.PASS: "32", Status.WARN: "33", Status.FAIL: "31", Status.SKIP: "90", Status.ERROR: "35"}
+
+
+# Control characters (and bidirectional overrides) in text from servers and certificates: a subject name
+# with ESC sequences would otherwise retitle the terminal, clear it or forge report lines.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``), never acted on."""
+    return _UNPRINTABLE.sub(lambda match: f"\\x{ord(match.group()):02x}" if ord(match.group()) < 0x100
+                            else f"\\u{ord(match.group()):04x}", str(text))
 
 
 def paint(text: str, code: str, options: RenderOptions) -> str:
@@ -37,10 +49,11 @@ def families(report: Report) -> dict[str, list[CheckResult]]:
 def _detail_lines(details: Any, indent: str) -> list[str]:
     lines: list[str] = []
     if not isinstance(details, dict):
-        return [indent + str(details)]
-    for key, value in details.items():
+        return [indent + printable(details)]
+    for raw_key, value in details.items():
+        key = printable(raw_key)
         if isinstance(value, (dict, list)) and value:
-            text = json.dumps(value, ensure_ascii=False, default=str)
+            text = printable(json.dumps(value, ensure_ascii=False, default=str))
             if len(text) <= 100:
                 lines.append(f"{indent}{key}: {text}")
             elif isinstance(value, dict):
@@ -49,21 +62,21 @@ def _detail_lines(details: Any, indent: str) -> list[str]:
             else:
                 lines.append(f"{indent}{key}:")
                 for item in value:
-                    lines.append(f"{indent}  - {json.dumps(item, ensure_ascii=False, default=str)}")
+                    lines.append(f"{indent}  - {printable(json.dumps(item, ensure_ascii=False, default=str))}")
         else:
-            lines.append(f"{indent}{key}: {value}")
+            lines.append(f"{indent}{key}: {printable(value)}")
     return lines
 
 
 def result_lines(result: CheckResult, options: RenderOptions) -> list[str]:
     label = result.id if result.target in ("-", "local") else f"{result.id} {result.target}"
-    line = f"  {symbol(result.status, options)} {label}: {result.summary}"
+    line = f"  {symbol(result.status, options)} {printable(label)}: {printable(result.summary)}"
     if result.status is not Status.PASS or options.verbosity > 0:
         line += paint(f"  [{result.code}]", "90", options)
     lines = [line]
     if result.remediation and (result.status.is_problem or options.verbosity > 0):
         arrow = "→" if options.unicode else "->"
-        lines.append(f"      {arrow} {result.remediation}")
+        lines.append(f"      {arrow} {printable(result.remediation)}")
     if options.verbosity > 0 and result.details:
         lines.extend(_detail_lines(dict(result.details), "      "))
     return lines
@@ -84,7 +97,7 @@ def unconfigured(results: tuple[CheckResult, ...]) -> dict[str, list[CheckResult
 
 
 def render(report: Report, options: RenderOptions) -> str:
-    host = report.host.get("hostname", "")
+    host = printable(report.host.get("hostname", ""))
     lines = [paint(f"dtdoctor {report.tool_version} · {host} · {report.generated_at}", "1", options), ""]
     if not options.unicode:
         lines[0] = lines[0].replace("·", "-")

@@ -64,3 +64,17 @@ def test_proxy_passwords_from_the_environment_are_redacted() -> None:
     environ = {"HTTPS_PROXY": f"http://ops:{PASSWORD}@proxy.corp:3128", "http_proxy": "http://proxy.corp:3128"}
     register_secrets(settings(environ), redactor, environ)
     assert PASSWORD not in redactor.scrub(f"echoed back: {PASSWORD}")
+
+
+def test_control_characters_in_a_certificate_never_reach_the_terminal() -> None:
+    """A MITM's certificate names are text from an attacker: escape sequences are shown, never acted on."""
+    hostile = Authority("Evil\x1b]0;pwned\x07\x1b[2J\r\nFAKE all good\u202e", organization="O\x9b31m")
+    leaf = hostile.issue("127.0.0.1")
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        outcome = CliRunner().invoke(
+            cli, ["check", "--url", f"https://127.0.0.1:{port}", "--only", "tls", "-v", "--no-color"]
+        )
+    assert outcome.exit_code == 2
+    assert not any(char in outcome.stdout for char in "\x1b\x07\r\x9b\u202e")
+    assert "Evil\\x1b]0;pwned\\x07\\x1b[2J\\x0d\\x0aFAKE all good\\u202e" in outcome.stdout
+    assert not any(line.startswith("FAKE") for line in outcome.stdout.splitlines())
