@@ -21,6 +21,7 @@ from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, ResultKey
 from dtdoctor.codes import RUNNER_CODES, Code, all_codes
 from dtdoctor.context import RunContext
 from dtdoctor.model import CheckResult, Status
+from dtdoctor.untrusted import bounded
 
 GRACE_SECONDS = 1.0
 # Statuses of a prerequisite that let dependent probes run.
@@ -230,7 +231,7 @@ class Runner:
             code=finding.code,
             summary=finding.summary,
             remediation=remediation,
-            details=dict(finding.details),
+            details=bounded(dict(finding.details)),  # evidence may be a server's deeply nested JSON
             duration_ms=round((ended - started) * 1000),
             depends_on=task.check.depends_on,
             started_ms=round((started - run_start) * 1000),

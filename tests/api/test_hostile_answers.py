@@ -135,3 +135,30 @@ def test_the_token_check_reports_an_unparseable_redirect_as_unverified(run, serv
         result = one(run(["token"], token=GOOD, url=server.url()), "token")
     assert result.code == "token.unverified"
     assert "redirects" in result.summary
+
+
+def test_deeply_nested_json_from_the_server_is_cut_before_any_renderer_sees_it(run, server_tls):
+    """A lookup answer nested hundreds deep parses; the HTML template and a later merge would not cope."""
+    import json
+
+    from dtdoctor.render import render
+    from tests.support.factories import report
+
+    nested = "[" * 600 + "]" * 600
+    body = b'{"scopes": ["events.ingest"], "enabled": true, "name": ' + nested.encode() + b"}"
+    with serve(lambda request: Reply(200, body) if request.path.endswith("/lookup") else Reply(200, b"1700000000000"),
+               server_tls) as server:
+        result = one(run(["token"], token=GOOD, url=server.url()), "token")
+    assert not result.code.startswith("check.")
+
+    def depth(value, level=0):
+        if isinstance(value, dict):
+            return max([depth(item, level + 1) for item in value.values()] or [level + 1])
+        if isinstance(value, (list, tuple)):
+            return max([depth(item, level + 1) for item in value] or [level + 1])
+        return level
+
+    assert depth(dict(result.details)) <= 13
+    whole = report(result)
+    assert "<html" in render(whole, "html").lower()
+    json.loads(render(whole, "json"))
