@@ -54,7 +54,8 @@ class Redactor:
         """Register a secret; its URL-encoded and decoded forms are registered too."""
         if not secret:
             return
-        forms = {secret, quote(secret, safe=""), unquote(secret), html.escape(secret)}
+        # surrogateescape: a value from the environment may hold undecodable bytes (a lone surrogate).
+        forms = {secret, quote(secret, safe="", errors="surrogateescape"), unquote(secret), html.escape(secret)}
         with self._lock:
             for form in (form.lower() for form in forms):
                 if len(form) >= _MIN_SECRET and form not in self._secrets:

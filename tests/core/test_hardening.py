@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -115,3 +116,23 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):
     assert use_color(CheckOptions(), {"TERM": "dumb"}) is False
     monkeypatch.setattr(sys, "stdout", object())
     assert use_color(CheckOptions(), {}) is False
+
+
+def test_undecodable_bytes_in_the_environment_are_reported_not_crashed_on(tmp_path):
+    """Environment values are bytes; ones that are not UTF-8 reach Python as lone surrogates."""
+    bad = os.fsdecode(b"\xff\xfe")
+    env = {
+        "PATH": "",
+        "DT_API_TOKEN": "dt0c01." + bad,
+        "HTTPS_PROXY": f"http://user:pa{bad}ss@127.0.0.1:9",
+        "DT_ENVIRONMENT_URL": f"https://abc12345.live.dynatrace.com/e/{bad}",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "dtdoctor", "check", "--only", "config,proxy", "--timeout", "0.5",
+         "--bundle", str(tmp_path / "b.zip"), "-o", str(tmp_path / "r.json"), "-o", str(tmp_path / "r.html"),
+         "-o", str(tmp_path / "r.xml")],
+        capture_output=True, env=env, timeout=60,
+    )
+    assert b"internal error" not in completed.stderr and b"Traceback" not in completed.stderr, completed.stderr
+    assert completed.returncode == 2  # the malformed token fails
+    assert all((tmp_path / name).exists() for name in ("b.zip", "r.json", "r.html", "r.xml"))
