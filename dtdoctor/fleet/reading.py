@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -38,6 +39,9 @@ class SkippedFile:
 def read_report(path: str | Path) -> Any:
     """Parse one file, refusing anything too large to be a host report."""
     try:
+        # A FIFO or device named *.json would block open() or read() for ever: only regular files are reports.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise NotAReport("not a regular file")
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
             if size > MAX_REPORT_BYTES:

@@ -211,7 +211,7 @@ def check_schema(data: Any) -> None:
         return
     if schema == FLEET_SCHEMA:
         raise NotAReport("a fleet report, not a host report (merge the host reports instead)")
-    match = re.fullmatch(re.escape(_SCHEMA_PREFIX) + r"(\d+)(?:\.\d+)*", schema)
+    match = re.fullmatch(re.escape(_SCHEMA_PREFIX) + r"([0-9]{1,6})(?:\.[0-9]+)*", schema)
     if match and int(match.group(1)) > _SUPPORTED_SCHEMA_VERSION:
         raise NewerSchema(schema)
     raise NotAReport(f"not a dtdoctor host report (schema {text_of(schema, 80)!r})")

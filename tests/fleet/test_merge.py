@@ -290,3 +290,27 @@ def test_host_names_can_come_from_file_or_folder_names(tmp_path: Path) -> None:
     assert by_parent.hosts[0].reported_hostname == "localhost"
     assert [host.host for host in by_file.hosts] == ["report"]
     assert by_parent.to_json()["hosts"][0]["hostname"] == "localhost"
+
+
+def test_a_fifo_named_like_a_report_is_skipped_not_waited_on(tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "in"
+    write_json(folder / "good.json", host_report("good"))
+    os.mkfifo(folder / "pipe.json")  # open() on it would block until a writer came
+    merger = FleetMerger()
+    merger.add_paths([folder, folder / "pipe.json"])
+    assert list(merger.hosts) == ["good"]
+    assert [item.reason for item in merger.skipped] == ["not a regular file", "not a regular file"]
+
+
+@pytest.mark.parametrize("schema", ["dtdoctor.report/v" + "9" * 5000, "dtdoctor.report/v²"])
+def test_a_schema_version_that_is_not_a_small_number_is_skipped(tmp_path: Path, schema: str) -> None:
+    data = host_report("odd")
+    data["schema"] = schema
+    write_json(tmp_path / "in" / "odd.json", data)
+    write_json(tmp_path / "in" / "good.json", host_report("good"))
+    merger = FleetMerger()
+    merger.add_paths([tmp_path / "in"])
+    assert list(merger.hosts) == ["good"]
+    assert "not a dtdoctor host report" in merger.skipped[0].reason
