@@ -19,7 +19,7 @@ import click
 
 from dtdoctor.config import Settings, load_settings, url_basic_credentials, url_password
 from dtdoctor.model import Report, Status
-from dtdoctor.output import report_path
+from dtdoctor.output import report_path, write_stdout
 from dtdoctor.redact import Redactor
 
 
@@ -206,8 +206,7 @@ def run_check(opts: CheckOptions, redactor: Redactor) -> int:
         verbosity=1 if opts.verbose else -1 if opts.quiet else 0,
         unicode=supports_unicode(sys.stdout),
     )
-    sys.stdout.write(render(report, opts.output_format, options))
-    sys.stdout.flush()
+    write_stdout(render(report, opts.output_format, options))
     for path, fmt in report_files(files, report):
         write_atomic(path, render(report, fmt, RenderOptions()), redactor)
     write_bundle(report, opts, redactor, environ)

@@ -25,6 +25,11 @@ class DtDoctorGroup(click.Group):
         from dtdoctor.redact import RedactingStream, Redactor
 
         redactor = Redactor()
+        # A stream closed by the caller (`dtdoctor check >&-`) is None here: use /dev/null in its place,
+        # so the run and its exit code survive it.
+        for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+            if getattr(sys, name) is None:
+                setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # lives as long as the process
         real_out, real_err = sys.stdout, sys.stderr
         for stream in (real_out, real_err):
             # A terminal in Latin-1 still gets the report, with '?' for what it cannot show.
@@ -33,18 +38,22 @@ class DtDoctorGroup(click.Group):
                 reconfigure(errors="replace")
         sys.stdout = RedactingStream(real_out, redactor)
         sys.stderr = RedactingStream(real_err, redactor)
-        code = USAGE_ERROR
+        code: int | None = None
         try:
             code = self._run(argv, prog_name or "dtdoctor", redactor)
             sys.stdout.flush()
             sys.stderr.flush()
         except BrokenPipeError:
-            # The reader went away (`dtdoctor check | head`): send the rest to
-            # /dev/null so the interpreter's final flush does not fail again.
+            # The reader went away (`dtdoctor explain | head`): send the rest to
+            # /dev/null so the interpreter's final flush does not fail again. A
+            # check's verdict was already decided (its output is written last);
+            # for anything else, output the reader chose to cut is no error.
+            from dtdoctor.output import silence
+
             silence(real_out)
         finally:
             sys.stdout, sys.stderr = real_out, real_err
-        sys.exit(code)
+        sys.exit(0 if code is None else code)
 
     def _run(self, argv: list[str], prog_name: str, redactor: Any) -> int:
         from dtdoctor.config import ConfigError
@@ -57,6 +66,8 @@ class DtDoctorGroup(click.Group):
             return int(result or 0)
         except click.exceptions.Exit as exc:
             return int(exc.exit_code)
+        except BrokenPipeError:
+            raise  # the reader left: main handles it, this is no error of the command
         except click.UsageError as exc:
             hint = f" (see '{prog_name} {exc.ctx.command.name} --help')" if exc.ctx and exc.ctx.parent else ""
             fail(f"{exc.format_message()}{hint}")
@@ -75,14 +86,6 @@ class DtDoctorGroup(click.Group):
                 traceback.print_exc(file=sys.stderr)
             fail(f"internal error: {type(exc).__name__}: {exc}" + ("" if verbose else " (run with -v for details)"))
         return USAGE_ERROR
-
-
-def silence(stream: Any) -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass  # not a real file (a test runner's buffer): nothing to protect
 
 
 def fail(message: str) -> None:

@@ -1,11 +1,12 @@
-"""Writing report files: atomically, and always through the redactor."""
+"""Writing reports: files atomically and always through the redactor; stdout for a reader that may leave."""
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from dtdoctor.redact import Redactor
 
@@ -53,3 +54,24 @@ def write_atomic(path: Path, content: str | bytes, redactor: Redactor | None = N
         except OSError:
             pass
         raise
+
+
+def write_stdout(text: str) -> None:
+    """Write a command's output; a reader that leaves early (`| head`) ends the output, not the command.
+
+    The command goes on (report files, the bundle) and its exit code still carries its verdict.
+    """
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence(getattr(sys.stdout, "target", sys.stdout))
+
+
+def silence(stream: Any) -> None:
+    """Point ``stream``'s file descriptor at /dev/null, so no later flush fails on a closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test runner's buffer): nothing to protect

@@ -46,7 +46,7 @@ def run_merge(paths: Sequence[str], outputs: Sequence[str], host_from: str, warn
     """``dtdoctor merge``: read, merge, write, tell; the exit code is the fleet's worst status."""
     import click
 
-    from dtdoctor.output import write_atomic
+    from dtdoctor.output import write_atomic, write_stdout
 
     targets = output_targets(outputs)
     merger = FleetMerger(host_from=host_from)
@@ -68,7 +68,7 @@ def run_merge(paths: Sequence[str], outputs: Sequence[str], host_from: str, warn
         extras.append(f"{len(fleet.refused)} refused")
     extra = f"; {', '.join(extras)}" if extras else ""
     written = ", ".join(str(path) for path, _ in targets)
-    sys.stdout.write(
+    write_stdout(
         f"merged {_plural(len(fleet.hosts), 'host')} from {_plural(fleet.files_read, 'file')} ({by_status}{extra}); "
         f"fleet status {fleet.status.value}, exit {int(fleet.exit_code)}; wrote {written}\n"
     )

@@ -136,3 +136,19 @@ def test_undecodable_bytes_in_the_environment_are_reported_not_crashed_on(tmp_pa
     assert b"internal error" not in completed.stderr and b"Traceback" not in completed.stderr, completed.stderr
     assert completed.returncode == 2  # the malformed token fails
     assert all((tmp_path / name).exists() for name in ("b.zip", "r.json", "r.html", "r.xml"))
+
+
+@pytest.mark.parametrize(("arguments", "redirect", "expected"), [
+    ("check --timeout x", "2>&-", 3),  # a usage error, with nowhere to say it, still exits 3
+    ("check --only config.token", ">&-", 2),  # the malformed token's verdict survives a closed stdout
+    ("check --only config.token --token-file -", "<&-", 2),  # a closed stdin reads as an empty token
+    ("explain", "| head -1 >/dev/null", 0),  # the reader leaving is no error of explain
+    ("check --only config.token -v", "| head -1 >/dev/null", 2),  # nor does it hide a check's verdict
+])
+def test_closed_and_cut_streams_keep_the_exit_code(arguments, redirect, expected):
+    # bash: PIPESTATUS gives dtdoctor's own exit code, not head's.
+    script = f'"$PYTHON" -m dtdoctor {arguments} {redirect}; exit ${{PIPESTATUS[0]}}'
+    environment = {"PATH": os.environ.get("PATH", ""), "PYTHON": sys.executable, "DT_API_TOKEN": "not-a-token-at-all"}
+    completed = subprocess.run(["bash", "-c", script], capture_output=True, timeout=60, env=environment)
+    assert completed.returncode == expected, completed.stderr
+    assert b"internal error" not in completed.stderr and b"Traceback" not in completed.stderr
