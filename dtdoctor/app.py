@@ -161,6 +161,8 @@ def run_check(opts: CheckOptions, redactor: Redactor) -> int:
     if unknown:
         known = ", ".join(check.id for check in CHECKS)
         raise click.UsageError(f"unknown check id {unknown[0]!r} (known: {known})")
+    if not select_checks(CHECKS, opts.only, opts.skip):
+        raise click.UsageError("--only and --skip leave no check to run")
     files = output_targets(opts.outputs)
     bundle_target(opts.bundle)
     environ = dict(os.environ)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from dtdoctor.config import display_url, parse_token
-from dtdoctor.model import EXIT_MEANING, Report
+from dtdoctor.model import Report
 from dtdoctor.output import MARKUP_SUFFIXES, write_atomic
 from dtdoctor.redact import REDACTED, Redactor
 from dtdoctor.render.evidence import parse_timestamp
@@ -78,7 +78,7 @@ def debug_log(report: Report) -> str:
         lines += ["", f"traceback of {result.id} {result.target} ({result.code}):", result.traceback.rstrip()]
     lines += [
         "",
-        f"status {report.status.value}, exit {int(report.exit_code)}: {EXIT_MEANING[report.exit_code]}",
+        f"status {report.status.value}, exit {int(report.exit_code)}: {report.exit_meaning}",
         f"counts: {json.dumps(report.counts)}",
     ]
     return "\n".join(lines) + "\n"

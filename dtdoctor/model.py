@@ -50,6 +50,7 @@ EXIT_MEANING = {
     ExitCode.CRITICAL: "events cannot be sent: at least one check failed",
     ExitCode.UNKNOWN: "at least one check could not run, so the verdict is incomplete",
 }
+NOTHING_CHECKED = "nothing was checked: every check was skipped (each result says why)"
 
 
 def worst_status(statuses: Iterable[Status]) -> Status:
@@ -176,6 +177,13 @@ class Report:
     @property
     def exit_code(self) -> ExitCode:
         return exit_code_for(self.status, self.warn_ok)
+
+    @property
+    def exit_meaning(self) -> str:
+        """What the exit code says of this run; a run where every check was skipped proved nothing."""
+        if self.status is Status.SKIP:
+            return NOTHING_CHECKED
+        return EXIT_MEANING[self.exit_code]
 
     @property
     def counts(self) -> dict[str, int]:

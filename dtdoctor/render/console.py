@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from dtdoctor.model import EXIT_MEANING, CheckResult, Report, Status
+from dtdoctor.model import CheckResult, Report, Status
 from dtdoctor.render import RenderOptions
 
 SYMBOLS = {
@@ -122,7 +122,7 @@ def render(report: Report, options: RenderOptions) -> str:
     counts = report.counts
     tally = ", ".join(f"{counts[name]} {name}" for name in counts)
     exit_code = report.exit_code
-    verdict = f"exit {int(exit_code)}: {EXIT_MEANING[exit_code]}"
+    verdict = f"exit {int(exit_code)}: {report.exit_meaning}"
     if report.warn_ok and report.status is Status.WARN:
         verdict += " (warnings accepted with --warn-ok)"
     lines.append(f"{len(report.checks)} checks: {tally} · {report.duration_ms / 1000:.2f} s")

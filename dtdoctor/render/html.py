@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from dtdoctor.model import EXIT_MEANING, STATUS_ORDER, CheckResult, Report, Status, worst_status
+from dtdoctor.model import STATUS_ORDER, CheckResult, Report, Status, worst_status
 from dtdoctor.render import RenderOptions
 
 if TYPE_CHECKING:
@@ -226,7 +226,7 @@ def context(report: Report) -> dict[str, Any]:
         "headline": HEADLINES[status],
         "exit_code": int(exit_code),
         "exit_name": exit_code.name,
-        "exit_meaning": EXIT_MEANING[exit_code],
+        "exit_meaning": report.exit_meaning,
         "warn_accepted": report.warn_ok and status is Status.WARN,
         "counts": [(s.value, report.counts[s.value]) for s in STATUS_ORDER],
         "host": dict(report.host),

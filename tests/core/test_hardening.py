@@ -152,3 +152,20 @@ def test_closed_and_cut_streams_keep_the_exit_code(arguments, redirect, expected
     completed = subprocess.run(["bash", "-c", script], capture_output=True, timeout=60, env=environment)
     assert completed.returncode == expected, completed.stderr
     assert b"internal error" not in completed.stderr and b"Traceback" not in completed.stderr
+
+
+def test_a_selection_that_leaves_no_check_is_a_usage_error():
+    from tests.support.cli import invoke as invoke_cli
+
+    result = invoke_cli("check", "--only", "dns", "--skip", "dns")
+    assert result.exit_code == 3
+    assert "--only and --skip leave no check to run" in result.stderr
+
+
+def test_a_run_where_every_check_was_skipped_does_not_claim_that_everything_works():
+    from tests.support.cli import invoke as invoke_cli
+
+    result = invoke_cli("check", "--only", "dns,tcp", env={"DT_ENVIRONMENT_URL": "", "DT_API_TOKEN": ""})
+    assert result.exit_code == 0  # the contract: no warn, fail or error
+    assert "nothing was checked: every check was skipped" in result.stdout
+    assert "everything needed to send events works" not in result.stdout
