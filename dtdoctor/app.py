@@ -87,6 +87,8 @@ def output_targets(outputs: tuple[str, ...]) -> list[tuple[Path, str]]:
 
     targets: list[tuple[Path, str]] = []
     for text in outputs:
+        if not text.strip():
+            raise click.UsageError("-o needs a file name or a folder (it was empty)")
         path = Path(text).expanduser()
         if text.endswith(("/", os.sep)) or path.is_dir():
             if not path.is_dir():

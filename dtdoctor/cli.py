@@ -59,6 +59,10 @@ class DtDoctorGroup(click.Group):
         from dtdoctor.config import ConfigError
 
         verbose = any(arg in ("-v", "--verbose") for arg in argv)
+        if not argv:  # `dtdoctor` alone asks what it can do
+            with self.make_context(prog_name, ["--help"], resilient_parsing=True) as ctx:
+                sys.stdout.write(self.get_help(ctx) + "\n")
+            return 0
         try:
             with self.make_context(prog_name, argv) as ctx:
                 ctx.obj = redactor

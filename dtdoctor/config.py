@@ -182,6 +182,8 @@ def parse_url(text: str, role: str = "environment") -> ParsedUrl:
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         return ParsedUrl(text, None, f"unsupported scheme {scheme!r}: use https://")
+    if port == 0:
+        return ParsedUrl(display_url(text), None, "port 0 is not a port a server can listen on")
     if parts.username is not None or parts.password is not None:
         return ParsedUrl(
             display_url(text), None, "the URL contains credentials; pass the token with DT_API_TOKEN or --token-file"

@@ -169,3 +169,28 @@ def test_a_run_where_every_check_was_skipped_does_not_claim_that_everything_work
     assert result.exit_code == 0  # the contract: no warn, fail or error
     assert "nothing was checked: every check was skipped" in result.stdout
     assert "everything needed to send events works" not in result.stdout
+
+
+def test_dtdoctor_alone_prints_its_help():
+    from tests.support.cli import invoke as invoke_cli
+
+    result = invoke_cli()
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Usage: ") and "Diagnose whether this host" in result.stdout and "check" in result.stdout
+    assert "error" not in result.stderr
+
+
+def test_an_empty_output_path_is_a_usage_error(tmp_path, monkeypatch):
+    from tests.support.cli import invoke as invoke_cli
+
+    monkeypatch.chdir(tmp_path)
+    result = invoke_cli("check", "-o", "", "--only", "config.url")
+    assert result.exit_code == 3 and "-o needs a file name or a folder" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_port_zero_is_an_invalid_url():
+    from dtdoctor.config import parse_url
+
+    parsed = parse_url("https://localhost:0/e/abc")
+    assert parsed.endpoint is None and parsed.error == "port 0 is not a port a server can listen on"
