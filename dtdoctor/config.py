@@ -463,6 +463,13 @@ def check_ca_bundle(path: Path) -> None:
     """A --ca-bundle that OpenSSL cannot load is a usage error, not a crash in every TLS check."""
     import ssl
 
+    if path.is_dir():
+        raise ConfigError(f"CA bundle {path} is a folder: give the PEM file inside it")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"CA bundle {path} cannot be read: {exc.strerror or exc}") from None
     try:
         ssl.create_default_context().load_verify_locations(cafile=str(path))
     except (ssl.SSLError, ValueError, OSError) as exc:
@@ -517,7 +524,7 @@ def load_settings(
     bundle_path: Path | None = None
     if ca_bundle is not None:
         bundle_path = Path(ca_bundle).expanduser()
-        if not bundle_path.is_file():
+        if not bundle_path.exists():
             raise ConfigError(f"CA bundle not found: {ca_bundle}")
         check_ca_bundle(bundle_path)
 

@@ -176,7 +176,8 @@ def test_dtdoctor_alone_prints_its_help():
 
     result = invoke_cli()
     assert result.exit_code == 0
-    assert result.stdout.startswith("Usage: ") and "Diagnose whether this host" in result.stdout and "check" in result.stdout
+    assert result.stdout.startswith("Usage: ") and "Diagnose whether this host" in result.stdout
+    assert "check" in result.stdout
     assert "error" not in result.stderr
 
 
@@ -194,3 +195,17 @@ def test_port_zero_is_an_invalid_url():
 
     parsed = parse_url("https://localhost:0/e/abc")
     assert parsed.endpoint is None and parsed.error == "port 0 is not a port a server can listen on"
+
+
+def test_a_ca_bundle_that_is_a_folder_or_unreadable_says_which(tmp_path):
+    from dtdoctor.config import ConfigError, check_ca_bundle
+
+    with pytest.raises(ConfigError, match="is a folder: give the PEM file inside it"):
+        check_ca_bundle(tmp_path)
+    locked = tmp_path / "ca.pem"
+    locked.write_text("x")
+    locked.chmod(0)
+    if os.access(locked, os.R_OK):  # root reads anything: nothing to prove here
+        return
+    with pytest.raises(ConfigError, match="cannot be read"):
+        check_ca_bundle(locked)
