@@ -226,6 +226,18 @@ def http_answer(
     return head.encode() + body
 
 
+def server_context(chain_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
+    """The server side of TLS presenting ``chain_pem`` (``ssl`` loads certificates from files only)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as folder:
+        cert_file = Path(folder) / "chain.pem"
+        key_file = Path(folder) / "key.pem"
+        cert_file.write_bytes(chain_pem)
+        key_file.write_bytes(key_pem)
+        context.load_cert_chain(str(cert_file), str(key_file))
+    return context
+
+
 @contextlib.contextmanager
 def tls_server(
     chain_pem: bytes,
@@ -236,13 +248,7 @@ def tls_server(
     log: ServerLog | None = None,
 ) -> Iterator[int]:
     """A TLS server on 127.0.0.1 presenting ``chain_pem``; yields its port."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    with tempfile.TemporaryDirectory() as folder:
-        cert_file = Path(folder) / "chain.pem"
-        key_file = Path(folder) / "key.pem"
-        cert_file.write_bytes(chain_pem)
-        key_file.write_bytes(key_pem)
-        context.load_cert_chain(str(cert_file), str(key_file))
+    context = server_context(chain_pem, key_pem)
     if configure is not None:
         configure(context)
     seen = log if log is not None else ServerLog()

@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import ssl
-import tempfile
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from dtdoctor.checks import proxy, tls
 from dtdoctor.model import Status
 from tests.support.connect_proxy import ProxyLog, connect_proxy
 from tests.support.listeners import closed_port, serving
-from tests.support.tls_servers import Authority, tls_server
+from tests.support.tls_servers import Authority, server_context, tls_server
 from tests.tls.helpers import ctx_for, only, run
 
 # A name only the proxy resolves (to 127.0.0.1): loopback names always go direct.
@@ -141,16 +140,10 @@ def test_clock_is_read_through_the_tunnel(root: Authority, root_file: Path) -> N
     assert log.connects == [(f"{TENANT}:{port}", None)]
 
 
-def proxy_tls(authority: Authority) -> ssl.SSLContext:
-    """The server side of TLS to the proxy itself, with a certificate for 127.0.0.1 from ``authority``."""
-    leaf = authority.issue("127.0.0.1")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    with tempfile.TemporaryDirectory() as folder:
-        chain, key = Path(folder) / "chain.pem", Path(folder) / "key.pem"
-        chain.write_bytes(leaf.chain_pem())
-        key.write_bytes(leaf.key_pem)
-        context.load_cert_chain(str(chain), str(key))
-    return context
+def proxy_tls(authority: Authority, name: str = "127.0.0.1") -> ssl.SSLContext:
+    """The server side of TLS to the proxy itself, with a certificate for ``name`` from ``authority``."""
+    leaf = authority.issue(name)
+    return server_context(leaf.chain_pem(), leaf.key_pem)
 
 
 def test_an_https_proxy_is_spoken_to_over_tls_and_tunnels(root: Authority, root_file: Path) -> None:
@@ -268,14 +261,7 @@ def test_a_silent_https_proxy_fails_once_for_all_its_endpoints_within_the_budget
 
 
 def test_an_https_proxy_certificate_for_another_name_says_so(root: Authority, root_file: Path) -> None:
-    leaf = root.issue("localhost")  # the URL below uses 127.0.0.1
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    with tempfile.TemporaryDirectory() as folder:
-        chain, key = Path(folder) / "chain.pem", Path(folder) / "key.pem"
-        chain.write_bytes(leaf.chain_pem())
-        key.write_bytes(leaf.key_pem)
-        context.load_cert_chain(str(chain), str(key))
-    with connect_proxy(tls=context) as proxy_port:
+    with connect_proxy(tls=proxy_tls(root, "localhost")) as proxy_port:  # the URL below uses 127.0.0.1
         ctx = ctx_for(f"https://{TENANT}:443", ca_bundle=str(root_file), proxy=f"https://127.0.0.1:{proxy_port}")
         result = only(run(proxy, ctx=ctx), "proxy")
     assert result.code == "proxy.failed"
