@@ -70,6 +70,11 @@ def overall_status(statuses: Iterable[Status]) -> Status:
     return worst
 
 
+def exit_meaning(status: Status, code: ExitCode) -> str:
+    """What an exit code says of a run or a fleet; one where every check was skipped proved nothing."""
+    return NOTHING_CHECKED if status is Status.SKIP and code is ExitCode.OK else EXIT_MEANING[code]
+
+
 def exit_code_for(status: Status, warn_ok: bool = False) -> ExitCode:
     if status is Status.ERROR:
         return ExitCode.UNKNOWN
@@ -180,10 +185,7 @@ class Report:
 
     @property
     def exit_meaning(self) -> str:
-        """What the exit code says of this run; a run where every check was skipped proved nothing."""
-        if self.status is Status.SKIP:
-            return NOTHING_CHECKED
-        return EXIT_MEANING[self.exit_code]
+        return exit_meaning(self.status, self.exit_code)
 
     @property
     def counts(self) -> dict[str, int]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dtdoctor.model import EXIT_MEANING, STATUS_ORDER, Status
+from dtdoctor.model import STATUS_ORDER, Status, exit_meaning
 
 if TYPE_CHECKING:
     from dtdoctor.fleet import CodeSummary, Fleet, HostSummary, ProblemSummary
@@ -98,7 +98,7 @@ def context(fleet: Fleet) -> dict[str, Any]:
         "headline": HEADLINES[fleet.status],
         "exit_code": int(exit_code),
         "exit_name": exit_code.name,
-        "exit_meaning": EXIT_MEANING[exit_code],
+        "exit_meaning": exit_meaning(fleet.status, exit_code),
         "host_counts": [(status.value, len(grouped[status.value])) for status in STATUS_ORDER],
         "problem_hosts": problem_hosts,
         "codes": with_remediation(codes[:TOP_CODES]),

@@ -99,3 +99,13 @@ def test_a_large_fleet_page_stays_bounded(tmp_path: Path) -> None:
     assert "300 further hosts" in page
     assert fleet.hosts[0].status is Status.FAIL  # problem hosts come first, so they get the detail
     assert len(page) < 3_000_000
+
+
+def test_a_fleet_where_nothing_was_checked_does_not_claim_that_everything_works(tmp_path: Path) -> None:
+    skipped = result(check_id="dns", code="dns.proxied", status=Status.SKIP)
+    write_json(tmp_path / "in" / "a.json", host_report("a", skipped))
+    run = run_cli("merge", str(tmp_path / "in"), "-o", str(tmp_path / "fleet.html"))
+    page = (tmp_path / "fleet.html").read_text(encoding="utf-8")
+    assert run.exit_code == 0
+    assert "nothing was checked: every check was skipped" in page
+    assert "everything needed to send events works" not in page
