@@ -70,14 +70,14 @@ def candidates_in(body: bytes) -> list[Any]:
     return []
 
 
-def issuer_of(leaf_der: bytes, body: bytes) -> bytes | None:
-    """The certificate in ``body`` whose key signed ``leaf_der``, as DER."""
+def issuer_of(leaf_der: bytes, candidates: list[Any]) -> bytes | None:
+    """The certificate among ``candidates`` whose key signed ``leaf_der``, as DER."""
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.serialization import Encoding
 
     leaf = x509.load_der_x509_certificate(leaf_der)
-    for candidate in candidates_in(body):
+    for candidate in candidates:
         if candidate.subject != leaf.issuer:
             continue
         try:
@@ -121,9 +121,10 @@ def download_issuer(ctx: RunContext, url: str, leaf_der: bytes) -> IssuerDownloa
         return IssuerDownload(url, error=f"the server answered HTTP {answer.status}")
     if answer.truncated:
         return IssuerDownload(url, error=f"the answer is larger than {http.MAX_BODY // 1024} KiB: not a certificate")
-    issuer = issuer_of(leaf_der, answer.body)
+    candidates = candidates_in(answer.body)
+    issuer = issuer_of(leaf_der, candidates)
     if issuer is None:
-        what = "no certificate" if not candidates_in(answer.body) else "no certificate that issued the server's"
+        what = "no certificate that issued the server's" if candidates else "no certificate"
         return IssuerDownload(url, error=f"the answer holds {what}")
     return IssuerDownload(url, issuer=issuer)
 
