@@ -18,9 +18,9 @@ from typing import Mapping
 import click
 
 from dtdoctor.config import Settings, load_settings, url_basic_credentials, url_password
-from dtdoctor.model import Report, Status
-from dtdoctor.output import report_path, write_stdout
+from dtdoctor.core.model import Report, Status
 from dtdoctor.redact import Redactor
+from dtdoctor.render.output import report_path, write_stdout
 
 
 @dataclass
@@ -150,12 +150,12 @@ def use_color(opts: CheckOptions, environ: dict[str, str]) -> bool:
 
 def run_check(opts: CheckOptions, redactor: Redactor) -> int:
     from dtdoctor.checks import CHECKS
-    from dtdoctor.context import RunContext
-    from dtdoctor.hostfacts import collect
-    from dtdoctor.output import write_atomic
+    from dtdoctor.core.context import RunContext
+    from dtdoctor.core.report import build_report, utc_now
+    from dtdoctor.core.runner import Runner, select_checks, unknown_selectors
+    from dtdoctor.host.facts import collect
     from dtdoctor.render import FORMATS, RenderOptions, render
-    from dtdoctor.report import build_report, utc_now
-    from dtdoctor.runner import Runner, select_checks, unknown_selectors
+    from dtdoctor.render.output import write_atomic
 
     if opts.output_format not in FORMATS:
         raise click.UsageError(f"unknown format {opts.output_format!r} (choose from {', '.join(FORMATS)})")
@@ -190,7 +190,7 @@ def run_check(opts: CheckOptions, redactor: Redactor) -> int:
     runner = Runner(checks, ctx)
     progress = None
     if getattr(sys.stderr, "isatty", lambda: False)():
-        from dtdoctor.progress import ProgressLine
+        from dtdoctor.render.progress import ProgressLine
 
         progress = runner.progress = ProgressLine(sys.stderr, len(runner.tasks))
     try:
@@ -221,6 +221,6 @@ def write_bundle(report: Report, opts: CheckOptions, redactor: Redactor, environ
     path = bundle_target(opts.bundle)
     if path is None:
         return
-    from dtdoctor.bundle import write_bundle as write_support_bundle
+    from dtdoctor.render.bundle import write_bundle as write_support_bundle
 
     write_support_bundle(path, report, environ, redactor)

@@ -48,7 +48,7 @@ class DtDoctorGroup(click.Group):
             # /dev/null so the interpreter's final flush does not fail again. A
             # check's verdict was already decided (its output is written last);
             # for anything else, output the reader chose to cut is no error.
-            from dtdoctor.output import silence
+            from dtdoctor.render.output import silence
 
             silence(real_out)
         finally:
@@ -162,7 +162,7 @@ def merge(paths: tuple[str, ...], outputs: tuple[str, ...], host_from: str, warn
 @click.argument("code", required=False)
 def explain(code: str | None) -> int:
     """What a result code means, why it happens, how to fix it (no CODE: list all)."""
-    from dtdoctor.codes import all_codes, closest, lookup
+    from dtdoctor.core.codes import all_codes, closest, lookup
 
     if code is None:
         for name, entry in sorted(all_codes().items()):

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dtdoctor.checks import api
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
-from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint
-from dtdoctor.context import RunContext
-from dtdoctor.model import Status
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
 from dtdoctor.net import http
 
 ID = "activegate"

@@ -21,12 +21,12 @@ from typing import Callable
 from dtdoctor.checks import config_url
 from dtdoctor.checks import proxy as proxy_check
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, unique_target
-from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint, Settings, format_address
-from dtdoctor.context import RunContext
-from dtdoctor.model import Status
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
 from dtdoctor.net import http
-from dtdoctor.untrusted import ascii_int
+from dtdoctor.net.untrusted import ascii_int
 
 ID = "api"
 TIME_PATH = "/api/v1/time"

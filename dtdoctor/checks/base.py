@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from dtdoctor.codes import Code
-from dtdoctor.context import RunContext
-from dtdoctor.model import CheckResult, Status
+from dtdoctor.core.codes import Code
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import CheckResult, Status
 
 # A result is addressed by (check id, target).
 ResultKey = tuple[str, str]

@@ -20,16 +20,16 @@ from urllib.parse import urlsplit
 from dtdoctor.checks import config_url, tls
 from dtdoctor.checks import proxy as proxy_check
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
-from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint
-from dtdoctor.context import RunContext
-from dtdoctor.model import Status
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
 from dtdoctor.net import proxy as net_proxy
 from dtdoctor.net import tls_probe, trust
 from dtdoctor.net.deadline import Watchdog
 from dtdoctor.net.proxy import ProxyChoice
 from dtdoctor.net.tunnel import TunnelError
-from dtdoctor.untrusted import ascii_int
+from dtdoctor.net.untrusted import ascii_int
 
 ID = "clock"
 
@@ -208,7 +208,7 @@ def _duration(seconds: float) -> str:
 
 
 def probe_host(endpoint: Endpoint, probe: ProbeContext) -> Finding:
-    from dtdoctor.timesync import ntp_status
+    from dtdoctor.host.timesync import ntp_status
 
     run = probe.run
     ntp = run.memo("timesync.ntp_status", lambda: ntp_status(run.root))

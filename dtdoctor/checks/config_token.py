@@ -5,10 +5,10 @@ from __future__ import annotations
 import stat
 
 from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, constant
-from dtdoctor.codes import Code, codes
 from dtdoctor.config import Settings
-from dtdoctor.context import RunContext
-from dtdoctor.model import Status
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
 
 ID = "config.token"
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dtdoctor.checks.base import NO_TARGET, Check, Finding, Probe, constant, missing_url_probe, unique_target
-from dtdoctor.codes import Code, codes
 from dtdoctor.config import EndpointKind, ParsedUrl, Settings
-from dtdoctor.context import RunContext
-from dtdoctor.model import Status
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
 
 ID = "config.url"
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dtdoctor import host
 from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, ProbeContext
-from dtdoctor.codes import Code, codes
-from dtdoctor.context import RunContext
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
 from dtdoctor.host import container as detect
-from dtdoctor.model import Status
 
 ID = "container"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dtdoctor.checks import config_url
 from dtdoctor.checks.base import Check, Finding, Probe, constant
-from dtdoctor.codes import Code, codes
-from dtdoctor.context import RunContext
-from dtdoctor.model import Status
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
 from dtdoctor.net.proxy import ProxyChoice, route
 from dtdoctor.net.resolve import Resolution, resolve
 

@@ -26,11 +26,11 @@ from typing import Mapping
 from dtdoctor import __version__, host
 from dtdoctor.checks import container
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
-from dtdoctor.codes import Code, codes
 from dtdoctor.config import format_address
-from dtdoctor.context import RunContext
-from dtdoctor.host.processes import Owner, listener_owner
-from dtdoctor.local_endpoint import (
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
+from dtdoctor.host.local_endpoint import (
     EEC_HOST,
     EEC_INGEST_PATH,
     EecPort,
@@ -40,10 +40,10 @@ from dtdoctor.local_endpoint import (
     oneagentctl,
     relies_on_local_endpoint,
 )
-from dtdoctor.model import Status
+from dtdoctor.host.processes import Owner, listener_owner
 from dtdoctor.net import tcp as net_tcp
 from dtdoctor.net.proxy import no_proxy_match
-from dtdoctor.untrusted import ascii_int
+from dtdoctor.net.untrusted import ascii_int
 
 ID = "eec"
 

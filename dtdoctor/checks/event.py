@@ -22,11 +22,11 @@ from typing import Any, Callable
 from dtdoctor import __version__
 from dtdoctor.checks import api, config_token
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, missing_token_probe
-from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint
-from dtdoctor.context import RunContext
-from dtdoctor.local_endpoint import EEC_HOST, EEC_INGEST_PATH, eec_port, eec_target
-from dtdoctor.model import Status
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
+from dtdoctor.host.local_endpoint import EEC_HOST, EEC_INGEST_PATH, eec_port, eec_target
 from dtdoctor.net import http
 
 ID = "event"

@@ -24,18 +24,18 @@ from urllib.parse import urlsplit
 from dtdoctor import host
 from dtdoctor.checks import container
 from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, ProbeContext
-from dtdoctor.codes import Code, codes
 from dtdoctor.config import display_url
-from dtdoctor.context import RunContext
-from dtdoctor.host.processes import oneagent_processes
-from dtdoctor.local_endpoint import (
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
+from dtdoctor.host.local_endpoint import (
     eec_port,
     installation,
     oneagentctl,
     oneagentctl_path,
     relies_on_local_endpoint,
 )
-from dtdoctor.model import Status
+from dtdoctor.host.processes import oneagent_processes
 from dtdoctor.net.proxy import choose_proxy
 
 ID = "oneagent"

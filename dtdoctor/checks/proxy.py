@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dtdoctor.checks import config_url, tcp
 from dtdoctor.checks.base import NO_TARGET, Check, Finding, Probe, ProbeContext, ResultKey, constant
-from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint
-from dtdoctor.context import RunContext
-from dtdoctor.model import Status
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
 from dtdoctor.net.proxy import ProxyChoice, route
 from dtdoctor.net.tunnel import PROXY_TLS, STATUS, TunnelError, connect_to_proxy, open_tunnel, parse_proxy
 

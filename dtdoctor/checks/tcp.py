@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dtdoctor.checks import config_url, dns
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, constant
-from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint
-from dtdoctor.context import RunContext
-from dtdoctor.model import Status
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
 from dtdoctor.net import tcp as net_tcp
 from dtdoctor.net.proxy import ProxyChoice, route
 from dtdoctor.net.resolve import resolve

@@ -17,10 +17,10 @@ from typing import Any
 from dtdoctor.checks import config_url
 from dtdoctor.checks import proxy as proxy_check
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
-from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint
-from dtdoctor.context import RunContext
-from dtdoctor.model import Status
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
 from dtdoctor.net import proxy as net_proxy
 from dtdoctor.net import tls_probe
 
@@ -163,7 +163,7 @@ def _day(moment: datetime.datetime) -> str:
 
 
 def _facts_list(chain: tuple[bytes, ...]) -> list[Any]:
-    from dtdoctor.certs import cert_facts
+    from dtdoctor.net.certs import cert_facts
 
     facts = []
     for der in chain:
@@ -187,7 +187,7 @@ def _remediation_for_ca(endpoint: Endpoint, what: str) -> str:
 
 def judge(endpoint: Endpoint, found: tls_probe.Assessment, warn_days: int, now: datetime.datetime) -> Finding:
     """Turn the handshakes into one verdict with the certificate evidence."""
-    from dtdoctor.certs import hostname_matches
+    from dtdoctor.net.certs import hostname_matches
 
     route = found.route
     details: dict[str, Any] = {"route": proxy_check.route_details(route)}
@@ -454,7 +454,7 @@ def _untrusted(
 
 
 def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
-    from dtdoctor.certs import utc_now
+    from dtdoctor.net.certs import utc_now
 
     found = assessment(probe.run, endpoint)
     finding = judge(endpoint, found, probe.run.settings.expiry_warn_days, utc_now())
@@ -472,8 +472,8 @@ def with_downloaded_issuer(
     intermediate); what the download adds is certainty, and whether the root
     above the intermediate is trusted here as well.
     """
-    from dtdoctor.certs import cert_facts
     from dtdoctor.net import aia
+    from dtdoctor.net.certs import cert_facts
 
     url = finding.details.get("missing_issuer_url")
     presented = found.presented

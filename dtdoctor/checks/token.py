@@ -24,10 +24,10 @@ from typing import Any, Mapping
 
 from dtdoctor.checks import api, config_token, config_url
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, missing_token_probe
-from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint, Settings
-from dtdoctor.context import RunContext
-from dtdoctor.model import Status
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
 from dtdoctor.net import http
 
 ID = "token"

@@ -20,11 +20,11 @@ from typing import Any
 from dtdoctor.checks import proxy as proxy_check
 from dtdoctor.checks import tls
 from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, ProbeContext, ResultKey
-from dtdoctor.codes import Code, codes
 from dtdoctor.config import Endpoint
-from dtdoctor.context import RunContext
-from dtdoctor.hostfacts import os_release
-from dtdoctor.model import CheckResult, Status
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import CheckResult, Status
+from dtdoctor.host.facts import os_release
 from dtdoctor.net import tls_probe, trust
 
 ID = "truststore"

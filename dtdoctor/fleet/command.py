@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from dtdoctor.core.model import STATUS_ORDER
 from dtdoctor.fleet.merge import Fleet, FleetMerger
 from dtdoctor.fleet.reading import SkippedFile
-from dtdoctor.model import STATUS_ORDER
 
 # The fleet JSON is indented for a person while small, compact (and much faster to write) for a large fleet.
 JSON_INDENT_MAX_HOSTS = 1000
@@ -31,7 +31,7 @@ def output_targets(outputs: Sequence[str]) -> list[tuple[Path, str]]:
     """Each ``-o`` path with the fleet format its suffix names; a bad one is a usage error."""
     import click
 
-    from dtdoctor.output import report_path
+    from dtdoctor.render.output import report_path
 
     targets: list[tuple[Path, str]] = []
     for text in outputs:
@@ -46,7 +46,7 @@ def run_merge(paths: Sequence[str], outputs: Sequence[str], host_from: str, warn
     """``dtdoctor merge``: read, merge, write, tell; the exit code is the fleet's worst status."""
     import click
 
-    from dtdoctor.output import write_atomic, write_stdout
+    from dtdoctor.render.output import write_atomic, write_stdout
 
     targets = output_targets(outputs)
     merger = FleetMerger(host_from=host_from)

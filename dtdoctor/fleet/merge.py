@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from dtdoctor import __version__
+from dtdoctor.core.model import STATUS_ORDER, ExitCode, Status, exit_code_for, worst_status
 from dtdoctor.fleet.reading import SkippedFile, iter_report_files, read_and_summarize, summarize_files
 from dtdoctor.fleet.summary import FLEET_SCHEMA, HostSummary
-from dtdoctor.model import STATUS_ORDER, ExitCode, Status, exit_code_for, worst_status
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from dtdoctor import __version__
+from dtdoctor.core.model import SCHEMA
 from dtdoctor.fleet.summary import HostSummary, NewerSchema, NotAReport, summarize, text_of
-from dtdoctor.model import SCHEMA
 
 # A host report is a few kilobytes; a file this large is something else, and
 # parsing it would defeat the bounded memory the merge promises.

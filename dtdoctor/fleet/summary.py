@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from dtdoctor.model import SCHEMA, STATUS_ORDER, ExitCode, Status, exit_code_for, worst_status
+from dtdoctor.core.model import SCHEMA, STATUS_ORDER, ExitCode, Status, exit_code_for, worst_status
 
 FLEET_SCHEMA = "dtdoctor.fleet/v1"
 _SCHEMA_PREFIX = "dtdoctor.report/v"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dtdoctor.config import Endpoint
-from dtdoctor.context import RunContext
+from dtdoctor.core.context import RunContext
 from dtdoctor.net import tls_probe, trust
 from dtdoctor.net.proxy import ProxyChoice
 

@@ -33,7 +33,7 @@ from typing import Any, Mapping
 from urllib.parse import urljoin, urlsplit
 
 from dtdoctor.config import Endpoint, Settings, display_url
-from dtdoctor.context import RunContext
+from dtdoctor.core.context import RunContext
 from dtdoctor.net.deadline import Watchdog
 from dtdoctor.net.proxy import choose_proxy
 from dtdoctor.net.trust import SYSTEM, ssl_context

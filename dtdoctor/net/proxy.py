@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Mapping
 
 from dtdoctor.config import Endpoint, display_url, is_loopback_host
-from dtdoctor.context import RunContext
-from dtdoctor.untrusted import is_ascii_number
+from dtdoctor.core.context import RunContext
+from dtdoctor.net.untrusted import is_ascii_number
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 from dtdoctor.config import display_url, format_address, url_password
 from dtdoctor.net.resolve import resolve
-from dtdoctor.untrusted import ascii_int
+from dtdoctor.net.untrusted import ascii_int
 
 RESOLVE = "resolve"
 CONNECT = "connect"

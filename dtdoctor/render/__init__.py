@@ -10,7 +10,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Protocol
 
-from dtdoctor.model import Report
+from dtdoctor.core.model import Report
 
 
 @dataclass(frozen=True)

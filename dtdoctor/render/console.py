@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from dtdoctor.model import CheckResult, Report, Status
+from dtdoctor.core.model import CheckResult, Report, Status
 from dtdoctor.render import RenderOptions
 
 SYMBOLS = {

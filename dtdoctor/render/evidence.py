@@ -25,7 +25,7 @@ import math
 import re
 from typing import Any, Mapping
 
-from dtdoctor.model import CheckResult
+from dtdoctor.core.model import CheckResult
 
 LATENCY_KEYS = ("latency_ms",)
 DAYS_TO_EXPIRY_KEYS = ("days_to_expiry", "days_left", "expires_in_days")

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dtdoctor.model import STATUS_ORDER, Status, exit_meaning
+from dtdoctor.core.model import STATUS_ORDER, Status, exit_meaning
 
 if TYPE_CHECKING:
     from dtdoctor.fleet import CodeSummary, Fleet, HostSummary, ProblemSummary
@@ -70,7 +70,7 @@ def host_rows(fleet: Fleet, families: list[str], limit: int) -> list[HostRow]:
 
 def remediation_for(code: str) -> str:
     """How to fix a code in general, from the code registry (hosts' own advice may be more specific)."""
-    from dtdoctor.codes import lookup
+    from dtdoctor.core.codes import lookup
 
     found = lookup(code)
     return found.remediation if found is not None else ""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from dtdoctor.model import STATUS_ORDER, CheckResult, Report, Status, worst_status
+from dtdoctor.core.model import STATUS_ORDER, CheckResult, Report, Status, worst_status
 from dtdoctor.render import RenderOptions
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from dtdoctor.model import Report
+from dtdoctor.core.model import Report
 from dtdoctor.render import RenderOptions
 
 

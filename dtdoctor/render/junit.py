@@ -14,7 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from dtdoctor.model import CheckResult, Report, Status
+from dtdoctor.core.model import CheckResult, Report, Status
 from dtdoctor.render import RenderOptions
 
 # Characters XML 1.0 cannot carry at all; a server's answer may contain them.

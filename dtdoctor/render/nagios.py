@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from dtdoctor.model import CheckResult, Report, Status
+from dtdoctor.core.model import CheckResult, Report, Status
 from dtdoctor.render import RenderOptions
 from dtdoctor.render.evidence import days_to_expiry, expiry_kind, latency_ms, parse_timestamp
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from dtdoctor.model import STATUS_ORDER, Report, Status
+from dtdoctor.core.model import STATUS_ORDER, Report, Status
 from dtdoctor.render import RenderOptions
 from dtdoctor.render.evidence import expiry, expiry_kind, latency_ms, parse_timestamp
 

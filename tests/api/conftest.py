@@ -9,8 +9,8 @@ import pytest
 import trustme
 
 from dtdoctor.checks import CHECKS
-from dtdoctor.model import CheckResult
-from dtdoctor.runner import run_checks, select_checks
+from dtdoctor.core.model import CheckResult
+from dtdoctor.core.runner import run_checks, select_checks
 from tests.support import factories
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
 from tests.api.conftest import one
 from tests.support.fake_dynatrace import FakeDynatrace, Reply, make_token, serve
 from tests.support.listeners import closed_port

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
 from tests.api.conftest import one
 from tests.support.factories import CANARY_SECRET, CANARY_TOKEN
 from tests.support.fake_dynatrace import FakeDynatrace, Recorded, Reply, error, make_token, serve

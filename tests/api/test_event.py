@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dtdoctor import __version__
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
 from tests.api.conftest import by_id, one
 from tests.support.fake_dynatrace import FakeDynatrace, Recorded, Reply, error, make_token, serve
 from tests.support.listeners import closed_port

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
 from tests.api.conftest import by_id, one
 from tests.support.fake_dynatrace import Reply, make_token, serve
 from tests.support.listeners import closed_port

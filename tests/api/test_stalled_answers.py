@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
 from dtdoctor.net import http
 from tests.api.conftest import one
 from tests.support import factories

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ssl
 
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
 from tests.api.conftest import one
 from tests.support.connect_proxy import ProxyLog, connect_proxy
 from tests.support.fake_dynatrace import FakeDynatrace, make_token, serve

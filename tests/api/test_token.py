@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from dtdoctor.checks.token import parse_date
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
 from tests.api.conftest import one
 from tests.support.fake_dynatrace import FakeDynatrace, Reply, days_from_now, error, make_token, serve
 

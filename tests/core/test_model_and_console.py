@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import json
 
-from dtdoctor.model import ExitCode, Report, Status, exit_code_for, worst_status
-from dtdoctor.progress import ProgressLine
+from dtdoctor.core.model import ExitCode, Report, Status, exit_code_for, worst_status
 from dtdoctor.render import RenderOptions, render
+from dtdoctor.render.progress import ProgressLine
 from tests.support.factories import report, result
 
 
@@ -67,7 +67,7 @@ def test_progress_line_redraws_and_clears():
 
 
 def test_overall_status_of_a_run():
-    from dtdoctor.model import overall_status
+    from dtdoctor.core.model import overall_status
 
     assert overall_status([Status.PASS, Status.SKIP]) is Status.PASS
     assert overall_status([Status.SKIP, Status.SKIP]) is Status.SKIP

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from dtdoctor.checks import CHECKS
-from dtdoctor.model import Status
-from dtdoctor.runner import run_checks, select_checks
+from dtdoctor.core.model import Status
+from dtdoctor.core.runner import run_checks, select_checks
 from tests.support.factories import context
 from tests.support.listeners import blackhole_port, closed_port, open_port
 

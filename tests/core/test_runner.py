@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from dtdoctor.checks.base import Check, Finding, Probe
-from dtdoctor.codes import RUNNER_CODES, Code, codes
-from dtdoctor.model import Status
-from dtdoctor.runner import Runner, run_checks, select_checks, unknown_selectors
+from dtdoctor.core.codes import RUNNER_CODES, Code, codes
+from dtdoctor.core.model import Status
+from dtdoctor.core.runner import Runner, run_checks, select_checks, unknown_selectors
 from tests.support.factories import context
 
 TEST_CODES = codes(
@@ -32,7 +32,7 @@ def sleeper(seconds, code="first.ok"):
 
 def patch_codes(monkeypatch):
     # Test checks are not in the registry: make their codes known to the runner.
-    import dtdoctor.runner as runner_module
+    import dtdoctor.core.runner as runner_module
 
     monkeypatch.setattr(runner_module, "all_codes", lambda: {**TEST_CODES, **RUNNER_CODES})
 
@@ -90,7 +90,7 @@ def test_an_unregistered_code_is_reported_as_a_crash(monkeypatch):
 
 def test_an_overrunning_probe_is_abandoned_at_its_limit(monkeypatch):
     patch_codes(monkeypatch)
-    import dtdoctor.runner as runner_module
+    import dtdoctor.core.runner as runner_module
 
     monkeypatch.setattr(runner_module, "GRACE_SECONDS", 0.1)
     first = make_check("first", [Probe("slow", sleeper(5)), Probe("fast", sleeper(0))])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
-from dtdoctor.codes import RUNNER_CODES, Code, codes
-from dtdoctor.model import Status
-from dtdoctor.runner import Runner, run_checks
+from dtdoctor.core.codes import RUNNER_CODES, Code, codes
+from dtdoctor.core.model import Status
+from dtdoctor.core.runner import Runner, run_checks
 from tests.support.factories import context
 
 TEST_CODES = codes(
@@ -18,7 +18,7 @@ TEST_CODES = codes(
 
 
 def patch_codes(monkeypatch):
-    import dtdoctor.runner as runner_module
+    import dtdoctor.core.runner as runner_module
 
     monkeypatch.setattr(runner_module, "all_codes", lambda: {**TEST_CODES, **RUNNER_CODES})
 

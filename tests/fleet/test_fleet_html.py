@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from dtdoctor.core.model import Status
 from dtdoctor.fleet import FleetMerger, summarize
-from dtdoctor.model import Status
 from dtdoctor.render import fleet_html
 from tests.support.factories import result
 from tests.support.fleet_reports import host_report, problem, real_check_report, run_cli, write_json

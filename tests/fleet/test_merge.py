@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from dtdoctor.core.model import Status
 from dtdoctor.fleet import FleetMerger, iter_report_files, merge_paths, reading, summarize
 from dtdoctor.fleet import summary as fleet_summary
-from dtdoctor.model import Status
 from tests.support.factories import CANARY_SECRET, CANARY_TOKEN, result
 from tests.support.fleet_reports import host_report, problem, real_check_report, run_cli, write_json
 

@@ -11,9 +11,9 @@ import pytest
 from dtdoctor import host
 from dtdoctor.checks import eec
 from dtdoctor.checks.base import ProbeContext
+from dtdoctor.core.model import Status
+from dtdoctor.host.local_endpoint import eec_port, eec_target
 from dtdoctor.host.processes import Owner, ProcessInfo, listener_owner
-from dtdoctor.local_endpoint import eec_port, eec_target
-from dtdoctor.model import Status
 from tests.support.factories import context
 from tests.support.fake_eec import http_server
 from tests.support.fake_hosts import fake_host

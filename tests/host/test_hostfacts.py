@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from dtdoctor.hostfacts import collect
-from dtdoctor.report import build_report
+from dtdoctor.core.report import build_report
+from dtdoctor.host.facts import collect
 from tests.support.factories import result, settings
 from tests.support.fake_hosts import fake_host
 

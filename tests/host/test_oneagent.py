@@ -12,9 +12,9 @@ import pytest
 from dtdoctor import host
 from dtdoctor.checks import oneagent
 from dtdoctor.checks.base import Finding, ProbeContext
+from dtdoctor.core.model import Status
+from dtdoctor.host.local_endpoint import installation
 from dtdoctor.host.processes import oneagent_processes
-from dtdoctor.local_endpoint import installation
-from dtdoctor.model import Status
 from tests.support.factories import context
 from tests.support.fake_hosts import FakeHost, fake_host, running_program
 

@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
-from dtdoctor.output import write_atomic
 from dtdoctor.render import render
+from dtdoctor.render.output import write_atomic
 from tests.support import samples
 from tests.support.browser import find_chromium, screenshot
 

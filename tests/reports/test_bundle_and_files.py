@@ -8,8 +8,8 @@ import zipfile
 
 import pytest
 
-from dtdoctor.bundle import build_bundle, debug_log, relevant_environment, write_bundle
 from dtdoctor.redact import Redactor
+from dtdoctor.render.bundle import build_bundle, debug_log, relevant_environment, write_bundle
 from tests.support import samples
 from tests.support.factories import CANARY_PUBLIC, CANARY_SECRET, CANARY_TOKEN
 from tests.support.reports import hostile_report, run_cli

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 
-from dtdoctor.model import EXIT_MEANING, ExitCode, Status
+from dtdoctor.core.model import EXIT_MEANING, ExitCode, Status
 from dtdoctor.render import render
 from tests.support import samples
 from tests.support.factories import report, result
@@ -143,7 +143,7 @@ def test_hostile_text_in_the_title_is_escaped_too():
 
 
 def test_every_format_copes_with_an_empty_report_and_one_read_back_from_json():
-    from dtdoctor.model import Report
+    from dtdoctor.core.model import Report
     from dtdoctor.render import FORMATS
 
     empty = report(generated_at="", host={}, config={})

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
 from dtdoctor.render import render
 from tests.support import samples
 from tests.support.factories import report, result

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dtdoctor.model import Report
+from dtdoctor.core.model import Report
 from tests.support import samples
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,9 +9,9 @@ Register it by extending ``dtdoctor.checks.CHECKS`` in a test.
 from __future__ import annotations
 
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
-from dtdoctor.codes import Code, codes
-from dtdoctor.context import RunContext
-from dtdoctor.model import Status
+from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import Status
 
 CODES = codes(Code("echo.answered", Status.FAIL, "The server answered with what it was sent.", "", "Rotate the token."))
 

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from dtdoctor.config import Settings, load_settings
-from dtdoctor.context import RunContext
-from dtdoctor.model import CheckResult, Report, Status
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import CheckResult, Report, Status
 
 CANARY_PUBLIC = "CANARYPUBLIC000000000000"
 CANARY_SECRET = "CANARYSECRET" + "7" * 40 + "ZZZZSECRETZZ"

@@ -12,7 +12,7 @@ from typing import Any
 from click.testing import Result
 
 from dtdoctor.cli import cli
-from dtdoctor.model import CheckResult, Status
+from dtdoctor.core.model import CheckResult, Status
 from tests.support.cli import cli_runner
 from tests.support.factories import report, result
 

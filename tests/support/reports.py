@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from typing import Sequence
 
-from dtdoctor.model import CheckResult, Report, Status
+from dtdoctor.core.model import CheckResult, Report, Status
 from tests.support.factories import report, result
 
 # What a hostile or broken server or certificate could put into a report.

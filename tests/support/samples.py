@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dtdoctor.model import CheckResult, Report, Status
+from dtdoctor.core.model import CheckResult, Report, Status
 from tests.support.factories import report, result
 
 HOST = "abc12345.live.dynatrace.com"
@@ -247,8 +247,8 @@ SAMPLES = {"healthy": healthy, "broken": broken}
 
 
 def write_samples(folder: Path) -> list[Path]:
-    from dtdoctor.output import write_atomic
     from dtdoctor.render import render
+    from dtdoctor.render.output import write_atomic
 
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

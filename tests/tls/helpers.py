@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from dtdoctor.context import RunContext
-from dtdoctor.model import CheckResult
-from dtdoctor.runner import run_checks
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import CheckResult
+from dtdoctor.core.runner import run_checks
 from tests.support.factories import context
 
 

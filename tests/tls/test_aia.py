@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from pytest_httpserver import HTTPServer
 
 from dtdoctor.checks import tls
-from dtdoctor.model import CheckResult, Status
+from dtdoctor.core.model import CheckResult, Status
 from tests.support.listeners import closed_port
 from tests.support.tls_servers import Authority, ServerLog, tls_server
 from tests.tls.helpers import ctx_for, only, run

@@ -8,9 +8,9 @@ import json
 from email.utils import format_datetime
 from pathlib import Path
 
-from dtdoctor import timesync
 from dtdoctor.checks import clock
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
+from dtdoctor.host import timesync
 from tests.support.factories import CANARY_SECRET, CANARY_TOKEN
 from tests.support.listeners import closed_port
 from tests.support.tls_servers import Authority, ServerLog, http_answer, tls_server

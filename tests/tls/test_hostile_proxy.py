@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from dtdoctor.checks import proxy
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
 from tests.support.hostile_servers import endless_header, scripted_server
 from tests.support.listeners import open_port
 from tests.tls.helpers import ctx_for, only, run

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dtdoctor.checks import tls
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
 from dtdoctor.net import trust
 from tests.support.tls_servers import Authority, tls_server
 from tests.tls.helpers import ctx_for, only, run

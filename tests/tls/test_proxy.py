@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dtdoctor.checks import proxy, tls
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
 from tests.support.connect_proxy import ProxyLog, connect_proxy
 from tests.support.listeners import closed_port, serving
 from tests.support.tls_servers import Authority, server_context, tls_server

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dtdoctor.checks import tls
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
 from tests.support.listeners import closed_port
 from tests.support.tls_servers import Authority, plain_http_port, self_signed, silent_port, tls_server
 from tests.tls.helpers import ctx_for, only, run

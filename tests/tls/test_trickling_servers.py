@@ -10,7 +10,7 @@ import pytest
 import trustme
 
 from dtdoctor.checks import clock, tls
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
 from tests.support.hostile_servers import endless_header, scripted_server
 from tests.tls.helpers import ctx_for, only, run
 

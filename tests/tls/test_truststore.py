@@ -13,7 +13,7 @@ import pytest
 from dtdoctor.checks import proxy as proxy_check
 from dtdoctor.checks import tcp, tls, truststore
 from dtdoctor.checks.base import ProbeContext
-from dtdoctor.model import CheckResult, Status
+from dtdoctor.core.model import CheckResult, Status
 from dtdoctor.net import tls_probe, trust
 from tests.support.factories import context
 from tests.support.listeners import closed_port

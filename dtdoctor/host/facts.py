@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from dtdoctor.timesync import ntp_status
-from dtdoctor.untrusted import ascii_int
+from dtdoctor.host.timesync import ntp_status
+from dtdoctor.net.untrusted import ascii_int
 
 
 def os_release(root: Path) -> dict[str, str]:

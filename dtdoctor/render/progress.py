@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from dtdoctor.model import CheckResult
+from dtdoctor.core.model import CheckResult
 
 
 class ProgressLine:

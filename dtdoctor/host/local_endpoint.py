@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dtdoctor.config import DEFAULT_EEC_PORT, format_address
-from dtdoctor.context import RunContext
-from dtdoctor.untrusted import ascii_int
+from dtdoctor.core.context import RunContext
+from dtdoctor.net.untrusted import ascii_int
 
 EEC_HOST = "127.0.0.1"
 EEC_INGEST_PATH = "/v2/events/ingest"

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from dtdoctor import __version__
 from dtdoctor.config import Settings, display_url
-from dtdoctor.model import CheckResult, Report
+from dtdoctor.core.model import CheckResult, Report
 
 
 def redacted_config(settings: Settings) -> dict[str, Any]:

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from dtdoctor.config import display_url, parse_token
-from dtdoctor.model import Report
-from dtdoctor.output import MARKUP_SUFFIXES, write_atomic
+from dtdoctor.core.model import Report
 from dtdoctor.redact import REDACTED, Redactor
 from dtdoctor.render.evidence import parse_timestamp
+from dtdoctor.render.output import MARKUP_SUFFIXES, write_atomic
 
 TOKEN_VARIABLE = "DT_API_TOKEN"
 _RELEVANT_NAMES = {"NO_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}

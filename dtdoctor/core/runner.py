@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, ResultKey
-from dtdoctor.codes import RUNNER_CODES, Code, all_codes
-from dtdoctor.context import RunContext
-from dtdoctor.model import CheckResult, Status
-from dtdoctor.untrusted import bounded
+from dtdoctor.core.codes import RUNNER_CODES, Code, all_codes
+from dtdoctor.core.context import RunContext
+from dtdoctor.core.model import CheckResult, Status
+from dtdoctor.net.untrusted import bounded
 
 GRACE_SECONDS = 1.0
 # Statuses of a prerequisite that let dependent probes run.

@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from dtdoctor.model import Status
+from dtdoctor.core.model import Status
 
 
 @dataclass(frozen=True)
