@@ -102,6 +102,17 @@ def cli() -> None:
     """Diagnose whether this host can send events to Dynatrace."""
 
 
+def _duration_option(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    from dtdoctor.duration import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _split(values: Sequence[str]) -> list[str]:
     return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
@@ -146,16 +157,20 @@ def check(**options: Any) -> int:
 @click.option("-o", "--output", "outputs", multiple=True, required=True, metavar="PATH", help="Fleet report to write: .html or .json (from the suffix). Repeatable.")
 @click.option("--host-from", type=click.Choice(["report", "file", "parent"]), default="report", show_default=True, help="Name each host by the hostname in its report, the report's file name, or its folder's name.")
 @click.option("--warn-ok", is_flag=True, help="Warnings exit 0.")
-def merge(paths: tuple[str, ...], outputs: tuple[str, ...], host_from: str, warn_ok: bool) -> int:
+@click.option("--expect", metavar="FILE", help="Hosts that should report, one per line (optionally: unreachable or could_not_run, and a note); each missing one is an error.")
+@click.option("--max-age", callback=_duration_option, metavar="DURATION", help="Reports older than this (90m, 24h, 7d) are stale, an error.")
+def merge(paths: tuple[str, ...], outputs: tuple[str, ...], host_from: str, warn_ok: bool, expect: str | None,
+          max_age: float | None) -> int:
     """Merge many hosts' JSON reports (files, or folders of *.json) into one fleet report.
 
     The newest report per host wins. The exit code is the worst status across the fleet (0-3); at least 1 when
-    files were skipped, 3 when a report of a newer schema was refused.
+    files were skipped, 3 when a report of a newer schema was refused, an expected host is missing or a report
+    is stale.
     """
     from dtdoctor.fleet.command import run_merge
 
     redactor = click.get_current_context().find_root().obj
-    return run_merge(paths, outputs, host_from, warn_ok, redactor)
+    return run_merge(paths, outputs, host_from, warn_ok, redactor, expect, max_age)
 
 
 @cli.command()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from dtdoctor.core.model import STATUS_ORDER
+from dtdoctor.fleet.accounting import ExpectedHost
 from dtdoctor.fleet.merge import Fleet, FleetMerger
 from dtdoctor.fleet.reading import SkippedFile
 
@@ -42,37 +43,68 @@ def output_targets(outputs: Sequence[str]) -> list[tuple[Path, str]]:
     return targets
 
 
-def run_merge(paths: Sequence[str], outputs: Sequence[str], host_from: str, warn_ok: bool, redactor: Any) -> int:
+def read_expected(expect: str | None) -> list[ExpectedHost] | None:
+    import click
+
+    from dtdoctor.fleet.accounting import ExpectFileError, read_expect_file
+
+    if expect is None:
+        return None
+    try:
+        return read_expect_file(expect)
+    except ExpectFileError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def run_merge(paths: Sequence[str], outputs: Sequence[str], host_from: str, warn_ok: bool, redactor: Any,
+              expect: str | None = None, max_age_s: float | None = None) -> int:
     """``dtdoctor merge``: read, merge, write, tell; the exit code is the fleet's worst status."""
     import click
 
     from dtdoctor.render.output import write_atomic, write_stdout
 
     targets = output_targets(outputs)
+    expected = read_expected(expect)
     merger = FleetMerger(host_from=host_from)
     merger.add_paths(paths, on_skip=tell_skipped)
-    fleet = merger.fleet(warn_ok)
-    if not fleet.hosts:
+    fleet = merger.fleet(warn_ok, expected, max_age_s)
+    if not fleet.hosts and not fleet.missing:
         where = ", ".join(paths)
         raise click.ClickException(f"no dtdoctor host reports to merge in {where} ({merger.files_read} files read)")
     for path, fmt in targets:
         write_atomic(path, render_fleet(fleet, fmt), redactor)
+    tell_unaccounted(fleet)
+    written = ", ".join(str(path) for path, _ in targets)
+    write_stdout(f"{merge_line(fleet)}; wrote {written}\n")
+    return int(fleet.exit_code)
+
+
+def merge_line(fleet: Fleet) -> str:
+    """What the merge did, in one line: hosts per status, what was left out or is unaccounted for, the verdict."""
     grouped = fleet.hosts_by_status()
     by_status = ", ".join(f"{len(grouped[s.value])} {s.value}" for s in STATUS_ORDER if grouped[s.value])
-    extras = []
-    if fleet.superseded:
-        extras.append(f"{fleet.superseded} older superseded")
-    if fleet.skipped:
-        extras.append(f"{len(fleet.skipped)} skipped")
-    if fleet.refused:
-        extras.append(f"{len(fleet.refused)} refused")
+    tallies = (("older superseded", fleet.superseded), ("skipped", len(fleet.skipped)),
+               ("refused", len(fleet.refused)), ("missing", len(fleet.missing)), ("stale", len(fleet.stale)),
+               ("unexpected", len(fleet.unexpected)))
+    extras = [f"{count} {name}" for name, count in tallies if count]
     extra = f"; {', '.join(extras)}" if extras else ""
-    written = ", ".join(str(path) for path, _ in targets)
-    write_stdout(
-        f"merged {_plural(len(fleet.hosts), 'host')} from {_plural(fleet.files_read, 'file')} ({by_status}{extra}); "
-        f"fleet status {fleet.status.value}, exit {int(fleet.exit_code)}; wrote {written}\n"
-    )
-    return int(fleet.exit_code)
+    merged = f"merged {_plural(len(fleet.hosts), 'host')} from {_plural(fleet.files_read, 'file')}"
+    return (f"{merged} ({by_status}{extra}); fleet status {fleet.status.value}, "
+            f"exit {int(fleet.exit_code)}")
+
+
+TOLD_HOSTS_MAX = 20
+
+
+def tell_unaccounted(fleet: Fleet) -> None:
+    """Each missing or stale host on stderr (the first few): the operator sees who, not just how many."""
+    lines = [f"dtdoctor: error: {item.host} missing: {item.text}\n" for item in fleet.missing]
+    lines += [f"dtdoctor: error: {item.host} stale: {item.text}\n" for item in fleet.stale]
+    for line in lines[:TOLD_HOSTS_MAX]:
+        sys.stderr.write(line)
+    if len(lines) > TOLD_HOSTS_MAX:
+        sys.stderr.write(f"dtdoctor: error: and {len(lines) - TOLD_HOSTS_MAX} more missing or stale hosts "
+                         "(see the fleet report)\n")
 
 
 def tell_skipped(item: SkippedFile) -> None:

@@ -10,6 +10,14 @@ from typing import Any, Callable, Iterable, Sequence
 
 from dtdoctor import __version__
 from dtdoctor.core.model import STATUS_ORDER, ExitCode, Status, exit_code_for, worst_status
+from dtdoctor.fleet.accounting import (
+    ExpectedHost,
+    MissingHost,
+    StaleHost,
+    missing_hosts,
+    stale_hosts,
+    unexpected_hosts,
+)
 from dtdoctor.fleet.reading import SkippedFile, iter_report_files, read_and_summarize, summarize_files
 from dtdoctor.fleet.summary import FLEET_SCHEMA, HostSummary
 
@@ -92,8 +100,11 @@ class FleetMerger:
             if on_skip is not None and isinstance(outcome, SkippedFile):
                 on_skip(outcome)
 
-    def fleet(self, warn_ok: bool = False) -> Fleet:
+    def fleet(self, warn_ok: bool = False, expected: Sequence[ExpectedHost] | None = None,
+              max_age_s: float | None = None, now: dt.datetime | None = None) -> Fleet:
+        """The merged view; with ``expected``, missing and unexpected hosts; with ``max_age_s``, stale ones."""
         ordered = sorted(self.hosts.values(), key=lambda host: (-host.status.severity, host.host))
+        now = now or dt.datetime.now(dt.timezone.utc)
         return Fleet(
             hosts=tuple(ordered),
             skipped=tuple(self.skipped),
@@ -101,6 +112,11 @@ class FleetMerger:
             files_read=self.files_read,
             superseded=self.superseded,
             warn_ok=warn_ok,
+            expected=None if expected is None else len(expected),
+            missing=tuple(missing_hosts(ordered, expected or ())),
+            unexpected=tuple(unexpected_hosts(ordered, expected)) if expected is not None else (),
+            stale=tuple(stale_hosts(ordered, max_age_s, now)) if max_age_s is not None else (),
+            max_age_s=max_age_s,
         )
 
 
@@ -114,13 +130,26 @@ class Fleet:
     files_read: int = 0
     superseded: int = 0
     warn_ok: bool = False
+    expected: int | None = None  # how many hosts the expect file named (None: no --expect)
+    missing: tuple[MissingHost, ...] = ()
+    unexpected: tuple[str, ...] = ()
+    stale: tuple[StaleHost, ...] = ()
+    max_age_s: float | None = None
     generated_at: str = field(
         default_factory=lambda: dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     )
 
     @property
     def status(self) -> Status:
+        """The worst host's status; ``error`` when an expected host is missing or a report is stale."""
+        if self.missing or self.stale:
+            return Status.ERROR
         return worst_status(host.status for host in self.hosts)
+
+    @property
+    def unaccounted(self) -> int:
+        """Hosts the fleet verdict cannot speak for: missing, or known only from a stale report."""
+        return len(self.missing) + len(self.stale)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -215,6 +244,11 @@ class Fleet:
                 "refused": [item.to_json() for item in self.refused],
             },
             "hosts_total": len(self.hosts),
+            "hosts_expected": self.expected,
+            "hosts_missing": [item.to_json() for item in self.missing],
+            "hosts_stale": [item.to_json() for item in self.stale],
+            "hosts_unexpected": list(self.unexpected),
+            "max_age_s": self.max_age_s,
             "counts": {
                 "hosts": {name: len(names) for name, names in grouped.items()},
                 "results": self.result_counts(),

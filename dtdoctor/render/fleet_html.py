@@ -85,7 +85,8 @@ def context(fleet: Fleet) -> dict[str, Any]:
 
     families = fleet.families()
     grouped = fleet.hosts_by_status()
-    problem_hosts = sum(1 for host in fleet.hosts if host.status.is_problem)
+    stale = {item.host for item in fleet.stale}
+    problem_hosts = sum(1 for host in fleet.hosts if host.status.is_problem or host.host in stale) + len(fleet.missing)
     detail_limit = min(len(fleet.hosts), DETAIL_MAX_HOSTS)
     rows = host_rows(fleet, families, detail_limit)
     host_anchor = {row.host.host: row.anchor for row in rows}
