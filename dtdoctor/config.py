@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Mapping, Sequence
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 
 class ConfigError(Exception):
@@ -69,6 +69,8 @@ class Endpoint:
     base_url: str
     role: str  # "environment" or "activegate"
     notes: tuple[str, ...] = ()
+    # The Latest Dynatrace ``apps`` host the user gave, when ``host`` was derived from it.
+    converted_from: str | None = None
 
     @property
     def address(self) -> str:
@@ -166,10 +168,9 @@ def url_password(text: str | None) -> str | None:
 def parse_url(text: str, role: str = "environment") -> ParsedUrl:
     """Parse and classify an environment (``role="environment"``) or ActiveGate URL."""
     raw = text.strip()
-    if not raw:
-        return ParsedUrl(text, None, "the URL is empty")
-    if any(ch.isspace() for ch in raw):
-        return ParsedUrl(text, None, "the URL contains white space")
+    problem = _text_problem(raw)
+    if problem is not None:
+        return ParsedUrl(text, None, problem)
     notes: list[str] = []
     if "://" not in raw:
         raw = "https://" + raw
@@ -179,41 +180,101 @@ def parse_url(text: str, role: str = "environment") -> ParsedUrl:
         port = parts.port
     except ValueError as exc:
         return ParsedUrl(text, None, f"cannot parse the URL ({exc})")
+    problem = _authority_problem(parts, port)
+    if problem is not None:
+        # The text may hold credentials: only ever show it without them.
+        return ParsedUrl(display_url(text), None, problem)
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS:
-        return ParsedUrl(text, None, f"unsupported scheme {scheme!r}: use https://")
-    if port == 0:
-        return ParsedUrl(display_url(text), None, "port 0 is not a port a server can listen on")
-    if parts.username is not None or parts.password is not None:
-        return ParsedUrl(
-            display_url(text), None, "the URL contains credentials; pass the token with DT_API_TOKEN or --token-file"
-        )
-    host = (parts.hostname or "").rstrip(".")
-    if not host:
-        return ParsedUrl(text, None, "the URL has no host name")
-    if not _valid_host(host):
-        return ParsedUrl(text, None, f"{host!r} is not a valid host name or IP address")
     if parts.query or parts.fragment:
         notes.append("query and fragment ignored")
-    if port is None:
-        # An ActiveGate without a port is the classic Environment ActiveGate on
-        # 9999; a Containerized ActiveGate is given with :443.
-        port = ACTIVEGATE_DEFAULT_PORT if role == "activegate" and scheme == "https" else _DEFAULT_PORTS[scheme]
-    path = _api_root(parts.path)
-    match = _ENV_PATH.match(path)
-    environment_id = match.group("env") if match else None
-    if path and not match:
+    host, path, converted_from = _generation(parts, role, notes)
+    port = _default_port(port, scheme, role)
+    root = _api_root(path)
+    match = _ENV_PATH.match(root)
+    if root and not match:
         return ParsedUrl(
             text, None, f"unexpected path {parts.path!r}: expected none (SaaS) or /e/<environment-id>"
         )
+    environment_id = match.group("env") if match else None
     kind = _classify(host, port, environment_id, role)
     if kind is EndpointKind.SAAS and environment_id is None:
         environment_id = host.split(".", 1)[0]
-    host_part = f"[{host}]" if ":" in host else host
-    netloc = host_part if port == _DEFAULT_PORTS[scheme] else f"{host_part}:{port}"
-    base_url = f"{scheme}://{netloc}" + (f"/e/{environment_id}" if match else "")
-    endpoint = Endpoint(scheme, host, port, kind, environment_id, base_url, role, tuple(notes))
+    base_url = _origin(scheme, host, port) + (f"/e/{environment_id}" if match else "")
+    endpoint = Endpoint(scheme, host, port, kind, environment_id, base_url, role, tuple(notes), converted_from)
     return ParsedUrl(text, endpoint)
+
+
+def _generation(parts: SplitResult, role: str, notes: list[str]) -> tuple[str, str, str | None]:
+    """(host, path, the apps host it came from): an apps URL becomes its classic API host, a UI path is dropped."""
+    host = (parts.hostname or "").rstrip(".")
+    classic = classic_host(host) if role == "environment" else None
+    if classic is not None:
+        notes.append(f"apps URL {host}: the events API is served at {classic}")
+        return classic, "", host
+    if host.lower().endswith(_SAAS_SUFFIXES) and re.match(r"/+ui(/|$)", parts.path):
+        # A browser address: the page's path says nothing about the API.
+        notes.append("the path of the browser address was dropped")
+        return host, "", None
+    return host, parts.path, None
+
+
+def _default_port(port: int | None, scheme: str, role: str) -> int:
+    if port is not None:
+        return port
+    # An ActiveGate without a port is the classic Environment ActiveGate on
+    # 9999; a Containerized ActiveGate is given with :443.
+    return ACTIVEGATE_DEFAULT_PORT if role == "activegate" and scheme == "https" else _DEFAULT_PORTS[scheme]
+
+
+def _text_problem(raw: str) -> str | None:
+    if not raw:
+        return "the URL is empty"
+    if any(ch.isspace() for ch in raw):
+        return "the URL contains white space"
+    return None
+
+
+def _authority_problem(parts: SplitResult, port: int | None) -> str | None:
+    """Why the scheme, port, credentials or host of a URL make it unusable, or None."""
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        return f"unsupported scheme {scheme!r}: use https://"
+    if port == 0:
+        return "port 0 is not a port a server can listen on"
+    if parts.username is not None or parts.password is not None:
+        return "the URL contains credentials; pass the token with DT_API_TOKEN or --token-file"
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        return "the URL has no host name"
+    if not _valid_host(host):
+        return f"{host!r} is not a valid host name or IP address"
+    return None
+
+
+def _origin(scheme: str, host: str, port: int) -> str:
+    host_part = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host_part}" if port == _DEFAULT_PORTS[scheme] else f"{scheme}://{host_part}:{port}"
+
+
+def classic_host(host: str) -> str | None:
+    """The host serving the classic Environment API for a Latest Dynatrace ``apps`` host, or None.
+
+    The same mapping as Dynatrace's operator (``pkg/util/dtapiurl``,
+    ``mapToSecondGen``: "Environment V2 API ... is only served on 2nd gen
+    URLs"), its Monaco tool and its Terraform provider: the host is split at
+    the first ``.apps.``; a bare environment id gets ``.live.``
+    (``<id>.apps.dynatrace.com`` -> ``<id>.live.dynatrace.com``), a staged
+    one just loses ``apps`` (``<id>.sprint.apps.dynatracelabs.com`` ->
+    ``<id>.sprint.dynatracelabs.com``, ``.dev.`` likewise). Only Dynatrace's
+    own domains are mapped: an ``apps`` label elsewhere is someone else's name.
+    """
+    lowered = host.lower()
+    if not lowered.endswith(_SAAS_SUFFIXES) or ".apps." not in lowered:
+        return None
+    prefix, suffix = lowered.split(".apps.", 1)
+    if not prefix:
+        return None
+    return f"{prefix}.{suffix}" if "." in prefix else f"{prefix}.live.{suffix}"
 
 
 def _valid_host(host: str) -> bool:

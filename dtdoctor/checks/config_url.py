@@ -11,7 +11,7 @@ from dtdoctor.core.model import Status
 ID = "config.url"
 
 FORMS = (
-    "SaaS https://<env-id>.live.dynatrace.com, Managed https://<domain>/e/<env-id>, "
+    "SaaS https://<env-id>.live.dynatrace.com (an apps URL is converted to it), Managed https://<domain>/e/<env-id>, "
     "Environment ActiveGate https://<activegate>:9999/e/<env-id>, "
     "Containerized ActiveGate https://<activegate>/e/<env-id>"
 )
@@ -41,6 +41,17 @@ CODES = codes(
         "token over plain HTTP except to this machine.",
     ),
     Code(
+        "url.apps_converted",
+        Status.WARN,
+        "The URL is a Latest Dynatrace apps URL; the events API is served on the environment's classic host, "
+        "which dtdoctor checks instead.",
+        "The URL was copied from the browser (https://<env-id>.apps.dynatrace.com): the classic Environment "
+        "API v2, where events are ingested, is served on https://<env-id>.live.dynatrace.com (sprint and dev "
+        "stages: the same host without apps), as Dynatrace's operator, Monaco and Terraform provider convert it.",
+        "Configure the classic URL shown in the result (https://<env-id>.live.dynatrace.com) so every client "
+        "of the events API uses the host that serves it.",
+    ),
+    Code(
         "url.unrecognized",
         Status.WARN,
         "The URL is valid but matches none of the Dynatrace URL forms.",
@@ -63,12 +74,23 @@ def targets(settings: Settings) -> list[tuple[ParsedUrl, str]]:
     return found
 
 
-def judge(parsed: ParsedUrl) -> Finding:
-    what = "environment URL" if parsed.endpoint is None or parsed.endpoint.role == "environment" else "ActiveGate URL"
+# The words of each verdict; ``classify`` supplies the evidence they quote.
+SUMMARIES = {
+    "url.invalid": "{what} {text!r} is invalid: {error}",
+    "url.plaintext": "{what} uses http:// to {host}: the token will not be sent there",
+    "url.unrecognized": "{what} {url} matches no Dynatrace URL form (no /e/<env-id> path, not a SaaS domain)",
+    "url.apps_converted": "apps URL: the events API is served at {url}; dtdoctor checks that host "
+    "(you gave {converted_from})",
+    "url.ok": "{kind_label} at {address}{env}",
+}
+
+
+def classify(parsed: ParsedUrl) -> tuple[str, dict[str, object]]:
+    """The verdict on one URL: its code and the evidence behind it."""
     endpoint = parsed.endpoint
     if endpoint is None:
-        return Finding("url.invalid", f"{what} {parsed.text!r} is invalid: {parsed.error}", {"url": parsed.text})
-    details: dict[str, object] = {
+        return "url.invalid", {"url": parsed.text, "error": parsed.error}
+    evidence: dict[str, object] = {
         "url": endpoint.base_url,
         "kind": endpoint.kind.value,
         "kind_label": endpoint.kind.label,
@@ -78,21 +100,30 @@ def judge(parsed: ParsedUrl) -> Finding:
         "role": endpoint.role,
     }
     if endpoint.notes:
-        details["notes"] = list(endpoint.notes)
-    if endpoint.plaintext and not endpoint.is_loopback:
-        return Finding(
-            "url.plaintext",
-            f"{what} uses http:// to {endpoint.host}: the token will not be sent there",
-            details,
-        )
-    if endpoint.kind is EndpointKind.UNRECOGNIZED:
-        return Finding(
-            "url.unrecognized",
-            f"{what} {endpoint.base_url} matches no Dynatrace URL form (no /e/<env-id> path, not a SaaS domain)",
-            details,
-        )
-    env = f", environment {endpoint.environment_id}" if endpoint.environment_id else ""
-    return Finding("url.ok", f"{endpoint.kind.label} at {endpoint.address}{env}", details)
+        evidence["notes"] = list(endpoint.notes)
+    if endpoint.converted_from:
+        evidence["converted_from"] = endpoint.converted_from
+    rules = (
+        ("url.plaintext", endpoint.plaintext and not endpoint.is_loopback),
+        ("url.unrecognized", endpoint.kind is EndpointKind.UNRECOGNIZED),
+        ("url.apps_converted", endpoint.converted_from is not None),
+    )
+    return next((code for code, applies in rules if applies), "url.ok"), evidence
+
+
+def judge(parsed: ParsedUrl) -> Finding:
+    code, evidence = classify(parsed)
+    endpoint = parsed.endpoint
+    role = "environment" if endpoint is None else endpoint.role
+    words = {
+        "what": "environment URL" if role == "environment" else "ActiveGate URL",
+        "text": parsed.text,
+        "address": endpoint.address if endpoint else "",
+        "env": f", environment {endpoint.environment_id}" if endpoint and endpoint.environment_id else "",
+        **evidence,
+    }
+    details = {key: value for key, value in evidence.items() if key != "error"}
+    return Finding(code, SUMMARIES[code].format(**words), details)
 
 
 def plan(ctx: RunContext) -> list[Probe]:

@@ -22,7 +22,7 @@ SAAS = "https://abc12345.live.dynatrace.com"
         ("https://abc12345.live.dynatrace.com/api/v2/events/ingest", EndpointKind.SAAS, "abc12345",
          "https://abc12345.live.dynatrace.com", 443),
         ("abc12345.live.dynatrace.com", EndpointKind.SAAS, "abc12345", "https://abc12345.live.dynatrace.com", 443),
-        ("https://xyz.apps.dynatrace.com", EndpointKind.SAAS, "xyz", "https://xyz.apps.dynatrace.com", 443),
+        ("https://xyz.apps.dynatrace.com", EndpointKind.SAAS, "xyz", "https://xyz.live.dynatrace.com", 443),
         ("https://abc.sprint.dynatracelabs.com", EndpointKind.SAAS, "abc", "https://abc.sprint.dynatracelabs.com", 443),
         ("https://dt.example.com/e/5f7c3b2a-1111-2222-3333-444455556666/api", EndpointKind.MANAGED,
          "5f7c3b2a-1111-2222-3333-444455556666", "https://dt.example.com/e/5f7c3b2a-1111-2222-3333-444455556666", 443),
@@ -36,6 +36,40 @@ def test_environment_urls_are_classified(text, kind, env, base, port):
     endpoint = parse_url(text).endpoint
     assert endpoint is not None
     assert (endpoint.kind, endpoint.environment_id, endpoint.base_url, endpoint.port) == (kind, env, base, port)
+
+
+@pytest.mark.parametrize(
+    ("text", "classic"),
+    [
+        # The pairs of dynatrace-operator's pkg/util/dtapiurl tests, and the sprint/dev stages on dynatracelabs.com.
+        ("https://tenant.apps.dynatrace.com", "https://tenant.live.dynatrace.com"),
+        ("https://tenant.sprint.apps.dynatrace.com", "https://tenant.sprint.dynatrace.com"),
+        ("https://tenant.dev.apps.dynatrace.com", "https://tenant.dev.dynatrace.com"),
+        ("https://tenant.apps.dynatrace.com:8443", "https://tenant.live.dynatrace.com:8443"),
+        ("https://abc.sprint.apps.dynatracelabs.com", "https://abc.sprint.dynatracelabs.com"),
+        ("https://abc.dev.apps.dynatracelabs.com/", "https://abc.dev.dynatracelabs.com"),
+        # What users paste: the browser's address with the app's path.
+        ("https://abc12345.apps.dynatrace.com/ui/apps/dynatrace.classic.dashboards/#dashboards",
+         "https://abc12345.live.dynatrace.com"),
+        ("abc12345.apps.dynatrace.com/ui/apps/dynatrace.notebooks/notebook/1?x=y", "https://abc12345.live.dynatrace.com"),
+    ],
+)
+def test_apps_urls_become_the_classic_api_host(text, classic):
+    endpoint = parse_url(text).endpoint
+    assert endpoint is not None and endpoint.base_url == classic
+    assert endpoint.kind is EndpointKind.SAAS
+    assert endpoint.converted_from and ".apps." in endpoint.converted_from
+    assert endpoint.environment_id == classic.split("//")[1].split(".")[0]
+
+
+def test_only_dynatrace_domains_and_environment_urls_are_converted():
+    other = parse_url("https://abc.apps.example.com").endpoint
+    assert other is not None and other.host == "abc.apps.example.com" and other.converted_from is None
+    gate = parse_url("https://abc.apps.dynatrace.com:9999/e/abc", role="activegate").endpoint
+    assert gate is not None and gate.converted_from is None
+    live_ui = parse_url("https://abc12345.live.dynatrace.com/ui/dashboards").endpoint
+    assert live_ui is not None and live_ui.base_url == SAAS
+    assert live_ui.converted_from is None
 
 
 def test_activegate_urls_default_to_port_9999_and_443_means_containerized():
