@@ -54,7 +54,6 @@ def testcase(suite: ET.Element, result: CheckResult) -> None:
             "name": xml_text(testcase_name(result)),
             "classname": xml_text(result.family),
             "time": seconds(result.duration_ms),
-            "status": result.status.value,
         },
     )
     message = xml_text(result.summary)
@@ -83,7 +82,6 @@ def render(report: Report, options: RenderOptions) -> str:
             "tests": str(len(report.checks)),
             "failures": str(counts["fail"]),
             "errors": str(counts["error"]),
-            "disabled": "0",
             "time": seconds(report.duration_ms),
         },
     )

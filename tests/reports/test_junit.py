@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -12,7 +13,13 @@ from dtdoctor.render import render
 from tests.support import samples
 from tests.support.reports import hostile_report
 
-SCHEMA = Path(__file__).with_name("junit.xsd")
+# Jenkins xunit plugin's schema, byte for byte (source and licence in upstream/README.md).
+SCHEMA = Path(__file__).parent / "upstream" / "junit-10.xsd"
+SCHEMA_SHA256 = "a1a816f58d1bf95ebabf371994df0b9246dee66ea9572fbec4f9296f1b2c0ff6"
+
+
+def test_the_schema_is_the_unchanged_upstream_file():
+    assert hashlib.sha256(SCHEMA.read_bytes()).hexdigest() == SCHEMA_SHA256
 
 
 @pytest.fixture(scope="module")
