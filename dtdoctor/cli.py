@@ -74,21 +74,26 @@ class DtDoctorGroup(click.Group):
             raise  # the reader left: main handles it, this is no error of the command
         except click.UsageError as exc:
             hint = f" (see '{prog_name} {exc.ctx.command.name} --help')" if exc.ctx and exc.ctx.parent else ""
-            fail(f"{exc.format_message()}{hint}")
+            problem = f"{exc.format_message()}{hint}"
         except click.ClickException as exc:
-            fail(exc.format_message())
+            problem = exc.format_message()
         except ConfigError as exc:
-            fail(str(exc))
+            problem = str(exc)
         except (click.Abort, KeyboardInterrupt):
-            fail("interrupted")
+            problem = "interrupted"
         except OSError as exc:
-            fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+            problem = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
         except Exception as exc:  # the contract: never a traceback
             if verbose:
                 import traceback
 
                 traceback.print_exc(file=sys.stderr)
-            fail(f"internal error: {type(exc).__name__}: {exc}" + ("" if verbose else " (run with -v for details)"))
+            problem = f"internal error: {type(exc).__name__}: {exc}" + ("" if verbose else " (run with -v for details)")
+        fail(problem)
+        from dtdoctor.render import nagios
+
+        if nagios.asked_for(argv):  # a monitor reads stdout: the plugin guidelines want one line there
+            sys.stdout.write(nagios.usage_error(problem))
         return USAGE_ERROR
 
 

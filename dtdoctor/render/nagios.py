@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from dtdoctor.core.model import CheckResult, Report, Status
+from dtdoctor.core.model import CheckResult, ExitCode, Report, Status
 from dtdoctor.render import RenderOptions
 from dtdoctor.render.evidence import days_to_expiry, expiry_kind, latency_ms, parse_timestamp
 
@@ -21,10 +21,17 @@ _UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9_.\-]+")
 _PLUGIN_TEXT_BREAKERS = re.compile(r"[|\x00-\x1f\x7f]+")
 _PROBLEM_ORDER = (Status.ERROR, Status.FAIL, Status.WARN)
 _FIRST_LINE_PROBLEMS = 3
+# Nagios turns ';' in plugin output into ':' (';' separates the fields of its log and
+# external commands), so the problems on the first line are separated by ' / '.
+_PROBLEM_SEPARATOR = " / "
+# Families that only read settings: their duration is no latency worth graphing.
+_NO_LATENCY_FAMILIES = ("config",)
+_FORMAT_OPTIONS = ("-f", "--format")
 
 
 def plugin_text(text: str) -> str:
-    return " ".join(_PLUGIN_TEXT_BREAKERS.sub(" ", text).split())
+    """One line Nagios shows as written: no perfdata bar, no line break, ';' (Nagios makes it ':') as ','."""
+    return " ".join(_PLUGIN_TEXT_BREAKERS.sub(" ", text).replace(";", ",").split())
 
 
 def perf_label(text: str) -> str:
@@ -52,9 +59,20 @@ def status_line(report: Report) -> str:
         for status, label in ((Status.ERROR, "error"), (Status.FAIL, "failed"), (Status.WARN, "warning"))
         if counts[status.value]
     )
-    shown = "; ".join(describe(result) for result in problems[:_FIRST_LINE_PROBLEMS])
-    more = f"; and {len(problems) - _FIRST_LINE_PROBLEMS} more" if len(problems) > _FIRST_LINE_PROBLEMS else ""
+    shown = _PROBLEM_SEPARATOR.join(describe(result) for result in problems[:_FIRST_LINE_PROBLEMS])
+    hidden = len(problems) - _FIRST_LINE_PROBLEMS
+    more = f"{_PROBLEM_SEPARATOR}and {hidden} more" if hidden > 0 else ""
     return f"{tally}: {shown}{more}"
+
+
+def has_latency(result: CheckResult) -> bool:
+    """Probes that went to the network; skipped ones measured nothing, settings take no time to reach."""
+    return result.status is not Status.SKIP and result.family not in _NO_LATENCY_FAMILIES and result.target != "local"
+
+
+def capped(value: float, limit: float | None) -> float:
+    """A probe that ran into its timeout waited for the timeout: the perfdata's max, not a few ms past it."""
+    return value if limit is None else min(value, limit)
 
 
 def perfdata(report: Report) -> list[str]:
@@ -75,11 +93,11 @@ def perfdata(report: Report) -> list[str]:
         add(status, count, low="0", high=str(len(report.checks)))
     add("duration", report.duration_ms, "ms", low="0")
     timeout = report.config.get("timeout_s")
-    timeout_ms = number(float(timeout) * 1000) if isinstance(timeout, (int, float)) else ""
+    timeout_ms = float(timeout) * 1000 if isinstance(timeout, (int, float)) and timeout > 0 else None
     for result in report.checks:
-        if result.status is Status.SKIP:
-            continue
-        add(f"{result.id} {result.target} latency", latency_ms(result), "ms", low="0", high=timeout_ms)
+        if has_latency(result):
+            add(f"{result.id} {result.target} latency", capped(latency_ms(result), timeout_ms), "ms", low="0",
+                high="" if timeout_ms is None else number(timeout_ms))
     warn_days = report.config.get("expiry_warn_days")
     now = parse_timestamp(report.generated_at)
     for result in report.checks:
@@ -103,3 +121,20 @@ def render(report: Report, options: RenderOptions) -> str:
                     line += f" -> {plugin_text(result.remediation)}"
                 lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def asked_for(argv: list[str]) -> bool:
+    """Whether a command line asks for Nagios output (``-f nagios``, ``-fnagios``, ``--format=nagios``)."""
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            return False
+        if arg in _FORMAT_OPTIONS and argv[index + 1:index + 2] == ["nagios"]:
+            return True
+        if arg in ("-fnagios", "--format=nagios"):
+            return True
+    return False
+
+
+def usage_error(message: str) -> str:
+    """The plugin line for a run that never started: UNKNOWN, the reason, no perfdata."""
+    return f"{SERVICE} {ExitCode.UNKNOWN.name} - {plugin_text(message)}\n"
