@@ -182,15 +182,17 @@ def merge(paths: tuple[str, ...], outputs: tuple[str, ...], host_from: str, warn
 @click.argument("code", required=False)
 def explain(code: str | None) -> int:
     """What a result code means, why it happens, how to fix it (no CODE: list all)."""
-    from dtdoctor.core.codes import all_codes, closest, lookup
+    from dtdoctor.checks import registry_codes
+    from dtdoctor.core.codes import closest, lookup
 
+    table = registry_codes()
     if code is None:
-        for name, entry in sorted(all_codes().items()):
+        for name, entry in sorted(table.items()):
             click.echo(f"{name:32} {entry.status.value:5}  {entry.meaning}")
         return 0
-    found = lookup(code)
+    found = lookup(code, table)
     if found is None:
-        suggestions = closest(code)
+        suggestions = closest(code, table)
         hint = f"; did you mean: {', '.join(suggestions)}" if suggestions else ""
         fail(f"unknown result code {code!r}{hint} (dtdoctor explain lists them all)")
         return USAGE_ERROR

@@ -5,6 +5,8 @@ Adding a check is adding its module and one line here; nothing else changes.
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from dtdoctor.checks import (
     activegate,
     api,
@@ -23,6 +25,7 @@ from dtdoctor.checks import (
     truststore,
 )
 from dtdoctor.checks.base import Check
+from dtdoctor.core.codes import Code, code_table
 
 CHECKS: tuple[Check, ...] = (
     config_url.CHECK,
@@ -45,3 +48,8 @@ CHECKS: tuple[Check, ...] = (
 
 def check_ids() -> list[str]:
     return [check.id for check in CHECKS]
+
+
+def registry_codes() -> Mapping[str, Code]:
+    """Every code the registered checks (and the runner) can report: what ``explain`` lists."""
+    return code_table(check.codes for check in CHECKS)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dtdoctor.checks import api
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
 from dtdoctor.config import Endpoint
-from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
 from dtdoctor.net import http
@@ -121,4 +121,4 @@ def plan(ctx: RunContext) -> list[Probe]:
     return probes
 
 
-CHECK = Check(id=ID, title="ActiveGate health", codes=CODES, plan=plan, depends_on=("tcp", "tls"))
+CHECK = Check(id=ID, title="ActiveGate health", codes=emits(CODES, api.PLAINTEXT_CODES), plan=plan)

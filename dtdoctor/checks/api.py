@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from dtdoctor.checks import config_url
+from dtdoctor.checks import config_token, config_url
 from dtdoctor.checks import proxy as proxy_check
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, unique_target
 from dtdoctor.config import Endpoint, Settings, format_address
-from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.codes import Code, codes, emits, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
 from dtdoctor.net import http
@@ -125,6 +125,10 @@ def network_requires(ctx: RunContext, endpoint: Endpoint) -> tuple[tuple[str, st
     if endpoint.scheme == "https":
         requires += (("tls", endpoint.address),)
     return requires
+
+# What ``plaintext_finding`` and ``token_preflight`` report, for every check that uses them.
+PLAINTEXT_CODES = subset(config_url.CODES, "url.plaintext")
+PREFLIGHT_CODES = emits(PLAINTEXT_CODES, subset(config_token.CODES, "token.malformed"))
 
 
 def token_preflight(endpoint: Endpoint, settings: Settings) -> Finding | None:
@@ -291,4 +295,6 @@ def plan(ctx: RunContext) -> list[Probe]:
     return [probe_for(endpoint, target) for endpoint, target in found]
 
 
-CHECK = Check(id=ID, title="Dynatrace API", codes=CODES, plan=plan, depends_on=("tcp", "tls"))
+CHECK = Check(
+    id=ID, title="Dynatrace API", codes=emits(CODES, PLAINTEXT_CODES, config_url.NO_ENDPOINT_CODES), plan=plan
+)

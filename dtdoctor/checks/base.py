@@ -1,9 +1,13 @@
-"""What a check is: an id, a title, its codes, and a plan of probes.
+"""What a check is: an id, a title, the codes it emits, and a plan of probes.
 
 A check's ``plan`` looks at the run context and returns one ``Probe`` per
-target. The runner runs probes concurrently, respecting each probe's
-``requires`` (other checks' results on specific targets), and turns each
-probe's ``Finding`` into a ``CheckResult``. A check never prints.
+target. A probe's ``requires`` and ``after`` are the one declaration of the
+dependency graph: the runner waits for exactly those results (the planned
+ones), hands them to the probe, and shows their check ids as the result's
+``depends_on``. A fact two checks share (container detection, the TLS
+handshakes) is the ``fact`` of the probe that found it, handed to the probes
+that wait for that result. The runner turns each probe's ``Finding`` into a
+``CheckResult``. A check never prints.
 """
 
 from __future__ import annotations
@@ -24,21 +28,28 @@ LOCAL = "local"
 
 @dataclass(frozen=True)
 class Finding:
-    """What a probe found. Status and remediation default to the code's."""
+    """What a probe found. Status and remediation default to the code's.
+
+    ``fact`` is an in-memory object the probe measured and other probes may
+    reuse (never serialized): the runner hands it to every probe that waits
+    for this result.
+    """
 
     code: str
     summary: str
     details: Mapping[str, Any] = field(default_factory=dict)
     status: Status | None = None
     remediation: str | None = None
+    fact: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class ProbeContext:
-    """What one probe gets: the run context and the results it required."""
+    """What one probe gets: the run context, the results it waited for and their facts."""
 
     run: RunContext
     prior: Mapping[ResultKey, CheckResult]
+    facts: Mapping[ResultKey, Any] = field(default_factory=dict)
 
     @property
     def timeout(self) -> float:
@@ -46,6 +57,11 @@ class ProbeContext:
 
     def result(self, check_id: str, target: str) -> CheckResult | None:
         return self.prior.get((check_id, target))
+
+    def fact(self, check_id: str, target: str) -> Any:
+        """The fact behind a result this probe waited for; None when that probe shared none
+        (it was not selected, was skipped, crashed or overran)."""
+        return self.facts.get((check_id, target))
 
 
 @dataclass(frozen=True)
@@ -71,14 +87,17 @@ class Probe:
 
 @dataclass(frozen=True)
 class Check:
-    """A family of probes with its result codes."""
+    """A family of probes and every result code they may emit.
+
+    ``codes`` holds the check's own codes and those it borrows from another
+    family (``url.missing`` when no URL is set, say); the runner refuses a
+    finding whose code is not declared here or a runner code.
+    """
 
     id: str
     title: str
     codes: Mapping[str, Code]
     plan: Callable[[RunContext], Sequence[Probe]]
-    # Families this check needs; shown as ``depends_on`` in every result.
-    depends_on: tuple[str, ...] = ()
 
 
 def unique_target(preferred: str, fallback: str, used: set[str]) -> str:
@@ -98,29 +117,3 @@ def unique_target(preferred: str, fallback: str, used: set[str]) -> str:
 def constant(finding: Finding) -> Callable[[ProbeContext], Finding]:
     """A probe body that just reports ``finding`` (for not-applicable cases)."""
     return lambda _: finding
-
-
-def missing_url_probe() -> Probe:
-    """The probe a remote check plans when no environment URL is configured."""
-    return Probe(
-        NO_TARGET,
-        constant(
-            Finding(
-                "url.missing",
-                "skipped: no environment URL; set --url or DT_ENVIRONMENT_URL",
-            )
-        ),
-    )
-
-
-def missing_token_probe(target: str) -> Probe:
-    """The probe a token-needing check plans when no token is configured."""
-    return Probe(
-        target,
-        constant(
-            Finding(
-                "token.missing",
-                "skipped: no API token; set DT_API_TOKEN or use --token-file PATH",
-            )
-        ),
-    )

@@ -21,7 +21,7 @@ from dtdoctor.checks import config_url, tls
 from dtdoctor.checks import proxy as proxy_check
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
 from dtdoctor.config import Endpoint
-from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
 from dtdoctor.net import proxy as net_proxy
@@ -245,4 +245,4 @@ def plan(ctx: RunContext) -> list[Probe]:
     return [probe_for(endpoint) for endpoint in by_host.values()]
 
 
-CHECK = Check(id=ID, title="Clock", codes=CODES, plan=plan, depends_on=("tcp", "proxy"))
+CHECK = Check(id=ID, title="Clock", codes=emits(CODES, config_url.NO_ENDPOINT_CODES), plan=plan)

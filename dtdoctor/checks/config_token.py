@@ -6,7 +6,7 @@ import stat
 
 from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, constant
 from dtdoctor.config import Settings
-from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.codes import Code, codes, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
 
@@ -39,6 +39,18 @@ CODES = codes(
         "Restrict the file to its owner: chmod 600 <token-file>.",
     ),
 )
+
+
+# What a check that needs the token may report when there is none to use.
+MISSING_CODES = subset(CODES, "token.missing")
+
+
+def missing_token_probe(target: str) -> Probe:
+    """The probe a token-needing check plans when no token is configured (its codes: ``MISSING_CODES``)."""
+    return Probe(
+        target,
+        constant(Finding("token.missing", "skipped: no API token; set DT_API_TOKEN or use --token-file PATH")),
+    )
 
 
 def judge(settings: Settings) -> Finding:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dtdoctor.checks.base import NO_TARGET, Check, Finding, Probe, constant, missing_url_probe, unique_target
+from dtdoctor.checks.base import NO_TARGET, Check, Finding, Probe, constant, unique_target
 from dtdoctor.config import EndpointKind, ParsedUrl, Settings
-from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.codes import Code, codes, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
 
@@ -59,6 +59,18 @@ CODES = codes(
         f"Check the URL against the Dynatrace forms: {FORMS}.",
     ),
 )
+
+
+# What ``no_endpoint_probes`` can report: every remote check declares these.
+NO_ENDPOINT_CODES = subset(CODES, "url.missing", "url.invalid")
+
+
+def missing_url_probe() -> Probe:
+    """The probe a remote check plans when no environment URL is configured."""
+    return Probe(
+        NO_TARGET,
+        constant(Finding("url.missing", "skipped: no environment URL; set --url or DT_ENVIRONMENT_URL")),
+    )
 
 
 def targets(settings: Settings) -> list[tuple[ParsedUrl, str]]:

@@ -3,10 +3,13 @@
 The verdict is informational (always ``pass``), but other checks depend on
 it: OneAgent's local ingest endpoint does not exist inside containers, so the
 ``eec`` check advises an ActiveGate there. Detection itself lives in
-``dtdoctor.host.container`` and is shared through ``detection(ctx)``.
+``dtdoctor.host.container``; the result carries it as its fact, which the
+``oneagent`` and ``eec`` probes read after waiting for it (``detection``).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from dtdoctor import host
 from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, ProbeContext
@@ -74,15 +77,22 @@ _RUNTIME_CODES = {
 }
 
 
-def detection(ctx: RunContext) -> detect.Detection | None:
-    """The run's container detection, computed once; None where /proc does not exist (not Linux)."""
+# The result other probes wait for (``after``) to reuse its detection.
+KEY = (ID, LOCAL)
 
-    def compute() -> detect.Detection | None:
-        if not host.is_linux():
-            return None
-        return detect.detect_container(ctx.root, ctx.environ)
 
-    return ctx.memo("container.detection", compute)
+def detect_here(ctx: RunContext) -> detect.Detection | None:
+    """Detect the container runtime; None where /proc does not exist (not Linux)."""
+    if not host.is_linux():
+        return None
+    return detect.detect_container(ctx.root, ctx.environ)
+
+
+def detection(probe: ProbeContext) -> detect.Detection | None:
+    """The container check's detection, for a probe that waited for ``KEY``; detected here when
+    that probe shared none (the container check not selected, or it overran)."""
+    found: detect.Detection | None = probe.fact(*KEY)
+    return found if found is not None else detect_here(probe.run)
 
 
 def code_for(found: detect.Detection) -> str:
@@ -98,14 +108,14 @@ def judge(found: detect.Detection) -> Finding:
 
 
 def probe(probe_ctx: ProbeContext) -> Finding:
-    found = detection(probe_ctx.run)
+    found = detect_here(probe_ctx.run)
     if found is None:
         return Finding(
             "check.unsupported",
             f"skipped: container detection reads Linux's /proc and /run; this is {host.platform_name()}",
             {"platform": host.platform_name()},
         )
-    return judge(found)
+    return replace(judge(found), fact=found)
 
 
 def plan(ctx: RunContext) -> list[Probe]:

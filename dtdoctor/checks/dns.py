@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dtdoctor.checks import config_url
 from dtdoctor.checks.base import Check, Finding, Probe, constant
-from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.codes import Code, codes, emits, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
 from dtdoctor.net.proxy import ProxyChoice, route
@@ -121,4 +121,7 @@ def plan(ctx: RunContext) -> list[Probe]:
     return config_url.no_endpoint_probes(ctx)
 
 
-CHECK = Check(id=ID, title="DNS resolution", codes=CODES, plan=plan, depends_on=("config.url",))
+# What ``judge`` reports for a failed lookup (``tcp`` resolves by itself when dns is not selected).
+FAILURE_CODES = subset(CODES, "dns.failed", "dns.proxied", "dns.timeout")
+
+CHECK = Check(id=ID, title="DNS resolution", codes=emits(CODES, config_url.NO_ENDPOINT_CODES), plan=plan)

@@ -30,6 +30,7 @@ from dtdoctor.config import format_address
 from dtdoctor.core.codes import Code, codes
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
+from dtdoctor.host.container import Detection
 from dtdoctor.host.local_endpoint import (
     EEC_HOST,
     EEC_INGEST_PATH,
@@ -272,11 +273,15 @@ def _address_note(attempts: list[net_tcp.Attempt], localhost: list[str]) -> tupl
 
 
 def _not_listening(
-    ctx: RunContext, port: EecPort, v4: net_tcp.Attempt, note: str, details: dict[str, object]
+    ctx: RunContext,
+    found: Detection | None,
+    port: EecPort,
+    v4: net_tcp.Attempt,
+    note: str,
+    details: dict[str, object],
 ) -> Finding:
     target = eec_target(ctx)
     relies = relies_on_local_endpoint(ctx)
-    found = container.detection(ctx)
     if found is not None and found.is_container:
         details["container"] = found.runtime
         environment = ctx.settings.environment
@@ -420,7 +425,7 @@ def probe(probe_ctx: ProbeContext) -> Finding:
     details.update(extra)
     v4 = next(attempt for attempt in attempts if attempt.address == EEC_HOST)
     if v4.outcome != net_tcp.OPEN:
-        return _not_listening(ctx, port, v4, note, details)
+        return _not_listening(ctx, container.detection(probe_ctx), port, v4, note, details)
     owner = listener_owner(port.port, EEC_HOST)
     details["owner"] = owner.to_json()
     answer = http_probe(EEC_HOST, port.port, timeout)
@@ -430,7 +435,7 @@ def probe(probe_ctx: ProbeContext) -> Finding:
 
 def plan(ctx: RunContext) -> list[Probe]:
     # Up to three timeouts: the connects (concurrent), the HTTP answer, oneagentctl for the mode.
-    return [Probe(eec_target(ctx), probe, budget=3)]
+    return [Probe(eec_target(ctx), probe, budget=3, after=(container.KEY,))]
 
 
-CHECK = Check(id=ID, title="OneAgent local ingest endpoint (EEC)", codes=CODES, plan=plan, depends_on=("container",))
+CHECK = Check(id=ID, title="OneAgent local ingest endpoint (EEC)", codes=CODES, plan=plan)

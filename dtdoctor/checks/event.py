@@ -21,9 +21,9 @@ from typing import Any, Callable
 
 from dtdoctor import __version__
 from dtdoctor.checks import api, config_token
-from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, missing_token_probe
+from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
 from dtdoctor.config import Endpoint
-from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
 from dtdoctor.host.local_endpoint import EEC_HOST, EEC_INGEST_PATH, eec_port, eec_target
@@ -178,7 +178,7 @@ def plan(ctx: RunContext) -> list[Probe]:
     probes: list[Probe] = []
     for endpoint, target in api.targets(settings):
         if settings.token is None:
-            probes.append(missing_token_probe(target))
+            probes.append(config_token.missing_token_probe(target))
             continue
         run: Callable[[ProbeContext], Finding] = (lambda chosen: lambda probe: send_remote(chosen, probe))(endpoint)
         requires = ((config_token.ID, "local"), *api.network_requires(ctx, endpoint), (api.ID, target))
@@ -190,4 +190,6 @@ def plan(ctx: RunContext) -> list[Probe]:
     return probes
 
 
-CHECK = Check(id=ID, title="Test event", codes=CODES, plan=plan, depends_on=("token", "eec"))
+CHECK = Check(
+    id=ID, title="Test event", codes=emits(CODES, api.PREFLIGHT_CODES, config_token.MISSING_CODES), plan=plan
+)

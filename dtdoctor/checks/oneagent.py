@@ -159,7 +159,7 @@ def probe(probe_ctx: ProbeContext) -> Finding:
     if not install.installed:
         if processes:  # e.g. the host's OneAgent seen from a container that shares its PID namespace
             details["note"] = "OneAgent processes run, but no installation was found under the filesystem root"
-        found = container.detection(ctx)
+        found = container.detection(probe_ctx)
         where = ""
         if found is not None and found.is_container:
             where = f"; this is a {found.runtime} container: OneAgent runs on the host, not inside containers"
@@ -230,7 +230,7 @@ def probe(probe_ctx: ProbeContext) -> Finding:
 
 def plan(ctx: RunContext) -> list[Probe]:
     # oneagentctl's questions run concurrently (one timeout); reading the ingest port may need another.
-    return [Probe(LOCAL, probe, budget=3)]
+    return [Probe(LOCAL, probe, budget=3, after=(container.KEY,))]
 
 
-CHECK = Check(id=ID, title="OneAgent installation", codes=CODES, plan=plan, depends_on=("container",))
+CHECK = Check(id=ID, title="OneAgent installation", codes=CODES, plan=plan)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dtdoctor.checks import config_url, tcp
 from dtdoctor.checks.base import NO_TARGET, Check, Finding, Probe, ProbeContext, ResultKey, constant
 from dtdoctor.config import Endpoint
-from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.codes import Code, codes, emits, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
 from dtdoctor.net.proxy import ProxyChoice, route
@@ -50,6 +50,9 @@ CODES = codes(
         "the same setting is needed for OneAgent (oneagentctl --set-proxy).",
     ),
 )
+
+# What ``tunnel_finding`` reports (the tls check uses it when its tunnel fails).
+TUNNEL_CODES = subset(CODES, "proxy.failed", "proxy.auth_required")
 
 
 def proxy_target(choice: ProxyChoice) -> str:
@@ -220,4 +223,4 @@ def plan(ctx: RunContext) -> list[Probe]:
     return [probe_for(choice, served) for choice, served in by_proxy.values()]
 
 
-CHECK = Check(id=ID, title="Proxy", codes=CODES, plan=plan, depends_on=("config.url",))
+CHECK = Check(id=ID, title="Proxy", codes=emits(CODES, config_url.NO_ENDPOINT_CODES), plan=plan)

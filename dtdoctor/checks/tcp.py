@@ -10,7 +10,7 @@ from __future__ import annotations
 from dtdoctor.checks import config_url, dns
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, constant
 from dtdoctor.config import Endpoint
-from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
 from dtdoctor.net import tcp as net_tcp
@@ -135,4 +135,9 @@ def plan(ctx: RunContext) -> list[Probe]:
     return [probe_for(endpoint) for endpoint in endpoints]
 
 
-CHECK = Check(id=ID, title="TCP reachability", codes=CODES, plan=plan, depends_on=("dns",))
+CHECK = Check(
+    id=ID,
+    title="TCP reachability",
+    codes=emits(CODES, dns.FAILURE_CODES, config_url.NO_ENDPOINT_CODES),
+    plan=plan,
+)

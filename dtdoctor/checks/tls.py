@@ -10,7 +10,6 @@ through which proxy and why) is part of every result.
 from __future__ import annotations
 
 import datetime
-import threading
 from dataclasses import replace
 from typing import Any
 
@@ -18,7 +17,7 @@ from dtdoctor.checks import config_url
 from dtdoctor.checks import proxy as proxy_check
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
 from dtdoctor.config import Endpoint
-from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
 from dtdoctor.net import proxy as net_proxy
@@ -146,16 +145,10 @@ _INTERMEDIATE_WORDS = ("intermediate", "issuing", "subordinate", "sub ca", "serv
 
 
 def assessment(ctx: RunContext, endpoint: Endpoint) -> tls_probe.Assessment:
-    """The handshakes for one endpoint, done once per run (``tls`` and ``truststore`` share them)."""
+    """The handshakes for one endpoint. The tls result carries them as its fact, so ``truststore``,
+    which waits for that result, reuses them instead of calling this again."""
     route = net_proxy.route(ctx, endpoint)
-    # truststore reads this after the endpoint's tls result is in; the lock keeps the handshakes
-    # single even when two probes ask at once (a memo alone would let both compute).
-    lock = ctx.memo(f"tls.assessment-lock:{endpoint.address}", threading.Lock)
-    with lock:
-        return ctx.memo(
-            f"tls.assessment:{endpoint.address}",
-            lambda: tls_probe.assess(endpoint, route, ctx.settings.ca_bundle, ctx.timeout),
-        )
+    return tls_probe.assess(endpoint, route, ctx.settings.ca_bundle, ctx.timeout)
 
 
 def _day(moment: datetime.datetime) -> str:
@@ -459,8 +452,8 @@ def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
     found = assessment(probe.run, endpoint)
     finding = judge(endpoint, found, probe.run.settings.expiry_warn_days, utc_now())
     if finding.code == "tls.incomplete_chain":
-        return with_downloaded_issuer(probe.run, endpoint, found, finding)
-    return finding
+        finding = with_downloaded_issuer(probe.run, endpoint, found, finding)
+    return replace(finding, fact=found)
 
 
 def with_downloaded_issuer(
@@ -535,4 +528,9 @@ def plan(ctx: RunContext) -> list[Probe]:
     return [probe_for(endpoint) for endpoint in endpoints]
 
 
-CHECK = Check(id=ID, title="TLS certificate and trust", codes=CODES, plan=plan, depends_on=("tcp", "proxy"))
+CHECK = Check(
+    id=ID,
+    title="TLS certificate and trust",
+    codes=emits(CODES, proxy_check.TUNNEL_CODES, config_url.NO_ENDPOINT_CODES),
+    plan=plan,
+)

@@ -23,9 +23,9 @@ import re
 from typing import Any, Mapping
 
 from dtdoctor.checks import api, config_token, config_url
-from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, missing_token_probe
+from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
 from dtdoctor.config import Endpoint, Settings
-from dtdoctor.core.codes import Code, codes
+from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
 from dtdoctor.net import http
@@ -360,7 +360,7 @@ def plan(ctx: RunContext) -> list[Probe]:
         return config_url.no_endpoint_probes(ctx)
     endpoint, target = chosen
     if settings.token is None:
-        return [missing_token_probe(target)]
+        return [config_token.missing_token_probe(target)]
     requires = ((config_token.ID, "local"), *api.network_requires(ctx, endpoint), (api.ID, target))
     return [
         Probe(
@@ -372,4 +372,9 @@ def plan(ctx: RunContext) -> list[Probe]:
     ]
 
 
-CHECK = Check(id=ID, title="API token validity and scopes", codes=CODES, plan=plan, depends_on=("config.token", "api"))
+CHECK = Check(
+    id=ID,
+    title="API token validity and scopes",
+    codes=emits(CODES, api.PREFLIGHT_CODES, config_token.MISSING_CODES, config_url.NO_ENDPOINT_CODES),
+    plan=plan,
+)

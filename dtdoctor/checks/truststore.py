@@ -4,9 +4,9 @@ One result, target ``local``: where the system CA bundle is
 (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` first, then each distribution's path),
 how many roots it holds, how old it and certifi's bundle are, and whether the
 system store and certifi's Mozilla bundle judge every HTTPS endpoint alike.
-The handshakes are the ``tls`` check's (memoized per endpoint), so the probe
-runs after the ``tls`` results; it does them itself only when ``tls`` is not
-selected. Precedence: missing > stale > disagree > ok; when a lower one also
+The handshakes are the ``tls`` check's: the probe waits for the ``tls``
+results and reuses the handshakes they carry as their fact; it does them
+itself only when ``tls`` is not selected. Precedence: missing > stale > disagree > ok; when a lower one also
 applies, the summary and details still name it.
 """
 
@@ -215,8 +215,8 @@ def _usable(result: CheckResult | None) -> bool:
 def compare(endpoint: Endpoint, probe: ProbeContext) -> Comparison:
     """Judge one endpoint by both stores, from the handshakes the ``tls`` check shares.
 
-    When the ``tls`` result of the endpoint exists, its handshakes are done
-    (memoized) and are reused; when ``tls`` was skipped or abandoned, or was
+    When the ``tls`` result of the endpoint exists, its handshakes (the
+    result's fact) are reused; when ``tls`` was skipped or abandoned, or was
     not selected and the route to the endpoint failed, no handshake is
     attempted and the comparison is reported as not made. When ``tls`` was
     not selected at all, the handshakes are done here.
@@ -231,7 +231,8 @@ def compare(endpoint: Endpoint, probe: ProbeContext) -> Comparison:
             if not _usable(route_result):
                 assert route_result is not None
                 return _not_compared(address, f"{check_id} {target} failed ({route_result.code})")
-    found = tls.assessment(probe.run, endpoint)
+    shared: tls_probe.Assessment | None = probe.fact(tls.ID, address)
+    found = shared if shared is not None else tls.assessment(probe.run, endpoint)
     system, certifi = found.system, found.certifi
     verdicts: dict[str, str] = dict(found.store_verdicts())
     judged = (tls_probe.OK, tls_probe.VERIFY_FAILED)
@@ -329,4 +330,4 @@ def plan(ctx: RunContext) -> list[Probe]:
     ]
 
 
-CHECK = Check(id=ID, title="Certificate trust stores", codes=CODES, plan=plan, depends_on=("tls",))
+CHECK = Check(id=ID, title="Certificate trust stores", codes=CODES, plan=plan)

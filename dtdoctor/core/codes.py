@@ -1,9 +1,10 @@
 """Every result code: what it means, why it happens, how to fix it.
 
-Each check module declares its own codes next to the logic that emits them
-(adding a check touches its module and the registry, nothing else); this
-module is the one place that gathers them, for ``dtdoctor explain`` and for
-the default remediation of every result.
+Each check module defines its own codes next to the logic that emits them,
+and each ``Check`` declares every code it may emit (its own, and the few it
+borrows from another family, such as ``url.missing``). The runner builds its
+table from the checks it is given (``code_table``); ``dtdoctor explain``
+builds it from the registry. This module imports no check.
 """
 
 from __future__ import annotations
@@ -77,26 +78,33 @@ RUNNER_CODES = codes(
 )
 
 
-def all_codes() -> Mapping[str, Code]:
-    """Every known code: the runner's and each registered check's."""
-    from dtdoctor.checks import CHECKS
-
-    table: dict[str, Code] = dict(RUNNER_CODES)
-    for check in CHECKS:
-        for name, code in check.codes.items():
-            if name in table and table[name] != code:
-                raise ValueError(f"result code {name} is defined twice")
-            table[name] = code
+def emits(*parts: Code | Mapping[str, Code]) -> Mapping[str, Code]:
+    """The codes a check may emit: its own table plus single codes or tables it borrows."""
+    table: dict[str, Code] = {}
+    for part in parts:
+        for item in part.values() if isinstance(part, Mapping) else (part,):
+            if table.setdefault(item.code, item) is not item:
+                raise ValueError(f"result code {item.code} is defined twice")
     return table
 
 
-def lookup(name: str) -> Code | None:
-    return all_codes().get(name.strip().lower())
+def subset(table: Mapping[str, Code], *names: str) -> Mapping[str, Code]:
+    """Some codes of a table (what a shared helper of another family can emit)."""
+    return {name: table[name] for name in names}
 
 
-def closest(name: str, known: Iterable[str] | None = None, limit: int = 3) -> list[str]:
+def code_table(tables: Iterable[Mapping[str, Code]]) -> Mapping[str, Code]:
+    """One table from the runner's codes and every given check's; a code defined twice is refused."""
+    return emits(RUNNER_CODES, *tables)
+
+
+def lookup(name: str, table: Mapping[str, Code]) -> Code | None:
+    return table.get(name.strip().lower())
+
+
+def closest(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
     """Known codes that look like ``name``, best first."""
-    candidates = list(known if known is not None else all_codes())
+    candidates = list(known)
     needle = name.strip().lower()
     found = difflib.get_close_matches(needle, candidates, n=limit, cutoff=0.5)
     if not found:

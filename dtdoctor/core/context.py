@@ -33,7 +33,10 @@ class RunContext:
         return self.settings.timeout
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
-        """Compute a shared fact once per run (container detection, OneAgent paths ...)."""
+        """Compute a host fact once per run (OneAgent paths, the EEC port that plans read ...).
+
+        A fact one check measures and another judges is a probe's ``Finding.fact``
+        instead, handed on by the runner along a declared edge."""
         with self._memo_lock:
             if key in self._memo:
                 return self._memo[key]  # type: ignore[no-any-return]

@@ -1,11 +1,17 @@
 """Schedule probes concurrently, enforce deadlines and prerequisites, contain crashes.
 
-Every probe runs in its own daemon thread as soon as the results it requires
-are in. Blocking operations carry their own timeouts (sockets, HTTP); the
-runner's limits are the backstop: a probe that overruns ``budget * timeout``
-plus a grace second becomes a ``check.deadline`` error and its thread is
-abandoned (daemon threads never hold up the exit). A probe that raises
-becomes a ``check.crashed`` error for that probe alone.
+Every probe runs in its own daemon thread as soon as the results it waits for
+are in: its ``requires`` and ``after`` that are part of this run's plan. Those
+are the one dependency graph: the result's ``depends_on`` lists the check ids
+of exactly the results the runner waited for (``Runner.waited`` keeps them per
+result), and the facts those probes found are handed on with their results.
+
+Blocking operations carry their own timeouts (sockets, HTTP); the runner's
+limits are the backstop: a probe that overruns ``budget * timeout`` plus a
+grace second becomes a ``check.deadline`` error and its thread is abandoned
+(daemon threads never hold up the exit). A probe that raises becomes a
+``check.crashed`` error for that probe alone, and so does one that reports a
+code its check does not declare.
 """
 
 from __future__ import annotations
@@ -15,10 +21,10 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, ResultKey
-from dtdoctor.core.codes import RUNNER_CODES, Code, all_codes
+from dtdoctor.core.codes import RUNNER_CODES, Code, code_table
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import CheckResult, Status
 from dtdoctor.net.untrusted import bounded
@@ -91,14 +97,23 @@ class Runner:
     ) -> None:
         self.ctx = ctx
         self.tasks = plan(checks, ctx)
-        self.codes: Mapping[str, Code] = all_codes()
+        # Built from the checks given, so a code defined twice among them is refused up front.
+        self.codes: Mapping[str, Code] = code_table(check.codes for check in checks)
         self.progress: ProgressCallback = progress or (lambda event, key, result: None)
         self.planned = {task.key for task in self.tasks}
+        # What each result waited for, recorded when the runner started (or skipped) its probe.
+        self.waited: dict[ResultKey, tuple[ResultKey, ...]] = {}
+        self.facts: dict[ResultKey, Any] = {}
         # Backstop for the whole run: the longest chain of probes, each at its limit.
         self.deadline = deadline if deadline is not None else self._default_deadline()
 
     def _limit(self, probe: Probe) -> float:
         return probe.budget * self.ctx.timeout + GRACE_SECONDS
+
+    def awaited(self, task: Task) -> tuple[ResultKey, ...]:
+        """The results a probe waits for: its ``requires``, then its ``after``, that are planned."""
+        keys = (*task.probe.requires, *task.probe.after)
+        return tuple(dict.fromkeys(key for key in keys if key in self.planned))
 
     def _default_deadline(self) -> float:
         by_key = {task.key: task for task in self.tasks}
@@ -108,8 +123,7 @@ class Runner:
             if key not in memo:
                 memo[key] = 0.0  # breaks accidental cycles
                 task = by_key[key]
-                awaited = task.probe.requires + task.probe.after
-                before = [chain(req) for req in awaited if req in by_key]
+                before = [chain(req) for req in self.awaited(task)]
                 memo[key] = self._limit(task.probe) + max(before, default=0.0)
             return memo[key]
 
@@ -119,110 +133,128 @@ class Runner:
         results: dict[ResultKey, CheckResult] = {}
         waiting = list(self.tasks)
         running: dict[ResultKey, tuple[Task, float]] = {}  # key -> (task, started)
-        done: queue.Queue[tuple[ResultKey, CheckResult]] = queue.Queue()
-        run_start = self.ctx.started
+        done: queue.Queue[tuple[ResultKey, CheckResult, Any]] = queue.Queue()
         hard_stop = time.monotonic() + self.deadline
 
         while waiting or running:
-            waiting = self._start_ready(waiting, results, running, done, run_start)
+            waiting = self._start_ready(waiting, results, running, done)
             if not running:
-                if waiting:  # requirements that can never be met (a cycle)
-                    for task in waiting:
-                        first = (task.probe.requires + task.probe.after)[0]
-                        results[task.key] = self._skipped(task, first, None, run_start)
-                    waiting = []
+                self._skip_unreachable(waiting, results)
                 break
-            now = time.monotonic()
-            next_limit = min(started + self._limit(task.probe) for task, started in running.values())
-            try:
-                key, result = done.get(timeout=max(0.0, min(next_limit, hard_stop) - now))
-                if key in running:
-                    del running[key]
-                    results[key] = result
-                    self.progress("done", key, result)
-            except queue.Empty:
-                now = time.monotonic()
-                for key, (task, started) in list(running.items()):
-                    if now >= started + self._limit(task.probe) or now >= hard_stop:
-                        del running[key]
-                        results[key] = self._overran(task, started, now, run_start)
-                        self.progress("done", key, results[key])
+            self._collect(results, running, done, hard_stop)
         return [results[task.key] for task in self.tasks if task.key in results]
+
+    def _skip_unreachable(self, waiting: list[Task], results: dict[ResultKey, CheckResult]) -> None:
+        """Requirements that can never be met (a cycle): skip naming the first one."""
+        for task in waiting:
+            awaited = self.awaited(task)
+            self.waited[task.key] = awaited
+            results[task.key] = self._skipped(task, awaited[0], None)
+
+    def _collect(
+        self,
+        results: dict[ResultKey, CheckResult],
+        running: dict[ResultKey, tuple[Task, float]],
+        done: queue.Queue[tuple[ResultKey, CheckResult, Any]],
+        hard_stop: float,
+    ) -> None:
+        """Wait for the next probe to finish, or end those past their limit."""
+        now = time.monotonic()
+        next_limit = min(started + self._limit(task.probe) for task, started in running.values())
+        try:
+            key, result, fact = done.get(timeout=max(0.0, min(next_limit, hard_stop) - now))
+        except queue.Empty:
+            now = time.monotonic()
+            for key, (task, started) in list(running.items()):
+                if now >= started + self._limit(task.probe) or now >= hard_stop:
+                    del running[key]
+                    results[key] = self._overran(task, started, now)
+                    self.progress("done", key, results[key])
+            return
+        if key in running:  # an abandoned probe that finished late is ignored
+            del running[key]
+            results[key] = result
+            if fact is not None:
+                self.facts[key] = fact
+            self.progress("done", key, result)
 
     def _start_ready(
         self,
         waiting: list[Task],
         results: dict[ResultKey, CheckResult],
         running: dict[ResultKey, tuple[Task, float]],
-        done: queue.Queue[tuple[ResultKey, CheckResult]],
-        run_start: float,
+        done: queue.Queue[tuple[ResultKey, CheckResult, Any]],
     ) -> list[Task]:
-        still_waiting: list[Task] = []
         progressed = True
         while progressed:
             progressed = False
-            still_waiting = []
+            still_waiting: list[Task] = []
             for task in waiting:
-                requires = [req for req in task.probe.requires if req in self.planned]
-                awaited = requires + [key for key in task.probe.after if key in self.planned]
-                if any(req not in results for req in awaited):
+                awaited = self.awaited(task)
+                if any(key not in results for key in awaited):
                     still_waiting.append(task)
                     continue
-                blocker = next((req for req in requires if results[req].status not in _USABLE), None)
+                self.waited[task.key] = awaited
+                blocker = self._blocker(task, results)
                 if blocker is not None:
-                    results[task.key] = self._skipped(task, blocker, results[blocker], run_start)
+                    results[task.key] = self._skipped(task, blocker, results[blocker])
                     self.progress("done", task.key, results[task.key])
                     progressed = True  # a skip may settle others' requirements
                     continue
-                prior = {key: results[key] for key in awaited}
-                running[task.key] = (task, time.monotonic())
-                self.progress("start", task.key, None)
-                thread = threading.Thread(
-                    target=self._execute,
-                    args=(task, ProbeContext(self.ctx, prior), done, run_start),
-                    name=f"dtdoctor-{task.check.id}-{task.probe.target}",
-                    daemon=True,
-                )
-                thread.start()
+                self._launch(task, awaited, results, running, done)
             waiting = still_waiting
-        return still_waiting
+        return waiting
+
+    def _blocker(self, task: Task, results: Mapping[ResultKey, CheckResult]) -> ResultKey | None:
+        """The first required result that did not pass (``after`` results never block)."""
+        required = (key for key in task.probe.requires if key in self.planned)
+        return next((key for key in required if results[key].status not in _USABLE), None)
+
+    def _launch(
+        self,
+        task: Task,
+        awaited: tuple[ResultKey, ...],
+        results: Mapping[ResultKey, CheckResult],
+        running: dict[ResultKey, tuple[Task, float]],
+        done: queue.Queue[tuple[ResultKey, CheckResult, Any]],
+    ) -> None:
+        prior = {key: results[key] for key in awaited}
+        facts = {key: self.facts[key] for key in awaited if key in self.facts}
+        running[task.key] = (task, time.monotonic())
+        self.progress("start", task.key, None)
+        thread = threading.Thread(
+            target=self._execute,
+            args=(task, ProbeContext(self.ctx, prior, facts), done),
+            name=f"dtdoctor-{task.check.id}-{task.probe.target}",
+            daemon=True,
+        )
+        thread.start()
 
     def _execute(
-        self,
-        task: Task,
-        probe_ctx: ProbeContext,
-        done: queue.Queue[tuple[ResultKey, CheckResult]],
-        run_start: float,
+        self, task: Task, probe_ctx: ProbeContext, done: queue.Queue[tuple[ResultKey, CheckResult, Any]]
     ) -> None:
         started = time.monotonic()
+        fact: Any = None
         try:
             finding = task.probe.run(probe_ctx)
-            result = self._result(task, finding, started, time.monotonic(), run_start)
+            fact = finding.fact
+            result = self._result(task, finding, started, time.monotonic())
         except BaseException as exc:  # a crashing check must not end the run
-            code = RUNNER_CODES["check.crashed"]
-            result = self._result(
-                task,
-                Finding(code.code, f"the check crashed: {type(exc).__name__}: {exc}"),
-                started,
-                time.monotonic(),
-                run_start,
-                trace=traceback.format_exc(),
-            )
-        done.put((task.key, result))
+            fact = None
+            crash = Finding("check.crashed", f"the check crashed: {type(exc).__name__}: {exc}")
+            result = self._result(task, crash, started, time.monotonic(), trace=traceback.format_exc())
+        done.put((task.key, result, fact))
 
-    def _result(
-        self,
-        task: Task,
-        finding: Finding,
-        started: float,
-        ended: float,
-        run_start: float,
-        trace: str = "",
-    ) -> CheckResult:
-        code = self.codes.get(finding.code)
+    def _code(self, task: Task, name: str) -> Code:
+        code = task.check.codes.get(name) or RUNNER_CODES.get(name)
         if code is None:
-            raise KeyError(f"check {task.check.id} reported unregistered code {finding.code}")
+            raise KeyError(f"check {task.check.id} reported {name}, a code it does not declare")
+        return code
+
+    def _result(self, task: Task, finding: Finding, started: float, ended: float, trace: str = "") -> CheckResult:
+        code = self._code(task, finding.code)
         remediation = finding.remediation if finding.remediation is not None else code.remediation
+        awaited = self.waited.get(task.key, ())
         return CheckResult(
             id=task.check.id,
             target=task.probe.target,
@@ -233,14 +265,12 @@ class Runner:
             remediation=remediation,
             details=bounded(dict(finding.details)),  # evidence may be a server's deeply nested JSON
             duration_ms=round((ended - started) * 1000),
-            depends_on=task.check.depends_on,
-            started_ms=round((started - run_start) * 1000),
+            depends_on=tuple(dict.fromkeys(check_id for check_id, _ in awaited)),
+            started_ms=round((started - self.ctx.started) * 1000),
             traceback=trace,
         )
 
-    def _skipped(
-        self, task: Task, blocker: ResultKey, blocker_result: CheckResult | None, run_start: float
-    ) -> CheckResult:
+    def _skipped(self, task: Task, blocker: ResultKey, blocker_result: CheckResult | None) -> CheckResult:
         check_id, target = blocker
         what = f"{check_id} {target}" if target not in ("-", "") else check_id
         if blocker_result is None:
@@ -250,24 +280,10 @@ class Runner:
         else:
             reason = f"skipped: {what} failed ({blocker_result.code})"
         now = time.monotonic()
-        return self._result(
-            task,
-            Finding("prerequisite.failed", reason, {"prerequisite": {"id": check_id, "target": target}}),
-            now,
-            now,
-            run_start,
-        )
+        prerequisite = {"prerequisite": {"id": check_id, "target": target}}
+        return self._result(task, Finding("prerequisite.failed", reason, prerequisite), now, now)
 
-    def _overran(self, task: Task, started: float, now: float, run_start: float) -> CheckResult:
+    def _overran(self, task: Task, started: float, now: float) -> CheckResult:
         limit = self._limit(task.probe)
-        return self._result(
-            task,
-            Finding(
-                "check.deadline",
-                f"did not finish within {min(limit, now - started):.1f} s",
-                {"limit_s": round(limit, 2)},
-            ),
-            started,
-            now,
-            run_start,
-        )
+        summary = f"did not finish within {min(limit, now - started):.1f} s"
+        return self._result(task, Finding("check.deadline", summary, {"limit_s": round(limit, 2)}), started, now)

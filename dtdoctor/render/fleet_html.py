@@ -68,16 +68,12 @@ def host_rows(fleet: Fleet, families: list[str], limit: int) -> list[HostRow]:
     return rows
 
 
-def remediation_for(code: str) -> str:
-    """How to fix a code in general, from the code registry (hosts' own advice may be more specific)."""
-    from dtdoctor.core.codes import lookup
-
-    found = lookup(code)
-    return found.remediation if found is not None else ""
-
-
 def with_remediation(summaries: list[CodeSummary]) -> list[tuple[CodeSummary, str]]:
-    return [(summary, remediation_for(summary.code)) for summary in summaries]
+    """How to fix each code in general, from the code registry (hosts' own advice may be more specific)."""
+    from dtdoctor.checks import registry_codes  # only the fleet page needs the checks' code tables
+
+    table = registry_codes()
+    return [(summary, table[summary.code].remediation if summary.code in table else "") for summary in summaries]
 
 
 def context(fleet: Fleet) -> dict[str, Any]:

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from dtdoctor.checks.base import Check, Finding, Probe
-from dtdoctor.core.codes import RUNNER_CODES, Code, codes
+from dtdoctor.core.codes import Code, codes
 from dtdoctor.core.model import Status
 from dtdoctor.core.runner import Runner, run_checks, select_checks, unknown_selectors
 from tests.support.factories import context
 
-TEST_CODES = codes(
-    Code("first.ok", Status.PASS, "ok"),
-    Code("first.bad", Status.FAIL, "bad", remediation="fix first"),
-    Code("second.ok", Status.PASS, "ok"),
-)
+TEST_CODES = {
+    "first": codes(Code("first.ok", Status.PASS, "ok"), Code("first.bad", Status.FAIL, "bad", remediation="fix first")),
+    "second": codes(Code("second.ok", Status.PASS, "ok")),
+}
 
 
-def make_check(check_id, probes, depends_on=()):
-    return Check(id=check_id, title=check_id.title(), codes=TEST_CODES if check_id == "first" else {},
-                 plan=lambda ctx: probes, depends_on=depends_on)
+def make_check(check_id, probes):
+    # The runner knows a check's codes from the check itself: no table to patch.
+    return Check(id=check_id, title=check_id.title(), codes=TEST_CODES[check_id], plan=lambda ctx: probes)
 
 
 def sleeper(seconds, code="first.ok"):
@@ -30,15 +31,7 @@ def sleeper(seconds, code="first.ok"):
     return run
 
 
-def patch_codes(monkeypatch):
-    # Test checks are not in the registry: make their codes known to the runner.
-    import dtdoctor.core.runner as runner_module
-
-    monkeypatch.setattr(runner_module, "all_codes", lambda: {**TEST_CODES, **RUNNER_CODES})
-
-
-def test_independent_probes_run_concurrently(monkeypatch):
-    patch_codes(monkeypatch)
+def test_independent_probes_run_concurrently():
     first = make_check("first", [Probe(f"t{i}", sleeper(0.3)) for i in range(8)])
     started = time.monotonic()
     results = run_checks([first], context(timeout=2.0))
@@ -47,12 +40,10 @@ def test_independent_probes_run_concurrently(monkeypatch):
     assert all(r.status is Status.PASS and r.duration_ms >= 290 for r in results)
 
 
-def test_failed_prerequisite_skips_dependents_naming_it(monkeypatch):
-    patch_codes(monkeypatch)
+def test_failed_prerequisite_skips_dependents_naming_it():
     first = make_check("first", [Probe("a", sleeper(0, "first.bad")), Probe("b", sleeper(0))])
     second = make_check("second", [Probe("a", sleeper(0, "second.ok"), requires=(("first", "a"),)),
-                                   Probe("b", sleeper(0, "second.ok"), requires=(("first", "b"),))],
-                        depends_on=("first",))
+                                   Probe("b", sleeper(0, "second.ok"), requires=(("first", "b"),))])
     results = {(r.id, r.target): r for r in run_checks([first, second], context())}
     skipped = results[("second", "a")]
     assert skipped.status is Status.SKIP and skipped.code == "prerequisite.failed"
@@ -61,15 +52,13 @@ def test_failed_prerequisite_skips_dependents_naming_it(monkeypatch):
     assert results[("second", "b")].status is Status.PASS
 
 
-def test_unselected_prerequisite_does_not_block(monkeypatch):
-    patch_codes(monkeypatch)
+def test_unselected_prerequisite_does_not_block():
     second = make_check("second", [Probe("a", sleeper(0, "second.ok"), requires=(("first", "a"),))])
     (result,) = run_checks([second], context())
     assert result.status is Status.PASS
 
 
-def test_a_crash_is_an_error_result_for_that_probe_only(monkeypatch):
-    patch_codes(monkeypatch)
+def test_a_crash_is_an_error_result_for_that_probe_only():
 
     def boom(_):
         raise RuntimeError("kaput")
@@ -81,15 +70,13 @@ def test_a_crash_is_an_error_result_for_that_probe_only(monkeypatch):
     assert fine.status is Status.PASS
 
 
-def test_an_unregistered_code_is_reported_as_a_crash(monkeypatch):
-    patch_codes(monkeypatch)
+def test_an_unregistered_code_is_reported_as_a_crash():
     first = make_check("first", [Probe("a", sleeper(0, "nope.unknown"))])
     (result,) = run_checks([first], context())
     assert result.code == "check.crashed" and "nope.unknown" in result.summary
 
 
 def test_an_overrunning_probe_is_abandoned_at_its_limit(monkeypatch):
-    patch_codes(monkeypatch)
     import dtdoctor.core.runner as runner_module
 
     monkeypatch.setattr(runner_module, "GRACE_SECONDS", 0.1)
@@ -101,8 +88,7 @@ def test_an_overrunning_probe_is_abandoned_at_its_limit(monkeypatch):
     assert fast.status is Status.PASS
 
 
-def test_the_default_deadline_follows_the_longest_chain(monkeypatch):
-    patch_codes(monkeypatch)
+def test_the_default_deadline_follows_the_longest_chain():
     first = make_check("first", [Probe("a", sleeper(0), budget=2)])
     second = make_check("second", [Probe("a", sleeper(0, "second.ok"), requires=(("first", "a"),))])
     runner = Runner([first, second], context(timeout=1.0))
@@ -115,3 +101,37 @@ def test_selection_by_id_and_family_prefix():
     assert [c.id for c in select_checks(CHECKS, only=["config"])] == ["config.url", "config.token"]
     assert "dns" not in [c.id for c in select_checks(CHECKS, skip=["dns"])]
     assert unknown_selectors(CHECKS, ["tcp", "conf", "bogus"]) == ["conf", "bogus"]
+
+
+def test_a_code_of_another_family_must_be_declared_by_the_check_that_reports_it():
+    borrower = make_check("second", [Probe("a", sleeper(0, "first.ok"))])
+    (result,) = run_checks([borrower, make_check("first", [])], context())
+    assert result.code == "check.crashed" and "second reported first.ok, a code it does not declare" in result.summary
+
+
+def test_a_code_defined_twice_among_the_given_checks_is_refused():
+    twin = Check(id="twin", title="Twin", codes=codes(Code("first.ok", Status.WARN, "other")), plan=lambda ctx: [])
+    with pytest.raises(ValueError, match=r"first\.ok"):
+        Runner([make_check("first", []), twin], context())
+
+
+def test_depends_on_is_what_the_probe_waited_for_and_facts_travel_along_it():
+    seen = []
+
+    def measure(_):
+        return Finding("first.ok", "measured", fact={"answer": 42})
+
+    def reuse(probe):
+        seen.append(probe.fact("first", "a"))
+        return Finding("second.ok", "reused")
+
+    first = make_check("first", [Probe("a", measure), Probe("b", sleeper(0))])
+    waits = Probe("a", reuse, requires=(("first", "a"), ("absent", "x")), after=(("first", "b"),))
+    second = make_check("second", [waits, Probe("b", sleeper(0, "second.ok"))])
+    runner = Runner([first, second], context())
+    results = {(r.id, r.target): r for r in runner.run()}
+    assert seen == [{"answer": 42}]
+    assert results[("second", "a")].depends_on == ("first",)
+    assert runner.waited[("second", "a")] == (("first", "a"), ("first", "b"))
+    assert results[("second", "b")].depends_on == () and results[("first", "a")].depends_on == ()
+    assert "answer" not in results[("first", "a")].to_json()["details"]

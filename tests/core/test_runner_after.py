@@ -5,22 +5,13 @@ from __future__ import annotations
 import time
 
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
-from dtdoctor.core.codes import RUNNER_CODES, Code, codes
+from dtdoctor.core.codes import Code, codes
 from dtdoctor.core.model import Status
 from dtdoctor.core.runner import Runner, run_checks
 from tests.support.factories import context
 
-TEST_CODES = codes(
-    Code("early.ok", Status.PASS, "ok"),
-    Code("early.bad", Status.FAIL, "bad"),
-    Code("late.saw", Status.PASS, "saw"),
-)
-
-
-def patch_codes(monkeypatch):
-    import dtdoctor.core.runner as runner_module
-
-    monkeypatch.setattr(runner_module, "all_codes", lambda: {**TEST_CODES, **RUNNER_CODES})
+TEST_CODES = codes(Code("early.ok", Status.PASS, "ok"), Code("early.bad", Status.FAIL, "bad"))
+LATE_CODES = codes(Code("late.saw", Status.PASS, "saw"))
 
 
 def early_check(code, seconds):
@@ -36,11 +27,11 @@ def late_check(seen):
         seen.append(probe.result("early", "a"))
         return Finding("late.saw", "late", {"saw": [key for key in probe.prior]})
 
-    return Check(id="late", title="Late", codes={}, plan=lambda ctx: [Probe("local", run, after=(("early", "a"),))])
+    probe = Probe("local", run, after=(("early", "a"),))
+    return Check(id="late", title="Late", codes=LATE_CODES, plan=lambda ctx: [probe])
 
 
-def test_after_waits_for_a_failed_result_and_still_runs(monkeypatch):
-    patch_codes(monkeypatch)
+def test_after_waits_for_a_failed_result_and_still_runs():
     seen = []
     results = {(r.id, r.target): r for r in run_checks([early_check("early.bad", 0.2), late_check(seen)],
                                                        context(timeout=2.0))}
@@ -50,16 +41,14 @@ def test_after_waits_for_a_failed_result_and_still_runs(monkeypatch):
     assert late.started_ms >= results[("early", "a")].duration_ms
 
 
-def test_after_on_an_unselected_check_runs_at_once_without_it(monkeypatch):
-    patch_codes(monkeypatch)
+def test_after_on_an_unselected_check_runs_at_once_without_it():
     seen = []
     results = run_checks([late_check(seen)], context(timeout=2.0))
     assert [r.code for r in results] == ["late.saw"]
     assert seen == [None]
 
 
-def test_after_counts_toward_the_run_deadline(monkeypatch):
-    patch_codes(monkeypatch)
+def test_after_counts_toward_the_run_deadline():
     ctx = context(timeout=1.0)
     alone = Runner([late_check([])], ctx).deadline
     chained = Runner([early_check("early.ok", 0), late_check([])], ctx).deadline

@@ -7,6 +7,7 @@ import gzip
 import os
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -299,7 +300,17 @@ def test_one_set_of_handshakes_per_endpoint_whether_or_not_tls_runs(
     assert codes["truststore"] == ["truststore.ok"]
 
 
-def test_an_endpoint_whose_tcp_failed_is_not_compared_and_not_contacted(tmp_path: Path, root: Authority) -> None:
+def test_an_endpoint_whose_tcp_failed_is_not_compared_and_not_contacted(
+    tmp_path: Path, root: Authority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handshakes: list[str] = []
+    assess = tls.assessment
+
+    def counted(ctx: Any, endpoint: Any) -> tls_probe.Assessment:
+        handshakes.append(endpoint.address)
+        return assess(ctx, endpoint)
+
+    monkeypatch.setattr(tls, "assessment", counted)
     port = closed_port()
     address = f"127.0.0.1:{port}"
     ctx = ctx_for(f"https://{address}", root=fresh_debian(tmp_path, root), timeout=0.5)
@@ -309,13 +320,13 @@ def test_an_endpoint_whose_tcp_failed_is_not_compared_and_not_contacted(tmp_path
     assert result.code == "truststore.ok"
     assert result.details["not_compared"] == {address: f"the tls check did not judge {address} (prerequisite.failed)"}
     assert f"no comparison for {address}" in result.summary
-    assert ctx.memo(f"tls.assessment:{address}", lambda: "never contacted") == "never contacted"
+    assert handshakes == []
 
     ctx = ctx_for(f"https://{address}", root=fresh_debian(tmp_path / "again", root), timeout=0.5)
     without_tls = run(tcp, truststore, ctx=ctx)
     result = truststore_results(without_tls)
     assert result.details["not_compared"] == {address: f"tcp {address} failed (tcp.refused)"}
-    assert ctx.memo(f"tls.assessment:{address}", lambda: "never contacted") == "never contacted"
+    assert handshakes == []
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -356,8 +367,8 @@ def test_certifi_trusting_what_the_system_store_rejects_names_system_clients(
     system = tls_probe.Handshake(trust.SYSTEM, tls_probe.VERIFY_FAILED, verify_code=20,
                                  verify_message="unable to get local issuer certificate")
     certifi = tls_probe.Handshake(trust.CERTIFI, tls_probe.OK, version="TLSv1.3")
-    ctx.memo(f"tls.assessment:{endpoint.address}", lambda: tls_probe.Assessment(endpoint, route, system, certifi))
-    finding = truststore.probe_trust([endpoint], ProbeContext(ctx, {}), "linux", TODAY)
+    shared = {(tls.ID, endpoint.address): tls_probe.Assessment(endpoint, route, system, certifi)}
+    finding = truststore.probe_trust([endpoint], ProbeContext(ctx, {}, shared), "linux", TODAY)
     assert finding.code == "truststore.disagree"
     assert (
         "certifi's bundle trusts tenant.dtdoctor.test:443 but the system store rejects it "
