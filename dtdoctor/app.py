@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, TextIO
 
 import click
 
@@ -148,14 +148,11 @@ def use_color(opts: CheckOptions, environ: dict[str, str]) -> bool:
     return bool(getattr(sys.stdout, "isatty", lambda: False)())
 
 
-def run_check(opts: CheckOptions, redactor: Redactor) -> int:
+def check_selection(opts: CheckOptions) -> None:
+    """Refuse an unknown format, an unknown check id or an empty selection before anything runs."""
     from dtdoctor.checks import CHECKS
-    from dtdoctor.core.context import RunContext
-    from dtdoctor.core.report import build_report, utc_now
-    from dtdoctor.core.runner import Runner, select_checks, unknown_selectors
-    from dtdoctor.host.facts import collect
-    from dtdoctor.render import FORMATS, RenderOptions, render
-    from dtdoctor.render.output import write_atomic
+    from dtdoctor.core.runner import select_checks, unknown_selectors
+    from dtdoctor.render import FORMATS
 
     if opts.output_format not in FORMATS:
         raise click.UsageError(f"unknown format {opts.output_format!r} (choose from {', '.join(FORMATS)})")
@@ -165,9 +162,10 @@ def run_check(opts: CheckOptions, redactor: Redactor) -> int:
         raise click.UsageError(f"unknown check id {unknown[0]!r} (known: {known})")
     if not select_checks(CHECKS, opts.only, opts.skip):
         raise click.UsageError("--only and --skip leave no check to run")
-    files = output_targets(opts.outputs)
-    bundle_target(opts.bundle)
-    environ = dict(os.environ)
+
+
+def settings_for(opts: CheckOptions, environ: dict[str, str], redactor: Redactor) -> Settings:
+    """The run's settings (the token file and CA bundle read now), their secrets known to ``redactor``."""
     settings = load_settings(
         url=opts.url,
         activegates=opts.activegates,
@@ -182,17 +180,27 @@ def run_check(opts: CheckOptions, redactor: Redactor) -> int:
         environ=environ,
     )
     register_secrets(settings, redactor, environ)
+    return settings
+
+
+def run_checks(opts: CheckOptions, settings: Settings, environ: dict[str, str],
+               progress_to: TextIO | None = None) -> Report:
+    """Run the selected checks once and build the report; ``progress_to``: a terminal for the progress line."""
+    from dtdoctor.checks import CHECKS
+    from dtdoctor.core.context import RunContext
+    from dtdoctor.core.report import build_report, utc_now
+    from dtdoctor.core.runner import Runner, select_checks
+    from dtdoctor.host.facts import collect
 
     root = Path(opts.root)
     ctx = RunContext(settings, environ, root)
-    checks = select_checks(CHECKS, opts.only, opts.skip)
     started_at = utc_now()
-    runner = Runner(checks, ctx)
+    runner = Runner(select_checks(CHECKS, opts.only, opts.skip), ctx)
     progress = None
-    if getattr(sys.stderr, "isatty", lambda: False)():
+    if progress_to is not None:
         from dtdoctor.render.progress import ProgressLine
 
-        progress = runner.progress = ProgressLine(sys.stderr, len(runner.tasks))
+        progress = runner.progress = ProgressLine(progress_to, len(runner.tasks))
     try:
         results = runner.run()
     finally:
@@ -200,11 +208,24 @@ def run_check(opts: CheckOptions, redactor: Redactor) -> int:
             progress.close()
     duration_ms = round((time.monotonic() - ctx.started) * 1000)
     report = build_report(results, settings, collect(root), started_at, duration_ms, opts.warn_ok)
-
     if opts.verbose:
         for result in report.checks:
             if result.status is Status.ERROR and result.traceback:
                 sys.stderr.write(f"traceback of {result.id} {result.target}:\n{result.traceback}\n")
+    return report
+
+
+def run_check(opts: CheckOptions, redactor: Redactor) -> int:
+    from dtdoctor.render import RenderOptions, render
+    from dtdoctor.render.output import write_atomic
+
+    check_selection(opts)
+    files = output_targets(opts.outputs)
+    bundle_target(opts.bundle)
+    environ = dict(os.environ)
+    settings = settings_for(opts, environ, redactor)
+    on_terminal = getattr(sys.stderr, "isatty", lambda: False)()
+    report = run_checks(opts, settings, environ, sys.stderr if on_terminal else None)
     options = RenderOptions(
         color=use_color(opts, environ),
         verbosity=1 if opts.verbose else -1 if opts.quiet else 0,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, NoReturn, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 import click
 
@@ -122,39 +122,79 @@ def _split(values: Sequence[str]) -> list[str]:
     return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 
-@cli.command()
-@click.option("-u", "--url", metavar="URL", help="Environment URL (or DT_ENVIRONMENT_URL).")
-@click.option("--activegate", "activegates", multiple=True, metavar="URL", help="Further ActiveGate to check; repeatable (or DT_ACTIVEGATE_URLS).")
-@click.option("--token-file", metavar="PATH", help="File whose first line is the API token; - reads stdin (or DT_API_TOKEN).")
-@click.option("--scope", "scopes", multiple=True, metavar="SCOPE", help="Scope the token must have; repeatable (or DT_REQUIRED_SCOPES). Default events.ingest.")
-@click.option("--eec-port", type=click.IntRange(1, 65535), metavar="PORT", help="OneAgent's local ingest port (or DT_EEC_PORT). Default: OneAgent's configuration, else 14499.")
-@click.option("--ca-bundle", metavar="PATH", help="PEM file of extra trusted CAs, trusted in addition to the system store.")
-@click.option("--proxy", metavar="URL", help="HTTP(S) proxy for the remote checks (default: HTTPS_PROXY / NO_PROXY).")
-@click.option("--timeout", type=float, metavar="SECONDS", help="Limit for each single probe (or DT_TIMEOUT). Default 5.")
-@click.option("--only", multiple=True, metavar="IDS", help="Comma-separated check ids or families to run.")
-@click.option("--skip", multiple=True, metavar="IDS", help="Comma-separated check ids or families to leave out.")
-@click.option("-f", "--format", "output_format", default="console", metavar="FORMAT", help="What goes to stdout: console, json, html, junit, nagios, prometheus.")
-@click.option("-o", "--output", "outputs", multiple=True, metavar="PATH", help="Also write a report file; format from the suffix. Repeatable.")
-@click.option("--bundle", metavar="PATH.zip", help="Write a support bundle for a ticket.")
-@click.option("--send-test-event", is_flag=True, help="Really POST one test event through each configured ingest path.")
-@click.option("--expiry-warn-days", type=click.IntRange(0, 3650), default=14, show_default=True, metavar="N", help="Certificates and tokens expiring within N days are a warning.")
-@click.option("--warn-ok", is_flag=True, help="Warnings exit 0 (for deployment probes).")
-@click.option("--no-color", is_flag=True, help="No colours (also NO_COLOR).")
-@click.option("-q", "--quiet", is_flag=True, help="Only problems.")
-@click.option("-v", "--verbose", is_flag=True, help="Every detail; tracebacks of crashed checks on stderr.")
-@click.option("--root", default="/", hidden=True, help="Filesystem root for local checks (testing).")
-def check(**options: Any) -> int:
-    """Run the checks and report; the exit code is the worst status (0-3)."""
-    from dtdoctor.app import CheckOptions, run_check
+# The options of the commands that run the checks, by name: ``check`` has them all, ``serve`` those that
+# configure a run (its output is its pages).
+_RUN_OPTIONS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
+    "url": click.option("-u", "--url", metavar="URL", help="Environment URL (or DT_ENVIRONMENT_URL)."),
+    "activegate": click.option("--activegate", "activegates", multiple=True, metavar="URL", help="Further ActiveGate to check; repeatable (or DT_ACTIVEGATE_URLS)."),
+    "token_file": click.option("--token-file", metavar="PATH", help="File whose first line is the API token; - reads stdin (or DT_API_TOKEN)."),
+    "scope": click.option("--scope", "scopes", multiple=True, metavar="SCOPE", help="Scope the token must have; repeatable (or DT_REQUIRED_SCOPES). Default events.ingest."),
+    "eec_port": click.option("--eec-port", type=click.IntRange(1, 65535), metavar="PORT", help="OneAgent's local ingest port (or DT_EEC_PORT). Default: OneAgent's configuration, else 14499."),
+    "ca_bundle": click.option("--ca-bundle", metavar="PATH", help="PEM file of extra trusted CAs, trusted in addition to the system store."),
+    "proxy": click.option("--proxy", metavar="URL", help="HTTP(S) proxy for the remote checks (default: HTTPS_PROXY / NO_PROXY)."),
+    "timeout": click.option("--timeout", type=float, metavar="SECONDS", help="Limit for each single probe (or DT_TIMEOUT). Default 5."),
+    "only": click.option("--only", multiple=True, metavar="IDS", help="Comma-separated check ids or families to run."),
+    "skip": click.option("--skip", multiple=True, metavar="IDS", help="Comma-separated check ids or families to leave out."),
+    "format": click.option("-f", "--format", "output_format", default="console", metavar="FORMAT", help="What goes to stdout: console, json, html, junit, nagios, prometheus."),
+    "output": click.option("-o", "--output", "outputs", multiple=True, metavar="PATH", help="Also write a report file; format from the suffix. Repeatable."),
+    "bundle": click.option("--bundle", metavar="PATH.zip", help="Write a support bundle for a ticket."),
+    "send_test_event": click.option("--send-test-event", is_flag=True, help="Really POST one test event through each configured ingest path."),
+    "expiry_warn_days": click.option("--expiry-warn-days", type=click.IntRange(0, 3650), default=14, show_default=True, metavar="N", help="Certificates and tokens expiring within N days are a warning."),
+    "warn_ok": click.option("--warn-ok", is_flag=True, help="Warnings exit 0 (for deployment probes)."),
+    "no_color": click.option("--no-color", is_flag=True, help="No colours (also NO_COLOR)."),
+    "quiet": click.option("-q", "--quiet", is_flag=True, help="Only problems."),
+    "verbose": click.option("-v", "--verbose", is_flag=True, help="Every detail; tracebacks of crashed checks on stderr."),
+    "root": click.option("--root", default="/", hidden=True, help="Filesystem root for local checks (testing)."),
+}
+CHECK_OPTIONS = tuple(_RUN_OPTIONS)
+SERVE_OPTIONS = tuple(name for name in _RUN_OPTIONS if name not in ("format", "output", "bundle", "no_color", "quiet"))
 
-    redactor = click.get_current_context().find_root().obj
-    opts = CheckOptions(
+
+def _run_options(names: Sequence[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def apply(function: Callable[..., Any]) -> Callable[..., Any]:
+        for name in reversed(names):  # click lists options in the order they are applied, last first
+            function = _RUN_OPTIONS[name](function)
+        return function
+
+    return apply
+
+
+def _check_options(options: dict[str, Any]) -> Any:
+    from dtdoctor.app import CheckOptions
+
+    return CheckOptions(
         only=_split(options.pop("only")),
         skip=_split(options.pop("skip")),
         scopes=_split(options.pop("scopes")),
         **options,
     )
-    return run_check(opts, redactor)
+
+
+@cli.command()
+@_run_options(CHECK_OPTIONS)
+def check(**options: Any) -> int:
+    """Run the checks and report; the exit code is the worst status (0-3)."""
+    from dtdoctor.app import run_check
+
+    redactor = click.get_current_context().find_root().obj
+    return run_check(_check_options(options), redactor)
+
+
+@cli.command()
+@_run_options(SERVE_OPTIONS)
+@click.option("--listen", default="127.0.0.1:9758", show_default=True, metavar="HOST:PORT", help="Address to serve on; the report pages only on a loopback address unless --expose-report.")
+@click.option("--interval", default="300", show_default=True, callback=_duration_option, metavar="SECONDS", help="Run the checks at start and then every interval: seconds or a unit (300, 5m).")
+@click.option("--expose-report", is_flag=True, help="Serve / and /report.json on a non-loopback address too (they show the configuration).")
+def serve(listen: str, interval: float, expose_report: bool, **options: Any) -> int:
+    """Run the checks at start and on an interval, and serve the latest run over HTTP.
+
+    /metrics (Prometheus), /healthz (200 when the latest exit code is 0, or 1 with --warn-ok; 503 otherwise and
+    before the first run ends), /report.json and / (HTML). SIGTERM or SIGINT ends it.
+    """
+    from dtdoctor.serve.command import ServeOptions, run_serve
+
+    redactor = click.get_current_context().find_root().obj
+    return run_serve(ServeOptions(_check_options(options), listen, interval, expose_report), redactor)
 
 
 @cli.command()
