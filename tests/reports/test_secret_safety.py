@@ -11,7 +11,6 @@ import json
 import zipfile
 
 import pytest
-from werkzeug import Request, Response
 
 import dtdoctor.checks
 from dtdoctor.render import FORMATS
@@ -31,13 +30,7 @@ def assert_clean(where: str, text: str) -> None:
 
 @pytest.fixture
 def echoing_server(httpserver):
-    def echo(request: Request) -> Response:
-        authorization = request.headers.get("Authorization", "")
-        secret = authorization.rsplit(".", 1)[-1]
-        body = {"echo": authorization, "secret": secret, "truncated": secret[5:25], "error": f"bad {secret}"}
-        return Response(json.dumps(body), status=401, content_type="application/json")
-
-    httpserver.expect_request("/api/v2/apiTokens/lookup").respond_with_handler(echo)
+    httpserver.expect_request("/api/v2/apiTokens/lookup").respond_with_handler(echo_check.echo_token)
     return httpserver
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from werkzeug import Request, Response
 
 from dtdoctor.redact import Redactor
 from dtdoctor.serve.runs import Latest, Scheduler, Snapshot
 from tests.serve.conftest import clean_environ, serve_command
+from tests.support.echo_check import echo_token
 from tests.support.factories import CANARY_PUBLIC, CANARY_SECRET, CANARY_TOKEN
 from tests.support.listeners import blackhole_port, closed_port
 
@@ -110,13 +110,7 @@ def test_a_signal_ends_it_within_a_second_even_mid_run(start_serve, signal_numbe
 
 
 def test_redaction_on_every_page_even_when_the_server_echoes_the_token(start_serve, tmp_path, httpserver) -> None:
-    def echo(request: Request) -> Response:
-        authorization = request.headers.get("Authorization", "")
-        secret = authorization.rsplit(".", 1)[-1]
-        body = {"echo": authorization, "secret": secret, "truncated": secret[5:25], "error": f"bad {secret}"}
-        return Response(json.dumps(body), status=401, content_type="application/json")
-
-    httpserver.expect_request("/api/v2/apiTokens/lookup").respond_with_handler(echo)
+    httpserver.expect_request("/api/v2/apiTokens/lookup").respond_with_handler(echo_token)
     served = start_serve("--token-file", str(token_file(tmp_path)), "--timeout", "2", "-u", httpserver.url_for("/"))
     served.wait_for(r"run 1 finished")
     assert any(CANARY_SECRET in str(entry[0].headers) for entry in httpserver.log), "the server saw the token"

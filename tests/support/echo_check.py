@@ -8,6 +8,9 @@ Register it by extending ``dtdoctor.checks.CHECKS`` in a test.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
 from dtdoctor.core.codes import Code, codes
 from dtdoctor.core.context import RunContext
@@ -54,3 +57,13 @@ def plan(ctx: RunContext) -> list[Probe]:
 
 
 CHECK = Check(id="echo", title="Echoing server", codes=CODES, plan=plan)
+
+
+def echo_token(request: Any) -> Any:
+    """A werkzeug handler for a token lookup that answers 401 with the token it was sent, whole and in parts."""
+    from werkzeug import Response
+
+    authorization = request.headers.get("Authorization", "")
+    secret = authorization.rsplit(".", 1)[-1]
+    body = {"echo": authorization, "secret": secret, "truncated": secret[5:25], "error": f"bad {secret}"}
+    return Response(json.dumps(body), status=401, content_type="application/json")
