@@ -9,6 +9,7 @@ from dtdoctor.config import Settings
 from dtdoctor.core.codes import Code, codes, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
+from dtdoctor.host.secret_volume import acceptable_secret_mode
 
 ID = "config.token"
 
@@ -35,7 +36,8 @@ CODES = codes(
         "token.file_insecure",
         Status.WARN,
         "The token file can be read by other users of this host.",
-        "The file was created with the default umask (mode 0644 or similar).",
+        "The file was created with the default umask (mode 0644 or similar). A key of a Kubernetes Secret volume "
+        "(a symlink into ..data/) that only its group can read (mode 0440 with the pod's fsGroup) is not reported.",
         "Restrict the file to its owner: chmod 600 <token-file>.",
     ),
 )
@@ -64,6 +66,9 @@ def judge(settings: Settings) -> Finding:
     insecure = source.mode is not None and bool(source.mode & (stat.S_IRWXG | stat.S_IRWXO))
     if source.mode is not None:
         details["file_mode"] = f"{source.mode:04o}"
+        if insecure and acceptable_secret_mode(source.name, source.mode):
+            insecure = False  # a Kubernetes Secret volume readable by the pod's fsGroup only
+            details["kubernetes_secret_volume"] = True
     if parsed.token is None:
         return Finding("token.malformed", f"the token from {where} is malformed: {parsed.error}", details)
     token = parsed.token

@@ -41,6 +41,7 @@ from dtdoctor.host.local_endpoint import (
     oneagentctl,
     relies_on_local_endpoint,
 )
+from dtdoctor.host.pod_network import pod_network
 from dtdoctor.host.processes import Owner, listener_owner
 from dtdoctor.net import tcp as net_tcp
 from dtdoctor.net.proxy import no_proxy_match
@@ -272,6 +273,28 @@ def _address_note(attempts: list[net_tcp.Attempt], localhost: list[str]) -> tupl
     return note, details
 
 
+def _in_container(ctx: RunContext, found: Detection, relies: bool, note: str,
+                  details: dict[str, object]) -> Finding:
+    """Nothing listens, in a container on its own network: the endpoint is not offered there."""
+    target = eec_target(ctx)
+    details["container"] = found.runtime
+    environment = ctx.settings.environment
+    url = ACTIVEGATE_FORM
+    if environment is not None and environment.environment_id:
+        url = f"https://<activegate>:9999/e/{environment.environment_id}/api/v2/events/ingest"
+    remediation = (
+        f"This is a {found.runtime} container: OneAgent's local endpoint is not offered here. Send events "
+        f"through an ActiveGate: POST to {url} with an API token with the events.ingest scope"
+        + (f", or straight to {environment.api_url('/api/v2/events/ingest')}" if environment else "")
+        + " (set --url / DT_ENVIRONMENT_URL and DT_API_TOKEN to check that path)."
+    )
+    status = Status.FAIL if relies else Status.SKIP
+    summary = f"nothing listens on {target}: this is a {found.runtime} container{note}"
+    if not relies:
+        summary += "; events go to the configured environment instead"
+    return Finding("eec.unavailable_in_container", summary, details, status, remediation)
+
+
 def _not_listening(
     ctx: RunContext,
     found: Detection | None,
@@ -282,23 +305,12 @@ def _not_listening(
 ) -> Finding:
     target = eec_target(ctx)
     relies = relies_on_local_endpoint(ctx)
-    if found is not None and found.is_container:
-        details["container"] = found.runtime
-        environment = ctx.settings.environment
-        url = ACTIVEGATE_FORM
-        if environment is not None and environment.environment_id:
-            url = f"https://<activegate>:9999/e/{environment.environment_id}/api/v2/events/ingest"
-        remediation = (
-            f"This is a {found.runtime} container: OneAgent's local endpoint is not offered here. Send events "
-            f"through an ActiveGate: POST to {url} with an API token with the events.ingest scope"
-            + (f", or straight to {environment.api_url('/api/v2/events/ingest')}" if environment else "")
-            + " (set --url / DT_ENVIRONMENT_URL and DT_API_TOKEN to check that path)."
-        )
-        status = Status.FAIL if relies else Status.SKIP
-        summary = f"nothing listens on {target}: this is a {found.runtime} container{note}"
-        if not relies:
-            summary += "; events go to the configured environment instead"
-        return Finding("eec.unavailable_in_container", summary, details, status, remediation)
+    network = pod_network(ctx.environ)
+    if network is not None:
+        details["pod_network"] = network.to_json()
+    # A pod on the node's network sees the node's loopback: judged as the node's endpoint below.
+    if found is not None and found.is_container and not (network is not None and network.shares_host):
+        return _in_container(ctx, found, relies, note, details)
 
     install = installation(ctx)
     mode_output, _ = oneagentctl(ctx, "--get-monitoring-mode")
