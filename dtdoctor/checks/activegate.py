@@ -98,8 +98,9 @@ def probe_activegate(endpoint: Endpoint, probe: ProbeContext) -> Finding:
         response = http.fetch(probe.run, "GET", url, authenticate=False, accept="text/plain, */*")
     except http.HttpFailure as failure:
         finding = api.failure_finding("activegate", failure, f"ActiveGate {endpoint.address}", "activegate.unreachable")
-        return finding
-    return judge(endpoint, response, http.echoes_token(probe.run.settings, response))
+        return api.with_exchange(probe.run, endpoint, finding, failure)
+    finding = judge(endpoint, response, http.echoes_token(probe.run.settings, response))
+    return api.with_exchange(probe.run, endpoint, finding, response)
 
 
 def plan(ctx: RunContext) -> list[Probe]:

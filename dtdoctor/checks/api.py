@@ -16,7 +16,8 @@ carries an ``/e/<env-id>`` path (those serve the environment API).
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import replace
+from typing import Callable, Union
 
 from dtdoctor.checks import config_token, config_url
 from dtdoctor.checks import proxy as proxy_check
@@ -26,6 +27,7 @@ from dtdoctor.core.codes import Code, codes, emits, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
 from dtdoctor.net import http
+from dtdoctor.net.proxy import route
 from dtdoctor.net.untrusted import ascii_int
 
 ID = "api"
@@ -149,6 +151,18 @@ def plaintext_finding(endpoint: Endpoint) -> Finding | None:
             status=Status.SKIP,
         )
     return None
+
+
+def with_exchange(
+    ctx: RunContext, endpoint: Endpoint, finding: Finding, answer: Union[http.HttpResponse, http.HttpFailure]
+) -> Finding:
+    """``finding`` with the typed evidence of the request that decided it: the route, HTTP status, latency."""
+    if isinstance(answer, http.HttpResponse):
+        facts: dict[str, object] = {"http_status": answer.status, "latency_ms": answer.elapsed_ms}
+    else:
+        facts = {"error": answer.message}
+    typed = proxy_check.route_evidence(route(ctx, endpoint), **facts)
+    return replace(finding, evidence=finding.evidence.merged(typed))
 
 
 def failure_finding(
@@ -279,8 +293,8 @@ def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
             probe.run, "GET", endpoint.api_url(TIME_PATH), authenticate=True, accept="text/plain, application/json"
         )
     except http.HttpFailure as failure:
-        return failure_finding("api", failure, endpoint.base_url)
-    return judge(settings, endpoint, response)
+        return with_exchange(probe.run, endpoint, failure_finding("api", failure, endpoint.base_url), failure)
+    return with_exchange(probe.run, endpoint, judge(settings, endpoint, response), response)
 
 
 def plan(ctx: RunContext) -> list[Probe]:

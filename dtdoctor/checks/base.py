@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from dtdoctor.core.codes import Code
 from dtdoctor.core.context import RunContext
-from dtdoctor.core.model import CheckResult, Status
+from dtdoctor.core.model import CheckResult, Evidence, Status
 
 # A result is addressed by (check id, target).
 ResultKey = tuple[str, str]
@@ -33,6 +33,9 @@ class Finding:
     ``fact`` is an in-memory object the probe measured and other probes may
     reuse (never serialized): the runner hands it to every probe that waits
     for this result.
+
+    ``details`` are free-form evidence for people; ``evidence`` holds the typed
+    facts renderers and the fleet view read.
     """
 
     code: str
@@ -41,6 +44,7 @@ class Finding:
     status: Status | None = None
     remediation: str | None = None
     fact: Any = field(default=None, compare=False, repr=False)
+    evidence: Evidence = field(default_factory=Evidence)
 
 
 @dataclass(frozen=True)

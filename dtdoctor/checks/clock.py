@@ -220,10 +220,13 @@ def probe_host(endpoint: Endpoint, probe: ProbeContext) -> Finding:
             "clock.unknown",
             f"could not read the time of {endpoint.host}: {exc}; {ntp.sentence}",
             {"ntp": ntp.to_json(), "route": proxy_check.route_details(route)},
+            evidence=proxy_check.route_evidence(route),
         )
     finding = judge(endpoint, sample, ntp)
     details = {**finding.details, "route": proxy_check.route_details(route)}
-    return Finding(finding.code, finding.summary, details, finding.status, finding.remediation)
+    return Finding(finding.code, finding.summary, details, finding.status, finding.remediation,
+                   evidence=proxy_check.route_evidence(route, http_status=sample.status,
+                                                       latency_ms=sample.round_trip_ms))
 
 
 def plan(ctx: RunContext) -> list[Probe]:

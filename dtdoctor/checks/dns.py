@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dtdoctor.checks import config_url
 from dtdoctor.checks.base import Check, Finding, Probe, constant
 from dtdoctor.core.codes import Code, codes, emits, subset
 from dtdoctor.core.context import RunContext
-from dtdoctor.core.model import Status
+from dtdoctor.core.model import Evidence, Status
 from dtdoctor.net.proxy import ProxyChoice, route
 from dtdoctor.net.resolve import Resolution, resolve
 
@@ -66,6 +68,15 @@ def nameservers(ctx: RunContext) -> list[str]:
 
 
 def judge(resolution: Resolution, servers: list[str]) -> Finding:
+    finding = _verdict(resolution, servers)
+    failed = not resolution.ok and not resolution.literal
+    error = (resolution.error_name or "timeout") if failed else None
+    # An IP address needs no lookup: nothing was measured.
+    evidence = Evidence(latency_ms=None if resolution.literal else resolution.elapsed_ms, error=error)
+    return replace(finding, evidence=evidence)
+
+
+def _verdict(resolution: Resolution, servers: list[str]) -> Finding:
     details: dict[str, object] = {
         "ipv4": resolution.ipv4,
         "ipv6": resolution.ipv6,
@@ -104,6 +115,7 @@ def proxied(host: str, choice: ProxyChoice) -> Finding:
         f"not resolved here: {host} is reached through proxy {choice.display} (from {choice.source}), "
         "which resolves it",
         {"proxy": choice.display, "source": choice.source},
+        evidence=Evidence(route="proxy", proxy=choice.display),
     )
 
 

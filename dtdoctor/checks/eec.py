@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from dtdoctor import __version__, host
@@ -29,7 +29,7 @@ from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
 from dtdoctor.config import format_address
 from dtdoctor.core.codes import Code, codes
 from dtdoctor.core.context import RunContext
-from dtdoctor.core.model import Status
+from dtdoctor.core.model import Evidence, Status
 from dtdoctor.host.container import Detection
 from dtdoctor.host.local_endpoint import (
     EEC_HOST,
@@ -437,12 +437,16 @@ def probe(probe_ctx: ProbeContext) -> Finding:
     details.update(extra)
     v4 = next(attempt for attempt in attempts if attempt.address == EEC_HOST)
     if v4.outcome != net_tcp.OPEN:
-        return _not_listening(ctx, container.detection(probe_ctx), port, v4, note, details)
+        finding = _not_listening(ctx, container.detection(probe_ctx), port, v4, note, details)
+        return replace(finding, evidence=Evidence(route="direct", error=v4.reason or v4.outcome))
     owner = listener_owner(port.port, EEC_HOST)
     details["owner"] = owner.to_json()
     answer = http_probe(EEC_HOST, port.port, timeout)
     details["http"] = answer.to_json()
-    return judge_open(ctx, owner, answer, note, details)
+    # A plain socket to 127.0.0.1: no proxy can apply.
+    evidence = Evidence(latency_ms=answer.elapsed_ms, http_status=answer.status, route="direct",
+                        error=answer.error or None)
+    return replace(judge_open(ctx, owner, answer, note, details), evidence=evidence)
 
 
 def plan(ctx: RunContext) -> list[Probe]:

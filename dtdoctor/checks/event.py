@@ -17,6 +17,7 @@ request is ever made. With it, one ``CUSTOM_INFO`` event titled
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 from typing import Any, Callable
 
 from dtdoctor import __version__
@@ -25,7 +26,7 @@ from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
 from dtdoctor.config import Endpoint
 from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
-from dtdoctor.core.model import Status
+from dtdoctor.core.model import Evidence, Status
 from dtdoctor.host.local_endpoint import EEC_HOST, EEC_INGEST_PATH, eec_port, eec_target
 from dtdoctor.net import http
 
@@ -149,8 +150,9 @@ def send_remote(endpoint: Endpoint, probe: ProbeContext) -> Finding:
     try:
         response = http.fetch(probe.run, "POST", url, json_body=event_payload(path), authenticate=True)
     except http.HttpFailure as failure:
-        return api.failure_finding("event", failure, endpoint.base_url, "event.failed")
-    return judge(probe, endpoint.base_url, response, local=False)
+        return api.with_exchange(probe.run, endpoint, api.failure_finding("event", failure, endpoint.base_url,
+                                                                          "event.failed"), failure)
+    return api.with_exchange(probe.run, endpoint, judge(probe, endpoint.base_url, response, local=False), response)
 
 
 def send_local(probe: ProbeContext) -> Finding:
@@ -167,8 +169,12 @@ def send_local(probe: ProbeContext) -> Finding:
         summary = finding.summary
         if failure.kind == http.REFUSED:
             summary = f"nothing listens on {EEC_HOST}:{port.port} (OneAgent's local ingest endpoint is not enabled?)"
-        return Finding("event.failed", summary, details, remediation=remediation)
-    return judge(probe, url, response, local=True)
+        return Finding("event.failed", summary, details, remediation=remediation,
+                       evidence=Evidence(route="direct", error=failure.message))
+    finding = judge(probe, url, response, local=True)
+    # Loopback, never through a proxy (http.fetch bypasses proxies for 127.0.0.1).
+    return replace(finding, evidence=Evidence(latency_ms=response.elapsed_ms, http_status=response.status,
+                                              route="direct"))
 
 
 def plan(ctx: RunContext) -> list[Probe]:

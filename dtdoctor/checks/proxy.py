@@ -10,12 +10,15 @@ The ``tls`` and ``clock`` checks go through the same tunnel.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from dtdoctor.checks import config_url, tcp
 from dtdoctor.checks.base import NO_TARGET, Check, Finding, Probe, ProbeContext, ResultKey, constant
 from dtdoctor.config import Endpoint
 from dtdoctor.core.codes import Code, codes, emits, subset
 from dtdoctor.core.context import RunContext
-from dtdoctor.core.model import Status
+from dtdoctor.core.model import Evidence, Status
 from dtdoctor.net.proxy import ProxyChoice, route
 from dtdoctor.net.tunnel import PROXY_TLS, STATUS, TunnelError, connect_to_proxy, open_tunnel, parse_proxy
 
@@ -79,6 +82,13 @@ def route_details(choice: ProxyChoice) -> dict[str, object]:
     return details
 
 
+def route_evidence(choice: ProxyChoice, **facts: Any) -> Evidence:
+    """How an endpoint was reached, as typed evidence, beside the probe's other typed facts."""
+    if choice.direct:
+        return Evidence(route="direct", **facts)
+    return Evidence(route="proxy", proxy=choice.display, **facts)
+
+
 def describe_route(choice: ProxyChoice) -> str:
     if choice.url is not None:
         return f"via proxy {choice.display} (from {choice.source})"
@@ -93,11 +103,14 @@ def tunnel_finding(error: TunnelError, proxy_display: str, destination: str) -> 
     if error.status is not None:
         details["status"] = error.status
         details["reason"] = error.reason
+    evidence = Evidence(route="proxy", proxy=proxy_display, http_status=error.status,
+                        error=None if error.status is not None else error.reason or error.stage)
     if error.status == 407:
         return Finding(
             "proxy.auth_required",
             f"the proxy {proxy_display} wants credentials (407) for CONNECT {destination}",
             details,
+            evidence=evidence,
         )
     remediation = None
     if error.stage == STATUS and error.status == 403:
@@ -125,7 +138,7 @@ def tunnel_finding(error: TunnelError, proxy_display: str, destination: str) -> 
         )
     elif error.stage == PROXY_TLS:
         remediation = "Check that the proxy's port speaks TLS (an https:// proxy URL); most proxies need http://."
-    return Finding("proxy.failed", error.message, details, remediation=remediation)
+    return Finding("proxy.failed", error.message, details, remediation=remediation, evidence=evidence)
 
 
 def probe_proxy(choice: ProxyChoice, endpoints: list[Endpoint], probe: ProbeContext) -> Finding:
@@ -138,6 +151,7 @@ def probe_proxy(choice: ProxyChoice, endpoints: list[Endpoint], probe: ProbeCont
             exc.message,
             {"proxy": choice.display, "source": choice.source},
             remediation="Use an http:// proxy URL such as http://proxy.example.com:3128.",
+            evidence=route_evidence(choice),
         )
     base: dict[str, object] = {
         "proxy": choice.display,
@@ -152,7 +166,7 @@ def probe_proxy(choice: ProxyChoice, endpoints: list[Endpoint], probe: ProbeCont
         return Finding(finding.code, exc.message, {**base, "stage": exc.stage}, remediation=(
             f"Check the proxy address {choice.display} (set by {choice.source}) and that this host may reach "
             f"it on port {proxy.port}."
-        ))
+        ), evidence=finding.evidence)
     base["proxy_ip"] = proxy_ip
     base["connect_ms"] = connect_ms
     tunnels: list[dict[str, object]] = []
@@ -176,9 +190,11 @@ def probe_proxy(choice: ProxyChoice, endpoints: list[Endpoint], probe: ProbeCont
     base["tunnels"] = tunnels
     if first_failure is not None:
         return Finding(first_failure.code, first_failure.summary, {**first_failure.details, **base},
-                       remediation=first_failure.remediation)
+                       remediation=first_failure.remediation,
+                       evidence=replace(first_failure.evidence, latency_ms=connect_ms))
     names = ", ".join(endpoint.address for endpoint in endpoints)
-    return Finding("proxy.ok", f"{choice.display} (from {choice.source}) tunnels to {names}", base)
+    return Finding("proxy.ok", f"{choice.display} (from {choice.source}) tunnels to {names}", base,
+                   evidence=route_evidence(choice, latency_ms=connect_ms))
 
 
 def _none_finding(ctx: RunContext, choices: list[tuple[Endpoint, ProxyChoice]]) -> Finding:

@@ -12,7 +12,7 @@ from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, constant
 from dtdoctor.config import Endpoint
 from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
-from dtdoctor.core.model import Status
+from dtdoctor.core.model import Evidence, Status
 from dtdoctor.net import tcp as net_tcp
 from dtdoctor.net.proxy import ProxyChoice, route
 from dtdoctor.net.resolve import resolve
@@ -81,7 +81,8 @@ def judge(endpoint: Endpoint, attempts: list[net_tcp.Attempt], timeout: float) -
         details["latency_ms"] = best.elapsed_ms
         failed = [attempt for attempt in attempts if attempt.outcome != net_tcp.OPEN]
         note = f"; {len(failed)} other address(es) failed" if failed else ""
-        return Finding("tcp.open", f"connected to {best.address} in {best.elapsed_ms} ms{note}", details)
+        return Finding("tcp.open", f"connected to {best.address} in {best.elapsed_ms} ms{note}", details,
+                       evidence=Evidence(latency_ms=best.elapsed_ms, route="direct"))
     outcome = next(o for o in _FAILURE_ORDER if any(a.outcome == o for a in attempts))
     first = next(a for a in attempts if a.outcome == outcome)
     where = f"{first.address} port {endpoint.port}"
@@ -90,7 +91,8 @@ def judge(endpoint: Endpoint, attempts: list[net_tcp.Attempt], timeout: float) -
         net_tcp.TIMEOUT: f"no answer from {where} within {timeout:g} s: packets are dropped",
         net_tcp.UNREACHABLE: f"no route to {where} ({first.reason})",
     }
-    return Finding(f"tcp.{outcome}", summaries[outcome], details, remediation=remediation(outcome, endpoint))
+    return Finding(f"tcp.{outcome}", summaries[outcome], details, remediation=remediation(outcome, endpoint),
+                   evidence=Evidence(route="direct", error=first.reason or outcome))
 
 
 def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
@@ -114,6 +116,7 @@ def proxied(what: str, choice: ProxyChoice) -> Finding:
         f"not checked directly: {what} is reached through proxy {choice.display} (from {choice.source}); "
         "the proxy check tests that path",
         {"proxy": choice.display, "source": choice.source},
+        evidence=Evidence(route="proxy", proxy=choice.display),
     )
 
 

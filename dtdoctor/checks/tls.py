@@ -19,7 +19,7 @@ from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
 from dtdoctor.config import Endpoint
 from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
-from dtdoctor.core.model import Status
+from dtdoctor.core.model import Evidence, Status, utc_timestamp
 from dtdoctor.net import proxy as net_proxy
 from dtdoctor.net import tls_probe
 
@@ -446,6 +446,26 @@ def _untrusted(
     return Finding("tls.untrusted_root", summary, details, remediation=_remediation_for_ca(endpoint, f"'{root_name}'"))
 
 
+def typed_evidence(found: tls_probe.Assessment, base: Evidence) -> Evidence:
+    """The route, handshake latency and certificate facts of one assessment, whatever the verdict."""
+    system = found.system
+    completed = system.ok or system.outcome == tls_probe.VERIFY_FAILED
+    facts: dict[str, Any] = {
+        "latency_ms": system.elapsed_ms if completed else None,
+        "error": None if completed else (system.reason or system.message or None),
+    }
+    presented = found.presented
+    chain = _facts_list(presented.chain) if presented is not None else []
+    if chain:
+        leaf, top = chain[0], chain[-1]
+        facts["certificate_issuer"] = leaf.issuer
+        facts["certificate_expires_at"] = utc_timestamp(leaf.not_after)
+        facts["certificate_root"] = top.subject if top.self_issued else top.issuer
+    typed = proxy_check.route_evidence(found.route, **facts)
+    # A tunnel failure's own evidence (the proxy's HTTP status) stays.
+    return replace(typed, http_status=base.http_status, error=typed.error or base.error)
+
+
 def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
     from dtdoctor.net.certs import utc_now
 
@@ -453,7 +473,7 @@ def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
     finding = judge(endpoint, found, probe.run.settings.expiry_warn_days, utc_now())
     if finding.code == "tls.incomplete_chain":
         finding = with_downloaded_issuer(probe.run, endpoint, found, finding)
-    return replace(finding, fact=found)
+    return replace(finding, fact=found, evidence=typed_evidence(found, finding.evidence))
 
 
 def with_downloaded_issuer(

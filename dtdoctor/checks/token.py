@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from typing import Any, Mapping
 
 from dtdoctor.checks import api, config_token, config_url
@@ -27,7 +28,7 @@ from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
 from dtdoctor.config import Endpoint, Settings
 from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
-from dtdoctor.core.model import Status
+from dtdoctor.core.model import Evidence, Status, utc_timestamp
 from dtdoctor.net import http
 
 ID = "token"
@@ -154,6 +155,19 @@ def judge_lookup(settings: Settings, data: Mapping[str, Any], where: str) -> Fin
         "required_scopes": list(settings.scopes),
     }
     label = f"token {details['id']}" + (f" ({data.get('name')})" if data.get("name") else "")
+    finding = _lookup_verdict(settings, data, details, label, (created, expires, last_used))
+    if expires is None:
+        return finding
+    return replace(finding, evidence=finding.evidence.merged(Evidence(token_expires_at=utc_timestamp(expires))))
+
+
+def _lookup_verdict(
+    settings: Settings, data: Mapping[str, Any], details: dict[str, object], label: str,
+    dates: tuple[dt.datetime | None, dt.datetime | None, dt.datetime | None],
+) -> Finding:
+    scopes = details["scopes"]
+    assert isinstance(scopes, list)
+    created, expires, last_used = dates
     if data.get("enabled") is False:
         return Finding("token.disabled", f"{label} is disabled", details)
     moment = now()
@@ -190,6 +204,7 @@ def missing_scope_finding(
 ) -> Finding:
     """``present`` None: the token's scopes are unknown (inferred verdict)."""
     details["missing_scopes"] = missing
+    evidence = Evidence(missing_scopes=tuple(missing))
     listed = ", ".join(scope_label(scope) for scope in missing)
     if present is None:
         has = "its other scopes are unknown without the token lookup"
@@ -200,6 +215,7 @@ def missing_scope_finding(
         f"{label} lacks the scope(s) {', '.join(missing)}; {has}",
         details,
         remediation=f"{_EDIT} > add scope {listed}, then save (or generate a new token with these scopes).",
+        evidence=evidence,
     )
 
 
@@ -264,7 +280,13 @@ def infer(probe: ProbeContext, endpoint: Endpoint, where: str, lookup_status: in
     try:
         response = http.fetch(probe.run, "POST", url, json_body=PROBE_EVENT, authenticate=True)
     except http.HttpFailure as failure:
-        return api.failure_finding("token", failure, where, single_code="token.unverified")
+        finding = api.failure_finding("token", failure, where, single_code="token.unverified")
+        return api.with_exchange(probe.run, endpoint, finding, failure)
+    return api.with_exchange(probe.run, endpoint, judge_inferred(settings, response, where, lookup_status), response)
+
+
+def judge_inferred(settings: Settings, response: http.HttpResponse, where: str, lookup_status: int) -> Finding:
+    """The verdict from the ingest probe's answer."""
     problem = answer_problem(settings, response, where)
     if problem is not None:
         return problem
@@ -316,11 +338,17 @@ def probe_token(endpoint: Endpoint, where: str, probe: ProbeContext) -> Finding:
     try:
         response = http.fetch(probe.run, "POST", url, json_body={"token": token.value}, authenticate=True)
     except http.HttpFailure as failure:
-        return api.failure_finding("token", failure, where, single_code="token.unverified")
+        finding = api.failure_finding("token", failure, where, single_code="token.unverified")
+        return api.with_exchange(probe.run, endpoint, finding, failure)
     if response.status in (403, 404, 405) and not response.is_redirect:
         foreign = api.not_dynatrace_reason(settings, response)
         if foreign is None and (http.dynatrace_error(response) is not None or response.status != 403):
             return infer(probe, endpoint, where, response.status)
+    return api.with_exchange(probe.run, endpoint, judge_answer(settings, response, where), response)
+
+
+def judge_answer(settings: Settings, response: http.HttpResponse, where: str) -> Finding:
+    """The verdict from the lookup's answer."""
     problem = answer_problem(settings, response, where)
     if problem is not None:
         return problem

@@ -6,8 +6,11 @@ present it. Everything here is plain data and JSON-safe.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
-from dataclasses import dataclass, field
+import math
+import re
+from dataclasses import dataclass, field, fields
 from typing import Any, Iterable, Mapping
 
 
@@ -85,6 +88,127 @@ def exit_code_for(status: Status, warn_ok: bool = False) -> ExitCode:
     return ExitCode.OK
 
 
+ROUTES = ("direct", "proxy")
+
+
+def utc_timestamp(moment: dt.datetime) -> str:
+    """A moment as the reports write it: ISO 8601 in UTC, whole seconds, ``Z``."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_utc(text: object) -> dt.datetime | None:
+    """An ISO 8601 timestamp (``Z`` or an offset; naive means UTC) as an aware datetime, else None."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    value = text.strip()
+    if value[-1:] in ("Z", "z"):
+        value = value[:-1] + "+00:00"
+    # Python 3.9's fromisoformat wants exactly 0, 3 or 6 fraction digits.
+    value = re.sub(r"(\.\d{1,6})\d*", lambda match: match.group(1).ljust(7, "0"), value, count=1)
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The typed facts of a result that renderers, the fleet view and scripts read.
+
+    Free-form ``details`` are for people; these fields have one name and one
+    meaning in every check (docs/reports.md). A field a check did not measure
+    is None (or empty) and left out of the JSON.
+
+    Attributes:
+        latency_ms: the latency the probe measured (a TCP connect, a handshake, an HTTP round trip).
+        http_status: the HTTP status the endpoint answered (or the proxy, for a refused CONNECT).
+        route: ``direct`` or ``proxy``: how the probe reached its target.
+        proxy: the proxy used, as ``scheme://host:port`` (credentials never shown).
+        certificate_issuer: the issuer (RFC 4514) of the server's certificate.
+        certificate_root: the name at the top of the chain the server presented.
+        certificate_expires_at: when the server's certificate expires, ISO 8601 UTC.
+        token_expires_at: when the API token expires, ISO 8601 UTC.
+        missing_scopes: the required token scopes the token lacks.
+        error: the low-level error behind a failure (``ECONNREFUSED``, a TLS reason).
+    """
+
+    latency_ms: float | None = None
+    http_status: int | None = None
+    route: str | None = None
+    proxy: str | None = None
+    certificate_issuer: str | None = None
+    certificate_root: str | None = None
+    certificate_expires_at: str | None = None
+    token_expires_at: str | None = None
+    missing_scopes: tuple[str, ...] = ()
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is None or value == ():
+                continue
+            data[item.name] = list(value) if isinstance(value, tuple) else value
+        return data
+
+    @classmethod
+    def from_json(cls, data: object) -> Evidence:
+        """Read the typed fields; a value of the wrong type is left out, never trusted."""
+        if not isinstance(data, dict):
+            return cls()
+        scopes = data.get("missing_scopes")
+        return cls(
+            latency_ms=_finite(data.get("latency_ms")),
+            http_status=_http_status(data.get("http_status")),
+            route=data.get("route") if data.get("route") in ROUTES else None,
+            proxy=_text(data.get("proxy")),
+            certificate_issuer=_text(data.get("certificate_issuer")),
+            certificate_root=_text(data.get("certificate_root")),
+            certificate_expires_at=_timestamp(data.get("certificate_expires_at")),
+            token_expires_at=_timestamp(data.get("token_expires_at")),
+            missing_scopes=tuple(str(s) for s in scopes if isinstance(s, str)) if isinstance(scopes, list) else (),
+            error=_text(data.get("error")),
+        )
+
+    def merged(self, other: Evidence) -> Evidence:
+        """These facts, with the ones this lacks taken from ``other``."""
+        values = {item.name: getattr(self, item.name) for item in fields(self)}
+        return Evidence(**{
+            name: value if value not in (None, ()) else getattr(other, name) for name, value in values.items()
+        })
+
+    def expires_at(self) -> tuple[str, dt.datetime] | None:
+        """What expires (``certificate`` or ``token``) and when, if the result measured an expiry."""
+        for kind, text in (("certificate", self.certificate_expires_at), ("token", self.token_expires_at)):
+            moment = parse_utc(text)
+            if moment is not None:
+                return kind, moment
+        return None
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return value
+
+
+def _http_status(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599 else None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _timestamp(value: object) -> str | None:
+    moment = parse_utc(value)
+    return utc_timestamp(moment) if moment is not None else None
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """One check's verdict on one target.
@@ -97,7 +221,8 @@ class CheckResult:
         code: stable machine-readable cause, e.g. ``tcp.timeout``.
         summary: one line for a human.
         remediation: what to do about it; empty when nothing needs doing.
-        details: JSON-safe evidence.
+        details: free-form JSON-safe evidence, for people.
+        evidence: the typed facts renderers and the fleet view read.
         duration_ms: how long the probe took.
         depends_on: ids of the checks this one needed.
         started_ms: when the probe started, in ms since the run started.
@@ -116,6 +241,7 @@ class CheckResult:
     depends_on: tuple[str, ...] = ()
     started_ms: int = 0
     traceback: str = ""
+    evidence: Evidence = field(default_factory=Evidence)
 
     @property
     def family(self) -> str:
@@ -131,6 +257,7 @@ class CheckResult:
             "summary": self.summary,
             "remediation": self.remediation,
             "details": dict(self.details),
+            "evidence": self.evidence.to_json(),
             "duration_ms": self.duration_ms,
             "depends_on": list(self.depends_on),
             "started_ms": self.started_ms,
@@ -154,6 +281,7 @@ class CheckResult:
             depends_on=tuple(data.get("depends_on") or ()),
             started_ms=int(data.get("started_ms") or 0),
             traceback=str(data.get("traceback", "")),
+            evidence=Evidence.from_json(data.get("evidence")),
         )
 
 

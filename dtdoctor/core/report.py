@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from dtdoctor import __version__
 from dtdoctor.config import Settings, display_url
-from dtdoctor.core.model import CheckResult, Report
+from dtdoctor.core.model import CheckResult, Report, utc_timestamp
 
 
 def redacted_config(settings: Settings) -> dict[str, Any]:
@@ -39,10 +39,6 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def build_report(
     results: Sequence[CheckResult],
     settings: Settings,
@@ -66,7 +62,7 @@ def build_report(
             host["wsl"] = True
     return Report(
         tool_version=__version__,
-        generated_at=iso(started_at),
+        generated_at=utc_timestamp(started_at),
         duration_ms=duration_ms,
         host=host,
         config=redacted_config(settings),

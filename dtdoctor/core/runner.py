@@ -268,6 +268,7 @@ class Runner:
             depends_on=tuple(dict.fromkeys(check_id for check_id, _ in awaited)),
             started_ms=round((started - self.ctx.started) * 1000),
             traceback=trace,
+            evidence=finding.evidence,
         )
 
     def _skipped(self, task: Task, blocker: ResultKey, blocker_result: CheckResult | None) -> CheckResult:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from dtdoctor import __version__
-from dtdoctor.core.model import SCHEMA
+from dtdoctor.core.model import SCHEMA, Evidence
 from dtdoctor.fleet.summary import HostSummary, NewerSchema, NotAReport, summarize, text_of
 
 # A host report is a few kilobytes; a file this large is something else, and
@@ -34,6 +34,69 @@ class SkippedFile:
         return {"path": self.path, "reason": self.reason}
 
 
+
+# Reports written before results carried typed ``evidence`` (still schema
+# dtdoctor.report/v1) hold the same facts only in free-form details, under the
+# names the checks and sample reports used then. This is the one place that
+# knows those names: each field's candidates, first match wins; a dot reads a
+# nested key, ``[0]`` / ``[-1]`` the first or last item of a list.
+_OLD_DETAIL_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("latency_ms", ("latency_ms",)),
+    ("http_status", ("http_status", "status", "status_code")),
+    ("proxy", ("route.proxy", "proxy", "via_proxy", "proxy_url")),
+    ("certificate_issuer", ("leaf.issuer", "issuer", "certificate.issuer", "leaf_issuer", "chain[0].issuer")),
+    ("certificate_root", ("untrusted_root", "root_subject", "root", "chain_root", "root_issuer", "chain[-1].issuer")),
+    ("missing_scopes", ("missing_scopes", "missing_scope", "scopes_missing")),
+    ("error", ("error", "reason")),
+)
+# An expiry meant the certificate's in tls results and the token's in token results.
+_OLD_EXPIRY_KEYS = {
+    "tls": ("certificate_expires_at", ("leaf.not_after", "expiry", "expires_at", "not_after")),
+    "token": ("token_expires_at", ("expires", "expiry", "expires_at")),
+}
+
+
+def _old_value(details: Any, key: str) -> Any:
+    value = details
+    for part in key.split("."):
+        name, _, index = part.partition("[")
+        if not isinstance(value, dict):
+            return None
+        value = value.get(name)
+        if index:
+            if not isinstance(value, list) or not value:
+                return None
+            value = value[int(index.rstrip("]"))]
+    return value
+
+
+def evidence_from_details(check_id: str, details: Any) -> dict[str, Any]:
+    """The typed evidence of a result written before the ``evidence`` field, read from its old detail keys."""
+    wanted = list(_OLD_DETAIL_KEYS)
+    expiry = _OLD_EXPIRY_KEYS.get(check_id.partition(".")[0])
+    if expiry is not None:
+        wanted.append(expiry)
+    found: dict[str, Any] = {}
+    for field_name, keys in wanted:
+        found[field_name] = next(
+            (value for value in (_old_value(details, key) for key in keys) if value not in (None, "", [], {})), None
+        )
+    if isinstance(found["missing_scopes"], str):
+        found["missing_scopes"] = [found["missing_scopes"]]
+    via = _old_value(details, "route.via")
+    found["route"] = via if via is not None else ("proxy" if isinstance(found["proxy"], str) else None)
+    # Through the typed reader: a value of the wrong type under an old name is dropped, not trusted.
+    return Evidence.from_json(found).to_json()
+
+
+def with_typed_evidence(data: Any) -> Any:
+    """A host report in which every result has ``evidence``: old reports get it from their details."""
+    checks = data.get("checks") if isinstance(data, dict) else None
+    if isinstance(checks, list):
+        for item in checks:
+            if isinstance(item, dict) and "evidence" not in item:
+                item["evidence"] = evidence_from_details(str(item.get("id", "")), item.get("details"))
+    return data
 
 
 def read_report(path: str | Path) -> Any:
@@ -103,7 +166,7 @@ def host_name_for(path: str, host_from: str) -> str | None:
 def read_and_summarize(path: str, host_from: str = "report") -> HostSummary | SkippedFile:
     """One file's contribution to the merge: its host summary, or why it was left out."""
     try:
-        return summarize(read_report(path), path, host_name_for(path, host_from))
+        return summarize(with_typed_evidence(read_report(path)), path, host_name_for(path, host_from))
     except NewerSchema as exc:
         return SkippedFile(
             path,

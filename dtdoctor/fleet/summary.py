@@ -23,19 +23,16 @@ _SUPPORTED_SCHEMA_VERSION = int(SCHEMA.rsplit("/v", 1)[1])
 MAX_PROBLEMS_PER_HOST = 50
 MAX_TEXT = 300  # summaries and compared values are cut to this many characters
 
-# Detail keys whose values the fleet view compares across the hosts that share
-# a problem code: "37 hosts fail tls.untrusted_root, all with the same root".
-# The result's target is always compared (the same unreachable endpoint).
-# Each fact lists the detail keys that may carry it, first match wins; a key
-# may name nesting ("certificate.issuer") and the last item of a list
-# ("chain[-1].issuer": the issuer at the top of the chain the server sent).
-SHARED_FACTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("certificate root", ("root_subject", "root", "chain_root", "root_issuer", "chain[-1].issuer")),
-    ("certificate issuer", ("issuer", "certificate.issuer", "leaf_issuer", "issuer_cn")),
-    ("missing scope", ("missing_scopes", "missing_scope", "scopes_missing")),
-    ("proxy", ("proxy", "proxy_url")),
-    ("HTTP status", ("http_status", "status_code")),
-    ("error", ("error", "reason")),
+# The typed evidence the fleet view compares across the hosts that share a
+# problem code: "37 hosts fail tls.untrusted_root, all with the same root".
+# The result's target is always compared too (the same unreachable endpoint).
+SHARED_FACTS: tuple[tuple[str, str], ...] = (
+    ("certificate root", "certificate_root"),
+    ("certificate issuer", "certificate_issuer"),
+    ("missing scope", "missing_scopes"),
+    ("proxy", "proxy"),
+    ("HTTP status", "http_status"),
+    ("error", "error"),
 )
 TARGET_FACT = "endpoint"
 
@@ -151,41 +148,25 @@ def text_of(value: Any, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _fact_value(details: Mapping[str, Any], key: str) -> str | None:
-    value: Any = details
-    for part in key.split("."):
-        last = part.endswith("[-1]")
-        name = part[:-4] if last else part
-        if not isinstance(value, dict) or name not in value:
-            return None
-        value = value[name]
-        if last:
-            if not isinstance(value, list) or not value:
-                return None
-            value = value[-1]
-    if value is None or value == "" or value == [] or value == {}:
+def _fact_value(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None or value == "":
         return None
-    if isinstance(value, (list, tuple)):
-        if not all(isinstance(item, (str, int, float)) for item in value):
-            return None
-        return text_of(", ".join(sorted(str(item) for item in value)))
-    if isinstance(value, dict):
-        return None
-    return text_of(value)
+    if isinstance(value, list):
+        items = sorted(str(item) for item in value if isinstance(item, (str, int)))
+        return text_of(", ".join(items)) if items else None
+    return text_of(value) if isinstance(value, (str, int, float)) else None
 
 
-def shared_facts_of(target: str, details: Any) -> tuple[tuple[str, str], ...]:
-    """The comparable facts of one problem result: its endpoint and known detail keys."""
+def shared_facts_of(target: str, evidence: Any) -> tuple[tuple[str, str], ...]:
+    """The comparable facts of one problem result: its endpoint and its typed evidence."""
     facts: list[tuple[str, str]] = []
     if target and target not in ("-", "local"):
         facts.append((TARGET_FACT, sys.intern(text_of(target))))
-    if isinstance(details, dict):
-        for name, keys in SHARED_FACTS:
-            for key in keys:
-                value = _fact_value(details, key)
-                if value is not None:
-                    facts.append((name, sys.intern(value)))
-                    break
+    if isinstance(evidence, dict):
+        for name, key in SHARED_FACTS:
+            value = _fact_value(evidence.get(key))
+            if value is not None:
+                facts.append((name, sys.intern(value)))
     return tuple(facts)
 
 
@@ -268,7 +249,7 @@ def summarize(data: Any, source: str, host_name: str | None = None) -> HostSumma
                     status=status,
                     code=code,
                     summary=text_of(item.get("summary", "")),
-                    facts=shared_facts_of(target, item.get("details")),
+                    facts=shared_facts_of(target, item.get("evidence")),
                 )
             )
     tool = data.get("tool")

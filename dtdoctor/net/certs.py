@@ -13,6 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from dtdoctor.core.model import utc_timestamp
+
 # Words in an issuer's name that betray a TLS-inspecting proxy or firewall.
 INSPECTION_VENDORS = (
     "zscaler",
@@ -110,7 +112,7 @@ class CertFacts:
 
 
 def iso(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_timestamp(moment)
 
 
 def utc_now() -> datetime.datetime:

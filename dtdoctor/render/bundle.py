@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from dtdoctor.config import display_url, parse_token
-from dtdoctor.core.model import Report
+from dtdoctor.core.model import Report, parse_utc
 from dtdoctor.redact import REDACTED, Redactor
-from dtdoctor.render.evidence import parse_timestamp
 from dtdoctor.render.output import MARKUP_SUFFIXES, write_atomic
 
 TOKEN_VARIABLE = "DT_API_TOKEN"
@@ -103,7 +102,7 @@ def build_bundle(report: Report, environ: Mapping[str, str], redactor: Redactor)
     """The zip's bytes; every member is scrubbed by the redactor."""
     buffer = io.BytesIO()
     # Members carry the run's time (UTC), so the bytes depend on the run, not on when it was zipped.
-    started = parse_timestamp(report.generated_at)
+    started = parse_utc(report.generated_at)
     date_time = started.timetuple()[:6] if started and started.year >= 1980 else (1980, 1, 1, 0, 0, 0)
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, text in bundle_members(report, environ).items():

@@ -9,11 +9,12 @@ plugin's long output: one line per problem with its code and remediation.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
-from dtdoctor.core.model import CheckResult, ExitCode, Report, Status
+from dtdoctor.core.model import CheckResult, ExitCode, Report, Status, parse_utc
 from dtdoctor.render import RenderOptions
-from dtdoctor.render.evidence import days_to_expiry, expiry_kind, latency_ms, parse_timestamp
+from dtdoctor.render.evidence import days_to_expiry, latency_ms
 
 SERVICE = "DTDOCTOR"
 _UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9_.\-]+")
@@ -99,12 +100,13 @@ def perfdata(report: Report) -> list[str]:
             add(f"{result.id} {result.target} latency", capped(latency_ms(result), timeout_ms), "ms", low="0",
                 high="" if timeout_ms is None else number(timeout_ms))
     warn_days = report.config.get("expiry_warn_days")
-    now = parse_timestamp(report.generated_at)
+    now = parse_utc(report.generated_at) or dt.datetime.now(dt.timezone.utc)
     for result in report.checks:
-        kind = expiry_kind(result)
-        days = days_to_expiry(result, now) if kind else None
-        if kind is None or days is None:
+        expiring = result.evidence.expires_at()
+        if expiring is None:
             continue
+        kind, moment = expiring
+        days = days_to_expiry(moment, now)
         warn = f"{number(float(warn_days))}:" if isinstance(warn_days, (int, float)) else ""
         add(f"{result.id} {result.target} {kind} days", days, warn=warn, crit="0:")
     return items

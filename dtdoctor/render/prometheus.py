@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from dtdoctor.core.model import STATUS_ORDER, Report, Status
+from dtdoctor.core.model import STATUS_ORDER, Report, Status, parse_utc
 from dtdoctor.render import RenderOptions
-from dtdoctor.render.evidence import expiry, expiry_kind, latency_ms, parse_timestamp
+from dtdoctor.render.evidence import latency_ms
 
 # dtdoctor_check_status values: the Nagios codes for the problems, so
 # ``dtdoctor_check_status >= 2`` alerts on failures and errors; skip is -1
@@ -77,7 +77,7 @@ def render(report: Report, options: RenderOptions) -> str:
     out.family(
         "dtdoctor_check_latency_seconds",
         "Latency the probe measured (connect, handshake, API round trip).",
-        ((labels(id=r.id, target=r.target), latency_ms(r) / 1000) for r in checks if "latency_ms" in r.details),
+        ((labels(id=r.id, target=r.target), latency_ms(r) / 1000) for r in checks if r.evidence.latency_ms is not None),
     )
     for kind in ("certificate", "token"):
         out.family(
@@ -86,9 +86,9 @@ def render(report: Report, options: RenderOptions) -> str:
             (
                 (labels(id=r.id, target=r.target), moment.timestamp())
                 for r in checks
-                if expiry_kind(r) == kind
-                for moment in (expiry(r),)
-                if moment is not None
+                for expiring in (r.evidence.expires_at(),)
+                if expiring is not None and expiring[0] == kind
+                for moment in (expiring[1],)
             ),
         )
     out.family(
@@ -103,7 +103,7 @@ def render(report: Report, options: RenderOptions) -> str:
     )
     out.family("dtdoctor_exit_code", "Exit code of the last run (0 ok, 1 warning, 2 critical, 3 unknown).",
                [("", int(report.exit_code))])
-    started = parse_timestamp(report.generated_at)
+    started = parse_utc(report.generated_at)
     if started is not None:
         out.family("dtdoctor_last_run_timestamp_seconds", "When the last run started, as a Unix timestamp.",
                    [("", started.timestamp())])

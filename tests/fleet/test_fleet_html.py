@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dtdoctor.core.model import Status
+from dtdoctor.core.model import Evidence, Status
 from dtdoctor.fleet import FleetMerger, summarize
 from dtdoctor.render import fleet_html
 from tests.support.factories import result
@@ -19,12 +19,12 @@ def write_fleet(folder: Path) -> None:
     for index in range(3):
         write_json(folder / f"dmz-{index}.json", host_report(
             f"dmz-{index}",
-            problem("tls.untrusted_root", chain=[{"subject": "CN=leaf", "issuer": "CN=Corp Proxy CA"}]),
+            problem("tls.untrusted_root", evidence=Evidence(certificate_root="CN=Corp Proxy CA")),
             problem("tcp.timeout", target="ag.example.com:9999"),
             result(),
         ))
     hostile = host_report(HOSTILE_HOST, problem("token.missing_scope", target="abc12345.live.dynatrace.com",
-                                                missing_scopes=["events.ingest"]))
+                                                evidence=Evidence(missing_scopes=("events.ingest",))))
     hostile["checks"][0]["summary"] = HOSTILE_SUMMARY
     write_json(folder / "hostile.json", hostile)
     write_json(folder / "ok-1.json", host_report("ok-1", result(), result(check_id="dns", code="dns.ok")))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dtdoctor.core.model import Status
+from dtdoctor.core.model import Evidence, Status
 from dtdoctor.fleet import FleetMerger, iter_report_files, merge_paths, reading, summarize
 from dtdoctor.fleet import summary as fleet_summary
 from tests.support.factories import CANARY_SECRET, CANARY_TOKEN, result
@@ -27,7 +27,8 @@ def test_merges_reports_from_real_runs_and_generated_ones(tmp_path: Path) -> Non
     # A URL on a loopback port nothing listens on: the real pipeline reports tcp.refused.
     real_check_report(reports / "refused-host.json", {"DT_ENVIRONMENT_URL": "http://127.0.0.1:9/"})
     write_json(reports / "more" / "generated-host.json",
-               host_report("generated-host", problem("tls.untrusted_root", root_subject="CN=Inspecting Proxy CA")))
+               host_report("generated-host", problem("tls.untrusted_root",
+                                                   evidence=Evidence(certificate_root="CN=Inspecting Proxy CA"))))
 
     run, data = merge_json(tmp_path, str(reports), "--host-from", "file")
 
@@ -123,14 +124,15 @@ def test_fleet_json_counts_codes_hosts_and_shared_facts(tmp_path: Path) -> None:
     for index in range(3):
         write_json(folder / f"dmz-{index}.json", host_report(
             f"dmz-{index}",
-            problem("tls.untrusted_root", root_subject=proxy_root, chain=[{"subject": "x"}]),
+            problem("tls.untrusted_root", evidence=Evidence(certificate_root=proxy_root), chain=[{"subject": "x"}]),
             problem("tcp.timeout", target="ag.example.com:9999", attempts=[{"address": "10.0.0.1"}]),
             result(),
         ))
     write_json(folder / "app-1.json", host_report(
         "app-1",
-        problem("token.missing_scope", target="abc12345.live.dynatrace.com", missing_scopes=["events.ingest"]),
-        problem("tls.untrusted_root", root_subject="CN=Other Root"),
+        problem("token.missing_scope", target="abc12345.live.dynatrace.com",
+                evidence=Evidence(missing_scopes=("events.ingest",))),
+        problem("tls.untrusted_root", evidence=Evidence(certificate_root="CN=Other Root")),
     ))
     write_json(folder / "app-2.json", host_report(
         "app-2", problem("tls.expiring_soon", status=Status.WARN), result(), result(target="ag.example.com:9999")))

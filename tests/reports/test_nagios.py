@@ -54,7 +54,8 @@ def test_broken_run_line_and_perfdata():
     assert perf["pass"] == "6;;;0;16" and perf["fail"] == "5;;;0;16" and perf["duration"] == "5011ms;;;0"
     assert perf["tcp_ag-01.corp.example.com_9999_latency"] == "5000ms;;;0;5000"  # ran into its timeout
     assert perf["tcp_abc12345.live.dynatrace.com_443_latency"] == "37ms;;;0;5000"  # latency_ms detail wins
-    assert perf["tls_abc12345.live.dynatrace.com_443_certificate_days"] == "29;14:;0:"
+    # Whole days from the run's start (10:00) to the expiry (2026-12-21T00:00:00Z): 28.6 -> 28.
+    assert perf["tls_abc12345.live.dynatrace.com_443_certificate_days"] == "28;14:;0:"
     assert not any("api_" in label for label in perf)  # skipped probes measured nothing
     long_output = text.splitlines()[1:]
     assert long_output[0].startswith("FAIL oneagent: OneAgent is not installed")
@@ -64,8 +65,8 @@ def test_broken_run_line_and_perfdata():
 def test_healthy_run_has_token_and_certificate_days():
     _, status_part, perf = first_line(render(samples.healthy(), "nagios"))
     assert status_part == "DTDOCTOR OK - 16 of 17 checks passed (1 skipped)"
-    assert perf["token_abc12345.live.dynatrace.com_token_days"] == "160;14:;0:"
-    assert perf["tls_ag-01.corp.example.com_9999_certificate_days"] == "301;14:;0:"
+    assert perf["token_abc12345.live.dynatrace.com_token_days"] == "159;14:;0:"  # to 2027-05-01T00:00:00Z
+    assert perf["tls_ag-01.corp.example.com_9999_certificate_days"] == "300;14:;0:"  # to 2027-09-19T08:00:00Z
 
 
 def test_hostile_text_cannot_break_the_line_or_the_perfdata():

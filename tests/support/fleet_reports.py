@@ -12,7 +12,7 @@ from typing import Any
 from click.testing import Result
 
 from dtdoctor.cli import cli
-from dtdoctor.core.model import CheckResult, Status
+from dtdoctor.core.model import CheckResult, Evidence, Status
 from tests.support.cli import cli_runner
 from tests.support.factories import report, result
 
@@ -32,10 +32,10 @@ def write_json(path: Path, data: Any) -> Path:
 
 
 def problem(code: str, status: Status = Status.FAIL, target: str = "abc12345.live.dynatrace.com:443",
-            **details: Any) -> CheckResult:
+            evidence: Evidence | None = None, **details: Any) -> CheckResult:
     family = code.split(".", 1)[0]
     return result(check_id=family, target=target, status=status, code=code, summary=f"{code} on {target}",
-                  details=details)
+                  details=details, evidence=evidence or Evidence())
 
 
 def real_check_report(path: Path, environ: dict[str, str] | None = None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from typing import Sequence
 
-from dtdoctor.core.model import CheckResult, Report, Status
+from dtdoctor.core.model import CheckResult, Evidence, Report, Status
 from tests.support.factories import report, result
 
 # What a hostile or broken server or certificate could put into a report.
@@ -20,12 +20,15 @@ def hostile_report() -> Report:
                remediation=f"trust {HOSTILE}", started_ms=3, duration_ms=40,
                details={"chain": [{"subject": f"CN={HOSTILE}", "issuer": "CN=<b>bold</b>"}],
                         f"key{HOSTILE}": {"nested": [HOSTILE, 1, None, True]},
-                        "days_to_expiry": 3, "expiry": "2026-11-25T10:00:00Z", "latency_ms": 12}),
+                        "days_to_expiry": 3, "expiry": "2026-11-25T10:00:00Z", "latency_ms": 12},
+               evidence=Evidence(latency_ms=12, certificate_issuer="CN=<b>bold</b>", certificate_root=f"CN={HOSTILE}",
+                                 certificate_expires_at="2026-11-25T10:00:00Z", error=HOSTILE)),
         result("api", "abc12345.live.dynatrace.com", Status.ERROR, "check.crashed",
                f"the check crashed: ValueError: {HOSTILE}", traceback=f"Traceback ...\nValueError: {HOSTILE}\n",
                started_ms=50, duration_ms=7),
         result("token", "abc12345.live.dynatrace.com", Status.WARN, "token.expiring_soon", "expires in 3 days",
-               details={"expiry": "2026-11-25T10:00:00Z", "name": HOSTILE}, started_ms=60, duration_ms=20),
+               details={"expiry": "2026-11-25T10:00:00Z", "name": HOSTILE}, started_ms=60, duration_ms=20,
+               evidence=Evidence(token_expires_at="2026-11-25T10:00:00Z", proxy=f"http://{HOSTILE}:3128")),
         result("proxy", "-", Status.SKIP, "proxy.none", "no proxy"),
     ]
     return report(*checks, host={"hostname": f"host{HOSTILE}", "os": "Linux"},

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dtdoctor.core.model import CheckResult, Report, Status
+from dtdoctor.core.model import CheckResult, Evidence, Report, Status
+from dtdoctor.fleet.reading import evidence_from_details
 from tests.support.factories import report, result
 
 HOST = "abc12345.live.dynatrace.com"
@@ -53,8 +54,10 @@ def config(proxy: str | None = None) -> dict[str, Any]:
 
 def _r(check_id: str, target: str, status: Status, code: str, summary: str, title: str, started: int,
        duration: int, remediation: str = "", depends_on: tuple[str, ...] = (), **details: Any) -> CheckResult:
+    # Typed evidence read from the detail keys, as merge reads a report written before typed evidence.
+    evidence = Evidence.from_json(evidence_from_details(check_id, details))
     made = result(check_id, target, status, code, summary, remediation=remediation, details=details,
-                  depends_on=depends_on)
+                  depends_on=depends_on, evidence=evidence)
     from dataclasses import replace
 
     return replace(made, title=title, started_ms=started, duration_ms=duration)
