@@ -97,8 +97,12 @@ def test_a_real_fleet_report_matches_the_fleet_schema(real_reports: list[dict[st
         write_json(folder / f"host-{index}.json", {**data, "host": {**data["host"], "hostname": f"host-{index}"}})
     write_json(folder / "old.json", json.loads(OLD_REPORT.read_text(encoding="utf-8")))
     (folder / "junk.json").write_text("not json", encoding="utf-8")
-    run = run_cli("merge", str(folder), "-o", str(tmp_path / "fleet.json"))
-    assert run.exit_code == 2, run.stderr
-    fleet = json.loads((tmp_path / "fleet.json").read_text(encoding="utf-8"))
-    validate(fleet, "fleet-v1.schema.json")
-    assert fleet["files"]["skipped"] and any(code.get("shared") for code in fleet["codes"])
+    expect = tmp_path / "expected.txt"
+    expect.write_text("host-0\nhost-1\nweb-01\nhost-9\nhost-10 unreachable switched off\n", encoding="utf-8")
+    for extra in ((), ("--expect", str(expect), "--max-age", "7d")):
+        run = run_cli("merge", str(folder), "-o", str(tmp_path / "fleet.json"), *extra)
+        assert run.exit_code in (2, 3), run.stderr
+        fleet = json.loads((tmp_path / "fleet.json").read_text(encoding="utf-8"))
+        validate(fleet, "fleet-v1.schema.json")
+        assert fleet["files"]["skipped"] and any(code.get("shared") for code in fleet["codes"])
+    assert fleet["hosts_missing"] and fleet["hosts_stale"]
