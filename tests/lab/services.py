@@ -1,0 +1,337 @@
+"""The lab's servers: Debian's nginx, squid and dnsmasq, configured in a temporary folder.
+
+Each server runs in the servers namespace, is started with ``ip netns exec``
+(so the process id we hold is the server's own) and stopped by that id.
+Certificates come from trustme (a root, an intermediate, leaves) and openssl
+(a self-signed one).
+"""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import trustme
+
+from tests.lab import netns
+
+DOMAIN = "lab.test"
+SAAS_HOST = "abc12345.live.dynatrace.com"
+
+# Server addresses (host part in 10.201.2.0/24) and the names the lab DNS gives them.
+HOSTS: dict[str, str] = {
+    "good": "10.201.2.10",
+    "expired": "10.201.2.11",
+    "wronghost": "10.201.2.12",
+    "selfsigned": "10.201.2.13",
+    "nochain": "10.201.2.14",
+    "tls10": "10.201.2.15",
+    "tls13": "10.201.2.16",
+    "plain": "10.201.2.17",
+    "captive": "10.201.2.18",
+    "fw": "10.201.2.20",
+    "blackhole": "10.201.2.21",
+    "bigdrop": "10.201.2.22",
+    "proxy": "10.201.2.30",
+    "authproxy": "10.201.2.31",
+    "bumpproxy": "10.201.2.32",
+    "ntlmproxy": "10.201.2.33",
+    "dns": "10.201.2.53",
+    "dnsrefused": "10.201.2.54",
+    "dnsservfail": "10.201.2.55",
+    "dnssilent": "10.201.2.56",
+}
+HOSTS6 = {"good6": "fd00:201:2::10"}
+PROXY_USER = "labuser"
+# A password with characters that are percent-encoded in a URL, so every encoding of it can be looked for.
+PROXY_PASSWORD = "pr0xy-s3cret/%:@lab"
+API_TIME_BODY = "1767225600000"  # what /api/v1/time answers (epoch ms), beside a real Date header
+
+
+def name(label: str) -> str:
+    return f"{label}.{DOMAIN}"
+
+
+@dataclass
+class Certificates:
+    folder: Path
+    root: trustme.CA = field(default_factory=trustme.CA)
+
+    def __post_init__(self) -> None:
+        self.intermediate = self.root.create_child_ca()
+        self.root.cert_pem.write_to_path(str(self.ca_file))
+
+    @property
+    def ca_file(self) -> Path:
+        return self.folder / "lab-root.pem"
+
+    def _write(self, label: str, leaf: trustme.LeafCert, full_chain: bool = True) -> tuple[Path, Path]:
+        cert, key = self.folder / f"{label}.crt", self.folder / f"{label}.key"
+        blobs = leaf.cert_chain_pems if full_chain else leaf.cert_chain_pems[:1]
+        cert.write_bytes(b"".join(blob.bytes() for blob in blobs))
+        key.write_bytes(leaf.private_key_pem.bytes())
+        return cert, key
+
+    def issue(self, label: str, *names: str, full_chain: bool = True, **dates: datetime.datetime) -> tuple[Path, Path]:
+        return self._write(label, self.intermediate.issue_cert(*names, **dates), full_chain)
+
+    def self_signed(self, label: str, host: str) -> tuple[Path, Path]:
+        cert, key = self.folder / f"{label}.crt", self.folder / f"{label}.key"
+        netns.run(
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", str(key), "-out", str(cert), "-days", "30", "-subj", f"/CN={host}",
+            "-addext", f"subjectAltName=DNS:{host}",
+        )
+        return cert, key
+
+
+def _server_block(address: str, cert: tuple[Path, Path] | None, body: str, extra: str = "", port: int = 443) -> str:
+    tls = ""
+    if cert is not None:
+        tls = f"ssl_certificate {cert[0]}; ssl_certificate_key {cert[1]};"
+    listen = f"{address}:{port}{' ssl' if cert else ''}"
+    return f"server {{ listen {listen}; {tls} {extra} {body} }}\n"
+
+
+_API_BODY = (
+    f'location ~ /api/v1/time$ {{ default_type text/plain; return 200 "{API_TIME_BODY}"; }} '
+    'location / { default_type text/plain; return 404 "not found"; }'
+)
+_CAPTIVE_BODY = (
+    'location / { default_type text/html; return 200 "<html><head><title>Guest Wi-Fi: please log in</title>'
+    '</head><body>Accept the terms to continue.</body></html>"; }'
+)
+
+
+def nginx_config(folder: Path, certs: Certificates) -> str:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    good_names = [name(label) for label in ("good", "fw", "captive", "bigdrop", "tls13", "tls10", "good6")]
+    good = certs.issue("good", *good_names, SAAS_HOST)
+    expired = certs.issue("expired", name("expired"), not_before=now - datetime.timedelta(days=400),
+                          not_after=now - datetime.timedelta(days=3))
+    wrong = certs.issue("wronghost", name("other"))
+    selfsigned = certs.self_signed("selfsigned", name("selfsigned"))
+    nochain = certs.issue("nochain", name("nochain"), full_chain=False)
+    tls10 = "ssl_protocols TLSv1; ssl_ciphers DEFAULT:@SECLEVEL=0;"
+    blocks = [
+        _server_block(HOSTS["good"], good, _API_BODY),
+        _server_block(f"[{HOSTS6['good6']}]", good, _API_BODY),
+        _server_block(HOSTS["expired"], expired, _API_BODY),
+        _server_block(HOSTS["wronghost"], wrong, _API_BODY),
+        _server_block(HOSTS["selfsigned"], selfsigned, _API_BODY),
+        _server_block(HOSTS["nochain"], nochain, _API_BODY),
+        _server_block(HOSTS["tls10"], good, _API_BODY, tls10),
+        _server_block(HOSTS["tls13"], good, _API_BODY, "ssl_protocols TLSv1.3;"),
+        _server_block(HOSTS["plain"], None, _API_BODY),
+        _server_block(HOSTS["captive"], good, _CAPTIVE_BODY),
+        _server_block(HOSTS["fw"], good, _API_BODY),
+        _server_block(HOSTS["bigdrop"], good, _API_BODY),
+    ]
+    # Every port the firewall rules below name also has a listener, so only the firewall makes them fail.
+    blocks += [_server_block(HOSTS["fw"], good, _API_BODY, port=port) for port in FIREWALLED_PORTS]
+    return (
+        f"pid {folder}/nginx.pid; error_log {folder}/nginx-error.log; worker_processes 1;\n"
+        "events { worker_connections 256; }\n"
+        f"http {{ access_log {folder}/nginx-access.log; client_body_temp_path {folder}; "
+        f"proxy_temp_path {folder}; fastcgi_temp_path {folder}; uwsgi_temp_path {folder}; scgi_temp_path {folder};\n"
+        + "".join(blocks)
+        + "}\n"
+    )
+
+
+# Port -> what the router's firewall does to TCP from the client to fw.lab.test on that port.
+FIREWALLED_PORTS: dict[int, tuple[str, ...]] = {
+    9991: ("REJECT", "--reject-with", "icmp-admin-prohibited"),
+    9992: ("REJECT", "--reject-with", "icmp-host-prohibited"),
+    9993: ("REJECT", "--reject-with", "icmp-host-unreachable"),
+    9994: ("REJECT", "--reject-with", "icmp-net-unreachable"),
+    9995: ("REJECT", "--reject-with", "icmp-port-unreachable"),
+    9996: ("REJECT", "--reject-with", "tcp-reset"),
+    9997: ("DROP",),
+    9999: ("REJECT", "--reject-with", "icmp-admin-prohibited"),
+}
+FIREWALLED_PORTS6: dict[int, tuple[str, ...]] = {
+    9991: ("REJECT", "--reject-with", "icmp6-adm-prohibited"),
+}
+
+
+def router_firewall() -> None:
+    rules: list[tuple[str, ...]] = []
+    for port, action in FIREWALLED_PORTS.items():
+        rules.append(("-A", "FORWARD", "-p", "tcp", "-d", HOSTS["fw"], "--dport", str(port), "-j", *action))
+    # A resolver that never answers.
+    rules.append(("-A", "FORWARD", "-d", HOSTS["dnssilent"], "-j", "DROP"))
+    # A path that drops large packets: the handshake passes, the certificate never arrives.
+    rules.append(("-A", "FORWARD", "-s", HOSTS["bigdrop"], "-m", "length", "--length", "1000:65535", "-j", "DROP"))
+    netns.firewall(netns.ROUTER, *rules)
+    rules6 = [
+        ("-A", "FORWARD", "-p", "tcp", "-d", HOSTS6["good6"], "--dport", str(port), "-j", *action)
+        for port, action in FIREWALLED_PORTS6.items()
+    ]
+    netns.firewall(netns.ROUTER, *rules6, ipv6=True)
+    # The servers' own firewall: squid's connections to blackhole.lab.test go nowhere.
+    netns.firewall(netns.SERVERS, ("-A", "OUTPUT", "-d", HOSTS["blackhole"], "-p", "tcp", "-j", "DROP"))
+
+
+def dnsmasq_argv(folder: Path, address: str, mode: str) -> list[str]:
+    base = [
+        "dnsmasq", "--keep-in-foreground", "--no-hosts", "--no-resolv", "--bind-interfaces",
+        f"--listen-address={address}", f"--pid-file={folder}/dnsmasq-{mode}.pid", "--user=root",
+        "--log-facility=-", "--log-queries",
+    ]
+    if mode == "main":
+        records = [f"--host-record={name(label)},{ip}" for label, ip in HOSTS.items()]
+        records.append(f"--host-record={SAAS_HOST},{HOSTS['good']}")
+        records.append(f"--host-record=good6.{DOMAIN},{HOSTS6['good6']}")
+        return [
+            *base, f"--local=/{DOMAIN}/", "--local=/dynatrace.com/", *records,
+            # A name that exists (it has a TXT record) but has no address: NODATA.
+            f"--txt-record=nodata.{DOMAIN},lab",
+            # Forwarded to resolvers that fail in their own way, for the proxy's sake.
+            f"--server=/servfail.{DOMAIN}/{HOSTS['dnsservfail']}",
+        ]
+    if mode == "refused":  # no upstream and nothing local: dnsmasq refuses every query
+        return base
+    # servfail: a validating resolver in front of the unsigned lab zone; validation fails, so it answers
+    # SERVFAIL (the common real-world reason for one).
+    return [
+        *base, "--dnssec", "--dnssec-no-timecheck", f"--server={HOSTS['dns']}",
+        # The root zone's key-signing key (KSK-2017), as published by IANA.
+        "--trust-anchor=.,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D",
+    ]
+
+
+_SQUID_EXTRA = """
+# What the lab adds to Debian's default squid.conf: where to listen, the lab's network, its own files.
+http_port {address}:3128
+http_access allow localnet
+pid_filename {own}/squid.pid
+cache_log {own}/cache.log
+access_log stdio:{own}/access.log
+cache_store_log none
+coredump_dir {own}
+dns_nameservers {dns}
+# Stop at once when the lab ends (the default waits 30 s for clients that are long gone).
+shutdown_lifetime 0 seconds
+"""
+
+
+def squid_config(folder: Path, label: str, certs: Certificates) -> Path:
+    """Debian's /etc/squid/squid.conf unchanged, except its conf.d include, which points at the lab's additions.
+
+    The default ``http_port 3128`` would bind every address of the namespace, so it
+    is replaced by the lab address; everything else (the ACLs, ``deny CONNECT
+    !SSL_ports``) is Debian's.
+    """
+    default = Path("/etc/squid/squid.conf").read_text()
+    own = folder / f"squid-{label}"  # squid writes its logs as the user proxy
+    own.mkdir()
+    shutil.chown(own, "proxy", "proxy")
+    extra = _SQUID_EXTRA.format(address=HOSTS[label], own=own, dns=HOSTS["dns"])
+    if label == "authproxy":
+        users = folder / "squid-passwd"
+        hashed = netns.run("openssl", "passwd", "-apr1", PROXY_PASSWORD).stdout.strip()
+        users.write_text(f"{PROXY_USER}:{hashed}\n")
+        extra = (
+            f"auth_param basic program /usr/lib/squid/basic_ncsa_auth {users}\n"
+            "auth_param basic realm lab\nacl labusers proxy_auth REQUIRED\nhttp_access deny !labusers\n" + extra
+        )
+    if label == "ntlmproxy":
+        extra = (
+            "auth_param ntlm program /usr/lib/squid/ntlm_fake_auth\nauth_param ntlm children 1\n"
+            "acl labusers proxy_auth REQUIRED\nhttp_access deny !labusers\n" + extra
+        )
+    extra_file = folder / f"squid-{label}.extra.conf"
+    extra_file.write_text(extra)
+    lines = []
+    for line in default.splitlines():
+        if line.strip() == "include /etc/squid/conf.d/*.conf":
+            line = f"include {extra_file}"
+        elif line.strip() == "http_port 3128":
+            continue
+        lines.append(line)
+    config = folder / f"squid-{label}.conf"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+@dataclass
+class Lab:
+    folder: Path
+    certs: Certificates
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[IO[bytes]] = field(default_factory=list)
+
+    def start(self, label: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.folder / f"{label}.out", "wb")  # closed in stop
+        self.logs.append(log)
+        process = netns.popen_in(netns.SERVERS, argv, log)
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                # SIGINT is the fast shutdown of nginx and squid; dnsmasq ignores it and stops on SIGTERM.
+                process.send_signal(signal.SIGTERM if process.args[4] == "dnsmasq" else signal.SIGINT)
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in self.logs:
+            log.close()
+
+    def log(self, label: str) -> str:
+        path = self.folder / f"{label}.out"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def wait_for_port(address: str, port: int, process: subprocess.Popen[bytes], what: str, limit: float = 20) -> None:
+    """Wait until ``address:port`` accepts TCP inside the servers namespace."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        probe = netns.in_ns(
+            netns.SERVERS, "python3", "-c",
+            f"import socket; socket.create_connection(({address!r}, {port}), timeout=1).close()",
+            check=False,
+        )
+        if probe.returncode == 0:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not listen on {address}:{port} within {limit:g} s")
+
+
+def start_all(folder: Path) -> Lab:
+    for binary in ("nginx", "squid", "dnsmasq", "openssl"):
+        if shutil.which(binary) is None:
+            raise netns.LabUnavailable(f"{binary} is not installed (see .ci/lab for the packages)")
+    certs = Certificates(folder)
+    lab = Lab(folder, certs)
+    try:
+        router_firewall()
+        (folder / "nginx.conf").write_text(nginx_config(folder, certs))
+        nginx = lab.start("nginx", ["nginx", "-c", str(folder / "nginx.conf"), "-g", "daemon off;"])
+        for mode, label in (("main", "dns"), ("refused", "dnsrefused"), ("servfail", "dnsservfail")):
+            lab.start(f"dnsmasq-{mode}", dnsmasq_argv(folder, HOSTS[label], mode))
+        squids = []
+        for label in ("proxy", "authproxy", "ntlmproxy"):
+            config = squid_config(folder, label, certs)
+            squids.append((label, lab.start(f"squid-{label}", ["squid", "-N", "-f", str(config)])))
+        wait_for_port(HOSTS["good"], 443, nginx, "nginx")
+        for label, process in squids:
+            wait_for_port(HOSTS[label], 3128, process, f"squid ({label})")
+    except BaseException:
+        lab.stop()
+        raise
+    return lab
+

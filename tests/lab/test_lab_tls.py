@@ -1,0 +1,47 @@
+"""nginx with real certificate faults, seen from the client namespace."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.lab.services import name
+
+pytestmark = pytest.mark.lab
+
+
+def managed(label: str) -> str:
+    return f"https://{name(label)}/e/abc12345"
+
+
+def test_good_chain_passes(check):
+    run = check("--url", managed("good"), "--only", "dns,tcp,tls,clock")
+    assert run.result("tls")["code"] == "tls.ok", run.words("tls")
+    assert run.result("tcp")["code"] == "tcp.open"
+
+
+@pytest.mark.parametrize(
+    ("label", "code", "words"),
+    [
+        ("expired", "tls.expired", "expired 3 day(s) ago"),
+        ("wronghost", "tls.hostname_mismatch", "other.lab.test, not wronghost.lab.test"),
+        ("selfsigned", "tls.self_signed", "self-signed"),
+        ("tls10", "tls.handshake_failed", "only the outdated TLSv1"),
+        ("plain", "tls.handshake_failed", "does not speak TLS"),
+    ],
+)
+def test_certificate_faults_are_named(check, label, code, words):
+    run = check("--url", managed(label), "--only", "dns,tcp,tls")
+    assert run.result("tls")["code"] == code, run.words("tls")
+    assert words in run.words("tls")
+
+
+def test_tls13_only_server_passes(check):
+    run = check("--url", managed("tls13"), "--only", "dns,tcp,tls")
+    found = run.result("tls")
+    assert found["code"] == "tls.ok", run.words("tls")
+    assert found["details"]["protocol"] == "TLSv1.3"
+
+
+def test_captive_page_is_not_dynatrace(check):
+    run = check("--url", managed("captive"), "--only", "dns,tcp,tls,api")
+    assert run.result("api")["code"] == "api.not_dynatrace", run.words("api")
