@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 import click
 
 from dtdoctor import __version__
+
+if TYPE_CHECKING:
+    from dtdoctor.core.codes import Code
 
 USAGE_ERROR = 3  # the contract's "unusable command line": Nagios UNKNOWN
 
@@ -228,7 +231,8 @@ def explain(code: str | None) -> int:
     table = registry_codes()
     if code is None:
         for name, entry in sorted(table.items()):
-            click.echo(f"{name:32} {entry.status.value:5}  {entry.meaning}")
+            statuses = "/".join(status.value for status in entry.statuses)
+            click.echo(f"{name:32} {statuses:9}  {entry.meaning}")
         return 0
     found = lookup(code, table)
     if found is None:
@@ -236,13 +240,27 @@ def explain(code: str | None) -> int:
         hint = f"; did you mean: {', '.join(suggestions)}" if suggestions else ""
         fail(f"unknown result code {code!r}{hint} (dtdoctor explain lists them all)")
         return USAGE_ERROR
-    click.echo(f"{found.code}  ({found.status.value})\n")
-    click.echo(f"What it means: {found.meaning}")
-    if found.causes:
-        click.echo(f"Why it happens: {found.causes}")
-    if found.remediation:
-        click.echo(f"How to fix it: {found.remediation}")
+    for line in explanation(found):
+        click.echo(line)
     return 0
+
+
+def explanation(found: Code) -> list[str]:
+    """The lines of ``dtdoctor explain CODE``: statuses, meaning, causes, the wording and the fix."""
+    lines = [f"{found.code}  ({'/'.join(status.value for status in found.statuses)})", ""]
+    if found.when:
+        lines.append(f"Status: {found.status.value}, except")
+        lines += [f"  {status.value} {condition}" for status, condition in found.when.items()]
+    lines.append(f"What it means: {found.meaning}")
+    if found.causes:
+        lines.append(f"Why it happens: {found.causes}")
+    if found.summary:
+        lines.append(f"Reported as: {found.summary}")
+    if found.remediation:
+        lines.append(f"How to fix it: {found.remediation}")
+    if found.fields():
+        lines.append(f"Evidence it names: {', '.join(found.fields())}")
+    return lines
 
 
 def main() -> NoReturn:

@@ -28,7 +28,11 @@ LOCAL = "local"
 
 @dataclass(frozen=True)
 class Finding:
-    """What a probe found. Status and remediation default to the code's.
+    """What a probe found: a code and its evidence (``details``).
+
+    The summary and remediation are the code's templates filled from the
+    evidence, unless the finding words them itself (checks not yet written as
+    tables). ``status`` is the code's unless the code declares others in ``when``.
 
     ``fact`` is an in-memory object the probe measured and other probes may
     reuse (never serialized): the runner hands it to every probe that waits
@@ -39,7 +43,7 @@ class Finding:
     """
 
     code: str
-    summary: str
+    summary: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
     status: Status | None = None
     remediation: str | None = None

@@ -46,6 +46,7 @@ CODES = codes(
         "No NTP synchronisation, a blocked NTP port, or a virtual machine whose clock drifted after a pause.",
         "Enable time synchronisation: `timedatectl set-ntp true` (systemd-timesyncd), or run chronyd/ntpd "
         "and allow UDP port 123 to your NTP servers; check with `timedatectl` or `chronyc tracking`.",
+        when={Status.FAIL: "when the difference is above 5 minutes"},
     ),
     Code(
         "clock.unknown",
@@ -189,7 +190,7 @@ def judge(endpoint: Endpoint, sample: TimeSample, ntp: Any) -> Finding:
     if amount > FAIL_SECONDS:
         return Finding("clock.skew", said, details, status=Status.FAIL)
     if amount > WARN_SECONDS:
-        return Finding("clock.skew", said, details, status=Status.WARN)
+        return Finding("clock.skew", said, details)
     return Finding(
         "clock.ok",
         f"within {max(amount, sample.precision_s):.1f} s of {endpoint.host} ({sample.source}); {ntp.sentence}",

@@ -31,6 +31,7 @@ CODES = codes(
         "A truncated copy, surrounding quotes, a different kind of secret, or the token id without its secret part.",
         "Copy the whole token again from Dynatrace (Access tokens); it looks like "
         "dt0c01.<24 characters>.<64 characters>, upper-case letters and digits only.",
+        when={Status.SKIP: "reported by a check that needs the token when config.token is not selected"},
     ),
     Code(
         "token.file_insecure",

@@ -39,6 +39,7 @@ CODES = codes(
         "The URL was written with http:// instead of https://.",
         "Use https://. Dynatrace endpoints and ActiveGates accept HTTPS only; dtdoctor never sends the "
         "token over plain HTTP except to this machine.",
+        when={Status.SKIP: "reported by a check that would have sent the token there: it sent nothing"},
     ),
     Code(
         "url.apps_converted",

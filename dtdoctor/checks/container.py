@@ -26,15 +26,30 @@ _EEC_NOTE = (
     "or straight to the environment (see the eec check)."
 )
 
+# How every container code reads: the runtime, then the evidence that decided it.
+_DECIDED = "; decided by {decided_by[source]} ({decided_by[observed]}){_qualifiers}"
+
+
+def _runtime(name: str, label: str, causes: str) -> Code:
+    return Code(
+        f"container.{name}",
+        Status.PASS,
+        f"This host is {label}.",
+        causes,
+        summary="running in a container ({_label})" + _DECIDED,
+    )
+
+
 CODES = codes(
     Code(
         "container.none",
         Status.PASS,
         "This host is not a container.",
         "No container evidence was found; the details list everything that was looked at.",
+        summary="not a container: no container evidence found",
     ),
-    Code("container.docker", Status.PASS, "This host is a Docker container.", "Docker evidence was found." + _EEC_NOTE),
-    Code("container.podman", Status.PASS, "This host is a Podman container.", "Podman evidence was found." + _EEC_NOTE),
+    _runtime("docker", "a Docker container", "Docker evidence was found." + _EEC_NOTE),
+    _runtime("podman", "a Podman container", "Podman evidence was found." + _EEC_NOTE),
     Code(
         "container.kubernetes",
         Status.PASS,
@@ -42,20 +57,17 @@ CODES = codes(
         "Kubernetes' service-account mount or a kubepods cgroup was found. Pods send events through an "
         "ActiveGate (in the cluster: the Dynatrace Operator's ActiveGate) or straight to the environment; "
         "OneAgent's local ingest endpoint is not available to them.",
+        summary="running in a Kubernetes pod{_on}" + _DECIDED,
     ),
-    Code(
-        "container.containerd",
-        Status.PASS,
-        "This host is a containerd container.",
-        "containerd evidence was found." + _EEC_NOTE,
-    ),
-    Code("container.lxc", Status.PASS, "This host is an LXC container.", "LXC evidence was found." + _EEC_NOTE),
+    _runtime("containerd", "a containerd container", "containerd evidence was found." + _EEC_NOTE),
+    _runtime("lxc", "an LXC container", "LXC evidence was found." + _EEC_NOTE),
     Code(
         "container.other",
         Status.PASS,
         "This host is a container of another runtime (systemd-nspawn, OpenVZ, rkt, proot ...) or of one that "
         "could not be identified.",
         "Container evidence was found that names no runtime dtdoctor has a code for; details name it." + _EEC_NOTE,
+        summary="running in a container ({_label})" + _DECIDED,
     ),
     Code(
         "container.wsl",
@@ -63,9 +75,11 @@ CODES = codes(
         "This host is the Windows Subsystem for Linux (WSL): not a container, but not a plain Linux host either.",
         "The kernel release names Microsoft/WSL and no container evidence was found. A OneAgent on Windows "
         "listens on the Windows loopback, which a WSL 2 distribution reaches only with mirrored networking.",
+        summary="Windows Subsystem for Linux (WSL), not a container",
     ),
 )
 
+# Classify: the runtime decides the code; any other runtime is container.other.
 _RUNTIME_CODES = {
     detect.NONE: "container.none",
     detect.DOCKER: "container.docker",
@@ -75,6 +89,7 @@ _RUNTIME_CODES = {
     detect.LXC: "container.lxc",
     detect.WSL: "container.wsl",
 }
+_LABELS = {detect.NSPAWN: "systemd-nspawn", detect.OTHER: "an unidentified container runtime"}
 
 
 # The result other probes wait for (``after``) to reuse its detection.
@@ -100,11 +115,12 @@ def code_for(found: detect.Detection) -> str:
 
 
 def judge(found: detect.Detection) -> Finding:
-    details = found.to_json()
-    summary = detect.describe(found)
-    if found.wsl and found.is_container:
-        summary += " (on a WSL kernel, e.g. Docker Desktop)"
-    return Finding(code_for(found), summary, details)
+    """The code and its evidence: the detection, plus the clauses only the wording uses."""
+    evidence = found.to_json()
+    evidence["_label"] = _LABELS.get(found.runtime, found.runtime)
+    evidence["_on"] = f" on {found.underlying}" if found.underlying else ""
+    evidence["_qualifiers"] = "".join(f"; {clause}" for clause in detect.qualifiers(found))
+    return Finding(code_for(found), details=evidence)
 
 
 def probe(probe_ctx: ProbeContext) -> Finding:

@@ -71,6 +71,11 @@ CODES = codes(
         "OneAgent is not installed or not running, the Extension Execution Controller or its local HTTP ingest "
         "API is turned off, the host runs in Discovery mode, or OneAgent uses another port.",
         ENABLE_STEPS,
+        when={
+            Status.WARN: "when OneAgent is installed but events do not rely on its endpoint (an environment URL "
+            "is configured and no --eec-port)",
+            Status.SKIP: "when OneAgent is not installed and events go to the configured environment",
+        },
     ),
     Code(
         "eec.wrong_service",
@@ -105,6 +110,7 @@ CODES = codes(
         "OneAgent's local ingest API is bound to the host's own loopback and not offered in containerized setups.",
         f"Send events through an ActiveGate instead: POST to {ACTIVEGATE_FORM} with an API token that has the "
         "events.ingest scope (or straight to the environment, https://<env-id>.live.dynatrace.com/api/v2/events/ingest).",
+        when={Status.SKIP: "when events go to the configured environment instead (an environment URL, no --eec-port)"},
     ),
 )
 

@@ -50,6 +50,10 @@ CODES = codes(
         "container (OneAgent monitors containers from the host).",
         "To send events through OneAgent's local endpoint, install OneAgent in Full-Stack or Infrastructure "
         "Monitoring mode; otherwise send them to the environment or an ActiveGate with an API token.",
+        when={
+            Status.SKIP: "when OneAgent is not needed here: an environment URL is configured (and no --eec-port), "
+            "or this is a container (OneAgent runs on the host)",
+        },
     ),
     Code(
         "oneagent.not_running",

@@ -52,7 +52,15 @@ SCOPE_NAMES = {
 _EDIT = "In Dynatrace: Access tokens > select the token > Edit"
 
 CODES = codes(
-    Code("token.ok", Status.PASS, "Dynatrace accepts the token and it has every required scope."),
+    Code(
+        "token.ok",
+        Status.PASS,
+        "Dynatrace accepts the token and it has every required scope.",
+        when={
+            Status.WARN: "when the token lookup was unavailable: events.ingest was inferred from an ingest request, "
+            "and the other required scopes could not be verified",
+        },
+    ),
     Code(
         "token.unauthorized",
         Status.FAIL,
@@ -96,6 +104,7 @@ CODES = codes(
         "The endpoint timed out, failed TLS, answered with a server error, rate-limited the request, "
         "or something other than Dynatrace answered.",
         "Fix the api check's finding for this endpoint first, then run dtdoctor again.",
+        when={Status.WARN: "when Dynatrace rate-limited the request (HTTP 429): asking again later will tell"},
     ),
 )
 

@@ -1,4 +1,10 @@
-"""Every result code: what it means, why it happens, how to fix it.
+"""Every result code: what it means, why it happens, how to fix it, and its words.
+
+Classify, then word: a check's judge returns a code and its evidence
+(``Finding(code, details=evidence)``); the summary and remediation are
+templates that belong to the code, filled from the evidence by ``word``. A
+code has one status, or declares in ``when`` each other status a result may
+carry and when; ``dtdoctor explain`` shows all of it.
 
 Each check module defines its own codes next to the logic that emits them,
 and each ``Check`` declares every code it may emit (its own, and the few it
@@ -10,8 +16,9 @@ builds it from the registry. This module imports no check.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
-from typing import Iterable, Mapping
+import string
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
 
 from dtdoctor.core.model import Status
 
@@ -22,10 +29,17 @@ class Code:
 
     Attributes:
         code: the machine-readable name, ``<family>.<cause>``.
-        status: the status a result with this code has unless the check says otherwise.
+        status: the status of a result with this code, unless ``when`` allows another.
         meaning: one sentence: what the result says.
         causes: why it typically happens.
-        remediation: what to do; empty for codes that need no action.
+        remediation: what to do; empty for codes that need no action. A template
+            (``{name}`` is the evidence's ``name``, ``{name[key]}`` a key of it)
+            when ``summary`` is one. Evidence whose name starts with ``_`` serves
+            the wording only: the runner leaves it out of the result's details.
+        summary: the template of a result's one-line summary, filled from its
+            evidence; empty for codes whose checks still write their own line.
+        when: every other status a result with this code may have, each with the
+            condition that gives it (``{Status.WARN: "when ..."}``).
     """
 
     code: str
@@ -33,6 +47,43 @@ class Code:
     meaning: str
     causes: str = ""
     remediation: str = ""
+    summary: str = ""
+    when: Mapping[Status, str] = field(default_factory=dict)
+
+    @property
+    def statuses(self) -> tuple[Status, ...]:
+        """Every status a result with this code can have, the usual one first."""
+        return (self.status, *self.when)
+
+    def status_for(self, requested: Status | None) -> Status:
+        """The status of a result: the code's, or one it declares in ``when``."""
+        if requested is None:
+            return self.status
+        if requested not in self.statuses:
+            raise ValueError(f"{self.code} is never {requested.value} (it can be: {_names(self.statuses)})")
+        return requested
+
+    def fields(self) -> list[str]:
+        """The evidence names the templates use."""
+        found = []
+        for template in (self.summary, self.remediation) if self.summary else ():
+            found += [name for _, name, _, _ in string.Formatter().parse(template) if name]
+        return list(dict.fromkeys(found))
+
+
+def _names(statuses: Iterable[Status]) -> str:
+    return ", ".join(status.value for status in statuses)
+
+
+def word(code: Code, summary: str, remediation: str | None, evidence: Mapping[str, Any]) -> tuple[str, str]:
+    """The summary and remediation of a result: the finding's own words, else the code's templates
+    filled from the evidence. A code without a summary template needs the finding's summary."""
+    if summary:
+        return summary, remediation if remediation is not None else code.remediation
+    if not code.summary:
+        raise ValueError(f"{code.code} has no summary template, and the finding gave no summary")
+    advice = remediation if remediation is not None else code.remediation.format_map(evidence)
+    return code.summary.format_map(evidence), advice
 
 
 def codes(*items: Code) -> Mapping[str, Code]:

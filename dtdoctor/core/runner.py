@@ -11,7 +11,7 @@ limits are the backstop: a probe that overruns ``budget * timeout`` plus a
 grace second becomes a ``check.deadline`` error and its thread is abandoned
 (daemon threads never hold up the exit). A probe that raises becomes a
 ``check.crashed`` error for that probe alone, and so does one that reports a
-code its check does not declare.
+code its check does not declare, or a status its code does not declare.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, ResultKey
-from dtdoctor.core.codes import RUNNER_CODES, Code, code_table
+from dtdoctor.core.codes import RUNNER_CODES, Code, code_table, word
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import CheckResult, Status
 from dtdoctor.net.untrusted import bounded
@@ -75,6 +75,11 @@ def plan(checks: Sequence[Check], ctx: RunContext) -> list[Task]:
             seen.add(task.key)
             tasks.append(task)
     return tasks
+
+
+def evidence(details: Mapping[str, Any]) -> dict[str, Any]:
+    """A finding's evidence as the result keeps it: without the names only its wording uses."""
+    return {name: value for name, value in details.items() if not name.startswith("_")}
 
 
 def run_checks(
@@ -253,17 +258,17 @@ class Runner:
 
     def _result(self, task: Task, finding: Finding, started: float, ended: float, trace: str = "") -> CheckResult:
         code = self._code(task, finding.code)
-        remediation = finding.remediation if finding.remediation is not None else code.remediation
+        summary, remediation = word(code, finding.summary, finding.remediation, finding.details)
         awaited = self.waited.get(task.key, ())
         return CheckResult(
             id=task.check.id,
             target=task.probe.target,
             title=task.check.title,
-            status=finding.status or code.status,
+            status=code.status_for(finding.status),
             code=finding.code,
-            summary=finding.summary,
+            summary=summary,
             remediation=remediation,
-            details=bounded(dict(finding.details)),  # evidence may be a server's deeply nested JSON
+            details=bounded(evidence(finding.details)),  # evidence may be a server's deeply nested JSON
             duration_ms=round((ended - started) * 1000),
             depends_on=tuple(dict.fromkeys(check_id for check_id, _ in awaited)),
             started_ms=round((started - self.ctx.started) * 1000),

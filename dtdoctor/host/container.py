@@ -414,19 +414,11 @@ def detect_container(root: Path, environ: Mapping[str, str]) -> Detection:
     return Detection(NONE, None, tuple(evidence), None, False)
 
 
-def describe(detection: Detection) -> str:
-    """One line for a human: the runtime and what decided it."""
-    if detection.runtime == NONE:
-        return "not a container: no container evidence found"
-    if detection.runtime == WSL:
-        return "Windows Subsystem for Linux (WSL), not a container"
-    labels = {NSPAWN: "systemd-nspawn", OTHER: "an unidentified container runtime"}
-    label = labels.get(detection.runtime, detection.runtime)
-    text = f"running in a container ({label})" if detection.runtime != KUBERNETES else "running in a Kubernetes pod"
-    if detection.underlying:
-        text += f" on {detection.underlying}"
-    if detection.decided_by is not None:
-        text += f"; decided by {detection.decided_by.source} ({detection.decided_by.observed})"
+def qualifiers(detection: Detection) -> list[str]:
+    """What weakens or colours a container verdict, one clause each."""
+    clauses = []
     if detection.weak_only:
-        text += "; weak evidence only"
-    return text
+        clauses.append("weak evidence only")
+    if detection.wsl and detection.is_container:
+        clauses.append("on a WSL kernel, e.g. Docker Desktop")
+    return clauses

@@ -53,7 +53,7 @@ def test_dockerenv_alone_is_docker_but_weak(tmp_path: Path) -> None:
     found = run(host)
     assert found.runtime == detect.DOCKER
     assert found.weak_only
-    assert "weak evidence only" in detect.describe(found)
+    assert detect.qualifiers(found) == ["weak evidence only"]
 
 
 def test_podman(tmp_path: Path) -> None:

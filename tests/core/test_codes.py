@@ -1,0 +1,103 @@
+"""Classify, then word: codes own their statuses and their words; ``explain`` shows both."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+
+from dtdoctor.checks import CHECKS, container, registry_codes
+from dtdoctor.checks.base import Check, Finding, Probe
+from dtdoctor.core.codes import Code, codes, word
+from dtdoctor.core.model import Status
+from dtdoctor.core.runner import run_checks
+from dtdoctor.host import container as detect
+from tests.support.cli import invoke
+from tests.support.factories import context
+
+GREETING = Code(
+    "demo.greeting",
+    Status.PASS,
+    "A greeting was heard.",
+    remediation="Answer {who}.",
+    summary="{who} said {words[first]}",
+    when={Status.WARN: "when the greeting was rude"},
+)
+
+
+def test_the_words_come_from_the_code_and_the_evidence() -> None:
+    summary, remediation = word(GREETING, "", None, {"who": "Ada", "words": {"first": "hello"}})
+    assert (summary, remediation) == ("Ada said hello", "Answer Ada.")
+    # A finding that still words itself keeps its words; the code's remediation is the default.
+    assert word(GREETING, "its own line", None, {}) == ("its own line", "Answer {who}.")
+    with pytest.raises(KeyError, match="who"):
+        word(GREETING, "", None, {"words": {"first": "hi"}})
+    with pytest.raises(ValueError, match="no summary template"):
+        word(Code("demo.plain", Status.PASS, "plain"), "", None, {})
+
+
+def test_a_code_has_only_the_statuses_it_declares() -> None:
+    assert GREETING.statuses == (Status.PASS, Status.WARN)
+    assert GREETING.status_for(None) is Status.PASS and GREETING.status_for(Status.WARN) is Status.WARN
+    with pytest.raises(ValueError, match=r"demo\.greeting is never fail"):
+        GREETING.status_for(Status.FAIL)
+
+
+def test_the_runner_words_results_and_refuses_an_undeclared_status() -> None:
+    def greet(status: Status | None) -> Finding:
+        return Finding("demo.greeting", details={"who": "Ada", "words": {"first": "hi"}, "_tone": "warm"},
+                       status=status)
+
+    probes = [Probe("polite", lambda _: greet(None)), Probe("rude", lambda _: greet(Status.WARN)),
+              Probe("odd", lambda _: greet(Status.FAIL))]
+    check = Check(id="demo", title="Demo", codes=codes(GREETING), plan=lambda ctx: probes)
+    polite, rude, odd = run_checks([check], context())
+    assert (polite.status, polite.summary, polite.remediation) == (Status.PASS, "Ada said hi", "Answer Ada.")
+    assert "_tone" not in polite.details and polite.details["who"] == "Ada"
+    assert rude.status is Status.WARN
+    assert odd.code == "check.crashed" and "demo.greeting is never fail" in odd.summary
+
+
+def test_every_template_in_the_registry_parses_and_every_check_declares_its_statuses() -> None:
+    table = registry_codes()
+    for code in table.values():
+        for template in (code.summary, code.remediation) if code.summary else ():
+            list(string.Formatter().parse(template))
+        assert code.status not in code.when, code.code
+    # The inline overrides of old are declared now.
+    assert table["oneagent.not_installed"].statuses == (Status.WARN, Status.SKIP)
+    assert set(table["eec.not_listening"].statuses) == {Status.FAIL, Status.WARN, Status.SKIP}
+    assert {check.id for check in CHECKS} >= {"container", "oneagent", "eec"}
+
+
+def test_explain_shows_every_status_and_the_wording() -> None:
+    result = invoke("explain", "oneagent.not_installed")
+    assert result.exit_code == 0
+    assert "oneagent.not_installed  (warn/skip)" in result.output
+    assert "  skip when OneAgent is not needed here" in result.output
+    templated = invoke("explain", "container.kubernetes")
+    assert "Reported as: running in a Kubernetes pod{_on}; decided by {decided_by[source]}" in templated.output
+    listing = invoke("explain")
+    assert any(line.startswith("clock.skew") and "warn/fail" in line for line in listing.output.splitlines())
+
+
+EVIDENCE = detect.Evidence("/proc/1/cgroup", "0::/kubepods/pod1", detect.KUBERNETES, detect.STRONG)
+WEAK = detect.Evidence("/.dockerenv", "present", detect.DOCKER, detect.WEAK)
+
+
+@pytest.mark.parametrize(("found", "code", "summary"), [
+    (detect.Detection(detect.NONE, None), "container.none", "not a container: no container evidence found"),
+    (detect.Detection(detect.WSL, None, wsl=True), "container.wsl",
+     "Windows Subsystem for Linux (WSL), not a container"),
+    (detect.Detection(detect.DOCKER, WEAK, (WEAK,)), "container.docker",
+     "running in a container (docker); decided by /.dockerenv (present); weak evidence only"),
+    (detect.Detection(detect.KUBERNETES, EVIDENCE, (EVIDENCE,), underlying=detect.CONTAINERD), "container.kubernetes",
+     "running in a Kubernetes pod on containerd; decided by /proc/1/cgroup (0::/kubepods/pod1)"),
+    (detect.Detection(detect.NSPAWN, EVIDENCE, (EVIDENCE,), wsl=True), "container.other",
+     "running in a container (systemd-nspawn); decided by /proc/1/cgroup (0::/kubepods/pod1); "
+     "on a WSL kernel, e.g. Docker Desktop"),
+])
+def test_the_container_verdict_is_a_table(found: detect.Detection, code: str, summary: str) -> None:
+    finding = container.judge(found)
+    assert finding.code == code and finding.summary == ""
+    assert word(container.CODES[code], "", None, finding.details)[0] == summary
