@@ -60,7 +60,8 @@ def snapshot_of(report: Report, number: int, redactor: Redactor) -> Snapshot:
 
 
 def failed_snapshot(problem: str, number: int, redactor: Redactor) -> Snapshot:
-    from dtdoctor.core.report import iso, utc_now
+    from dtdoctor.core.model import utc_timestamp
+    from dtdoctor.core.report import utc_now
 
     problem = redactor.scrub(problem)
     metrics = (
@@ -68,7 +69,8 @@ def failed_snapshot(problem: str, number: int, redactor: Redactor) -> Snapshot:
         "# TYPE dtdoctor_exit_code gauge\n"
         f"dtdoctor_exit_code {int(ExitCode.UNKNOWN)}\n"
     )
-    return Snapshot(number=number, exit_code=int(ExitCode.UNKNOWN), status="error", finished_at=iso(utc_now()),
+    finished_at = utc_timestamp(utc_now())
+    return Snapshot(number=number, exit_code=int(ExitCode.UNKNOWN), status="error", finished_at=finished_at,
                     metrics=metrics + serve_metrics(number, 1), problem=problem)
 
 
