@@ -1,52 +1,82 @@
-"""``truststore``: is there a system trust store, is it fresh, and do the two stores agree?
+"""``truststore``: is there a system trust store, what does it hold, and does it hold what Dynatrace needs?
 
-One result, target ``local``: where the system CA bundle is
-(``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` first, then each distribution's path),
-how many roots it holds, how old it and certifi's bundle are, and whether the
-system store and certifi's Mozilla bundle judge every HTTPS endpoint alike.
-The handshakes are the ``tls`` check's: the probe waits for the ``tls``
-results and reuses the handshakes they carry as their fact; it does them
-itself only when ``tls`` is not selected. Precedence: missing > stale > disagree > ok; when a lower one also
-applies, the summary and details still name it.
+One result, target ``local``. Measure, judge, word:
+
+1. Measure (``StoreFacts``): where the system CA bundle is (``SSL_CERT_FILE`` /
+   ``SSL_CERT_DIR`` first, then each distribution's path), the package that
+   installed it and the date of its Mozilla list (``host/ca_package.py``), and
+   its content against Mozilla's list as certifi ships it (``net/roots.py``):
+   roots missing, expired roots, roots Mozilla removed. Per HTTPS endpoint,
+   read from the ``tls`` result the runner waited for and the handshakes it
+   carries as its fact: how each store judged it and the root its chain needs.
+2. Judge (``RULES``): the first rule that holds gives the code; every other
+   that holds is named too.
+3. Word: each code's clause and remediation, from the facts.
 """
 
 from __future__ import annotations
 
 import datetime
 import sys
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
 
-from dtdoctor.checks import proxy as proxy_check
 from dtdoctor.checks import tls
-from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, ProbeContext, ResultKey
+from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, ProbeContext
 from dtdoctor.config import Endpoint
 from dtdoctor.core.codes import Code, codes
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import CheckResult, Status
+from dtdoctor.host import ca_package
 from dtdoctor.host.facts import os_release
-from dtdoctor.net import tls_probe, trust
+from dtdoctor.net import certs, roots, tls_probe, trust
 
 ID = "truststore"
 
 STALE_AFTER_DAYS = 365
+# How many roots of a group the summary names before "and N more" (the details list all).
+NAMED_IN_SUMMARY = 3
 
 CODES = codes(
     Code(
         "truststore.ok",
         Status.PASS,
-        "A system trust store exists, it and certifi's bundle are less than a year old, and both judge "
-        "every HTTPS endpoint alike.",
+        "A system trust store exists, holds every root of Mozilla's current list (as certifi ships it) and no "
+        "expired or removed one, and every reached HTTPS endpoint's root is in it.",
+    ),
+    Code(
+        "truststore.root_missing",
+        Status.FAIL,
+        "An HTTPS endpoint's certificate chain ends at a root the system store lacks: OneAgent, curl and every "
+        "client using the system store cannot verify it.",
+        "An outdated ca-certificates package (the root was added to Mozilla's list later), or a store reduced "
+        "by hand. certifi's bundle, when it has the root, trusts the endpoint: the two disagree.",
+        "Add the root the details name to the system store (Debian/Ubuntu/Alpine: copy it to "
+        "/usr/local/share/ca-certificates/ and run `update-ca-certificates`; RHEL: /etc/pki/ca-trust/source/anchors/ "
+        "and `update-ca-trust`; SUSE: /etc/pki/trust/anchors/ and `update-ca-certificates`), or upgrade "
+        "ca-certificates when a newer package has it; for dtdoctor alone, pass it with --ca-bundle.",
+    ),
+    Code(
+        "truststore.outdated",
+        Status.WARN,
+        "The system store differs from Mozilla's current list: roots are missing (no reached endpoint needs "
+        "them), or expired or removed roots are still trusted.",
+        "The ca-certificates package is older than certifi's list, or the distribution's newest package is "
+        "(a stable release keeps its list); removed roots stay trusted until the package drops them.",
+        "Upgrade ca-certificates (`apt-get install --only-upgrade ca-certificates`, `dnf update ca-certificates`, "
+        "`apk upgrade ca-certificates`, `zypper update ca-certificates`). Where it is already the newest: a "
+        "backported package, certifi for Python clients (`pip install -U certifi`), or the needed roots added "
+        "by hand; deselect expired or removed roots (Debian: `!` before their line in /etc/ca-certificates.conf, "
+        "then `update-ca-certificates`).",
     ),
     Code(
         "truststore.stale",
         Status.WARN,
-        "The system trust store or certifi's bundle is more than a year old.",
-        "The ca-certificates package (or certifi) has not been updated; newer root CAs are missing and "
-        "endpoints that moved to them will fail to verify.",
-        "Update the trust store: Debian/Ubuntu `apt-get install --only-upgrade ca-certificates`, RHEL "
-        "`dnf update ca-certificates && update-ca-trust`, Alpine `apk upgrade ca-certificates`, SUSE "
-        "`zypper update ca-certificates`; certifi: `pip install -U certifi`.",
+        "certifi's Mozilla list, the reference the store is judged by, is more than a year old; or the store "
+        "cannot be read root by root and its package is more than a year old.",
+        "certifi (or the ca-certificates package) has not been updated.",
+        "Update certifi (`pip install -U certifi`) and the ca-certificates package of the distribution.",
     ),
     Code(
         "truststore.missing",
@@ -60,16 +90,15 @@ CODES = codes(
     Code(
         "truststore.disagree",
         Status.WARN,
-        "The system trust store and certifi's bundle judge an endpoint differently.",
-        "A private or inspecting CA installed only in the system store (certifi users fail), or an outdated "
-        "system store that lacks a root certifi has (system-store users fail).",
-        "Make the store that rejects the endpoint trust its CA (details name it), or point clients at the "
-        "other store (SSL_CERT_FILE, REQUESTS_CA_BUNDLE).",
+        "The system trust store trusts an endpoint that certifi's bundle rejects.",
+        "A private or inspecting CA installed only in the system store: clients that ship certifi fail.",
+        "Point Python clients at the system bundle (SSL_CERT_FILE, REQUESTS_CA_BUNDLE) or add the CA to "
+        "their configuration.",
     ),
 )
 
 _UPDATE_COMMANDS = {
-    "debian": "apt-get update && apt-get install --only-upgrade ca-certificates && update-ca-certificates",
+    "debian": "apt-get update && apt-get install --only-upgrade ca-certificates",
     "rhel": "dnf update ca-certificates && update-ca-trust",
     "alpine": "apk upgrade ca-certificates && update-ca-certificates",
     "suse": "zypper update ca-certificates && update-ca-certificates",
@@ -79,6 +108,13 @@ _INSTALL_COMMANDS = {
     "rhel": "dnf install ca-certificates && update-ca-trust",
     "alpine": "apk add ca-certificates",
     "suse": "zypper install ca-certificates",
+}
+# Where a family's administrator adds a CA, and the command that puts it in the store.
+_ADD_ROOT = {
+    "debian": ("/usr/local/share/ca-certificates/<name>.crt", "update-ca-certificates"),
+    "alpine": ("/usr/local/share/ca-certificates/<name>.crt", "update-ca-certificates"),
+    "rhel": ("/etc/pki/ca-trust/source/anchors/<name>.pem", "update-ca-trust"),
+    "suse": ("/etc/pki/trust/anchors/<name>.pem", "update-ca-certificates"),
 }
 
 
@@ -96,236 +132,509 @@ def distribution_family(release: dict[str, str]) -> str | None:
     return None
 
 
-def probe_local(ctx: RunContext, platform: str, today: datetime.date) -> Finding:
-    release = os_release(ctx.root)
-    family = distribution_family(release)
-    details: dict[str, Any] = {"os": release.get("PRETTY_NAME") or release.get("ID") or platform}
-    version, certifi_day = trust.certifi_date()
-    details["certifi"] = {"version": version, "bundle": "certifi (Mozilla)"}
-    locations = trust.locate_system_store(ctx.root, ctx.environ, platform)
-    details["locations"] = [
-        {
-            "kind": location.kind,
-            "path": location.path,
-            "origin": location.origin,
-            "roots": location.roots,
-            "modified": location.modified.strftime("%Y-%m-%d") if location.modified else None,
-            **({"problem": location.problem} if location.problem else {}),
-        }
-        for location in locations
-    ]
-    usable = [location for location in locations if not location.problem and (location.roots or location.kind == "os")]
-    if not usable:
-        broken = next((location for location in locations if location.problem), None)
-        install = _INSTALL_COMMANDS.get(family or "", "install your distribution's ca-certificates package")
-        if broken is not None:
-            summary = f"{broken.origin} points to {broken.path}, which does not exist: no trust store"
-            fix = f"Point {broken.origin} at an existing CA bundle, or unset it to use the system default."
-        else:
-            summary = "no system trust store found (no CA bundle in any known location)"
-            fix = f"Install the CA certificates: `{install}`."
-        return Finding("truststore.missing", summary, details, remediation=fix)
-    store = usable[0]
-    details["store_kind"] = store.kind
-    if store.kind == "os":
-        summary = f"the {store.path} is used"
-        details["store"] = store.path
-    else:
-        summary = f"{store.path} ({store.origin}) holds {store.roots} certificate(s)"
-        details["store"] = store.path
-        details["roots"] = store.roots
-    package = trust.ca_certificates_package_date(ctx.root)
-    store_day: datetime.date | None = None
-    if package is not None:
-        store_day, where = package
-        details["store_date"] = {"date": store_day.isoformat(), "from": where}
-    elif store.modified is not None:
-        store_day = store.modified.date()
-        details["store_date"] = {"date": store_day.isoformat(), "from": "file modification time"}
-    stale: list[str] = []
-    fixes: list[str] = []
-    if store_day is not None:
-        age = (today - store_day).days
-        details["store_age_days"] = age
-        summary += f", dated {store_day.isoformat()}"
-        if age > STALE_AFTER_DAYS:
-            stale.append(f"the system store is {age} days old")
-            fixes.append("`" + _UPDATE_COMMANDS.get(family or "", "update the ca-certificates package") + "`")
-    if certifi_day is not None:
-        age = (today - certifi_day).days
-        details["certifi"]["age_days"] = age
-        summary += f"; certifi {version}"
-        if age > STALE_AFTER_DAYS:
-            stale.append(f"certifi {version} is {age} days old")
-            fixes.append("`pip install -U certifi`")
-    if stale:
-        return Finding(
-            "truststore.stale",
-            "; ".join(stale) + f" ({summary})",
-            details,
-            remediation="Update: " + "; ".join(fixes) + ".",
-        )
-    return Finding("truststore.ok", summary, details)
-
-
-# Who fails when one store rejects an endpoint the other trusts.
-_CONSEQUENCE = {
-    trust.CERTIFI: "clients that ship certifi (pip, requests, httpx) would fail",
-    trust.SYSTEM: "OneAgent, curl and every client using the system store would fail",
-}
-_STORE_NAMES = {trust.SYSTEM: "the system store", trust.CERTIFI: "certifi's bundle"}
+# --- measure ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """How the two stores judged one endpoint, or why they could not be compared."""
+class StoreFacts:
+    """Everything local the verdict reads."""
+
+    family: str | None
+    os_name: str
+    locations: list[trust.StoreLocation]
+    store: trust.StoreLocation | None
+    package: ca_package.PackageRecord | None
+    newest: ca_package.Newest
+    certifi_version: str
+    certifi_day: datetime.date | None
+    system_roots: dict[str, roots.Root] | None  # None: not readable root by root (the OS verifier)
+    mozilla_roots: dict[str, roots.Root]
+    content: roots.Content | None
+    today: datetime.date
+
+    def age(self, day: datetime.date | None) -> int | None:
+        return None if day is None else (self.today - day).days
+
+
+def _system_roots(ctx: RunContext, store: trust.StoreLocation | None) -> dict[str, roots.Root] | None:
+    if store is None or store.kind == "os":
+        return None
+    path = ctx.root / store.path.lstrip("/")
+    return roots.read_bundle(path) if store.kind == "file" else roots.read_directory(path)
+
+
+def measure_store(ctx: RunContext, platform: str, now: datetime.datetime, timeout: float) -> StoreFacts:
+    import certifi
+
+    release = os_release(ctx.root)
+    family = distribution_family(release)
+    locations = trust.locate_system_store(ctx.root, ctx.environ, platform)
+    usable = [spot for spot in locations if not spot.problem and (spot.roots or spot.kind == "os")]
+    store = usable[0] if usable else None
+    package = ca_package.installed(ctx.root, family) if store is not None and store.kind != "os" else None
+    newest = ca_package.newest(ctx.root, family, timeout) if package is not None else ca_package.Newest(False)
+    version, certifi_day = trust.certifi_date()
+    system = _system_roots(ctx, store)
+    mozilla = roots.read_bundle(Path(certifi.where()))
+    content = None
+    if system is not None:
+        content = roots.compare(system, mozilla, roots.local_additions(ctx.root), now)
+    return StoreFacts(
+        family, release.get("PRETTY_NAME") or release.get("ID") or platform, locations, store, package, newest,
+        version, certifi_day, system, mozilla, content, now.date(),
+    )
+
+
+@dataclass(frozen=True)
+class EndpointTrust:
+    """How the two stores judged one endpoint, and the root its chain needs, from its ``tls`` result."""
 
     address: str
-    verdicts: dict[str, str]
-    rejected_by: str | None = None  # set when exactly one store rejects the endpoint
-    error: str = ""  # the rejecting store's verify message
-    not_compared: str = ""  # why no comparison was made
+    verdicts: dict[str, str] = field(default_factory=dict)
+    root: str = ""  # the subject of the root the presented chain needs
+    root_sha256: str = ""  # when the server sent the root itself, or a store holds it
+    in_system: bool | None = None  # None: the store cannot be read root by root
+    in_certifi: bool = False
+    not_compared: str = ""
 
     @property
-    def disagrees(self) -> bool:
-        return self.rejected_by is not None
+    def system_trusts(self) -> bool:
+        return self.verdicts.get(trust.SYSTEM) == "trusted"
 
     @property
-    def consequence(self) -> str:
-        return _CONSEQUENCE.get(self.rejected_by or "", "")
+    def certifi_trusts(self) -> bool:
+        return self.verdicts.get(trust.CERTIFI) == "trusted"
 
-    def sentence(self) -> str:
-        rejected_by = self.rejected_by or trust.SYSTEM
-        trusted_by = trust.SYSTEM if rejected_by == trust.CERTIFI else trust.CERTIFI
+    @property
+    def root_missing(self) -> bool:
+        """The system store rejects it and lacks the root that certifi trusts it by."""
+        return not self.not_compared and not self.system_trusts and self.certifi_trusts and not self.in_system
+
+    @property
+    def private_ca(self) -> bool:
+        return not self.not_compared and self.system_trusts and _rejected(self.verdicts.get(trust.CERTIFI, ""))
+
+    def to_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"endpoint": self.address, **self.verdicts}
+        if self.root:
+            found.update(root=self.root, in_system_store=self.in_system, in_certifi=self.in_certifi)
+        if self.root_sha256:
+            found["root_sha256"] = self.root_sha256
+        if self.not_compared:
+            found["not_compared"] = self.not_compared
+        return found
+
+
+def _rejected(verdict: str) -> bool:
+    return verdict.startswith("rejected")
+
+
+def _needed_root(found: tls_probe.Assessment | None) -> tuple[str, str]:
+    """The subject of the root the presented chain ends at, and its fingerprint when the server sent it."""
+    presented = found.presented if found is not None else None
+    if presented is None or not presented.chain:
+        return "", ""
+    try:
+        top = certs.cert_facts(presented.chain[-1])
+    except ValueError:
+        return "", ""
+    if top.self_issued:
+        return top.subject, top.sha256
+    return top.issuer, ""
+
+
+def _holds(store: dict[str, roots.Root] | None, subject: str, sha256: str) -> bool | None:
+    if store is None:
+        return None
+    if sha256:
+        return sha256 in store
+    return any(root.subject == subject for root in store.values())
+
+
+def endpoint_trust(
+    address: str, result: CheckResult | None, found: tls_probe.Assessment | None, facts: StoreFacts
+) -> EndpointTrust:
+    """Read one endpoint's ``tls`` result and the handshakes it carries: both stores' verdicts, the root needed."""
+    if result is None:
+        return EndpointTrust(address, not_compared="the tls check was not run")
+    if result.status in (Status.SKIP, Status.ERROR) or found is None:
+        return EndpointTrust(address, not_compared=f"the tls check did not judge {address} ({result.code})")
+    judged = {store: str(verdict) for store, verdict in found.store_verdicts().items()}
+    if not all(verdict == "trusted" or _rejected(verdict) for verdict in judged.values()) or len(judged) < 2:
+        reason = f"no TLS handshake with {address} to judge (see the tls result)"
+        return EndpointTrust(address, judged, not_compared=reason)
+    subject, sha256 = _needed_root(found)
+    in_system = _holds(facts.system_roots, subject, sha256)
+    if in_system is None or not subject:
+        in_system = judged[trust.SYSTEM] == "trusted"
+    if not sha256:
+        sha256 = next((r.sha256 for r in facts.mozilla_roots.values() if r.subject == subject), "")
+    in_certifi = bool(subject) and bool(_holds(facts.mozilla_roots, subject, sha256))
+    return EndpointTrust(address, judged, subject, sha256, in_system, in_certifi)
+
+
+# --- judge --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    facts: StoreFacts
+    endpoints: list[EndpointTrust]
+
+    @property
+    def needs_missing(self) -> list[EndpointTrust]:
+        return [endpoint for endpoint in self.endpoints if endpoint.root_missing]
+
+    @property
+    def private(self) -> list[EndpointTrust]:
+        return [endpoint for endpoint in self.endpoints if endpoint.private_ca]
+
+    @property
+    def reached(self) -> list[EndpointTrust]:
+        return [endpoint for endpoint in self.endpoints if not endpoint.not_compared]
+
+    def content_differs(self) -> bool:
+        content = self.facts.content
+        return content is not None and bool(content.missing or content.expired or content.removed)
+
+    def stale(self) -> bool:
+        certifi_age = self.facts.age(self.facts.certifi_day)
+        package_age = self.facts.age(self.facts.package.date if self.facts.package else None)
+        if certifi_age is not None and certifi_age > STALE_AFTER_DAYS:
+            return True
+        return self.facts.content is None and package_age is not None and package_age > STALE_AFTER_DAYS
+
+
+# The verdict table: the first rule that holds is the code; the others that hold are named too.
+RULES: tuple[tuple[str, Callable[[Evidence], bool]], ...] = (
+    ("truststore.missing", lambda e: e.facts.store is None),
+    ("truststore.root_missing", lambda e: bool(e.needs_missing)),
+    ("truststore.outdated", Evidence.content_differs),
+    ("truststore.disagree", lambda e: bool(e.private)),
+    ("truststore.stale", Evidence.stale),
+    ("truststore.ok", lambda e: True),
+)
+
+
+def classify(evidence: Evidence) -> list[str]:
+    """Every code whose rule holds, in table order; the first is the verdict."""
+    return [code for code, holds in RULES if holds(evidence)]
+
+
+# --- word ---------------------------------------------------------------------
+
+
+def _names(items: list[str]) -> str:
+    shown = ", ".join(items[:NAMED_IN_SUMMARY])
+    more = len(items) - NAMED_IN_SUMMARY
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _cn(subject: str) -> str:
+    for part in subject.split(","):
+        key, _, value = part.partition("=")
+        if key.strip().upper() in ("CN", "OU", "O") and value:
+            return value.strip()
+    return subject
+
+
+def _store_line(facts: StoreFacts) -> str:
+    store = facts.store
+    if store is None:
+        return "no system trust store"
+    if store.kind == "os":
+        return f"the {store.path} is used"
+    line = f"{store.path} ({store.origin}) holds {store.roots} certificate(s)"
+    package = facts.package
+    if package is None:
+        line += ", no package date found"
+    elif package.date is None:
+        line += f", {package.label()} (no date in its version)"
+    else:
+        line += f", {package.label()} of {package.date.isoformat()}"
+    return line
+
+
+def _content_line(facts: StoreFacts) -> str:
+    content = facts.content
+    reference = f"certifi {facts.certifi_version}"
+    if content is None:
+        return f"{reference}; the store cannot be read root by root, so its content is not compared"
+    counts = (
+        f"{len(content.missing)} missing, {len(content.expired)} expired, "
+        f"{len(content.removed)} removed by Mozilla"
+    )
+    local = f", {len(content.local)} added locally" if content.local else ""
+    return f"against Mozilla's list in {reference} ({content.reference} roots): {counts}{local}"
+
+
+def _clause_root_missing(evidence: Evidence) -> str:
+    return "; ".join(
+        f"{endpoint.address} needs the root '{_cn(endpoint.root) or 'unknown'}', which the system store lacks"
+        + (" (certifi has it)" if endpoint.in_certifi else "")
+        for endpoint in evidence.needs_missing
+    )
+
+
+def _clause_outdated(evidence: Evidence) -> str:
+    content = evidence.facts.content
+    assert content is not None
+    parts = []
+    if content.missing:
+        needed = {endpoint.root for endpoint in evidence.needs_missing}
+        unneeded = [root for root in content.missing if root.subject not in needed]
+        if unneeded:
+            parts.append(f"{len(unneeded)} root(s) of Mozilla's list missing that no reached endpoint needs")
+    for label, group in (("expired root(s)", content.expired), ("root(s) Mozilla removed", content.removed)):
+        if group:
+            parts.append(f"{len(group)} {label} still trusted ({_names([_cn(r.subject) for r in group])})")
+    return "; ".join(parts) or "the store differs from Mozilla's list"
+
+
+def _clause_disagree(evidence: Evidence) -> str:
+    return "; ".join(
+        f"the system store trusts {endpoint.address} but certifi's bundle rejects it: clients that ship certifi "
+        "(pip, requests, httpx) would fail"
+        for endpoint in evidence.private
+    )
+
+
+def _clause_stale(evidence: Evidence) -> str:
+    facts = evidence.facts
+    certifi_age = facts.age(facts.certifi_day)
+    if certifi_age is not None and certifi_age > STALE_AFTER_DAYS:
+        return f"certifi {facts.certifi_version} is {certifi_age} days old"
+    package = facts.package
+    assert package is not None
+    return f"{package.label()} is {facts.age(package.date)} days old"
+
+
+def _clause_missing(evidence: Evidence) -> str:
+    broken = next((spot for spot in evidence.facts.locations if spot.problem), None)
+    if broken is not None:
+        return f"{broken.origin} points to {broken.path}, which does not exist: no trust store"
+    return "no system trust store found (no CA bundle in any known location)"
+
+
+_CLAUSES: dict[str, Callable[[Evidence], str]] = {
+    "truststore.missing": _clause_missing,
+    "truststore.root_missing": _clause_root_missing,
+    "truststore.outdated": _clause_outdated,
+    "truststore.disagree": _clause_disagree,
+    "truststore.stale": _clause_stale,
+}
+
+
+def _endpoint_note(evidence: Evidence) -> str:
+    if not evidence.endpoints:
+        return "no HTTPS endpoint configured: the content judgement stands alone"
+    if not evidence.reached:
+        return "no endpoint was reached: the content judgement stands alone"
+    fine = [e for e in evidence.reached if e.in_system or e.system_trusts]
+    if not fine:
+        return ""
+    return "the root of " + ", ".join(f"{e.address} ('{_cn(e.root)}')" if e.root else e.address for e in fine) + (
+        " is in the system store"
+    )
+
+
+def summarize(evidence: Evidence, found: list[str]) -> str:
+    clauses = [_CLAUSES[code](evidence) for code in found if code in _CLAUSES]
+    head = clauses[0] if clauses else ""
+    also = f"; also {'; '.join(clauses[1:])}" if len(clauses) > 1 else ""
+    facts = evidence.facts
+    tail = [_store_line(facts)] + ([_content_line(facts)] if facts.store is not None else [])
+    note = _endpoint_note(evidence) if facts.store is not None else ""
+    body = "; ".join(part for part in (*tail, note) if part)
+    return f"{head}{also} ({body})" if head else body
+
+
+# --- remediation ---------------------------------------------------------------
+
+
+def _upgrade_advice(facts: StoreFacts) -> str:
+    update = _UPDATE_COMMANDS.get(facts.family or "", "update the ca-certificates package")
+    package, newest = facts.package, facts.newest
+    if package is not None and newest.is_installed(package):
         return (
-            f"{_STORE_NAMES[trusted_by]} trusts {self.address} but {_STORE_NAMES[rejected_by]} rejects it "
-            f"({self.error}): {self.consequence}"
+            f"{package.label()} is already the newest package the local package metadata offers "
+            f"({newest.source}): a newer list needs a backported package where the release has one; "
+            "Python clients can use certifi (`pip install -U certifi`); roots an endpoint needs can be added "
+            "by hand, or given to a client as a CA bundle (dtdoctor: --ca-bundle)."
         )
+    if package is not None and newest.known:
+        return f"Upgrade to {package.name} {newest.candidate} ({newest.source}): `{update}`."
+    return f"Update the store: `{update}`."
 
 
-def _not_compared(address: str, reason: str) -> Comparison:
-    verdict = f"no verdict: {reason}"
-    return Comparison(address, {trust.SYSTEM: verdict, trust.CERTIFI: verdict}, not_compared=reason)
-
-
-def _usable(result: CheckResult | None) -> bool:
-    return result is None or result.status in (Status.PASS, Status.WARN)
-
-
-def compare(endpoint: Endpoint, probe: ProbeContext) -> Comparison:
-    """Judge one endpoint by both stores, from the handshakes the ``tls`` check shares.
-
-    When the ``tls`` result of the endpoint exists, its handshakes (the
-    result's fact) are reused; when ``tls`` was skipped or abandoned, or was
-    not selected and the route to the endpoint failed, no handshake is
-    attempted and the comparison is reported as not made. When ``tls`` was
-    not selected at all, the handshakes are done here.
-    """
-    address = endpoint.address
-    tls_result = probe.result(tls.ID, address)
-    if tls_result is not None and tls_result.status in (Status.SKIP, Status.ERROR):
-        return _not_compared(address, f"the tls check did not judge {address} ({tls_result.code})")
-    if tls_result is None:
-        for check_id, target in proxy_check.route_requirements(probe.run, endpoint):
-            route_result = probe.result(check_id, target)
-            if not _usable(route_result):
-                assert route_result is not None
-                return _not_compared(address, f"{check_id} {target} failed ({route_result.code})")
-    shared: tls_probe.Assessment | None = probe.fact(tls.ID, address)
-    found = shared if shared is not None else tls.assessment(probe.run, endpoint)
-    system, certifi = found.system, found.certifi
-    verdicts: dict[str, str] = dict(found.store_verdicts())
-    judged = (tls_probe.OK, tls_probe.VERIFY_FAILED)
-    if certifi is None or system.outcome not in judged or certifi.outcome not in judged:
-        failed = system if system.outcome not in judged or certifi is None else certifi
-        reason = f"no TLS handshake with {address} to judge ({failed.message or failed.outcome}; see the tls result)"
-        verdicts.setdefault(trust.CERTIFI, "no verdict: not tried")
-        return Comparison(address, verdicts, not_compared=reason)
-    if system.ok == certifi.ok:
-        return Comparison(address, verdicts)
-    if system.ok:
-        return Comparison(address, verdicts, rejected_by=trust.CERTIFI, error=certifi.verify_message)
-    return Comparison(address, verdicts, rejected_by=trust.SYSTEM, error=system.verify_message)
-
-
-def _disagreement_fix(comparison: Comparison, details: dict[str, Any], update_command: str) -> str:
-    if comparison.rejected_by == trust.CERTIFI:
-        path = details.get("store")
-        bundle = f"={path}" if details.get("store_kind") == "file" and path else ""
-        return (
-            f"The CA of {comparison.address} is only in the system store (a private or inspecting CA): point "
-            f"Python tools at the system bundle (SSL_CERT_FILE{bundle}, REQUESTS_CA_BUNDLE{bundle}) or add the CA "
-            "to their configuration."
-        )
+def _add_root_advice(evidence: Evidence) -> str:
+    where, command = _ADD_ROOT.get(evidence.facts.family or "", ("your distribution's CA folder", "its update tool"))
+    names = ", ".join(
+        f"'{_cn(e.root)}'" + (f" (SHA-256 {e.root_sha256})" if e.root_sha256 else "") for e in evidence.needs_missing
+    )
     return (
-        f"The system store lacks the root CA of {comparison.address}: update it (`{update_command}`) or add the "
-        "CA to the system store."
+        f"Add the root {names} to the system store: save it (certifi's bundle holds it: `python3 -m certifi` "
+        f"prints its path) as {where} and run `{command}`; or pass it to dtdoctor with --ca-bundle."
+    )
+
+
+def _private_advice(evidence: Evidence) -> str:
+    store = evidence.facts.store
+    bundle = f"={store.path}" if store is not None and store.kind == "file" else ""
+    return (
+        f"The CA of {', '.join(e.address for e in evidence.private)} is only in the system store (a private or "
+        f"inspecting CA): point Python tools at the system bundle (SSL_CERT_FILE{bundle}, REQUESTS_CA_BUNDLE{bundle}) "
+        "or add the CA to their configuration."
+    )
+
+
+def _missing_advice(evidence: Evidence) -> str:
+    broken = next((spot for spot in evidence.facts.locations if spot.problem), None)
+    if broken is not None:
+        return f"Point {broken.origin} at an existing CA bundle, or unset it to use the system default."
+    install = _INSTALL_COMMANDS.get(evidence.facts.family or "", "install your distribution's ca-certificates package")
+    return f"Install the CA certificates: `{install}`."
+
+
+def _deselect_advice(evidence: Evidence) -> str:
+    content = evidence.facts.content
+    if content is None or not (content.expired or content.removed) or evidence.facts.family != "debian":
+        return ""
+    return (
+        "Deselect expired or removed roots: `!` before their line in /etc/ca-certificates.conf, then "
+        "`update-ca-certificates`."
+    )
+
+
+_ADVICE: dict[str, Callable[[Evidence], str]] = {
+    "truststore.missing": _missing_advice,
+    "truststore.root_missing": _add_root_advice,
+    "truststore.outdated": lambda e: " ".join(part for part in (_upgrade_advice(e.facts), _deselect_advice(e)) if part),
+    "truststore.disagree": _private_advice,
+    "truststore.stale": lambda e: "Update certifi (`pip install -U certifi`). " + _upgrade_advice(e.facts),
+}
+
+
+def remediation(evidence: Evidence, found: list[str]) -> str | None:
+    advice = [_ADVICE[code](evidence) for code in found if code in _ADVICE]
+    if "truststore.root_missing" in found and "truststore.outdated" not in found:
+        advice.append(_upgrade_advice(evidence.facts))
+    return " ".join(dict.fromkeys(part for part in advice if part)) or None
+
+
+# --- details ---------------------------------------------------------------------
+
+
+def _store_details(facts: StoreFacts) -> dict[str, Any]:
+    details: dict[str, Any] = {"os": facts.os_name, "family": facts.family}
+    details["locations"] = [
+        {
+            "kind": spot.kind,
+            "path": spot.path,
+            "origin": spot.origin,
+            "roots": spot.roots,
+            **({"problem": spot.problem} if spot.problem else {}),
+        }
+        for spot in facts.locations
+    ]
+    details["certifi"] = {
+        "version": facts.certifi_version, "bundle": "certifi (Mozilla)", "roots": len(facts.mozilla_roots)
+    }
+    if facts.certifi_day is not None:
+        details["certifi"]["age_days"] = facts.age(facts.certifi_day)
+    if facts.store is not None:
+        details.update(store=facts.store.path, store_kind=facts.store.kind)
+        if facts.store.kind != "os":
+            details["roots"] = facts.store.roots
+    package = facts.package
+    if package is not None:
+        details["package"] = {"name": package.name, "version": package.version, "from": package.source}
+        if facts.newest.known:
+            details["package"]["newest_known"] = facts.newest.candidate
+            details["package"]["newest_from"] = facts.newest.source
+    if package is not None and package.date is not None:
+        details["store_date"] = {"date": package.date.isoformat(), "from": f"{package.label()} ({package.source})"}
+        details["store_age_days"] = facts.age(package.date)
+    elif facts.store is not None and facts.store.kind != "os":
+        details["store_date"] = None
+        details["store_date_note"] = "no package date found (the bundle's file time is when update-ca-* last ran)"
+    return details
+
+
+def _content_details(evidence: Evidence) -> dict[str, Any]:
+    content = evidence.facts.content
+    if content is None:
+        return {}
+    needed = {endpoint.root for endpoint in evidence.needs_missing}
+    needed_missing = [root for root in content.missing if root.subject in needed]
+    other_missing = [root for root in content.missing if root.subject not in needed]
+    # What matters first: roots an endpoint needs, then roots the store should not trust, then the rest.
+    groups = {
+        "missing_needed": needed_missing,
+        "expired": list(content.expired),
+        "removed": list(content.removed),
+        "missing": other_missing,
+        "local": list(content.local),
+    }
+    return {
+        "content": {"counts": content.counts()},
+        "roots": {name: [root.to_json() for root in group] for name, group in groups.items() if group},
+    }
+
+
+def details_of(evidence: Evidence, found: list[str]) -> dict[str, Any]:
+    details = _store_details(evidence.facts)
+    counted = _content_details(evidence)
+    if counted:
+        details["content"] = counted["content"]
+        details["root_groups"] = counted["roots"]
+    details["stores"] = {endpoint.address: endpoint.to_json() for endpoint in evidence.endpoints}
+    details["also"] = [code for code in found[1:] if code != "truststore.ok"]
+    if not evidence.reached:
+        details["content_judgement"] = "stands alone: no endpoint reached"
+    return details
+
+
+# --- the probe -----------------------------------------------------------------------
+
+
+def probe_local(ctx: RunContext, platform: str, today: datetime.date) -> Finding:
+    """The store alone, with no endpoint (kept for callers that judge only the host)."""
+    return judge(Evidence(measure_store(ctx, platform, _noon(today), ctx.timeout), []))
+
+
+def _noon(day: datetime.date) -> datetime.datetime:
+    if day == datetime.date.today():
+        return certs.utc_now()
+    return datetime.datetime(day.year, day.month, day.day, 12, tzinfo=datetime.timezone.utc)
+
+
+def judge(evidence: Evidence) -> Finding:
+    found = classify(evidence)
+    return Finding(
+        found[0], summarize(evidence, found), details_of(evidence, found), remediation=remediation(evidence, found)
     )
 
 
 def probe_trust(endpoints: list[Endpoint], probe: ProbeContext, platform: str, today: datetime.date) -> Finding:
-    """The one ``local`` result: the store's facts, and how both stores judge every HTTPS endpoint."""
-    ctx = probe.run
-    store = probe_local(ctx, platform, today)
-    comparisons = [compare(endpoint, probe) for endpoint in endpoints]
-    details: dict[str, Any] = dict(store.details)
-    details["stores"] = {comparison.address: comparison.verdicts for comparison in comparisons}
-    disagreeing = [comparison for comparison in comparisons if comparison.disagrees]
-    skipped = [comparison for comparison in comparisons if comparison.not_compared]
-    if disagreeing:
-        details["disagree"] = [
-            {
-                "endpoint": comparison.address,
-                "rejected_by": comparison.rejected_by,
-                "error": comparison.error,
-                "consequence": comparison.consequence,
-            }
-            for comparison in disagreeing
-        ]
-    if skipped:
-        details["not_compared"] = {comparison.address: comparison.not_compared for comparison in skipped}
-
-    if not disagreeing:
-        if not endpoints or store.code != "truststore.ok":
-            return Finding(store.code, store.summary, details, remediation=store.remediation)
-        agreed = [comparison.address for comparison in comparisons if not comparison.not_compared]
-        notes = []
-        if agreed:
-            notes.append(f"both stores judge {', '.join(agreed)} alike")
-        if skipped:
-            notes.append(f"no comparison for {', '.join(comparison.address for comparison in skipped)}")
-        return Finding(store.code, f"{store.summary}; {'; '.join(notes)}", details)
-
-    family = distribution_family(os_release(ctx.root))
-    update = _UPDATE_COMMANDS.get(family or "", "update the ca-certificates package")
-    disagreement = "the stores disagree: " + "; ".join(comparison.sentence() for comparison in disagreeing)
-    fixes = [_disagreement_fix(comparison, details, update) for comparison in disagreeing]
-    if store.code == "truststore.ok":
-        return Finding(
-            "truststore.disagree", f"{disagreement} (store: {store.summary})", details, remediation=" ".join(fixes)
-        )
-    # missing or stale outranks disagree; the summary and the fixes name both.
-    local_fix = store.remediation or CODES[store.code].remediation
-    return Finding(
-        store.code, f"{store.summary}; also {disagreement}", details, remediation=" ".join([local_fix, *fixes])
-    )
+    """The one ``local`` result: the store, its content, and what the reached endpoints need of it."""
+    facts = measure_store(probe.run, platform, _noon(today), probe.timeout)
+    judged = [
+        endpoint_trust(e.address, probe.result(tls.ID, e.address), probe.fact(tls.ID, e.address), facts)
+        for e in endpoints
+    ]
+    return judge(Evidence(facts, judged))
 
 
 def plan(ctx: RunContext) -> list[Probe]:
     endpoints = tls.https_endpoints(ctx)
-    # Wait for each endpoint's tls result (and its route, for when tls is not selected) to reuse its
-    # handshakes, but run whatever their status: a failing tls result is often what the stores explain.
-    awaited: list[ResultKey] = []
-    for endpoint in endpoints:
-        awaited.append((tls.ID, endpoint.address))
-        awaited.extend(proxy_check.route_requirements(ctx, endpoint))
     return [
         Probe(
             LOCAL,
             lambda probe: probe_trust(endpoints, probe, sys.platform, datetime.date.today()),
-            after=tuple(dict.fromkeys(awaited)),
-            # Only when tls is not selected does this probe do the handshakes itself, one endpoint after another.
-            budget=1.0 + 7.0 * len(endpoints),
+            # Read each endpoint's tls result, whatever its status: a failing one is often what the store explains.
+            after=tuple((tls.ID, endpoint.address) for endpoint in endpoints),
+            budget=3.0,
         )
     ]
 

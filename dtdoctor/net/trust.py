@@ -15,7 +15,6 @@ how old it and certifi are, for the ``truststore`` check.
 from __future__ import annotations
 
 import datetime
-import gzip
 import os
 import re
 import ssl
@@ -197,45 +196,6 @@ def locate_system_store(root: Path, environ: Mapping[str, str], platform: str) -
             if count:
                 found.append(StoreLocation("dir", host_path, origin, count, _modified(path)))
     return found
-
-
-# The Mozilla list as the RHEL/Fedora/Amazon Linux package ships it, before update-ca-trust extracts it.
-RPM_MOZILLA_LIST = "/usr/share/pki/ca-trust-source/ca-bundle.trust.p11-kit"
-
-
-def ca_certificates_package_date(root: Path) -> tuple[datetime.date, str] | None:
-    """The release date of the installed ca-certificates package, where the package says it.
-
-    Debian and Alpine version the package by its date (``20240203``). The
-    RHEL family does not, but rpm installs the Mozilla list it ships with the
-    package's own file date, while the bundle under ``/etc/pki`` is rewritten
-    whenever ``update-ca-trust`` runs (adding a corporate CA makes it look new).
-    """
-    changelog = root / "usr/share/doc/ca-certificates/changelog.Debian.gz"
-    try:
-        with gzip.open(changelog, "rt", encoding="utf-8", errors="replace") as handle:
-            first = handle.readline()
-        match = re.search(r"\((\d{8})", first)
-        if match:
-            return _date(match.group(1)), "ca-certificates package (changelog.Debian.gz)"
-    except (OSError, EOFError, ValueError):
-        pass
-    installed = root / "lib/apk/db/installed"
-    try:
-        text = installed.read_text(encoding="utf-8", errors="replace")
-        match = re.search(r"^P:ca-certificates\nV:(\d{8})", text, re.MULTILINE)
-        if match:
-            return _date(match.group(1)), "ca-certificates package (apk)"
-    except (OSError, ValueError):
-        pass
-    packaged = _modified(root / RPM_MOZILLA_LIST.lstrip("/"))
-    if packaged is not None:
-        return packaged.date(), f"ca-certificates package ({RPM_MOZILLA_LIST}, as packaged)"
-    return None
-
-
-def _date(digits: str) -> datetime.date:
-    return datetime.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
 
 
 def certifi_date() -> tuple[str, datetime.date | None]:

@@ -1,0 +1,152 @@
+"""What a trust store holds, compared with Mozilla's list as certifi ships it.
+
+Roots are matched by the SHA-256 fingerprint of their DER bytes, the way the
+CCADB and Mozilla's own lists identify them. Four groups come out:
+
+- ``missing``: in Mozilla's list, not in the system store;
+- ``expired``: in the system store, past their ``notAfter``;
+- ``removed``: in the system store, not in Mozilla's list any more, and not
+  added on this host (a root Mozilla removed, often for distrust);
+- ``local``: in the system store and in a folder where administrators add
+  their own CAs (``/usr/local/share/ca-certificates``, ``/etc/pki/ca-trust/source/anchors``,
+  ``/etc/pki/trust/anchors``): the host's own choice, not a defect.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import ssl
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from dtdoctor.net.certs import cert_facts, iso
+
+_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----\s+(.*?)-----END CERTIFICATE-----", re.DOTALL)
+_HASH_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
+
+# Where each family's administrators put their own CAs (the packages' documentation:
+# Debian's update-ca-certificates(8), RHEL's update-ca-trust(8), SUSE's update-ca-certificates(8)).
+LOCAL_ANCHORS = ("/usr/local/share/ca-certificates", "/etc/pki/ca-trust/source/anchors", "/etc/pki/trust/anchors")
+
+
+@dataclass(frozen=True)
+class Root:
+    """One root as a reader needs it: who, which exactly, until when."""
+
+    subject: str
+    sha256: str
+    not_after: datetime.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"subject": self.subject, "sha256": self.sha256, "not_after": iso(self.not_after)}
+
+
+def der_certificates(data: bytes) -> list[bytes]:
+    """Every PEM certificate in ``data`` as DER (what ``openssl`` and ``update-ca-certificates`` write)."""
+    found = []
+    for match in _PEM.finditer(data):
+        block = b"-----BEGIN CERTIFICATE-----\n" + match.group(1) + b"-----END CERTIFICATE-----\n"
+        try:
+            found.append(ssl.PEM_cert_to_DER_cert(block.decode("ascii")))
+        except (ValueError, UnicodeDecodeError):
+            continue
+    return found
+
+
+def roots_of(ders: Iterable[bytes]) -> dict[str, Root]:
+    """Parsed roots by fingerprint; unreadable certificates are left out, duplicates count once."""
+    found: dict[str, Root] = {}
+    for der in ders:
+        try:
+            with warnings.catch_warnings():
+                # Old roots in real stores carry serials RFC 5280 forbids; cryptography warns about each.
+                warnings.simplefilter("ignore")
+                facts = cert_facts(der)
+        except ValueError:
+            continue
+        found.setdefault(facts.sha256, Root(facts.subject, facts.sha256, facts.not_after))
+    return found
+
+
+def read_bundle(path: Path) -> dict[str, Root]:
+    try:
+        return roots_of(der_certificates(path.read_bytes()))
+    except OSError:
+        return {}
+
+
+def read_directory(path: Path) -> dict[str, Root]:
+    """A hashed certificate folder (``/etc/ssl/certs``): the ``xxxxxxxx.N`` links, else every PEM file."""
+    try:
+        entries = sorted(path.iterdir())
+    except OSError:
+        return {}
+    hashed = [entry for entry in entries if _HASH_NAME.match(entry.name)]
+    chosen = hashed or [entry for entry in entries if entry.name.endswith((".pem", ".crt"))]
+    ders: list[bytes] = []
+    for entry in chosen:
+        try:
+            ders.extend(der_certificates(entry.read_bytes()))
+        except OSError:
+            continue
+    return roots_of(ders)
+
+
+def local_additions(root: Path) -> dict[str, Root]:
+    """The CAs administrators added in the usual folders (searched one level deep, as the tools do)."""
+    found: dict[str, Root] = {}
+    for folder in LOCAL_ANCHORS:
+        base = root / folder.lstrip("/")
+        try:
+            files = sorted(path for path in base.rglob("*") if path.is_file())
+        except OSError:
+            continue
+        for path in files:
+            try:
+                found.update(roots_of(der_certificates(path.read_bytes())))
+            except OSError:
+                continue
+    return found
+
+
+@dataclass(frozen=True)
+class Content:
+    """The system store against Mozilla's list."""
+
+    held: int
+    reference: int
+    missing: tuple[Root, ...]
+    expired: tuple[Root, ...]
+    removed: tuple[Root, ...]
+    local: tuple[Root, ...]
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "held": self.held,
+            "mozilla": self.reference,
+            "missing": len(self.missing),
+            "expired": len(self.expired),
+            "removed": len(self.removed),
+            "local": len(self.local),
+        }
+
+
+def _ordered(roots: Iterable[Root]) -> tuple[Root, ...]:
+    return tuple(sorted(roots, key=lambda root: (root.subject.lower(), root.sha256)))
+
+
+def compare(
+    system: dict[str, Root], mozilla: dict[str, Root], local: dict[str, Root], now: datetime.datetime
+) -> Content:
+    """The four groups; an expired root Mozilla also removed is in both ``expired`` and ``removed``."""
+    missing = [root for fingerprint, root in mozilla.items() if fingerprint not in system]
+    expired = [root for root in system.values() if root.not_after < now]
+    not_listed = [root for fingerprint, root in system.items() if fingerprint not in mozilla]
+    removed = [root for root in not_listed if root.sha256 not in local]
+    added = [root for root in not_listed if root.sha256 in local]
+    return Content(
+        len(system), len(mozilla), _ordered(missing), _ordered(expired), _ordered(removed), _ordered(added)
+    )
