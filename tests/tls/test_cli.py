@@ -30,7 +30,8 @@ def test_cli_json_reports_the_tls_family(root: Authority, root_file: Path) -> No
     assert codes[("tls", f"127.0.0.1:{port}")] == "tls.ok"
     assert codes[("clock", "127.0.0.1")] == "clock.ok"
     assert codes[("proxy", "-")] == "proxy.none"
-    assert codes[("truststore", "local")] in ("truststore.ok", "truststore.stale")
+    # The machine's own store: its content decides (see test_truststore for each verdict).
+    assert codes[("truststore", "local")] in ("truststore.ok", "truststore.outdated", "truststore.stale")
     truststore_results = [c for c in report["checks"] if c["id"] == "truststore"]
     assert [c["target"] for c in truststore_results] == ["local"]
     assert truststore_results[0]["details"]["stores"] == {
