@@ -34,9 +34,10 @@ def test_cli_json_reports_the_tls_family(root: Authority, root_file: Path) -> No
     assert codes[("truststore", "local")] in ("truststore.ok", "truststore.outdated", "truststore.stale")
     truststore_results = [c for c in report["checks"] if c["id"] == "truststore"]
     assert [c["target"] for c in truststore_results] == ["local"]
-    assert truststore_results[0]["details"]["stores"] == {
-        f"127.0.0.1:{port}": {"system": "trusted", "certifi": "trusted"}
-    }
+    stores = truststore_results[0]["details"]["stores"]
+    assert list(stores) == [f"127.0.0.1:{port}"]
+    assert (stores[f"127.0.0.1:{port}"]["system"], stores[f"127.0.0.1:{port}"]["certifi"]) == ("trusted", "trusted")
+    assert truststore_results[0]["depends_on"] == ["tls"]
     tls_check = next(c for c in report["checks"] if c["id"] == "tls")
     assert tls_check["depends_on"] == []  # its route is tcp (no proxy applies), which was not selected
     assert code in (0, 1)
