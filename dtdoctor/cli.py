@@ -104,8 +104,27 @@ def fail(message: str) -> None:
     sys.stderr.write(f"dtdoctor: error: {message}\n")
 
 
+def version_line() -> str:
+    """``dtdoctor 1.0.0 (Python 3.11.7, /usr/bin/python3)``; run from the single file, also where it is unpacked.
+
+    Support needs both facts from one line: which dtdoctor and which interpreter ran it.
+    """
+    line = f"dtdoctor {__version__} (Python {sys.version.split()[0]}, {sys.executable or 'interpreter unknown'}"
+    boot = sys.modules.get("_dtdoctor_boot")  # set by the .pyz bootstrap (scripts/pyzboot)
+    archive, unpacked = getattr(boot, "ARCHIVE", ""), getattr(boot, "UNPACKED", "")
+    if archive:
+        line += f"; single file {archive}, unpacked in {unpacked}"
+    return line + ")"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(version_line())
+        ctx.exit()
+
+
 @click.group(cls=DtDoctorGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="dtdoctor", message="%(prog)s %(version)s")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version, help="Show the version and the Python running it, then exit.")
 def cli() -> None:
     """Diagnose whether this host can send events to Dynatrace."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 
@@ -95,7 +96,8 @@ def test_usage_errors_as_a_subprocess():
     assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr
     version = subprocess.run([sys.executable, "-m", "dtdoctor", "--version"], capture_output=True, text=True,
                              timeout=30)
-    assert version.returncode == 0 and version.stdout.strip() == "dtdoctor 1.0.0"
+    assert version.returncode == 0
+    assert version.stdout == f"dtdoctor 1.0.0 (Python {platform.python_version()}, {sys.executable})\n"
 
 
 def test_explain_prints_meaning_cause_and_fix():
