@@ -50,10 +50,8 @@ class CheckOptions:
 def register_secrets(settings: Settings, redactor: Redactor, environ: Mapping[str, str] | None = None) -> None:
     """Everything secret in the configuration, known to the redactor before any output."""
     if settings.token is not None:
-        if settings.token.token is not None:
-            redactor.add(settings.token.token.secret)
-        else:  # malformed: no telling which part is secret, so all of it is
-            redactor.add(settings.token.raw)
+        # A malformed value: no telling which part is secret, so all of it is.
+        redactor.add(settings.token.secret_text)
     # Passwords in URLs: proxies (--proxy or the environment) and Dynatrace URLs themselves.
     environ = environ or {}
     urls = [settings.proxy, *(environ.get(name) for name in _PROXY_VARIABLES)]

@@ -314,10 +314,63 @@ def _classify(host: str, port: int, environment_id: str | None, role: str) -> En
 # docs: "Access tokens" / "Tokens and authentication": dt0<letter><2 digits>.<public>.<secret>
 TOKEN_PATTERN = re.compile(r"dt0[a-zA-Z][0-9]{2}\.[A-Z0-9]{8,24}\.[A-Z0-9]{64}")
 _PUBLIC_LENGTH = 24
-_ACTIVEGATE_PUBLIC_LENGTH = 8  # ActiveGate tokens (dt0g..) have a short public part
+_SHORT_PUBLIC_LENGTH = 8  # ActiveGate tokens (dt0g..) and OAuth client ids (dt0s02) have a short public part
 _SECRET_LENGTH = 64
+# Tokens made before Dynatrace 1.205/1.210 are a plain run of letters and
+# digits (docs "Tokens and authentication": they "remain valid"). Their
+# exact length is unconfirmed; 21 characters is the common one. A random
+# string of that length has a digit and a letter; a word like "changeme" does not.
+_OLD_FORMAT = re.compile(r"(?=.*[0-9])(?=.*[A-Za-z])[A-Za-z0-9_-]{16,64}")
 # A token is about 96 characters; a first line far longer is some other file.
 MAX_TOKEN_LINE = 4096
+
+
+class TokenKind(str, enum.Enum):
+    """What a configured token is, by its prefix (docs "Tokens and authentication", token prefixes)."""
+
+    CLASSIC = "classic"  # dt0c01: an access token for the classic Environment API
+    OLD_FORMAT = "old_format"  # no prefix: made before Dynatrace 1.205/1.210
+    PLATFORM = "platform"  # dt0s16 (dynatrace-operator: every dt0s prefix is a platform token)
+    OAUTH_CLIENT = "oauth_client"  # dt0s02.<8>: an OAuth client id, or its secret
+    ACTIVEGATE = "activegate"  # dt0g02.<8>.<64>: an ActiveGate's own token
+    OTHER = "other"  # another dt0 prefix of the documented shape
+
+    @property
+    def label(self) -> str:
+        return _TOKEN_LABELS[self]
+
+
+_TOKEN_LABELS = {
+    TokenKind.CLASSIC: "access token",
+    TokenKind.OLD_FORMAT: "old-format access token",
+    TokenKind.PLATFORM: "platform token",
+    TokenKind.OAUTH_CLIENT: "OAuth client credential",
+    TokenKind.ACTIVEGATE: "ActiveGate token",
+    TokenKind.OTHER: "token",
+}
+
+# The kinds that are not API tokens at all: no check may send them.
+WRONG_KINDS = (TokenKind.OAUTH_CLIENT, TokenKind.ACTIVEGATE)
+
+# docs "Tokens and authentication": the header for the classic Environment API
+# is ``Api-Token``; dynatrace-operator sends every token, platform ones
+# included, that way (pkg/clients/dynatrace/core/client.go). ``Bearer`` is
+# documented for platform services only (docs "Platform tokens").
+CLASSIC_API_SCHEME = "Api-Token"
+
+
+def token_kind(value: str) -> TokenKind | None:
+    """The kind a token's prefix names; None for text that is no token of any kind."""
+    prefix = value.split(".", 1)[0]
+    if re.fullmatch(r"dt0[a-zA-Z][0-9]{2}", prefix):
+        lowered = prefix.lower()
+        if lowered == "dt0s02":
+            return TokenKind.OAUTH_CLIENT
+        by_letter = {"c": TokenKind.CLASSIC, "s": TokenKind.PLATFORM, "g": TokenKind.ACTIVEGATE}
+        return by_letter.get(lowered[3], TokenKind.OTHER)
+    if "." not in value and _OLD_FORMAT.fullmatch(value) and not value.lower().startswith("dt0"):
+        return TokenKind.OLD_FORMAT
+    return None
 
 
 @dataclass(frozen=True)
@@ -325,40 +378,96 @@ class Token:
     """An API token. ``secret`` is the part that must never be shown."""
 
     value: str = field(repr=False)
+    kind: TokenKind = TokenKind.CLASSIC
 
     @property
     def prefix(self) -> str:
-        return self.value.split(".")[0]
+        return "" if self.kind is TokenKind.OLD_FORMAT else self.value.split(".")[0]
 
     @property
     def public(self) -> str:
-        return self.value.split(".")[1]
+        return "" if self.kind is TokenKind.OLD_FORMAT else self.value.split(".")[1]
 
     @property
     def secret(self) -> str:
-        return self.value.split(".")[2]
+        """The part to hide: all of an old-format token, which has no public part."""
+        return self.value if self.kind is TokenKind.OLD_FORMAT else self.value.split(".")[2]
 
     @property
     def token_id(self) -> str:
-        """Prefix and public part: the token id, safe to show."""
+        """Prefix and public part: the token id, safe to show (an old-format token: a short prefix)."""
+        if self.kind is TokenKind.OLD_FORMAT:
+            return self.value[:4] + "..."
         return f"{self.prefix}.{self.public}"
 
     @property
     def redacted(self) -> str:
+        if self.kind is TokenKind.OLD_FORMAT:
+            return f"{self.token_id}<redacted>"
         return f"{self.token_id}.<redacted>"
 
     @property
     def is_platform(self) -> bool:
-        return self.prefix.startswith("dt0s")
+        return self.kind is TokenKind.PLATFORM
+
+    @property
+    def scheme(self) -> str:
+        """The Authorization scheme sent to the classic API: Api-Token for every kind (see CLASSIC_API_SCHEME)."""
+        return CLASSIC_API_SCHEME
 
     @property
     def authorization(self) -> str:
-        """Platform tokens use Bearer; classic API tokens use Api-Token."""
-        scheme = "Bearer" if self.is_platform else "Api-Token"
-        return f"{scheme} {self.value}"
+        return f"{self.scheme} {self.value}"
 
     def __repr__(self) -> str:
         return f"Token({self.redacted})"
+
+
+@dataclass(frozen=True)
+class Stray:
+    """A whitespace or invisible character around or inside a token."""
+
+    where: str  # "leading", "trailing" or "inside"
+    name: str  # "space", "carriage return", "ZERO WIDTH SPACE", ...
+    position: int  # 1-based, in the text as configured
+
+    def describe(self) -> str:
+        at = f" at position {self.position}" if self.where == "inside" else ""
+        return f"{self.where} {self.name}{at}"
+
+
+_CHARACTER_NAMES = {
+    " ": "space",
+    "\t": "tab",
+    "\n": "newline",
+    "\r": "carriage return",
+    "\ufeff": "byte-order mark",
+    "\u00a0": "non-breaking space",
+}
+
+
+def _is_stray(ch: str) -> bool:
+    import unicodedata
+
+    return ch.isspace() or unicodedata.category(ch) in ("Cf", "Cc")
+
+
+def _character_name(ch: str) -> str:
+    import unicodedata
+
+    return _CHARACTER_NAMES.get(ch) or unicodedata.name(ch, f"U+{ord(ch):04X}").lower()
+
+
+def find_strays(text: str) -> tuple[str, tuple[Stray, ...]]:
+    """(the token without whitespace and invisible characters, where each one was)."""
+    kept = [i for i, ch in enumerate(text) if not _is_stray(ch)]
+    first, last = (kept[0], kept[-1]) if kept else (len(text), len(text))
+    strays = tuple(
+        Stray("leading" if i < first else "trailing" if i > last else "inside", _character_name(ch), i + 1)
+        for i, ch in enumerate(text)
+        if _is_stray(ch)
+    )
+    return "".join(text[i] for i in kept), strays
 
 
 @dataclass(frozen=True)
@@ -368,43 +477,70 @@ class ParsedToken:
     # A value that is not a valid token may still hold secret text; keep it
     # so it can be redacted, but never show it.
     raw: str = field(default="", repr=False)
+    kind: TokenKind | None = None
+    # Whitespace and invisible characters removed before parsing.
+    strays: tuple[Stray, ...] = ()
+    # What can be shown of a token that is not used (a wrong kind): its id.
+    shown: str = ""
+
+    @property
+    def secret_text(self) -> str:
+        """What the redactor must hide: the secret part where the kind says which it is, else all of it."""
+        if self.token is not None:
+            return self.token.secret
+        parts = self.raw.split(".")
+        if self.kind in WRONG_KINDS and len(parts) == 3:
+            return parts[2]
+        return "" if self.kind is TokenKind.OAUTH_CLIENT and len(parts) == 2 else self.raw
 
 
 def parse_token(text: str) -> ParsedToken:
-    """Validate a token's shape; the error never quotes the secret."""
-    value = text.strip()
-    if not value:
-        return ParsedToken(None, "the token is empty", value)
+    """Classify and validate a token; the error never quotes the secret.
+
+    Whitespace and invisible characters are removed first and reported in
+    ``strays``, so the checks run with the value the user meant.
+    """
+    value, strays = find_strays(text)
     if len(value) > MAX_TOKEN_LINE:
-        return ParsedToken(None, f"it is {len(value)} characters long; a token has about 96", value[:MAX_TOKEN_LINE])
+        return ParsedToken(None, f"it is {len(value)} characters long; a token has about 96",
+                           value[:MAX_TOKEN_LINE], strays=strays)
+    kind = token_kind(value)
+    error = _shape_error(value, kind)
+    if kind in WRONG_KINDS:
+        shown = ".".join(value.split(".")[:2])[:20]
+        return ParsedToken(None, f"it is an {kind.label}, not an API token", value, kind, strays, shown)
+    if error is not None or kind is None:
+        return ParsedToken(None, error, value, kind, strays)
+    return ParsedToken(Token(value, kind), None, value, kind, strays)
+
+
+def _shape_error(value: str, kind: TokenKind | None) -> str | None:
+    """Why ``value`` does not have the documented shape of its kind, or None."""
+    if not value:
+        return "the token is empty"
+    if kind is None:
+        return ("it neither starts with a Dynatrace token prefix such as dt0c01 nor is an old-format token "
+                "(16 to 64 letters and digits)")
+    if kind in (TokenKind.OLD_FORMAT, TokenKind.OAUTH_CLIENT):
+        return None  # no documented inner structure to check (an OAuth client id has no secret part)
     parts = value.split(".")
-    if not re.fullmatch(r"dt0[a-zA-Z][0-9]{2}", parts[0]):
-        return ParsedToken(None, "it does not start with a Dynatrace token prefix such as dt0c01", value)
     if len(parts) != 3:
-        return ParsedToken(
-            None, f"it has {len(parts)} dot-separated parts, expected 3 (prefix.public.secret)", value
-        )
-    prefix, public, secret = parts
-    expected_public = (_ACTIVEGATE_PUBLIC_LENGTH,) if prefix.lower().startswith("dt0g") else (_PUBLIC_LENGTH,)
-    if len(public) not in expected_public:
-        return ParsedToken(
-            None, f"the public part has {len(public)} characters, expected {expected_public[0]}", value
-        )
+        return f"it has {len(parts)} dot-separated parts, expected 3 (prefix.public.secret)"
+    return _part_error(parts[1], parts[2], _SHORT_PUBLIC_LENGTH if kind is TokenKind.ACTIVEGATE else _PUBLIC_LENGTH)
+
+
+def _part_error(public: str, secret: str, expected_public: int) -> str | None:
+    if len(public) != expected_public:
+        return f"the public part has {len(public)} characters, expected {expected_public}"
     if not re.fullmatch(r"[A-Z0-9]+", public):
-        return ParsedToken(None, "the public part has characters other than A-Z and 0-9", value)
+        return "the public part has characters other than A-Z and 0-9"
     if len(secret) != _SECRET_LENGTH:
-        return ParsedToken(
-            None, f"the secret part has {len(secret)} characters, expected {_SECRET_LENGTH}", value
-        )
+        return f"the secret part has {len(secret)} characters, expected {_SECRET_LENGTH}"
     bad = next((i for i, ch in enumerate(secret) if not ("A" <= ch <= "Z" or "0" <= ch <= "9")), None)
     if bad is not None:
-        return ParsedToken(
-            None,
-            f"the secret part has a character other than A-Z and 0-9 at position {bad + 1}"
-            " (copied with a quote, a space or in lower case?)",
-            value,
-        )
-    return ParsedToken(Token(value), None, value)
+        return (f"the secret part has a character other than A-Z and 0-9 at position {bad + 1}"
+                " (copied with a quote or in lower case?)")
+    return None
 
 
 @dataclass(frozen=True)
@@ -415,19 +551,31 @@ class TokenSource:
     name: str  # DT_API_TOKEN, the file's path, "stdin"
     mode: int | None = None  # the file's permission bits, when a file
 
+    @property
+    def label(self) -> str:
+        return {"env": "DT_API_TOKEN", "file": f"token file {self.name}", "stdin": "standard input"}.get(
+            self.kind, self.name
+        )
+
+
+def _first_line(line: str) -> str:
+    """A line as read, without its final newline: the end of a line is normal, nothing else around it is."""
+    return line[:-1] if line.endswith("\n") else line
+
 
 def read_token_file(path: str, stdin: IO[str] | None = None) -> tuple[str, TokenSource]:
-    """Read the first line of a token file (``-``: standard input)."""
+    """Read the first line of a token file (``-``: standard input), without its final newline."""
     if path == "-":
         stream = stdin if stdin is not None else sys.stdin
         line = stream.readline(MAX_TOKEN_LINE + 1)
         if len(line.rstrip("\r\n")) > MAX_TOKEN_LINE:
             raise ConfigError(f"the first line on standard input is over {MAX_TOKEN_LINE} characters: not an API token")
-        return line.strip(), TokenSource("stdin", "stdin")
+        return _first_line(line), TokenSource("stdin", "stdin")
     file_path = Path(path).expanduser()
     try:
         mode = stat.S_IMODE(file_path.stat().st_mode)
-        with file_path.open(encoding="utf-8", errors="replace") as handle:
+        # newline="": a carriage return is kept, to be reported (a file written on Windows).
+        with file_path.open(encoding="utf-8", errors="replace", newline="") as handle:
             line = handle.readline(MAX_TOKEN_LINE + 1)
     except FileNotFoundError:
         raise ConfigError(f"token file not found: {path}") from None
@@ -439,7 +587,7 @@ def read_token_file(path: str, stdin: IO[str] | None = None) -> tuple[str, Token
         raise ConfigError(f"cannot read token file {path}: {exc.strerror or exc}") from None
     if len(line.rstrip("\r\n")) > MAX_TOKEN_LINE:
         raise ConfigError(f"the first line of token file {path} is over {MAX_TOKEN_LINE} characters: not an API token")
-    return line.strip(), TokenSource("file", str(file_path), mode)
+    return _first_line(line), TokenSource("file", str(file_path), mode)
 
 
 # --- the whole run's settings ----------------------------------------------

@@ -26,7 +26,7 @@ from dtdoctor.config import Endpoint, Settings, format_address
 from dtdoctor.core.codes import Code, codes, emits, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
-from dtdoctor.net import http
+from dtdoctor.net import http, ratelimit
 from dtdoctor.net.proxy import route
 from dtdoctor.net.untrusted import ascii_int
 
@@ -252,16 +252,9 @@ def judge(settings: Settings, endpoint: Endpoint, response: http.HttpResponse) -
             details,
         )
     if status == 429:
-        wait = http.retry_after(response)
-        details["retry_after"] = wait
-        return Finding(
-            "api.rate_limited",
-            f"{where}: HTTP 429 Too Many Requests" + (f", retry after {wait} s" if wait else ""),
-            details,
-            remediation=(
-                f"Wait {wait} s (Retry-After) and run again; " if wait else "Wait a minute and run again; "
-            )
-            + "reduce the request rate of other integrations on this environment.",
+        return rate_limited_finding(
+            "api.rate_limited", f"{where}: HTTP 429 Too Many Requests", details, response,
+            "reduce the request rate of other integrations on this environment",
         )
     if error is not None and status in (401, 403):
         # Dynatrace itself refused the token: the API is there. The token check says why.
@@ -281,6 +274,17 @@ def judge(settings: Settings, endpoint: Endpoint, response: http.HttpResponse) -
         )
     details["error"] = http.error_message(error)
     return Finding("api.http_error", f"{where}: unexpected HTTP {status}: {http.error_message(error)}", details)
+
+
+def rate_limited_finding(
+    code: str, what: str, details: dict[str, object], response: http.HttpResponse, then: str,
+    status: Status | None = None,
+) -> Finding:
+    """A 429 that says when to retry: Retry-After, else X-RateLimit-Reset against the server's Date."""
+    limit = ratelimit.read(response.headers)
+    details.update(limit.to_json())
+    advice = limit.advice
+    return Finding(code, f"{what}; {advice}", details, status, f"{advice[0].upper()}{advice[1:]}; {then}.")
 
 
 def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:

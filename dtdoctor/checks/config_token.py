@@ -1,11 +1,21 @@
-"""``config.token``: is an API token configured, well-formed and stored safely?"""
+"""``config.token``: is an API token configured, of a kind that can send events, and stored safely?
+
+Every kind of Dynatrace token is told apart by its prefix (docs "Tokens and
+authentication", token prefixes): classic access tokens (``dt0c01``),
+old-format tokens (no prefix, made before Dynatrace 1.205/1.210, still
+valid), platform tokens (``dt0s16``), OAuth client credentials (``dt0s02``)
+and ActiveGate tokens (``dt0g02``). The last two are not API tokens: a
+failure with its own code. Whitespace and invisible characters are removed
+before the checks run and reported here (dynatrace-operator's ``dttoken``
+refuses a token with surrounding whitespace; clients that do not trim fail).
+"""
 
 from __future__ import annotations
 
 import stat
 
 from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, constant
-from dtdoctor.config import Settings
+from dtdoctor.config import ParsedToken, Settings, TokenKind, TokenSource
 from dtdoctor.core.codes import Code, codes, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
@@ -13,8 +23,56 @@ from dtdoctor.host.secret_volume import acceptable_secret_mode
 
 ID = "config.token"
 
+_NEW_TOKEN = (
+    "Generate an access token in Dynatrace (Access tokens > Generate new token) with the scope Ingest events "
+    "(events.ingest); it looks like dt0c01.<24 characters>.<64 characters>"
+)
+
 CODES = codes(
-    Code("token.present", Status.PASS, "An API token of the documented format is configured."),
+    Code("token.present", Status.PASS, "An access token of the documented format is configured."),
+    Code(
+        "token.platform",
+        Status.PASS,
+        "A platform token (dt0s16) is configured; whether the classic events API accepts it is checked by the "
+        "token check, since no Dynatrace source confirms it.",
+        "Platform tokens are made for Latest Dynatrace platform services; the events ingest documentation names "
+        "classic access tokens.",
+        "If the token check cannot confirm it, use a classic access token: " + _NEW_TOKEN + ".",
+    ),
+    Code(
+        "token.old_format",
+        Status.WARN,
+        "An old-format token (made before Dynatrace 1.205) is configured; Dynatrace documents that such tokens "
+        "remain valid.",
+        "The token was generated before Dynatrace switched to the dt0c01.<public>.<secret> format.",
+        "It still works; replace it when convenient: " + _NEW_TOKEN + ". The new format can be recognised by "
+        "secret scanners and shown by its public id.",
+    ),
+    Code(
+        "token.oauth_client",
+        Status.FAIL,
+        "The configured token is an OAuth client credential (dt0s02), not an API token.",
+        "An OAuth client id or secret of Account Management was copied instead of an access token.",
+        "OAuth clients get platform access through an OAuth flow; the events API needs an access token. "
+        + _NEW_TOKEN + ".",
+    ),
+    Code(
+        "token.activegate_token",
+        Status.FAIL,
+        "The configured token is an ActiveGate token (dt0g02), not an API token.",
+        "The token an ActiveGate uses to connect to Dynatrace was copied instead of an access token.",
+        "ActiveGate tokens only authenticate ActiveGates. " + _NEW_TOKEN + ".",
+    ),
+    Code(
+        "token.whitespace",
+        Status.WARN,
+        "The token has whitespace or invisible characters around or inside it; dtdoctor checks it without them.",
+        "A carriage return from a file written on Windows, a byte-order mark, a non-breaking or zero-width space "
+        "from a copy out of a web page or chat, or a newline from a YAML block scalar. Clients that do not trim "
+        "the value send it as is and are refused (dynatrace-operator rejects such a token).",
+        "Remove the characters named in the result from where the token is stored; a token file's final newline "
+        "is fine.",
+    ),
     Code(
         "token.missing",
         Status.SKIP,
@@ -43,6 +101,78 @@ CODES = codes(
     ),
 )
 
+# The words of each verdict; ``classify`` supplies the evidence they quote.
+SUMMARIES = {
+    "token.missing": "no API token: set DT_API_TOKEN or use --token-file PATH",
+    "token.oauth_client": "the token from {source} is an OAuth client credential ({token_id}), not an API token",
+    "token.activegate_token": "the token from {source} is an ActiveGate token ({token_id}), not an API token",
+    "token.malformed": "the token from {source} is malformed: {error}",
+    "token.whitespace": "the token from {source} has whitespace or invisible characters ({strays}); "
+    "the checks use it without them",
+    "token.file_insecure": "token file {source_name} is readable by group or others (mode {file_mode})",
+    "token.old_format": "old-format token {token_id} from {source}: still valid, a new dt0c01 token is recommended",
+    "token.platform": "platform token {token_id} from {source}; sent as {authorization}, which the token check tests",
+    "token.present": "token {token_id} from {source}",
+}
+
+_BY_KIND = {
+    TokenKind.OAUTH_CLIENT: "token.oauth_client",
+    TokenKind.ACTIVEGATE: "token.activegate_token",
+    TokenKind.OLD_FORMAT: "token.old_format",
+    TokenKind.PLATFORM: "token.platform",
+}
+
+
+def _insecure(source: TokenSource) -> bool:
+    return source.mode is not None and bool(source.mode & (stat.S_IRWXG | stat.S_IRWXO))
+
+
+def _secret_volume(source: TokenSource) -> bool:
+    """A Kubernetes Secret volume's key, readable by the pod's fsGroup only: not an insecure file."""
+    return source.mode is not None and _insecure(source) and acceptable_secret_mode(source.name, source.mode)
+
+
+def evidence(parsed: ParsedToken, source: TokenSource) -> dict[str, object]:
+    found: dict[str, object] = {"source": source.kind, "source_name": source.name}
+    if source.mode is not None:
+        found["file_mode"] = f"{source.mode:04o}"
+    if _secret_volume(source):
+        found["kubernetes_secret_volume"] = True
+    if parsed.kind is not None:
+        found["kind"] = parsed.kind.value
+        found["kind_label"] = parsed.kind.label
+    if parsed.shown:
+        found["token_id"] = parsed.shown
+    if parsed.strays:
+        found["strays"] = [stray.describe() for stray in parsed.strays]
+    if parsed.token is not None:
+        found["token_id"] = parsed.token.token_id
+        found["authorization"] = parsed.token.scheme
+    return found
+
+
+def classify(parsed: ParsedToken | None, source: TokenSource) -> tuple[str, dict[str, object]]:
+    """The verdict on the configured token, its evidence, and the other findings in ``also``."""
+    if parsed is None:
+        return "token.missing", {}
+    found = evidence(parsed, source)
+    kind_code = _BY_KIND.get(parsed.kind) if parsed.kind is not None else None
+    rules = (
+        (kind_code, parsed.token is None and kind_code is not None),
+        ("token.malformed", parsed.token is None),
+        ("token.whitespace", bool(parsed.strays)),
+        ("token.file_insecure", _insecure(source) and not _secret_volume(source)),
+        (kind_code, kind_code is not None),
+    )
+    applying = [code for code, applies in rules if applies and code is not None]
+    code = applying[0] if applying else "token.present"
+    also = [other for other in dict.fromkeys(applying[1:]) if other not in (code, "token.malformed")]
+    if also:
+        found["also"] = also
+    if parsed.error and code == "token.malformed":
+        found["error"] = parsed.error
+    return code, found
+
 
 # What a check that needs the token may report when there is none to use.
 MISSING_CODES = subset(CODES, "token.missing")
@@ -58,36 +188,15 @@ def missing_token_probe(target: str) -> Probe:
 
 def judge(settings: Settings) -> Finding:
     parsed, source = settings.token, settings.token_source
-    if parsed is None:
-        return Finding("token.missing", "no API token: set DT_API_TOKEN or use --token-file PATH")
-    where = {"env": "DT_API_TOKEN", "file": f"token file {source.name}", "stdin": "standard input"}.get(
-        source.kind, source.name
-    )
-    details: dict[str, object] = {"source": source.kind, "source_name": source.name}
-    insecure = source.mode is not None and bool(source.mode & (stat.S_IRWXG | stat.S_IRWXO))
-    if source.mode is not None:
-        details["file_mode"] = f"{source.mode:04o}"
-        if insecure and acceptable_secret_mode(source.name, source.mode):
-            insecure = False  # a Kubernetes Secret volume readable by the pod's fsGroup only
-            details["kubernetes_secret_volume"] = True
-    if parsed.token is None:
-        return Finding("token.malformed", f"the token from {where} is malformed: {parsed.error}", details)
-    token = parsed.token
-    details.update(
-        {
-            "token_id": token.token_id,
-            "kind": "platform" if token.is_platform else "classic",
-            "authorization": "Bearer" if token.is_platform else "Api-Token",
-        }
-    )
-    if insecure:
-        return Finding(
-            "token.file_insecure",
-            f"token file {source.name} is readable by group or others (mode {source.mode:04o})",
-            details,
-            remediation=f"Restrict the file to its owner: chmod 600 {source.name}",
-        )
-    return Finding("token.present", f"token {token.token_id} from {where}", details)
+    code, found = classify(parsed, source)
+    words = {**found, "source": source.label, "error": parsed.error if parsed else ""}
+    if parsed is not None and parsed.strays:
+        words["strays"] = ", ".join(stray.describe() for stray in parsed.strays)
+    remediation = None
+    if code == "token.file_insecure":
+        remediation = f"Restrict the file to its owner: chmod 600 {source.name}"
+    details = {key: value for key, value in found.items() if key != "error"}
+    return Finding(code, SUMMARIES[code].format(**words), details, remediation=remediation)
 
 
 def plan(ctx: RunContext) -> list[Probe]:

@@ -23,12 +23,12 @@ from typing import Any, Callable
 from dtdoctor import __version__
 from dtdoctor.checks import api, config_token
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
-from dtdoctor.config import Endpoint
+from dtdoctor.config import Endpoint, Settings
 from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Evidence, Status
 from dtdoctor.host.local_endpoint import EEC_HOST, EEC_INGEST_PATH, eec_port, eec_target
-from dtdoctor.net import http
+from dtdoctor.net import http, ratelimit
 
 ID = "event"
 INGEST_PATH = "/api/v2/events/ingest"
@@ -88,57 +88,94 @@ def correlation_ids(data: Any) -> list[str]:
     return found
 
 
+def ingest_results(response: http.HttpResponse) -> dict[str, object]:
+    """What a 2xx answer says per event: correlation ids, the report count, statuses other than OK."""
+    try:
+        data = response.json() if response.body.strip() else {}
+    except ValueError:
+        data = {}
+    results = data.get("eventIngestResults") if isinstance(data, dict) else None
+    items = results if isinstance(results, list) else []  # another shape says nothing per event
+    statuses = [str(item["status"]) for item in items if isinstance(item, dict) and item.get("status") is not None]
+    # docs: each ingest result's status is "OK" on success; anything else is a per-event refusal.
+    return {
+        "correlation_ids": correlation_ids(data),
+        "report_count": data.get("reportCount") if isinstance(data, dict) else None,
+        "refused_statuses": [status for status in statuses if status != "OK"],
+    }
+
+
+def classify(settings: Settings, response: http.HttpResponse, local: bool) -> tuple[str, dict[str, object]]:
+    """The verdict on the answer to the test event: a key of ``SUMMARIES`` and its evidence."""
+    if response.is_redirect:
+        return "redirect", {}
+    reason = api.not_dynatrace_reason(settings, response)
+    if reason is not None:
+        return "not_dynatrace", {"reason": reason}
+    if 200 <= response.status < 300:
+        found = ingest_results(response)
+        return ("refused_per_event" if found["refused_statuses"] else "sent"), found
+    error = http.dynatrace_error(response)
+    found = {"error": http.error_message(error) if error else response.snippet(100)}
+    if response.status == 429:
+        return "rate_limited", {**found, **ratelimit.read(response.headers).to_json()}
+    if error is None and not local and response.status >= 400:
+        return "foreign_error", found
+    return "rejected", found
+
+
+# The words of each verdict: (code, summary template).
+SUMMARIES = {
+    "not_dynatrace": ("event.failed", "{where}: {reason}"),
+    "sent": ("event.sent", "test event accepted by {where} (HTTP {status}{ident}{header})"),
+    "refused_per_event": ("event.rejected", "{where}: the event was not ingested (status {refused})"),
+    "foreign_error": ("event.failed", "{where}: HTTP {status} without Dynatrace's error format"),
+    "rate_limited": ("event.rejected", "{where} refused the event: HTTP 429{message}; {advice}"),
+    "rejected": ("event.rejected", "{where} refused the event: HTTP {status}{message}{header}"),
+}
+
+_TOKEN_REMEDIATION = (
+    "Access tokens > edit token > add scope Ingest events (events.ingest); or configure a token of "
+    "this environment (DT_API_TOKEN or --token-file)."
+)
+
+
 def judge(probe: ProbeContext, where: str, response: http.HttpResponse, local: bool) -> Finding:
     settings = probe.run.settings
     details = http.response_evidence(settings, response)
     details["endpoint"] = where
-    if response.is_redirect:
+    token = settings.api_token
+    if response.token_sent and token is not None:
+        details["authorization"] = token.scheme
+        details["token_kind"] = token.kind.value
+    verdict, found = classify(settings, response, local)
+    if verdict == "redirect":
         finding = api.redirect_finding("event", response, where)
-        if finding is not None:
-            return Finding("event.failed", finding.summary, details)
-    reason = api.not_dynatrace_reason(settings, response)
-    if reason is not None:
-        return Finding("event.failed", f"{where}: {reason}", details)
-    if 200 <= response.status < 300:
-        try:
-            data = response.json() if response.body.strip() else {}
-        except ValueError:
-            data = {}
-        ids = correlation_ids(data)
-        results = data.get("eventIngestResults") if isinstance(data, dict) else None
-        items = results if isinstance(results, list) else []  # another shape says nothing per event
-        statuses = [str(item["status"]) for item in items if isinstance(item, dict) and item.get("status") is not None]
-        details["correlation_ids"] = ids
-        details["report_count"] = data.get("reportCount") if isinstance(data, dict) else None
-        # docs: each ingest result's status is "OK" on success; anything else is a per-event refusal.
-        bad = [status for status in statuses if status != "OK"]
-        if bad:
-            return Finding("event.rejected", f"{where}: the event was not ingested (status {', '.join(bad)})", details)
-        ident = f", correlation id {ids[0]}" if ids else ""
-        return Finding("event.sent", f"test event accepted by {where} (HTTP {response.status}{ident})", details)
-    error = http.dynatrace_error(response)
-    message = http.error_message(error) if error else response.snippet(100)
-    details["error"] = message
-    remediation = None
+        return Finding("event.failed", finding.summary if finding else f"{where}: redirect", details)
+    details.update({key: value for key, value in found.items() if key != "refused_statuses"})
+    ids, refused = found.get("correlation_ids"), found.get("refused_statuses")
+    words = {
+        **found,
+        "where": where,
+        "status": response.status,
+        "ident": f", correlation id {ids[0]}" if isinstance(ids, list) and ids else "",
+        "header": f", sent with {details['authorization']}" if "authorization" in details else "",
+        "refused": ", ".join(str(item) for item in refused) if isinstance(refused, list) else "",
+        "message": f": {found['error']}" if found.get("error") else "",
+        "advice": str(found.get("advice", "")),
+    }
+    code, template = SUMMARIES[verdict]
+    return Finding(code, template.format(**words), details, remediation=remediation(verdict, response, local, found))
+
+
+def remediation(verdict: str, response: http.HttpResponse, local: bool, found: dict[str, object]) -> str | None:
+    if verdict == "rate_limited":
+        return f"{found.get('advice')}, then send again."
+    if verdict != "rejected":
+        return None
     if local:
-        remediation = _EEC_ENABLE
-    elif response.status in (401, 403):
-        remediation = (
-            "Access tokens > edit token > add scope Ingest events (events.ingest); or configure a token of "
-            "this environment (DT_API_TOKEN or --token-file)."
-        )
-    if response.status == 429:
-        wait = http.retry_after(response)
-        details["retry_after"] = wait
-        remediation = f"Wait {wait or 60} s (Retry-After) and send again."
-    if error is None and not local and response.status >= 400 and response.status != 429:
-        return Finding("event.failed", f"{where}: HTTP {response.status} without Dynatrace's error format", details)
-    return Finding(
-        "event.rejected",
-        f"{where} refused the event: HTTP {response.status}" + (f": {message}" if message else ""),
-        details,
-        remediation=remediation,
-    )
+        return _EEC_ENABLE
+    return _TOKEN_REMEDIATION if response.status in (401, 403) else None
 
 
 def send_remote(endpoint: Endpoint, probe: ProbeContext) -> Finding:

@@ -64,10 +64,13 @@ CODES = codes(
     Code(
         "token.unauthorized",
         Status.FAIL,
-        "Dynatrace refuses the token (HTTP 401): it is unknown to this environment, deleted, or mistyped.",
-        "The token belongs to another environment, was deleted or rotated, or was copied incompletely.",
-        "Generate a new token in this environment (Access tokens > Generate new token, scope Ingest events "
-        "(events.ingest)) and configure it with DT_API_TOKEN or --token-file.",
+        "Dynatrace refuses the token (HTTP 401): it is unknown to this environment, mistyped, disabled, or "
+        "expired; Dynatrace's answer does not say which.",
+        "The token belongs to another environment, was deleted or rotated, was copied incompletely, was "
+        "disabled, or passed its expiration date. A token that looks itself up cannot see its own state.",
+        "In Dynatrace, Access tokens: find the token by the id in the result; enable it if it is disabled, "
+        "otherwise generate a new token in this environment (scope Ingest events (events.ingest)) and "
+        "configure it with DT_API_TOKEN or --token-file.",
     ),
     Code(
         "token.disabled",
@@ -100,11 +103,17 @@ CODES = codes(
     Code(
         "token.unverified",
         Status.ERROR,
-        "Dynatrace could not be asked about the token, so its validity is unknown.",
-        "The endpoint timed out, failed TLS, answered with a server error, rate-limited the request, "
-        "or something other than Dynatrace answered.",
-        "Fix the api check's finding for this endpoint first, then run dtdoctor again.",
-        when={Status.WARN: "when Dynatrace rate-limited the request (HTTP 429): asking again later will tell"},
+        "The token's validity is unknown: Dynatrace could not be asked (error), or it answered but what the "
+        "answer means for this kind of token is not confirmed by any Dynatrace source (warning).",
+        "The endpoint timed out, failed TLS, answered with a server error, rate-limited the request, or "
+        "something other than Dynatrace answered; or a platform token was refused by the classic API, which "
+        "may refuse every platform token.",
+        "For an error: fix the api check's finding for this endpoint first, then run dtdoctor again. For a "
+        "platform token: use a classic access token (dt0c01) with Ingest events (events.ingest).",
+        when={
+            Status.WARN: "when Dynatrace answered and only the meaning is unconfirmed (a platform token refused by "
+            "the classic API) or not yet known (HTTP 429: asking again later will tell)",
+        },
     ),
 )
 
@@ -247,8 +256,8 @@ def refused_finding(settings: Settings, error: Mapping[str, Any] | None, where: 
         return Finding("token.disabled", f"{label} is refused as disabled: {message}", details)
     return Finding(
         "token.unauthorized",
-        f"Dynatrace at {where} refuses {label} (HTTP 401" + (f": {message}" if message else "") + ")"
-        + (" (inferred from the ingest endpoint)" if inferred else ""),
+        f"Dynatrace at {where} refuses {label} (HTTP 401): it is unknown, mistyped, disabled or expired, "
+        "and Dynatrace does not say which" + (" (inferred from the ingest endpoint)" if inferred else ""),
         details,
     )
 
@@ -267,22 +276,44 @@ def answer_problem(settings: Settings, response: http.HttpResponse, where: str) 
     if reason is not None:
         return unverified(where, reason, details)
     if response.status == 429:
-        wait = http.retry_after(response)
-        details["retry_after"] = wait
-        return Finding(
-            "token.unverified",
-            f"cannot verify the token at {where}: rate limited (HTTP 429"
-            + (f", retry after {wait} s)" if wait else ")"),
-            details,
-            status=Status.WARN,
-            remediation=f"Wait {wait or 60} s (Retry-After) and run again.",
-        )
+        # Dynatrace answered, only not yet: a warning, with when to ask again.
+        what = f"cannot verify the token at {where}: rate limited (HTTP 429)"
+        return api.rate_limited_finding("token.unverified", what, details, response, "then run dtdoctor again",
+                                        Status.WARN)
     if response.status >= 500:
         return unverified(where, f"server error HTTP {response.status}", details)
     return None
 
 
-def infer(probe: ProbeContext, endpoint: Endpoint, where: str, lookup_status: int) -> Finding:
+# The words of the inferred verdicts; ``classify_inferred`` supplies the evidence they quote.
+INFERRED_SUMMARIES = {
+    "missing_scope": "{label} (inferred)",
+    "ok": "{label} is accepted and may ingest events (inferred)",
+    "ok_partly": "{label} is accepted with events.ingest (inferred); {others} could not be verified without the "
+    "token lookup",
+    "not_asked": "{why}, and the token may not ingest events",
+    "platform_refused": "Dynatrace refused the platform token at {where} (HTTP {status}{message}); whether the "
+    "classic events API accepts platform tokens at all is unconfirmed, so this may not mean the token is bad",
+    "unknown_answer": "{why}, and the ingest probe answered HTTP {status}",
+}
+
+
+def classify_inferred(status: int, has_error: bool, platform: bool, others: list[str], wants_ingest: bool) -> str:
+    """The inferred verdict on the ingest probe's answer (see the module docstring)."""
+    if not has_error:  # not Dynatrace's error format: says nothing about the token
+        return "unknown_answer"
+    rules = (
+        ("platform_refused", platform and status in (401, 403)),
+        ("refused", status == 401),
+        ("not_asked", status == 403 and not wants_ingest),
+        ("missing_scope", status == 403),
+        ("ok_partly", status == 400 and bool(others)),
+        ("ok", status == 400),
+    )
+    return next((verdict for verdict, applies in rules if applies), "unknown_answer")
+
+
+def infer(probe: ProbeContext, endpoint: Endpoint, where: str, why: str) -> Finding:
     """Decide from an ingest request that cannot create anything (see the module docstring)."""
     settings = probe.run.settings
     url = endpoint.api_url(INGEST_PATH)
@@ -291,50 +322,80 @@ def infer(probe: ProbeContext, endpoint: Endpoint, where: str, lookup_status: in
     except http.HttpFailure as failure:
         finding = api.failure_finding("token", failure, where, single_code="token.unverified")
         return api.with_exchange(probe.run, endpoint, finding, failure)
-    return api.with_exchange(probe.run, endpoint, judge_inferred(settings, response, where, lookup_status), response)
+    return api.with_exchange(probe.run, endpoint, judge_inferred(settings, response, where, why), response)
 
 
-def judge_inferred(settings: Settings, response: http.HttpResponse, where: str, lookup_status: int) -> Finding:
+def judge_inferred(settings: Settings, response: http.HttpResponse, where: str, why: str) -> Finding:
     """The verdict from the ingest probe's answer."""
     problem = answer_problem(settings, response, where)
     if problem is not None:
         return problem
     error = http.dynatrace_error(response)
     token = settings.api_token
-    label = f"token {token.token_id if token else ''}"
+    message = http.error_message(error)
     details: dict[str, object] = {
         "verdict": "inferred",
-        "why_inferred": f"the token lookup answered HTTP {lookup_status}",
+        "why_inferred": why,
         "endpoint": where,
         "probe": f"POST {INGEST_PATH} with an invalid event (creates nothing)",
         "status": response.status,
-        "error": http.error_message(error),
+        "error": message,
         "required_scopes": list(settings.scopes),
     }
     others = [scope for scope in settings.scopes if scope != INGEST_SCOPE]
-    if response.status == 401 and error is not None:
+    platform = bool(token and token.is_platform)
+    verdict = classify_inferred(response.status, error is not None, platform, others, INGEST_SCOPE in settings.scopes)
+    words = {
+        "label": f"token {token.token_id if token else ''}",
+        "others": ", ".join(others),
+        "where": where,
+        "status": response.status,
+        "message": f": {message}" if message else "",
+        "why": why,
+    }
+    return inferred_finding(verdict, words, details, settings, error)
+
+
+def inferred_finding(
+    verdict: str, words: dict[str, object], details: dict[str, object], settings: Settings,
+    error: Mapping[str, Any] | None,
+) -> Finding:
+    where = str(words["where"])
+    summary = INFERRED_SUMMARIES.get(verdict, "").format(**words)
+    if verdict == "refused":
         return refused_finding(settings, error, where, inferred=True)
-    if response.status == 403 and error is not None:
-        if INGEST_SCOPE not in settings.scopes:
-            return unverified(where, "the lookup is unavailable and the token may not ingest events", details)
-        return missing_scope_finding(f"{label} (inferred)", [INGEST_SCOPE], None, details)
-    if response.status == 400 and error is not None:
-        if others:
-            details["unverified_scopes"] = others
-            return Finding(
-                "token.ok",
-                f"{label} is accepted with events.ingest (inferred); {', '.join(others)} could not be verified "
-                "without the token lookup",
-                details,
-                status=Status.WARN,
-                remediation=f"Check the scope(s) {', '.join(scope_label(s) for s in others)} in Dynatrace: "
-                "Access tokens > select the token.",
-            )
-        return Finding("token.ok", f"{label} is accepted and may ingest events (inferred)", details)
-    return unverified(where, f"the lookup is unavailable and the ingest probe answered HTTP {response.status}", details)
+    if verdict == "missing_scope":
+        return missing_scope_finding(summary, [INGEST_SCOPE], None, details)
+    if verdict == "ok":
+        return Finding("token.ok", summary, details)
+    if verdict == "ok_partly":
+        others = [scope for scope in settings.scopes if scope != INGEST_SCOPE]
+        details["unverified_scopes"] = others
+        return Finding(
+            "token.ok", summary, details, status=Status.WARN,
+            remediation=f"Check the scope(s) {', '.join(scope_label(s) for s in others)} in Dynatrace: "
+            "Access tokens > select the token.",
+        )
+    if verdict == "platform_refused":
+        details["unconfirmed"] = "whether the classic Environment API accepts platform tokens (with Api-Token)"
+        return Finding(
+            "token.unverified", f"cannot verify the token: {summary}", details, status=Status.WARN,
+            remediation="Use a classic access token for the events API: Access tokens > Generate new token with "
+            "Ingest events (events.ingest); it looks like dt0c01.<24 characters>.<64 characters>.",
+        )
+    return unverified(where, summary, details)
 
 
 def probe_token(endpoint: Endpoint, where: str, probe: ProbeContext) -> Finding:
+    """The verdict, with the kind of token and the header it was sent with in every result."""
+    finding = ask(endpoint, where, probe)
+    token = probe.run.settings.api_token
+    if token is None:
+        return finding
+    return replace(finding, details={**finding.details, "token_kind": token.kind.value, "authorization": token.scheme})
+
+
+def ask(endpoint: Endpoint, where: str, probe: ProbeContext) -> Finding:
     settings = probe.run.settings
     token = settings.api_token
     skip = api.token_preflight(endpoint, settings)
@@ -344,6 +405,9 @@ def probe_token(endpoint: Endpoint, where: str, probe: ProbeContext) -> Finding:
     url = endpoint.api_url(LOOKUP_PATH)
     if not http.may_send_token(settings, url):  # the body carries the token: same rule as the header
         return Finding("token.unverified", f"not asked: the token may not be sent to {where}", {"endpoint": where})
+    if token.is_platform:
+        # dynatrace-operator skips the scope lookup for platform tokens (cmd/troubleshoot/dynakube.go).
+        return infer(probe, endpoint, where, "platform tokens skip the token lookup, as Dynatrace's operator does")
     try:
         response = http.fetch(probe.run, "POST", url, json_body={"token": token.value}, authenticate=True)
     except http.HttpFailure as failure:
@@ -352,12 +416,12 @@ def probe_token(endpoint: Endpoint, where: str, probe: ProbeContext) -> Finding:
     if response.status in (403, 404, 405) and not response.is_redirect:
         foreign = api.not_dynatrace_reason(settings, response)
         if foreign is None and (http.dynatrace_error(response) is not None or response.status != 403):
-            return infer(probe, endpoint, where, response.status)
+            return infer(probe, endpoint, where, f"the token lookup answered HTTP {response.status}")
     return api.with_exchange(probe.run, endpoint, judge_answer(settings, response, where), response)
 
 
 def judge_answer(settings: Settings, response: http.HttpResponse, where: str) -> Finding:
-    """The verdict from the lookup's answer."""
+    """The lookup's own answer: not Dynatrace's, 401 (by whom), 200 (the token's description), anything else."""
     problem = answer_problem(settings, response, where)
     if problem is not None:
         return problem

@@ -482,11 +482,6 @@ def looks_like_html(response: HttpResponse) -> bool:
     )
 
 
-def retry_after(response: HttpResponse) -> str | None:
-    value = response.headers.get("retry-after")
-    return value.strip()[:40] if value else None
-
-
 def response_evidence(settings: Settings, response: HttpResponse) -> dict[str, object]:
     """What a result shows of an answer: status, version, timing, a safe excerpt of the body."""
     details: dict[str, object] = {

@@ -74,13 +74,29 @@ def test_every_required_scope_is_checked(run, env):
     assert "Ingest logs (logs.ingest)" in result.remediation
 
 
-def test_a_disabled_token(run, env):
-    result = token_result(run, env, DISABLED)
-    assert result.code == "token.disabled" and result.status is Status.FAIL
+@pytest.mark.parametrize("token", [DISABLED, EXPIRED, UNKNOWN])
+def test_a_refused_lookup_names_every_cause_dynatrace_does_not_tell_apart(run, env, token):
+    # A disabled or expired token authenticating its own lookup gets 401 like an unknown one (the fake
+    # marks this unconfirmed): the verdict cannot claim more than "one of these".
+    result = token_result(run, env, token)
+    assert result.code == "token.unauthorized" and result.status is Status.FAIL
+    assert all(word in result.summary for word in ("unknown", "mistyped", "disabled", "expired"))
+    assert "does not say which" in result.summary
+    assert env.paths() == ["POST /e/abc/api/v2/apiTokens/lookup"]
 
 
-def test_an_expired_token(run, env):
-    assert token_result(run, env, EXPIRED).code == "token.expired"
+def test_a_401_that_says_disabled_is_a_disabled_token(run, server_tls):
+    with serve(lambda request: error(401, "Token is disabled"), server_tls) as server:
+        result = token_result(run, server, FINE)
+    assert result.code == "token.disabled" and "Token is disabled" in result.summary
+
+
+def test_the_lookup_fields_of_a_disabled_token_still_decide_when_dynatrace_answers_them(run, server_tls):
+    # docs: ApiToken.enabled; seen when the lookup answers for a token that is not the caller.
+    fake = dynatrace()
+    record = dict(fake.tokens[DISABLED])
+    with serve(lambda request: Reply(200, record), server_tls) as server:
+        assert token_result(run, server, DISABLED).code == "token.disabled"
 
 
 def test_a_token_expiring_within_the_warning_window(run, env):
@@ -98,7 +114,7 @@ def test_the_warning_window_is_configurable(run, env):
 def test_an_unknown_token_is_unauthorized(run, env):
     result = token_result(run, env, UNKNOWN)
     assert result.code == "token.unauthorized" and result.status is Status.FAIL
-    assert "Token Authentication failed" in result.summary
+    assert result.details["error"] == "Token Authentication failed"
 
 
 def test_a_401_that_says_expired_is_an_expired_token(run, server_tls):
@@ -165,7 +181,7 @@ def test_a_captive_portal_leaves_the_token_unverified(run, server_tls):
     with serve(lambda request: Reply(200, "<html><body>Login</body></html>", content_type="text/html"),
                server_tls) as server:
         result = token_result(run, server, FINE)
-    assert result.code == "token.unverified" and result.status is Status.ERROR
+    assert result.code == "token.unverified" and result.status is Status.ERROR  # could not check
 
 
 def test_truncated_json_leaves_the_token_unverified(run, server_tls):
@@ -225,3 +241,43 @@ def test_an_inferred_missing_scope_does_not_pretend_to_know_the_other_scopes(run
     server, _ = no_lookup
     result = token_result(run, server, NOSCOPE)
     assert "unknown" in result.summary and "it has" not in result.summary
+
+
+PLATFORM = make_token("PLATFORM", prefix="dt0s16")
+
+
+@pytest.mark.parametrize("accepted", [True, False])
+def test_a_platform_token_skips_the_lookup_and_is_sent_as_api_token(run, server_tls, accepted):
+    # dynatrace-operator sends Api-Token for every token and skips the scope lookup for platform tokens;
+    # whether the classic API accepts one is unconfirmed, so the fake runs both ways.
+    fake = FakeDynatrace(platform_tokens_accepted=accepted)
+    fake.add(PLATFORM, scopes=("events.ingest",))
+    with serve(fake, server_tls) as server:
+        result = token_result(run, server, PLATFORM)
+        assert server.paths() == ["POST /e/abc/api/v2/events/ingest"]
+        assert all(request.authorization == f"Api-Token {PLATFORM}" for request in server.requests)
+    assert fake.events == []
+    assert result.details["token_kind"] == "platform" and result.details["authorization"] == "Api-Token"
+    if accepted:
+        assert result.code == "token.ok" and "inferred" in result.summary
+    else:
+        # Dynatrace answered; only what its 401 means for a platform token is unconfirmed: a warning.
+        assert result.code == "token.unverified" and result.status is Status.WARN
+        assert "platform token" in result.summary and "unconfirmed" in result.summary
+        assert "dt0c01" in result.remediation
+
+
+def test_a_platform_token_that_cannot_be_checked_is_an_error(run, server_tls):
+    with serve(lambda request: Reply(200, "<html>portal</html>", content_type="text/html"), server_tls) as server:
+        result = token_result(run, server, PLATFORM)
+    assert result.code == "token.unverified" and result.status is Status.ERROR
+
+
+def test_the_fake_refuses_bearer_for_a_classic_token(server_tls):
+    # docs "Tokens and authentication": classic tokens go in Api-Token; the fake authenticates nothing else.
+    from tests.support.fake_dynatrace import Recorded
+
+    fake = dynatrace()
+    bearer = Recorded("GET", "/e/abc/api/v1/time", {"authorization": f"Bearer {FINE}"}, b"")
+    classic = Recorded("GET", "/e/abc/api/v1/time", {"authorization": f"Api-Token {FINE}"}, b"")
+    assert fake(bearer).status == 401 and fake(classic).status == 200

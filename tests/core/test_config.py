@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dtdoctor.config import ConfigError, EndpointKind, parse_token, parse_url, read_token_file
+from dtdoctor.config import ConfigError, EndpointKind, TokenKind, parse_token, parse_url, read_token_file
 from tests.support.factories import CANARY_SECRET, CANARY_TOKEN, settings
 
 SAAS = "https://abc12345.live.dynatrace.com"
@@ -140,9 +140,63 @@ def test_valid_token_parts():
     assert CANARY_SECRET not in repr(token) and CANARY_SECRET not in token.redacted
 
 
-def test_platform_tokens_use_bearer():
-    token = parse_token("dt0s16." + "A" * 24 + "." + "B" * 64).token
-    assert token is not None and token.authorization.startswith("Bearer ")
+def test_every_kind_is_sent_to_the_classic_api_as_api_token():
+    # dynatrace-operator sends Api-Token for every token (pkg/clients/dynatrace/core/client.go).
+    for text in ("dt0s16." + "A" * 24 + "." + "B" * 64, "dt0c01." + "A" * 24 + "." + "B" * 64, "aBcDeFgHiJ0123456789x"):
+        token = parse_token(text).token
+        assert token is not None and token.authorization == f"Api-Token {text}"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "usable"),
+    [
+        ("dt0c01." + "A" * 24 + "." + "B" * 64, TokenKind.CLASSIC, True),
+        ("dt0s16." + "A" * 24 + "." + "B" * 64, TokenKind.PLATFORM, True),
+        ("dt0s02.ABCD1234", TokenKind.OAUTH_CLIENT, False),
+        ("dt0s02.ABCD1234." + "B" * 64, TokenKind.OAUTH_CLIENT, False),
+        ("dt0g02.ABCD1234." + "B" * 64, TokenKind.ACTIVEGATE, False),
+        ("aBcDeFgHiJ0123456789x", TokenKind.OLD_FORMAT, True),
+        ("dt0x07." + "A" * 24 + "." + "B" * 64, TokenKind.OTHER, True),
+    ],
+)
+def test_every_kind_of_token_is_told_apart(text, kind, usable):
+    parsed = parse_token(text)
+    assert parsed.kind is kind
+    assert (parsed.token is not None) is usable
+    if not usable:
+        assert kind.label in (parsed.error or "") and parsed.shown.startswith(text[:6])
+        assert "B" * 12 not in parsed.shown
+
+
+def test_an_old_format_token_is_shown_by_a_short_prefix_only():
+    token = parse_token("aBcDeFgHiJ0123456789x").token
+    assert token is not None and token.secret == "aBcDeFgHiJ0123456789x"
+    assert token.token_id == "aBcD..." and token.redacted == "aBcD...<redacted>"
+    assert "0123456789" not in repr(token)
+
+
+@pytest.mark.parametrize(
+    ("text", "described"),
+    [
+        (CANARY_TOKEN + "\r", ["trailing carriage return"]),
+        ("\ufeff" + CANARY_TOKEN, ["leading byte-order mark"]),
+        (" " + CANARY_TOKEN + "\n", ["leading space", "trailing newline"]),
+        (CANARY_TOKEN[:20] + "\u200b" + CANARY_TOKEN[20:], ["inside zero width space at position 21"]),
+        (CANARY_TOKEN + "\u00a0", ["trailing non-breaking space"]),
+    ],
+)
+def test_whitespace_and_invisible_characters_are_named_and_removed(text, described):
+    parsed = parse_token(text)
+    assert parsed.token is not None and parsed.token.value == CANARY_TOKEN
+    assert [stray.describe() for stray in parsed.strays] == described
+
+
+def test_a_token_files_final_newline_is_normal_but_a_carriage_return_is_not(tmp_path):
+    unix, windows = tmp_path / "unix", tmp_path / "windows"
+    unix.write_bytes(CANARY_TOKEN.encode() + b"\n")
+    windows.write_bytes(CANARY_TOKEN.encode() + b"\r\n")
+    assert parse_token(read_token_file(str(unix))[0]).strays == ()
+    assert [s.describe() for s in parse_token(read_token_file(str(windows))[0]).strays] == ["trailing carriage return"]
 
 
 @pytest.mark.parametrize(
@@ -150,6 +204,7 @@ def test_platform_tokens_use_bearer():
     [
         ("", "empty"),
         ("abc", "prefix"),
+        ("abc", "old-format"),
         ("dt0c01.ABC", "2 dot-separated parts"),
         ("dt0c01." + "A" * 23 + "." + "B" * 64, "public part has 23"),
         ("dt0c01." + "A" * 24 + "." + "B" * 63, "secret part has 63"),

@@ -14,8 +14,12 @@ Shapes, with their sources:
   ``eventType`` and ``title`` required ("Events API v2 - POST an event",
   https://docs.dynatrace.com/docs/shortlink/api-events-v2-post-event).
 - Errors: ``{"error": {"code": <int>, "message": ..., "constraintViolations": [...]}}``
-  (the ``ErrorEnvelope`` of every endpoint above); 401 for an unknown
-  token, 403 for a missing scope.
+  (the ``ErrorEnvelope`` of every endpoint above); 401 for a token that does
+  not authenticate (unknown, and, *unconfirmed*, disabled or expired), 403
+  for a missing scope (message from Dynatrace/dynatrace-api issue 10).
+- Only ``Authorization: Api-Token`` authenticates (docs "Tokens and
+  authentication"); whether a platform token does is *unconfirmed* and set
+  per fake (``platform_tokens_accepted``).
 - ActiveGate ``GET /rest/health``: ``RUNNING`` when healthy (the readiness
   probe dynatrace-operator uses for ActiveGates).
 
@@ -41,11 +45,11 @@ EVENT_TYPES = {
 }
 
 
-def make_token(public: str, fill: str = "S") -> str:
-    """A token of the documented shape: dt0c01.<24 public>.<64 secret>."""
+def make_token(public: str, fill: str = "S", prefix: str = "dt0c01") -> str:
+    """A token of the documented shape: <prefix>.<24 public>.<64 secret> (docs "Tokens and authentication")."""
     public = (public.upper() + "0" * 24)[:24]
     secret = (public + fill * 64)[:64]
-    return f"dt0c01.{public}.{secret}"
+    return f"{prefix}.{public}.{secret}"
 
 
 def iso(moment: dt.datetime) -> str:
@@ -60,7 +64,9 @@ def token_record(token: str, name: str = "ingest", scopes: tuple[str, ...] = ("e
                  enabled: bool = True, expires: str | None = None) -> dict[str, Any]:
     """The lookup's ``ApiToken`` answer for ``token``."""
     record: dict[str, Any] = {
-        "id": ".".join(token.split(".")[:2]),
+        # docs: the token id is prefix and public part. Unconfirmed: the id of an old-format token, which has
+        # no public part; a made-up one here (never the token itself).
+        "id": ".".join(token.split(".")[:2]) if "." in token else "OLDFORMAT-ID-" + str(len(token)),
         "name": name,
         "enabled": enabled,
         "owner": "admin@example.com",
@@ -204,13 +210,30 @@ def serve(app: App, tls: ssl.SSLContext | None = None) -> Iterator[Running]:
         thread.join(2)
 
 
-class FakeDynatrace:
-    """The environment API of one environment, with a table of known tokens."""
+# The error messages a source shows verbatim; the others are marked unconfirmed where they are used.
+MISSING_SCOPE = "Token is missing required scope. Use one of: events.ingest (Ingest events)"  # dynatrace-api issue 10
+# Unconfirmed: no public source quotes the 401 message; dtdoctor must not depend on its wording.
+AUTHENTICATION_FAILED = "Token Authentication failed"
 
-    def __init__(self, env: str = "abc", lookup_available: bool = True) -> None:
+
+class FakeDynatrace:
+    """The classic Environment API v2 of one environment, with a table of known tokens.
+
+    Each behaviour names its source; *unconfirmed* marks what no public
+    source shows, so a test that relies on it says so (docs/api.md lists them).
+    """
+
+    def __init__(self, env: str = "abc", lookup_available: bool = True,
+                 platform_tokens_accepted: bool = False) -> None:
         self.env = env
         self.tokens: dict[str, dict[str, Any]] = {}
         self.lookup_available = lookup_available
+        # Unconfirmed either way: whether the classic API accepts a platform
+        # token (dt0s16) sent as ``Api-Token``. dynatrace-operator sends every
+        # token that way (pkg/clients/dynatrace/core/client.go) and skips the
+        # scope lookup for platform tokens (cmd/troubleshoot/dynakube.go);
+        # the events docs name classic access tokens only. Tests run both ways.
+        self.platform_tokens_accepted = platform_tokens_accepted
         self.events: list[dict[str, Any]] = []
         self.health = "RUNNING"
 
@@ -219,55 +242,95 @@ class FakeDynatrace:
         return token
 
     def _caller(self, request: Recorded) -> dict[str, Any] | None:
+        """The token record that authenticates ``request``, or None (401)."""
         header = request.authorization or ""
         scheme, _, value = header.partition(" ")
-        if scheme not in ("Api-Token", "Bearer"):
+        # docs "Tokens and authentication": classic access tokens go in
+        # ``Authorization: Api-Token <token>``. Bearer is documented for
+        # platform services only (docs "Platform tokens"), so it is refused
+        # here (unconfirmed: the status the classic API gives another scheme).
+        if scheme != "Api-Token":
             return None
-        return self.tokens.get(value.strip())
+        record = self.tokens.get(value)
+        if record is None:
+            return None
+        if value.startswith("dt0s") and not self.platform_tokens_accepted:
+            return None  # unconfirmed, see __init__
+        # Unconfirmed: a disabled or expired token authenticating its own
+        # request most likely gets 401 like an unknown one; no source shows
+        # the body. It never authenticates here, so its lookup fields
+        # (enabled, expirationDate) are only seen when another token asks.
+        if not record.get("enabled", True) or _expired(record):
+            return None
+        return record
 
     def __call__(self, request: Recorded) -> Reply:
         prefix = f"/e/{self.env}"
         path = request.path.split("?")[0]
         if path == "/rest/health":
+            # dynatrace-operator's ActiveGate readiness probe: GET /rest/health answers RUNNING.
             return Reply(200, self.health, content_type="text/plain")
         if not path.startswith(prefix + "/api/"):
-            return error(404, "HTTP 404 Not Found")
+            return error(404, "HTTP 404 Not Found")  # unconfirmed: the body of a 404 outside the API
         route = path[len(prefix):]
         caller = self._caller(request)
         if caller is None:
-            return error(401, "Token Authentication failed")
+            # docs "Tokens and authentication"/ErrorEnvelope: 401 in the error format; message unconfirmed.
+            return error(401, AUTHENTICATION_FAILED)
         if route == "/api/v1/time" and request.method == "GET":
+            # docs "Cluster information API": the time as text/plain epoch milliseconds.
             now = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
             return Reply(200, str(now), content_type="text/plain")
         if route == "/api/v2/apiTokens/lookup" and request.method == "POST":
-            if not self.lookup_available:
-                return error(404, "HTTP 404 Not Found")
-            try:
-                wanted = request.json()["token"]
-            except (ValueError, KeyError, TypeError):
-                return error(400, "Constraints violated.", constraintViolations=[{"path": "token",
-                                                                                   "message": "must not be null"}])
-            record = self.tokens.get(wanted)
-            return Reply(200, record) if record else error(404, "Token not found")
+            return self._lookup(request)
         if route == "/api/v2/events/ingest" and request.method == "POST":
-            if "events.ingest" not in caller["scopes"]:
-                return error(403, "Token is missing required scope. Use one of: events.ingest (Ingest events)")
-            try:
-                event = request.json()
-            except ValueError:
-                return error(400, "Could not map JSON")
-            violations = []
-            if not isinstance(event, dict) or event.get("eventType") not in EVENT_TYPES:
-                violations.append({"path": "eventType", "message": "must be a valid event type"})
-            if not isinstance(event, dict) or not event.get("title"):
-                violations.append({"path": "title", "message": "must not be empty"})
-            if violations:
-                return error(400, "Constraints violated.", constraintViolations=violations)
-            self.events.append(event)
-            correlation = f"c0ffee{len(self.events):04d}"
-            return Reply(201, {"reportCount": 1,
-                               "eventIngestResults": [{"correlationId": correlation, "status": "OK"}]})
+            return self._ingest(request, caller)
         return error(404, "HTTP 404 Not Found")
+
+    def _lookup(self, request: Recorded) -> Reply:
+        # docs "Access tokens API - POST token lookup": any scope authenticates; 200 ApiToken.
+        if not self.lookup_available:
+            return error(404, "HTTP 404 Not Found")  # an older cluster or a gate without it: unconfirmed body
+        try:
+            wanted = request.json()["token"]
+        except (ValueError, KeyError, TypeError):
+            # docs: 400 "Failed. The input is invalid." with constraintViolations (ErrorEnvelope).
+            return error(400, "Constraints violated.", constraintViolations=[{"path": "token",
+                                                                               "message": "must not be null"}])
+        record = self.tokens.get(wanted)
+        # The lookup of another, disabled or expired token answers its fields (docs: ApiToken.enabled,
+        # expirationDate). Unconfirmed: the status and message for a token the environment does not know.
+        return Reply(200, record) if record else error(404, "Token not found")
+
+    def _ingest(self, request: Recorded, caller: dict[str, Any]) -> Reply:
+        # docs "Events API v2 - POST an event": scope events.ingest; 201 with eventIngestResults.
+        if "events.ingest" not in caller["scopes"]:
+            return error(403, MISSING_SCOPE)  # Dynatrace/dynatrace-api issue 10 quotes this message
+        try:
+            event = request.json()
+        except ValueError:
+            return error(400, "Could not map JSON")  # unconfirmed message
+        # docs: eventType (one of EVENT_TYPES) and title are required; 400 with constraintViolations.
+        # Unconfirmed: that the token is checked before the body (dtdoctor's inferred verdict relies on it).
+        violations = []
+        if not isinstance(event, dict) or event.get("eventType") not in EVENT_TYPES:
+            violations.append({"path": "eventType", "message": "must be a valid event type"})
+        if not isinstance(event, dict) or not event.get("title"):
+            violations.append({"path": "title", "message": "must not be empty"})
+        if violations:
+            return error(400, "Constraints violated.", constraintViolations=violations)
+        self.events.append(event)
+        correlation = f"c0ffee{len(self.events):04d}"
+        return Reply(201, {"reportCount": 1,
+                           "eventIngestResults": [{"correlationId": correlation, "status": "OK"}]})
+
+
+def _expired(record: dict[str, Any]) -> bool:
+    expires = record.get("expirationDate")
+    if not expires:
+        return False  # docs: an absent expirationDate means the token never expires
+    moment = dt.datetime.strptime(expires, "%Y-%m-%dT%H:%M:%S.000Z").replace(tzinfo=dt.timezone.utc)
+    return moment <= dt.datetime.now(dt.timezone.utc)
 
 
 def free_port() -> int:
