@@ -29,7 +29,10 @@ _NEW_TOKEN = (
 )
 
 CODES = codes(
-    Code("token.present", Status.PASS, "An access token of the documented format is configured."),
+    Code(
+        "token.present", Status.PASS, "An access token of the documented format is configured.",
+        summary="token {token_id} from {_source}",
+    ),
     Code(
         "token.platform",
         Status.PASS,
@@ -38,6 +41,7 @@ CODES = codes(
         "Platform tokens are made for Latest Dynatrace platform services; the events ingest documentation names "
         "classic access tokens.",
         "If the token check cannot confirm it, use a classic access token: " + _NEW_TOKEN + ".",
+        summary="platform token {token_id} from {_source}; sent as {authorization}, which the token check tests",
     ),
     Code(
         "token.old_format",
@@ -47,6 +51,7 @@ CODES = codes(
         "The token was generated before Dynatrace switched to the dt0c01.<public>.<secret> format.",
         "It still works; replace it when convenient: " + _NEW_TOKEN + ". The new format can be recognised by "
         "secret scanners and shown by its public id.",
+        summary="old-format token {token_id} from {_source}: still valid, a new dt0c01 token is recommended",
     ),
     Code(
         "token.oauth_client",
@@ -55,6 +60,7 @@ CODES = codes(
         "An OAuth client id or secret of Account Management was copied instead of an access token.",
         "OAuth clients get platform access through an OAuth flow; the events API needs an access token. "
         + _NEW_TOKEN + ".",
+        summary="the token from {_source} is an OAuth client credential ({token_id}), not an API token",
     ),
     Code(
         "token.activegate_token",
@@ -62,6 +68,7 @@ CODES = codes(
         "The configured token is an ActiveGate token (dt0g02), not an API token.",
         "The token an ActiveGate uses to connect to Dynatrace was copied instead of an access token.",
         "ActiveGate tokens only authenticate ActiveGates. " + _NEW_TOKEN + ".",
+        summary="the token from {_source} is an ActiveGate token ({token_id}), not an API token",
     ),
     Code(
         "token.whitespace",
@@ -72,6 +79,8 @@ CODES = codes(
         "the value send it as is and are refused (dynatrace-operator rejects such a token).",
         "Remove the characters named in the result from where the token is stored; a token file's final newline "
         "is fine.",
+        summary="the token from {_source} has whitespace or invisible characters ({_strays}); the checks "
+        "use it without them",
     ),
     Code(
         "token.missing",
@@ -81,6 +90,7 @@ CODES = codes(
         "Set DT_API_TOKEN to the token, or put it in a file readable only by you and pass "
         "--token-file PATH (- reads standard input). Create the token in Dynatrace under "
         "Access tokens > Generate new token with the scope Ingest events (events.ingest).",
+        summary="no API token: set DT_API_TOKEN or use --token-file PATH",
     ),
     Code(
         "token.malformed",
@@ -90,6 +100,7 @@ CODES = codes(
         "Copy the whole token again from Dynatrace (Access tokens); it looks like "
         "dt0c01.<24 characters>.<64 characters>, upper-case letters and digits only.",
         when={Status.SKIP: "reported by a check that needs the token when config.token is not selected"},
+        summary="the token from {_source} is malformed: {_error}",
     ),
     Code(
         "token.file_insecure",
@@ -97,23 +108,10 @@ CODES = codes(
         "The token file can be read by other users of this host.",
         "The file was created with the default umask (mode 0644 or similar). A key of a Kubernetes Secret volume "
         "(a symlink into ..data/) that only its group can read (mode 0440 with the pod's fsGroup) is not reported.",
-        "Restrict the file to its owner: chmod 600 <token-file>.",
+        "Restrict the file to its owner: chmod 600 {source_name}",
+        summary="token file {source_name} is readable by group or others (mode {file_mode})",
     ),
 )
-
-# The words of each verdict; ``classify`` supplies the evidence they quote.
-SUMMARIES = {
-    "token.missing": "no API token: set DT_API_TOKEN or use --token-file PATH",
-    "token.oauth_client": "the token from {source} is an OAuth client credential ({token_id}), not an API token",
-    "token.activegate_token": "the token from {source} is an ActiveGate token ({token_id}), not an API token",
-    "token.malformed": "the token from {source} is malformed: {error}",
-    "token.whitespace": "the token from {source} has whitespace or invisible characters ({strays}); "
-    "the checks use it without them",
-    "token.file_insecure": "token file {source_name} is readable by group or others (mode {file_mode})",
-    "token.old_format": "old-format token {token_id} from {source}: still valid, a new dt0c01 token is recommended",
-    "token.platform": "platform token {token_id} from {source}; sent as {authorization}, which the token check tests",
-    "token.present": "token {token_id} from {source}",
-}
 
 _BY_KIND = {
     TokenKind.OAUTH_CLIENT: "token.oauth_client",
@@ -187,16 +185,15 @@ def missing_token_probe(target: str) -> Probe:
 
 
 def judge(settings: Settings) -> Finding:
+    """The code and its evidence; the ``_`` names serve the code's wording only."""
     parsed, source = settings.token, settings.token_source
     code, found = classify(parsed, source)
-    words = {**found, "source": source.label, "error": parsed.error if parsed else ""}
-    if parsed is not None and parsed.strays:
-        words["strays"] = ", ".join(stray.describe() for stray in parsed.strays)
-    remediation = None
-    if code == "token.file_insecure":
-        remediation = f"Restrict the file to its owner: chmod 600 {source.name}"
-    details = {key: value for key, value in found.items() if key != "error"}
-    return Finding(code, SUMMARIES[code].format(**words), details, remediation=remediation)
+    wording = {
+        "_source": source.label,
+        "_error": found.pop("error", ""),
+        "_strays": ", ".join(stray.describe() for stray in parsed.strays) if parsed else "",
+    }
+    return Finding(code, details={**found, **wording})
 
 
 def plan(ctx: RunContext) -> list[Probe]:

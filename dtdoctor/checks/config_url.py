@@ -17,7 +17,9 @@ FORMS = (
 )
 
 CODES = codes(
-    Code("url.ok", Status.PASS, "The URL has a Dynatrace form and is usable."),
+    Code(
+        "url.ok", Status.PASS, "The URL has a Dynatrace form and is usable.", summary="{kind_label} at {_address}{_env}"
+    ),
     Code(
         "url.missing",
         Status.SKIP,
@@ -31,6 +33,7 @@ CODES = codes(
         "The URL cannot be parsed or is not of a form dtdoctor can use.",
         "A typo, a missing host, an unsupported scheme, credentials or an unexpected path in the URL.",
         f"Fix the URL. Accepted forms: {FORMS}; a trailing /api/... or slash is tolerated.",
+        summary="{_what} {_text!r} is invalid: {_error}",
     ),
     Code(
         "url.plaintext",
@@ -40,6 +43,7 @@ CODES = codes(
         "Use https://. Dynatrace endpoints and ActiveGates accept HTTPS only; dtdoctor never sends the "
         "token over plain HTTP except to this machine.",
         when={Status.SKIP: "reported by a check that would have sent the token there: it sent nothing"},
+        summary="{_what} uses http:// to {host}: the token will not be sent there",
     ),
     Code(
         "url.apps_converted",
@@ -49,8 +53,9 @@ CODES = codes(
         "The URL was copied from the browser (https://<env-id>.apps.dynatrace.com): the classic Environment "
         "API v2, where events are ingested, is served on https://<env-id>.live.dynatrace.com (sprint and dev "
         "stages: the same host without apps), as Dynatrace's operator, Monaco and Terraform provider convert it.",
-        "Configure the classic URL shown in the result (https://<env-id>.live.dynatrace.com) so every client "
-        "of the events API uses the host that serves it.",
+        "Configure the classic URL shown in the result ({url}) so every client of the events API uses the "
+        "host that serves it.",
+        summary="apps URL: the events API is served at {url}; dtdoctor checks that host (you gave {converted_from})",
     ),
     Code(
         "url.unrecognized",
@@ -58,6 +63,7 @@ CODES = codes(
         "The URL is valid but matches none of the Dynatrace URL forms.",
         "A SaaS URL on a custom domain, or a Managed or ActiveGate URL without the /e/<env-id> path.",
         f"Check the URL against the Dynatrace forms: {FORMS}.",
+        summary="{_what} {url} matches no Dynatrace URL form (no /e/<env-id> path, not a SaaS domain)",
     ),
 )
 
@@ -87,17 +93,6 @@ def targets(settings: Settings) -> list[tuple[ParsedUrl, str]]:
     return found
 
 
-# The words of each verdict; ``classify`` supplies the evidence they quote.
-SUMMARIES = {
-    "url.invalid": "{what} {text!r} is invalid: {error}",
-    "url.plaintext": "{what} uses http:// to {host}: the token will not be sent there",
-    "url.unrecognized": "{what} {url} matches no Dynatrace URL form (no /e/<env-id> path, not a SaaS domain)",
-    "url.apps_converted": "apps URL: the events API is served at {url}; dtdoctor checks that host "
-    "(you gave {converted_from})",
-    "url.ok": "{kind_label} at {address}{env}",
-}
-
-
 def classify(parsed: ParsedUrl) -> tuple[str, dict[str, object]]:
     """The verdict on one URL: its code and the evidence behind it."""
     endpoint = parsed.endpoint
@@ -125,18 +120,18 @@ def classify(parsed: ParsedUrl) -> tuple[str, dict[str, object]]:
 
 
 def judge(parsed: ParsedUrl) -> Finding:
+    """The code and its evidence; the ``_`` names serve the code's wording only."""
     code, evidence = classify(parsed)
     endpoint = parsed.endpoint
     role = "environment" if endpoint is None else endpoint.role
-    words = {
-        "what": "environment URL" if role == "environment" else "ActiveGate URL",
-        "text": parsed.text,
-        "address": endpoint.address if endpoint else "",
-        "env": f", environment {endpoint.environment_id}" if endpoint and endpoint.environment_id else "",
-        **evidence,
+    wording = {
+        "_what": "environment URL" if role == "environment" else "ActiveGate URL",
+        "_text": parsed.text,
+        "_error": evidence.pop("error", None),
+        "_address": endpoint.address if endpoint else "",
+        "_env": f", environment {endpoint.environment_id}" if endpoint and endpoint.environment_id else "",
     }
-    details = {key: value for key, value in evidence.items() if key != "error"}
-    return Finding(code, SUMMARIES[code].format(**words), details)
+    return Finding(code, details={**evidence, **wording})
 
 
 def plan(ctx: RunContext) -> list[Probe]:

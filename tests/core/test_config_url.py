@@ -6,6 +6,7 @@ import json
 
 from dtdoctor.checks import config_url
 from dtdoctor.config import parse_url
+from dtdoctor.core.codes import word
 from dtdoctor.core.model import Status
 from tests.support.cli import invoke
 
@@ -13,8 +14,11 @@ from tests.support.cli import invoke
 def test_an_apps_url_is_a_warning_naming_the_classic_host():
     finding = config_url.judge(parse_url("https://abc12345.apps.dynatrace.com/ui/apps/dynatrace.dashboards"))
     assert finding.code == "url.apps_converted"
-    assert config_url.CODES[finding.code].status is Status.WARN
-    assert finding.summary.startswith("apps URL: the events API is served at https://abc12345.live.dynatrace.com")
+    code = config_url.CODES[finding.code]
+    assert code.status is Status.WARN
+    summary, remediation = word(code, finding.summary, finding.remediation, finding.details)
+    assert "https://abc12345.live.dynatrace.com" in remediation
+    assert summary.startswith("apps URL: the events API is served at https://abc12345.live.dynatrace.com")
     assert finding.details["converted_from"] == "abc12345.apps.dynatrace.com"
     assert finding.details["host"] == "abc12345.live.dynatrace.com"
 
