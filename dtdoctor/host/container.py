@@ -306,112 +306,148 @@ def _files_evidence(root: Path) -> list[Evidence]:
     return found
 
 
-def detect_container(root: Path, environ: Mapping[str, str]) -> Detection:
-    """Detect the container runtime under ``root`` with the environment ``environ``."""
-    evidence: list[Evidence] = []
-    decisive: list[Evidence] = []  # in systemd's order: the first one decides
+@dataclass
+class _Seen:
+    """Evidence as it is gathered, in systemd's order; ``decisive`` items can decide the runtime."""
 
+    evidence: list[Evidence] = field(default_factory=list)
+    decisive: list[Evidence] = field(default_factory=list)
+
+    def add(self, item: Evidence | None, decides: bool = False) -> None:
+        if item is not None:
+            self.evidence.append(item)
+            if decides:
+                self.decisive.append(item)
+
+
+def openvz_evidence(root: Path) -> Evidence | None:
     if _exists(root, "/proc/vz") and not _exists(root, "/proc/bc"):
-        item = Evidence("/proc/vz", "present without /proc/bc", OPENVZ, STRONG)
-        evidence.append(item)
-        decisive.append(item)
+        return Evidence("/proc/vz", "present without /proc/bc", OPENVZ, STRONG)
+    return None
 
-    wsl = wsl_evidence(root)
-    if wsl is not None:
-        evidence.append(wsl)
 
-    proot = proot_evidence(root)
-    if proot is not None:
-        evidence.append(proot)
-        decisive.append(proot)
+def manager_evidence(source: str, value: str, strength: str) -> Evidence:
+    """What a ``container=`` value written by a container manager says."""
+    if not value:
+        return Evidence(source, "container= (empty: not a container)", None, NEGATIVE)
+    if value.strip().lower() == "oci":
+        # Some images hardcode container=oci; systemd then looks at the files.
+        return Evidence(source, f"container={value}", OTHER, WEAK)
+    return Evidence(source, f"container={value}", manager_runtime(value), strength)
 
-    def manager(source: str, value: str | None, strength: str) -> None:
-        if value is None:
-            return
-        if not value:
-            evidence.append(Evidence(source, "container= (empty: not a container)", None, NEGATIVE))
-            return
-        if value.strip().lower() == "oci":
-            # Some images hardcode container=oci; systemd then looks at the files.
-            item = Evidence(source, f"container={value}", OTHER, WEAK)
-        else:
-            item = Evidence(source, f"container={value}", manager_runtime(value), strength)
-        evidence.append(item)
-        if item.strength == STRONG:
-            decisive.append(item)
+
+def _managers(root: Path, environ: Mapping[str, str], seen: _Seen) -> None:
+    """The manager's own files, then PID 1's ``container`` variable, then ours."""
+
+    def manager(source: str, value: str, strength: str) -> None:
+        item = manager_evidence(source, value, strength)
+        seen.add(item, decides=item.strength == STRONG)
 
     for path in ("/run/host/container-manager", "/run/systemd/container"):
         value = _first_line(root, path)
         if value:
             manager(path, value, STRONG)
         else:
-            evidence.append(Evidence(path, "absent", None, NEGATIVE))
+            seen.add(Evidence(path, "absent", None, NEGATIVE))
     pid1_value, pid1_note = pid1_container_variable(root)
     if pid1_value is not None:
         manager("/proc/1/environ", pid1_value, STRONG)
-    else:
-        evidence.append(Evidence("/proc/1/environ", f"container variable {pid1_note}", None, NEGATIVE))
-        # Our own environment usually inherits PID 1's variable; weaker, since it can be set by hand.
-        own = environ.get("container")
-        if own is not None:
-            manager("environment variable container", own, STRONG if own.strip() else WEAK)
+        return
+    seen.add(Evidence("/proc/1/environ", f"container variable {pid1_note}", None, NEGATIVE))
+    # Our own environment usually inherits PID 1's variable; weaker, since it can be set by hand.
+    own = environ.get("container")
+    if own is not None:
+        manager("environment variable container", own, STRONG if own.strip() else WEAK)
 
+
+def _files(root: Path, seen: _Seen) -> None:
     files = _files_evidence(root)
-    evidence.extend(files)
-    decisive.extend(files)
+    for item in files:
+        seen.add(item, decides=True)
     for path in ("/run/.containerenv", "/.dockerenv"):
         if not any(item.source == path for item in files):
-            evidence.append(Evidence(path, "absent", None, NEGATIVE))
+            seen.add(Evidence(path, "absent", None, NEGATIVE))
 
+
+def _cgroups(root: Path, seen: _Seen) -> list[Evidence]:
+    """The cgroup evidence; returns the paths that name Kubernetes (they decide apart)."""
     cgroups = cgroup_evidence(root)
-    evidence.extend(cgroups)
+    for item in cgroups:
+        seen.add(item, decides=item.points_to != KUBERNETES)
     if not cgroups:
-        sources = "/proc/1/cgroup, /proc/self/cgroup"
-        evidence.append(Evidence(sources, "no container runtime in the paths", None, NEGATIVE))
-    decisive.extend(item for item in cgroups if item.points_to != KUBERNETES)
-    namespace = cgroup_namespace_evidence(root)
-    if namespace is not None:
-        evidence.append(namespace)
-        decisive.append(namespace)
-    namespaced = namespaced_root_cgroup(root)
-    if namespaced is not None:
-        evidence.append(namespaced)
+        seen.add(Evidence("/proc/1/cgroup, /proc/self/cgroup", "no container runtime in the paths", None, NEGATIVE))
+    seen.add(cgroup_namespace_evidence(root), decides=True)
+    seen.add(namespaced_root_cgroup(root))
+    return [item for item in cgroups if item.points_to == KUBERNETES]
+
+
+def _root_filesystem(root: Path, seen: _Seen) -> None:
     overlay = overlay_root_evidence(root)
     if overlay is not None:
-        evidence.append(overlay)
-        decisive.append(overlay)
-    else:
-        fstype = root_filesystem_type(root)
-        if fstype:
-            evidence.append(Evidence("/proc/self/mountinfo", f"root filesystem is {fstype}", None, NEGATIVE))
+        seen.add(overlay, decides=True)
+        return
+    fstype = root_filesystem_type(root)
+    if fstype:
+        seen.add(Evidence("/proc/self/mountinfo", f"root filesystem is {fstype}", None, NEGATIVE))
 
-    kubernetes = kubernetes_evidence(root, environ) + [item for item in cgroups if item.points_to == KUBERNETES]
+
+def _kubernetes(root: Path, environ: Mapping[str, str], cgroups: list[Evidence], seen: _Seen) -> list[Evidence]:
+    kubernetes = kubernetes_evidence(root, environ) + cgroups
     if not any(item.source == "KUBERNETES_SERVICE_HOST" for item in kubernetes):
-        evidence.append(Evidence("KUBERNETES_SERVICE_HOST", "not set", None, NEGATIVE))
+        seen.add(Evidence("KUBERNETES_SERVICE_HOST", "not set", None, NEGATIVE))
     if not any(item.source in SERVICE_ACCOUNT_PATHS for item in kubernetes):
-        evidence.append(Evidence(SERVICE_ACCOUNT_PATHS[0], "absent", None, NEGATIVE))
-    evidence.extend(item for item in kubernetes if item not in evidence)
+        seen.add(Evidence(SERVICE_ACCOUNT_PATHS[0], "absent", None, NEGATIVE))
+    for item in kubernetes:
+        if item not in seen.evidence:
+            seen.add(item)
+    return kubernetes
 
-    # A specific runtime beats "some container" (cgroup namespace, overlay, container=oci),
-    # and strong evidence beats weak (/.dockerenv can sit in any image).
+
+def detect_container(root: Path, environ: Mapping[str, str]) -> Detection:
+    """Detect the container runtime under ``root`` with the environment ``environ``."""
+    seen = _Seen()
+    seen.add(openvz_evidence(root), decides=True)
+    wsl = wsl_evidence(root)
+    seen.add(wsl)
+    seen.add(proot_evidence(root), decides=True)
+    _managers(root, environ, seen)
+    _files(root, seen)
+    kubernetes_cgroups = _cgroups(root, seen)
+    _root_filesystem(root, seen)
+    kubernetes = _kubernetes(root, environ, kubernetes_cgroups, seen)
+    return decide(seen.decisive, kubernetes, wsl, tuple(seen.evidence))
+
+
+def _underlying_item(decisive: list[Evidence]) -> Evidence | None:
+    """A specific runtime beats "some container" (cgroup namespace, overlay, container=oci),
+    and strong evidence beats weak (/.dockerenv can sit in any image)."""
     specific = [item for item in decisive if item.points_to not in (None, OTHER)]
     ranked = [item for item in specific if item.strength == STRONG] + [i for i in specific if i.strength != STRONG]
-    underlying_item = ranked[0] if ranked else (decisive[0] if decisive else None)
+    return ranked[0] if ranked else (decisive[0] if decisive else None)
+
+
+def decide(
+    decisive: list[Evidence], kubernetes: list[Evidence], wsl: Evidence | None, evidence: tuple[Evidence, ...]
+) -> Detection:
+    """The runtime from the evidence: Kubernetes over what runs it, then the best decisive item, then WSL."""
+    underlying_item = _underlying_item(decisive)
     strong_kubernetes = [item for item in kubernetes if item.strength == STRONG]
     if strong_kubernetes or (kubernetes and underlying_item is not None):
         decided = strong_kubernetes[0] if strong_kubernetes else kubernetes[0]
-        underlying = underlying_item.points_to if underlying_item is not None else None
-        if underlying in (KUBERNETES, OTHER):
-            underlying = None
-        return Detection(KUBERNETES, decided, tuple(evidence), underlying, wsl is not None)
+        return Detection(KUBERNETES, decided, evidence, _below_kubernetes(underlying_item), wsl is not None)
     if underlying_item is not None and underlying_item.points_to:
-        runtime = underlying_item.points_to
-        if runtime == WSL:  # container=wsl written by a manager: WSL, not a container
-            return Detection(WSL, underlying_item, tuple(evidence), None, True)
-        return Detection(runtime, underlying_item, tuple(evidence), None, wsl is not None)
+        if underlying_item.points_to == WSL:  # container=wsl written by a manager: WSL, not a container
+            return Detection(WSL, underlying_item, evidence, None, True)
+        return Detection(underlying_item.points_to, underlying_item, evidence, None, wsl is not None)
     if wsl is not None:
-        return Detection(WSL, wsl, tuple(evidence), None, True)
-    return Detection(NONE, None, tuple(evidence), None, False)
+        return Detection(WSL, wsl, evidence, None, True)
+    return Detection(NONE, None, evidence, None, False)
+
+
+def _below_kubernetes(item: Evidence | None) -> str | None:
+    """The runtime under Kubernetes, when the evidence names a specific one."""
+    runtime = item.points_to if item is not None else None
+    return None if runtime in (KUBERNETES, OTHER) else runtime
 
 
 def qualifiers(detection: Detection) -> list[str]:
