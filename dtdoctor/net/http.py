@@ -230,33 +230,90 @@ def _watch_new_stream(watchdog: Watchdog, event: str, info: Mapping[str, Any]) -
 
 
 def _classify(exc: Exception, body_started: bool, timeout: float) -> tuple[str, str]:
+    """The kind of a failed request and its words: the first row of the table that matches wins."""
     import httpx
 
     tls = _tls_cause(exc)
     if tls is not None:
         return TLS, _describe_tls(tls)
-    if isinstance(exc, httpx.ProxyError):
-        return PROXY, f"the proxy failed the request: {exc}"
-    if isinstance(exc, httpx.TimeoutException):
-        if body_started:
-            return STALLED, f"the answer started, then stalled: no further data within {timeout:g} s"
-        if isinstance(exc, httpx.ConnectTimeout):
-            return TIMEOUT, f"no connection within {timeout:g} s"
-        return TIMEOUT, f"no answer within {timeout:g} s"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        if body_started:
-            return PROTOCOL, "the server closed the connection before the answer was complete"
-        return PROTOCOL, f"the server broke the HTTP protocol: {exc}"
-    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL, ValueError)):
-        return INVALID, f"cannot request this URL: {exc}"
-    if isinstance(exc, httpx.ConnectError):
-        text = str(exc)
-        if "refused" in text.lower():
-            return REFUSED, "connection refused"
-        return CONNECT, f"cannot connect: {text or type(exc).__name__}"
-    if isinstance(exc, httpx.DecodingError):
-        return PROTOCOL, f"the answer could not be decoded: {exc}"
-    return CONNECT, f"{type(exc).__name__}: {exc}"
+    text = str(exc)
+    rows: tuple[tuple[bool, str, str], ...] = (
+        (isinstance(exc, httpx.ProxyError), PROXY, f"the proxy failed the request: {exc}"),
+        (
+            isinstance(exc, httpx.TimeoutException) and body_started,
+            STALLED,
+            f"the answer started, then stalled: no further data within {timeout:g} s",
+        ),
+        (isinstance(exc, httpx.ConnectTimeout), TIMEOUT, f"no connection within {timeout:g} s"),
+        (isinstance(exc, httpx.TimeoutException), TIMEOUT, f"no answer within {timeout:g} s"),
+        (
+            isinstance(exc, httpx.RemoteProtocolError) and body_started,
+            PROTOCOL,
+            "the server closed the connection before the answer was complete",
+        ),
+        (isinstance(exc, httpx.RemoteProtocolError), PROTOCOL, f"the server broke the HTTP protocol: {exc}"),
+        (
+            isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL, ValueError)),
+            INVALID,
+            f"cannot request this URL: {exc}",
+        ),
+        (isinstance(exc, httpx.ConnectError) and "refused" in text.lower(), REFUSED, "connection refused"),
+        (isinstance(exc, httpx.ConnectError), CONNECT, f"cannot connect: {text or type(exc).__name__}"),
+        (isinstance(exc, httpx.DecodingError), PROTOCOL, f"the answer could not be decoded: {exc}"),
+    )
+    return next(((kind, words) for matches, kind, words in rows if matches), (CONNECT, f"{type(exc).__name__}: {exc}"))
+
+
+@dataclass
+class _Exchange:
+    """One request and its redirects: what every hop shares, and the hops so far."""
+
+    ctx: RunContext
+    method: str
+    accept: str
+    content: bytes | None
+    authenticate: bool
+    limit: float
+    started: float
+    # The whole exchange, redirects and body included, must finish within this;
+    # each socket operation additionally has its own timeout.
+    deadline: float
+    hops: list[Hop]
+
+    def elapsed(self) -> int:
+        return round((time.monotonic() - self.started) * 1000)
+
+    def failure(self, kind: str, message: str) -> HttpFailure:
+        return HttpFailure(kind, message, self.elapsed(), tuple(self.hops))
+
+    def headers(self, token_sent: bool) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT, "Accept": self.accept, "Accept-Encoding": "identity"}
+        if self.content is not None:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        token = self.ctx.settings.api_token
+        if token_sent and token is not None:
+            headers["Authorization"] = token.authorization
+        return headers
+
+    def client_options(self, url: str, unparseable: dict[str, str]) -> dict[str, Any]:
+        import httpx
+
+        settings = self.ctx.settings
+        scheme, host, port = origin(url)
+        proxy = choose_proxy(scheme, host, port, settings.proxy, self.ctx.environ)
+        options: dict[str, Any] = {
+            "verify": _ssl_context(self.ctx),
+            "trust_env": False,  # the proxy is chosen above, from ctx.environ
+            "follow_redirects": False,
+            "timeout": httpx.Timeout(max(0.05, min(self.limit, self.deadline - time.monotonic()))),
+            "event_hooks": {"response": [functools.partial(_set_aside_unparseable_location, unparseable)]},
+        }
+        if proxy.url and proxy.url.lower().startswith("https://"):
+            # TLS to the proxy itself is verified like every other TLS here: system store plus --ca-bundle.
+            options["proxy"] = httpx.Proxy(proxy.url, ssl_context=proxy_tls_context(settings.ca_bundle))
+        elif proxy.url:
+            options["proxy"] = proxy.url
+        return options
 
 
 def fetch(
@@ -274,122 +331,112 @@ def fetch(
     ``authenticate`` asks for the token; whether it is really attached is
     decided per hop by ``may_send_token``.
     """
-    import httpx
-
-    settings = ctx.settings
     limit = timeout if timeout is not None else ctx.timeout
     started = time.monotonic()
-    # The whole exchange, redirects and body included, must finish within
-    # this; each socket operation additionally has its own timeout.
-    deadline = started + limit * 2
-    hops: list[Hop] = []
     content = None if json_body is None else json.dumps(json_body).encode("utf-8")
+    exchange = _Exchange(ctx, method, accept, content, authenticate, limit, started, started + limit * 2, [])
     current = url
-
-    def elapsed() -> int:
-        return round((time.monotonic() - started) * 1000)
-
     while True:
-        scheme, host, port = origin(current)
-        proxy = choose_proxy(scheme, host, port, settings.proxy, ctx.environ)
-        headers = {"User-Agent": USER_AGENT, "Accept": accept, "Accept-Encoding": "identity"}
-        if content is not None:
-            headers["Content-Type"] = "application/json; charset=utf-8"
-        token = settings.api_token
-        token_sent = bool(authenticate and token is not None and may_send_token(settings, current))
-        if token_sent and token is not None:
-            headers["Authorization"] = token.authorization
-        unparseable: dict[str, str] = {}
-        client_options: dict[str, Any] = {
-            "verify": _ssl_context(ctx),
-            "trust_env": False,  # the proxy is chosen above, from ctx.environ
-            "follow_redirects": False,
-            "timeout": httpx.Timeout(max(0.05, min(limit, deadline - time.monotonic()))),
-            "event_hooks": {"response": [functools.partial(_set_aside_unparseable_location, unparseable)]},
-        }
-        if proxy.url and proxy.url.lower().startswith("https://"):
-            # TLS to the proxy itself is verified like every other TLS here: system store plus --ca-bundle.
-            client_options["proxy"] = httpx.Proxy(proxy.url, ssl_context=proxy_tls_context(settings.ca_bundle))
-        elif proxy.url:
-            client_options["proxy"] = proxy.url
-        body_started = False
-        # Socket timeouts apply per read and httpx hands out the response only
-        # after the headers, so a trickle of header bytes would outlast both
-        # them and the body loop's check: the watchdog ends it at the deadline.
-        watchdog = Watchdog(deadline - time.monotonic())
-        trace = functools.partial(_watch_new_stream, watchdog)
-        try:
-            with httpx.Client(**client_options) as client, watchdog, client.stream(
-                method, current, content=content, headers=headers, extensions={"trace": trace}
-            ) as response:
-                body_started = True
-                chunks: list[bytes] = []
-                size, truncated = 0, False
-                for chunk in response.iter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > MAX_BODY:
-                        truncated = True
-                        break
-                    if time.monotonic() > deadline:
-                        raise HttpFailure(
-                            STALLED,
-                            f"the answer trickled: not complete within {deadline - started:.1f} s",
-                            elapsed(),
-                            tuple(hops),
-                        )
-                watchdog.disarm()  # complete: nothing may be shut down from now on
-                if watchdog.fired:
-                    # A body without Content-Length ends at EOF, so the cut connection looked like its end.
-                    raise HttpFailure(
-                        STALLED,
-                        f"the answer started, then did not complete within {deadline - started:.1f} s",
-                        elapsed(),
-                        tuple(hops),
-                    )
-                body = b"".join(chunks)[:MAX_BODY]
-                # A server that echoes the token back must not put it into any
-                # result: scrub it here, so nothing downstream can carry it.
-                echoed = token is not None and token.secret.encode() in body
-                if echoed and token is not None:
-                    body = body.replace(token.secret.encode(), b"<redacted>")
-                answer = HttpResponse(
-                    url=current,
-                    status=response.status_code,
-                    http_version=response.http_version,
-                    headers={name.lower(): value for name, value in response.headers.items()} | unparseable,
-                    body=body,
-                    truncated=truncated,
-                    elapsed_ms=elapsed(),
-                    hops=tuple(hops),
-                    token_sent=token_sent,
-                    echoed_token=echoed,
-                )
-        except HttpFailure:
-            raise
-        except (httpx.HTTPError, httpx.InvalidURL, ssl.SSLError, OSError, ValueError) as exc:
-            if watchdog.fired:
-                # The watchdog cut the connection: whatever the read then raised, the cause is the deadline.
-                if body_started:
-                    message = f"the answer started, then did not complete within {deadline - started:.1f} s"
-                    raise HttpFailure(STALLED, message, elapsed(), tuple(hops)) from None
-                message = f"no complete answer within {deadline - started:.1f} s (the server stalled or trickled)"
-                raise HttpFailure(TIMEOUT, message, elapsed(), tuple(hops)) from None
-            # ValueError/InvalidURL: a proxy or URL httpx cannot use.
-            kind, message = _classify(exc, body_started, limit)
-            raise HttpFailure(kind, message, elapsed(), tuple(hops)) from None
-        if not answer.is_redirect:
-            return answer
-        location = answer.headers.get("location", "")
+        answer = _hop(exchange, current)
+        location = answer.headers.get("location", "") if answer.is_redirect else ""
         if not location:
             return answer
-        target, refusal = _redirect_refusal(current, location, method, len(hops))
+        target, refusal = _redirect_refusal(current, location, method, len(exchange.hops))
         shown = safe_location(target if target is not None else location)
         if target is None or refusal:
-            hops.append(Hop(answer.status, shown, False, refusal))
-            return replace(answer, hops=tuple(hops))
-        hops.append(Hop(answer.status, shown, True))
+            exchange.hops.append(Hop(answer.status, shown, False, refusal))
+            return replace(answer, hops=tuple(exchange.hops))
+        exchange.hops.append(Hop(answer.status, shown, True))
         current = target
+
+
+def _hop(exchange: _Exchange, current: str) -> HttpResponse:
+    """One request of the exchange, its answer read whole (up to ``MAX_BODY``) or turned into a failure."""
+    import httpx
+
+    settings = exchange.ctx.settings
+    token_sent = bool(exchange.authenticate and settings.api_token is not None and may_send_token(settings, current))
+    unparseable: dict[str, str] = {}
+    client_options = exchange.client_options(current, unparseable)
+    body_started = False
+    # Socket timeouts apply per read and httpx hands out the response only
+    # after the headers, so a trickle of header bytes would outlast both
+    # them and the body loop's check: the watchdog ends it at the deadline.
+    watchdog = Watchdog(exchange.deadline - time.monotonic())
+    trace = functools.partial(_watch_new_stream, watchdog)
+    try:
+        with httpx.Client(**client_options) as client, watchdog, client.stream(
+            exchange.method, current, content=exchange.content, headers=exchange.headers(token_sent),
+            extensions={"trace": trace},
+        ) as response:
+            body_started = True
+            body, truncated = _read_body(exchange, response, watchdog)
+            return _answer(exchange, current, response, body, truncated, token_sent, unparseable)
+    except HttpFailure:
+        raise
+    except (httpx.HTTPError, httpx.InvalidURL, ssl.SSLError, OSError, ValueError) as exc:
+        # ValueError/InvalidURL: a proxy or URL httpx cannot use.
+        raise _failure_of(exchange, exc, watchdog, body_started) from None
+
+
+def _read_body(exchange: _Exchange, response: Any, watchdog: Watchdog) -> tuple[bytes, bool]:
+    """The body, cut at ``MAX_BODY`` (then ``truncated``); a body that misses the deadline is a failure."""
+    total = exchange.deadline - exchange.started
+    chunks: list[bytes] = []
+    size, truncated = 0, False
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY:
+            truncated = True
+            break
+        if time.monotonic() > exchange.deadline:
+            raise exchange.failure(STALLED, f"the answer trickled: not complete within {total:.1f} s")
+    watchdog.disarm()  # complete: nothing may be shut down from now on
+    if watchdog.fired:
+        # A body without Content-Length ends at EOF, so the cut connection looked like its end.
+        raise exchange.failure(STALLED, f"the answer started, then did not complete within {total:.1f} s")
+    return b"".join(chunks)[:MAX_BODY], truncated
+
+
+def _answer(
+    exchange: _Exchange,
+    current: str,
+    response: Any,
+    body: bytes,
+    truncated: bool,
+    token_sent: bool,
+    unparseable: dict[str, str],
+) -> HttpResponse:
+    # A server that echoes the token back must not put it into any
+    # result: scrub it here, so nothing downstream can carry it.
+    token = exchange.ctx.settings.api_token
+    echoed = token is not None and token.secret.encode() in body
+    if echoed and token is not None:
+        body = body.replace(token.secret.encode(), b"<redacted>")
+    return HttpResponse(
+        url=current,
+        status=response.status_code,
+        http_version=response.http_version,
+        headers={name.lower(): value for name, value in response.headers.items()} | unparseable,
+        body=body,
+        truncated=truncated,
+        elapsed_ms=exchange.elapsed(),
+        hops=tuple(exchange.hops),
+        token_sent=token_sent,
+        echoed_token=echoed,
+    )
+
+
+def _failure_of(exchange: _Exchange, exc: Exception, watchdog: Watchdog, body_started: bool) -> HttpFailure:
+    if watchdog.fired:
+        # The watchdog cut the connection: whatever the read then raised, the cause is the deadline.
+        total = exchange.deadline - exchange.started
+        if body_started:
+            return exchange.failure(STALLED, f"the answer started, then did not complete within {total:.1f} s")
+        return exchange.failure(TIMEOUT, f"no complete answer within {total:.1f} s (the server stalled or trickled)")
+    kind, message = _classify(exc, body_started, exchange.limit)
+    return exchange.failure(kind, message)
 
 
 def _set_aside_unparseable_location(store: dict[str, str], response: Any) -> None:
