@@ -706,48 +706,59 @@ def load_settings(
     """Combine options and environment variables; options win."""
     url_text = url if url is not None else environ.get("DT_ENVIRONMENT_URL") or None
     activegate_texts = list(activegates) or split_list(environ.get("DT_ACTIVEGATE_URLS"))
-
-    parsed_token: ParsedToken | None = None
-    source = TokenSource("none", "")
-    if token_file is not None:
-        text, source = read_token_file(token_file, stdin)
-        parsed_token = parse_token(text)
-    elif environ.get("DT_API_TOKEN", "").strip():
-        parsed_token = parse_token(environ["DT_API_TOKEN"])
-        source = TokenSource("env", "DT_API_TOKEN")
-
-    scope_list = tuple(scopes) or tuple(split_list(environ.get("DT_REQUIRED_SCOPES"))) or DEFAULT_SCOPES
-
-    port_source = ""
-    if eec_port is not None:
-        port_source = "--eec-port"
-    elif environ.get("DT_EEC_PORT", "").strip():
-        eec_port = parse_port(environ["DT_EEC_PORT"].strip(), "DT_EEC_PORT")
-        port_source = "DT_EEC_PORT"
-
-    if timeout is None and environ.get("DT_TIMEOUT", "").strip():
-        timeout = parse_number(environ["DT_TIMEOUT"].strip(), "DT_TIMEOUT", 0.1, 300)
-    if timeout is not None and not 0.1 <= timeout <= 300:
-        raise ConfigError(f"--timeout must be between 0.1 and 300 seconds, got {timeout:g}")
-
-    bundle_path: Path | None = None
-    if ca_bundle is not None:
-        bundle_path = Path(ca_bundle).expanduser()
-        if not bundle_path.exists():
-            raise ConfigError(f"CA bundle not found: {ca_bundle}")
-        check_ca_bundle(bundle_path)
-
+    parsed_token, source = _token(token_file, environ, stdin)
+    port, port_source = _eec_port(eec_port, environ)
+    limit, bundle = _timeout(timeout, environ), _ca_bundle(ca_bundle)  # in this order: the first error is shown
     return Settings(
         url=parse_url(url_text) if url_text else None,
         activegates=tuple(parse_url(text, role="activegate") for text in activegate_texts),
         token=parsed_token,
         token_source=source,
-        scopes=scope_list,
-        eec_port=eec_port,
+        scopes=tuple(scopes) or tuple(split_list(environ.get("DT_REQUIRED_SCOPES"))) or DEFAULT_SCOPES,
+        eec_port=port,
         eec_port_source=port_source,
-        ca_bundle=bundle_path,
+        ca_bundle=bundle,
         proxy=("http://" + proxy if "://" not in proxy else proxy) if proxy else None,
-        timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+        timeout=limit,
         expiry_warn_days=expiry_warn_days,
         send_test_event=send_test_event,
     )
+
+
+def _token(
+    token_file: str | None, environ: Mapping[str, str], stdin: IO[str] | None
+) -> tuple[ParsedToken | None, TokenSource]:
+    """The token from --token-file, else DT_API_TOKEN, with where it came from."""
+    if token_file is not None:
+        text, source = read_token_file(token_file, stdin)
+        return parse_token(text), source
+    if environ.get("DT_API_TOKEN", "").strip():
+        return parse_token(environ["DT_API_TOKEN"]), TokenSource("env", "DT_API_TOKEN")
+    return None, TokenSource("none", "")
+
+
+def _eec_port(eec_port: int | None, environ: Mapping[str, str]) -> tuple[int | None, str]:
+    """--eec-port, else DT_EEC_PORT, with its source; None leaves it to OneAgent's configuration."""
+    if eec_port is not None:
+        return eec_port, "--eec-port"
+    if environ.get("DT_EEC_PORT", "").strip():
+        return parse_port(environ["DT_EEC_PORT"].strip(), "DT_EEC_PORT"), "DT_EEC_PORT"
+    return None, ""
+
+
+def _timeout(timeout: float | None, environ: Mapping[str, str]) -> float:
+    if timeout is None and environ.get("DT_TIMEOUT", "").strip():
+        timeout = parse_number(environ["DT_TIMEOUT"].strip(), "DT_TIMEOUT", 0.1, 300)
+    if timeout is not None and not 0.1 <= timeout <= 300:
+        raise ConfigError(f"--timeout must be between 0.1 and 300 seconds, got {timeout:g}")
+    return timeout if timeout is not None else DEFAULT_TIMEOUT
+
+
+def _ca_bundle(ca_bundle: str | None) -> Path | None:
+    if ca_bundle is None:
+        return None
+    path = Path(ca_bundle).expanduser()
+    if not path.exists():
+        raise ConfigError(f"CA bundle not found: {ca_bundle}")
+    check_ca_bundle(path)
+    return path
