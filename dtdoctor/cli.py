@@ -28,17 +28,7 @@ class DtDoctorGroup(click.Group):
         from dtdoctor.redact import RedactingStream, Redactor
 
         redactor = Redactor()
-        # A stream closed by the caller (`dtdoctor check >&-`) is None here: use /dev/null in its place,
-        # so the run and its exit code survive it.
-        for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
-            if getattr(sys, name) is None:
-                setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # lives as long as the process
-        real_out, real_err = sys.stdout, sys.stderr
-        for stream in (real_out, real_err):
-            # A terminal in Latin-1 still gets the report, with '?' for what it cannot show.
-            reconfigure = getattr(stream, "reconfigure", None)
-            if reconfigure is not None:
-                reconfigure(errors="replace")
+        real_out, real_err = _usable_streams()
         sys.stdout = RedactingStream(real_out, redactor)
         sys.stderr = RedactingStream(real_err, redactor)
         code: int | None = None
@@ -59,8 +49,6 @@ class DtDoctorGroup(click.Group):
         sys.exit(0 if code is None else code)
 
     def _run(self, argv: list[str], prog_name: str, redactor: Any) -> int:
-        from dtdoctor.config import ConfigError
-
         verbose = any(arg in ("-v", "--verbose") for arg in argv)
         if not argv:  # `dtdoctor` alone asks what it can do
             with self.make_context(prog_name, ["--help"], resilient_parsing=True) as ctx:
@@ -75,29 +63,59 @@ class DtDoctorGroup(click.Group):
             return int(exc.exit_code)
         except BrokenPipeError:
             raise  # the reader left: main handles it, this is no error of the command
-        except click.UsageError as exc:
-            hint = f" (see '{prog_name} {exc.ctx.command.name} --help')" if exc.ctx and exc.ctx.parent else ""
-            problem = f"{exc.format_message()}{hint}"
-        except click.ClickException as exc:
-            problem = exc.format_message()
-        except ConfigError as exc:
-            problem = str(exc)
-        except (click.Abort, KeyboardInterrupt):
-            problem = "interrupted"
-        except OSError as exc:
-            problem = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
-        except Exception as exc:  # the contract: never a traceback
-            if verbose:
-                import traceback
-
-                traceback.print_exc(file=sys.stderr)
-            problem = f"internal error: {type(exc).__name__}: {exc}" + ("" if verbose else " (run with -v for details)")
+        except (click.ClickException, click.Abort, KeyboardInterrupt, Exception) as exc:  # never a traceback
+            problem = _problem(exc, prog_name, verbose)
         fail(problem)
         from dtdoctor.render import nagios
 
         if nagios.asked_for(argv):  # a monitor reads stdout: the plugin guidelines want one line there
             sys.stdout.write(nagios.usage_error(problem))
         return USAGE_ERROR
+
+
+def _usable_streams() -> tuple[Any, Any]:
+    """stdout and stderr, made safe to write to; returns them (before any redaction wraps them)."""
+    # A stream closed by the caller (`dtdoctor check >&-`) is None here: use /dev/null in its place,
+    # so the run and its exit code survive it.
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # lives as long as the process
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal in Latin-1 still gets the report, with '?' for what it cannot show.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+    return sys.stdout, sys.stderr
+
+
+def _problem(exc: BaseException, prog_name: str, verbose: bool) -> str:
+    """The one line on stderr for a command that could not run."""
+    from dtdoctor.config import ConfigError
+
+    if isinstance(exc, click.UsageError):
+        return f"{exc.format_message()}{_help_hint(exc, prog_name)}"
+    if isinstance(exc, click.ClickException):
+        return exc.format_message()
+    if isinstance(exc, ConfigError):
+        return str(exc)
+    if isinstance(exc, (click.Abort, KeyboardInterrupt)):
+        return "interrupted"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    return _internal_error(exc, verbose)
+
+
+def _help_hint(exc: click.UsageError, prog_name: str) -> str:
+    return f" (see '{prog_name} {exc.ctx.command.name} --help')" if exc.ctx and exc.ctx.parent else ""
+
+
+def _internal_error(exc: BaseException, verbose: bool) -> str:
+    if not verbose:
+        return f"internal error: {type(exc).__name__}: {exc} (run with -v for details)"
+    import traceback
+
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    return f"internal error: {type(exc).__name__}: {exc}"
 
 
 def fail(message: str) -> None:
