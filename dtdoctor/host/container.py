@@ -228,39 +228,33 @@ def namespaced_root_cgroup(root: Path) -> Evidence | None:
     return None
 
 
-def overlay_root_evidence(root: Path) -> Evidence | None:
-    """The root filesystem in ``/proc/self/mountinfo`` is an overlay: a container image's layers."""
-    text = _read(root, "/proc/self/mountinfo", limit=1 << 20)
-    if text is None:
-        return None
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 5 or fields[4] != "/":
-            continue
-        try:
-            separator = fields.index("-")
-        except ValueError:
-            continue
-        fstype = fields[separator + 1] if len(fields) > separator + 1 else ""
-        if fstype != "overlay":
-            return None
-        options = " ".join(fields[separator + 2 :])
-        runtime = next((name for marker, name in _OVERLAY_PATTERNS if marker in options), OTHER)
-        # Weak: live systems and some appliances boot from an overlay root too.
-        observed = "root filesystem is overlay" + (f" with layers of {runtime}" if runtime != OTHER else "")
-        return Evidence("/proc/self/mountinfo", observed, runtime, WEAK)
-    return None
-
-
-def root_filesystem_type(root: Path) -> str | None:
+def root_mount(root: Path) -> tuple[str, str] | None:
+    """The root filesystem's type and mount options from ``/proc/self/mountinfo``."""
     text = _read(root, "/proc/self/mountinfo", limit=1 << 20)
     for line in (text or "").splitlines():
         fields = line.split()
-        if len(fields) > 4 and fields[4] == "/" and "-" in fields:
-            separator = fields.index("-")
-            if len(fields) > separator + 1:
-                return fields[separator + 1]
+        if len(fields) < 5 or fields[4] != "/" or "-" not in fields:
+            continue
+        separator = fields.index("-")
+        fstype = fields[separator + 1] if len(fields) > separator + 1 else ""
+        return fstype, " ".join(fields[separator + 2 :])
     return None
+
+
+def overlay_root_evidence(root: Path) -> Evidence | None:
+    """The root filesystem is an overlay: a container image's layers."""
+    mount = root_mount(root)
+    if mount is None or mount[0] != "overlay":
+        return None
+    runtime = next((name for marker, name in _OVERLAY_PATTERNS if marker in mount[1]), OTHER)
+    # Weak: live systems and some appliances boot from an overlay root too.
+    observed = "root filesystem is overlay" + (f" with layers of {runtime}" if runtime != OTHER else "")
+    return Evidence("/proc/self/mountinfo", observed, runtime, WEAK)
+
+
+def root_filesystem_type(root: Path) -> str | None:
+    mount = root_mount(root)
+    return mount[0] or None if mount is not None else None
 
 
 def kubernetes_evidence(root: Path, environ: Mapping[str, str]) -> list[Evidence]:
@@ -431,10 +425,9 @@ def decide(
 ) -> Detection:
     """The runtime from the evidence: Kubernetes over what runs it, then the best decisive item, then WSL."""
     underlying_item = _underlying_item(decisive)
-    strong_kubernetes = [item for item in kubernetes if item.strength == STRONG]
-    if strong_kubernetes or (kubernetes and underlying_item is not None):
-        decided = strong_kubernetes[0] if strong_kubernetes else kubernetes[0]
-        return Detection(KUBERNETES, decided, evidence, _below_kubernetes(underlying_item), wsl is not None)
+    pod = _kubernetes_evidence(kubernetes, underlying_item)
+    if pod is not None:
+        return Detection(KUBERNETES, pod, evidence, _below_kubernetes(underlying_item), wsl is not None)
     if underlying_item is not None and underlying_item.points_to:
         if underlying_item.points_to == WSL:  # container=wsl written by a manager: WSL, not a container
             return Detection(WSL, underlying_item, evidence, None, True)
@@ -442,6 +435,14 @@ def decide(
     if wsl is not None:
         return Detection(WSL, wsl, evidence, None, True)
     return Detection(NONE, None, evidence, None, False)
+
+
+def _kubernetes_evidence(kubernetes: list[Evidence], underlying_item: Evidence | None) -> Evidence | None:
+    """What makes this a pod: strong Kubernetes evidence, or weak evidence inside some container."""
+    strong = [item for item in kubernetes if item.strength == STRONG]
+    if strong:
+        return strong[0]
+    return kubernetes[0] if kubernetes and underlying_item is not None else None
 
 
 def _below_kubernetes(item: Evidence | None) -> str | None:
