@@ -28,11 +28,12 @@ LOCAL = "local"
 
 @dataclass(frozen=True)
 class Finding:
-    """What a probe found: a code and its evidence (``details``).
+    """What a probe found: a code and the evidence behind it.
 
     The summary and remediation are the code's templates filled from the
-    evidence, unless the finding words them itself (checks not yet written as
-    tables). ``status`` is the code's unless the code declares others in ``when``.
+    ``details``, unless the finding words them itself (checks not yet written
+    as tables). ``status`` is the code's unless the code declares others in
+    ``when``.
 
     ``fact`` is an in-memory object the probe measured and other probes may
     reuse (never serialized): the runner hands it to every probe that waits

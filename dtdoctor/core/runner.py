@@ -77,8 +77,8 @@ def plan(checks: Sequence[Check], ctx: RunContext) -> list[Task]:
     return tasks
 
 
-def evidence(details: Mapping[str, Any]) -> dict[str, Any]:
-    """A finding's evidence as the result keeps it: without the names only its wording uses."""
+def kept_details(details: Mapping[str, Any]) -> dict[str, Any]:
+    """A finding's details as the result keeps them: without the names only its wording uses."""
     return {name: value for name, value in details.items() if not name.startswith("_")}
 
 
@@ -268,7 +268,7 @@ class Runner:
             code=finding.code,
             summary=summary,
             remediation=remediation,
-            details=bounded(evidence(finding.details)),  # evidence may be a server's deeply nested JSON
+            details=bounded(kept_details(finding.details)),  # evidence may be a server's deeply nested JSON
             duration_ms=round((ended - started) * 1000),
             depends_on=tuple(dict.fromkeys(check_id for check_id, _ in awaited)),
             started_ms=round((started - self.ctx.started) * 1000),
