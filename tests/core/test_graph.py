@@ -23,7 +23,7 @@ from dtdoctor.checks import CHECKS
 from dtdoctor.checks.base import ResultKey
 from dtdoctor.core.model import CheckResult
 from dtdoctor.core.report import build_report
-from dtdoctor.core.runner import Runner
+from dtdoctor.core.runner import Runner, select_checks
 from tests.support import factories
 from tests.support.connect_proxy import connect_proxy
 from tests.support.fake_dynatrace import FakeDynatrace, Recorded, Reply, make_token, serve
@@ -89,10 +89,13 @@ def configuration(name: str, ca: trustme.CA, ca_bundle: str) -> Iterator[tuple[d
                           "send_test_event": True}
 
 
-def run_recording(environ: dict[str, str], options: dict[str, Any]) -> tuple[Runner, dict[str, Any], list[Any]]:
+def run_recording(
+    environ: dict[str, str], options: dict[str, Any], skip: tuple[str, ...] = ()
+) -> tuple[Runner, dict[str, Any], list[Any]]:
     events: list[tuple[str, ResultKey]] = []
     ctx = factories.context(environ, **options)
-    runner = Runner(CHECKS, ctx, progress=lambda event, key, result: events.append((event, key)))
+    checks = select_checks(CHECKS, skip=skip)
+    runner = Runner(checks, ctx, progress=lambda event, key, result: events.append((event, key)))
     results: list[CheckResult] = runner.run()
     started_at = dt.datetime.now(dt.timezone.utc)
     report = build_report(results, ctx.settings, {"hostname": "graph"}, started_at, 0).to_json()
@@ -102,10 +105,17 @@ def run_recording(environ: dict[str, str], options: dict[str, Any]) -> tuple[Run
 CONFIGURATIONS = ["no config", "url and token", "proxy", "activegates", "send test event"]
 
 
+# A selection that leaves out checks others declare they need: those are not waited for, nor shown.
+SELECTIONS = [(), ("tcp", "container", "config.token")]
+
+
+@pytest.mark.parametrize("skip", SELECTIONS)
 @pytest.mark.parametrize("name", CONFIGURATIONS)
-def test_depends_on_is_what_the_runner_waited_for(name: str, ca: trustme.CA, ca_bundle: str) -> None:
+def test_depends_on_is_what_the_runner_waited_for(
+    name: str, skip: tuple[str, ...], ca: trustme.CA, ca_bundle: str
+) -> None:
     with configuration(name, ca, ca_bundle) as (environ, options):
-        runner, report, events = run_recording(environ, options)
+        runner, report, events = run_recording(environ, options, skip)
     declared = {task.key: (*task.probe.requires, *task.probe.after) for task in runner.tasks}
     position = {(event, key): index for index, (event, key) in enumerate(events)}
     assert [(check["id"], check["target"]) for check in report["checks"]] == [task.key for task in runner.tasks]
@@ -116,6 +126,7 @@ def test_depends_on_is_what_the_runner_waited_for(name: str, ca: trustme.CA, ca_
         assert waited == tuple(dict.fromkeys(k for k in declared[key] if k in runner.planned)), key
         began = position.get(("start", key), position[("done", key)])
         assert all(position[("done", prerequisite)] < began for prerequisite in waited), key
+        assert not set(check["depends_on"]) & set(skip), key
 
 
 def depends(report: dict[str, Any], check_id: str) -> dict[str, list[str]]:
