@@ -292,9 +292,9 @@ def explanation(found: Code) -> list[str]:
     if found.causes:
         lines.append(f"Why it happens: {found.causes}")
     if found.summary:
-        lines.append(f"Reported as: {found.summary}")
+        lines.append(f"Reported as: {found.general_summary}")
     if found.remediation:
-        lines.append(f"How to fix it: {found.remediation}")
+        lines.append(f"How to fix it: {found.general_remediation}")
     if found.fields():
         lines.append(f"Evidence it names: {', '.join(found.fields())}")
     return lines

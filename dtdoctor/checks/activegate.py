@@ -22,7 +22,12 @@ HEALTH_PATH = "/rest/health"
 HEALTHY = "RUNNING"
 
 CODES = codes(
-    Code("activegate.running", Status.PASS, "The ActiveGate reports itself healthy (RUNNING)."),
+    Code(
+        "activegate.running",
+        Status.PASS,
+        "The ActiveGate reports itself healthy (RUNNING).",
+        summary="ActiveGate {_address} is RUNNING (answered in {latency_ms} ms)",
+    ),
     Code(
         "activegate.not_running",
         Status.FAIL,
@@ -31,7 +36,9 @@ CODES = codes(
         "The ActiveGate service is starting or failing, it lost its connection to Dynatrace, or the "
         "URL points to another service.",
         "On the ActiveGate host: `systemctl status dynatracegateway` and the logs in "
-        "/var/log/dynatrace/gateway; in Dynatrace: Deployment status > ActiveGates shows whether it is connected.",
+        "/var/log/dynatrace/gateway; in Dynatrace: Deployment status > ActiveGates shows whether it is connected. "
+        "If another service answers on that port, fix the port in --activegate.",
+        summary="ActiveGate {_address} is not RUNNING: it answered {_answer}",
     ),
     Code(
         "activegate.unreachable",
@@ -45,32 +52,23 @@ CODES = codes(
 
 
 def judge(endpoint: Endpoint, response: http.HttpResponse, settings_echo: bool) -> Finding:
+    """RUNNING, answered whole with 200, is healthy; any other answer is not (and says what it was)."""
     details: dict[str, object] = {"url": f"{endpoint.scheme}://{endpoint.address}{HEALTH_PATH}"}
     details.update(response_details(response, settings_echo))
+    details["_address"] = endpoint.address
     answer = response.text.strip().strip('"').strip()
     if response.status == 200 and answer == HEALTHY and not response.truncated:
-        return Finding(
-            "activegate.running",
-            f"ActiveGate {endpoint.address} is RUNNING (answered in {response.elapsed_ms} ms)",
-            details,
-        )
+        return Finding("activegate.running", details=details)
+    return Finding("activegate.not_running", details={**details, "_answer": _answer(response, settings_echo)})
+
+
+def _answer(response: http.HttpResponse, settings_echo: bool) -> str:
     if response.is_redirect:
         shown = response.hops[-1].location if response.hops else response.headers.get("location", "")
-        what = f"a redirect (HTTP {response.status}) to {shown}"
-    elif settings_echo:
-        what = f"HTTP {response.status} with the token echoed back"
-    else:
-        what = f"HTTP {response.status}: {response.snippet(60)!r}"
-    return Finding(
-        "activegate.not_running",
-        f"ActiveGate {endpoint.address} is not RUNNING: it answered {what}",
-        details,
-        remediation=(
-            f"Check the ActiveGate on {endpoint.host}: `systemctl status dynatracegateway` and "
-            "/var/log/dynatrace/gateway; in Dynatrace: Deployment status > ActiveGates. If another service "
-            f"answers on port {endpoint.port}, fix the port in --activegate."
-        ),
-    )
+        return f"a redirect (HTTP {response.status}) to {shown}"
+    if settings_echo:
+        return f"HTTP {response.status} with the token echoed back"
+    return f"HTTP {response.status}: {response.snippet(60)!r}"
 
 
 def response_details(response: http.HttpResponse, echoed: bool) -> dict[str, object]:

@@ -63,12 +63,31 @@ class Code:
             raise ValueError(f"{self.code} is never {requested.value} (it can be: {_names(self.statuses)})")
         return requested
 
+    @property
+    def general_summary(self) -> str:
+        """The summary template as read without evidence: each name shown as ``<name>``."""
+        return _general(self.summary)
+
+    @property
+    def general_remediation(self) -> str:
+        """The remediation as shown apart from any result (explain, the fleet page)."""
+        return _general(self.remediation) if self.summary else self.remediation
+
     def fields(self) -> list[str]:
         """The evidence names the templates use."""
         found = []
         for template in (self.summary, self.remediation) if self.summary else ():
             found += [name for _, name, _, _ in string.Formatter().parse(template) if name]
         return list(dict.fromkeys(found))
+
+
+def _general(template: str) -> str:
+    parts = []
+    for literal, name, _, _ in string.Formatter().parse(template):
+        parts.append(literal)
+        if name is not None:
+            parts.append(f"<{name.lstrip('_')}>")
+    return "".join(parts)
 
 
 def _names(statuses: Iterable[Status]) -> str:

@@ -73,7 +73,8 @@ def with_remediation(summaries: list[CodeSummary]) -> list[tuple[CodeSummary, st
     from dtdoctor.checks import registry_codes  # only the fleet page needs the checks' code tables
 
     table = registry_codes()
-    return [(summary, table[summary.code].remediation if summary.code in table else "") for summary in summaries]
+    advice = {name: code.general_remediation for name, code in table.items()}
+    return [(summary, advice.get(summary.code, "")) for summary in summaries]
 
 
 def context(fleet: Fleet) -> dict[str, Any]:

@@ -76,7 +76,9 @@ def test_explain_shows_every_status_and_the_wording() -> None:
     assert "oneagent.not_installed  (warn/skip)" in result.output
     assert "  skip when OneAgent is not needed here" in result.output
     templated = invoke("explain", "container.kubernetes")
-    assert "Reported as: running in a Kubernetes pod{_on}; decided by {decided_by[source]}" in templated.output
+    assert "Reported as: running in a Kubernetes pod<on>; decided by <decided_by[source]>" in templated.output
+    assert "How to fix it: Restrict the file to its owner: chmod 600 <source_name>" in invoke(
+        "explain", "token.file_insecure").output
     listing = invoke("explain")
     assert any(line.startswith("clock.skew") and "warn/fail" in line for line in listing.output.splitlines())
 
