@@ -324,29 +324,49 @@ def _not_listening(
     details["oneagent_installed"] = install.installed
     if mode:
         details["monitoring_mode"] = mode
+    status = _NOT_LISTENING_STATUS[(relies, install.installed)]
+    summary = _nothing_listens(target, v4, note, install.installed, mode, status)
+    steps = " ".join(_enable_steps(install.installed, mode, port))
+    return Finding("eec.not_listening", summary, details, status, steps)
+
+
+def _nothing_listens(
+    target: str, v4: net_tcp.Attempt, note: str, installed: bool, mode: str | None, status: Status
+) -> str:
     what = {net_tcp.REFUSED: "connection refused", net_tcp.TIMEOUT: "no answer (packets dropped)"}.get(
         v4.outcome, f"cannot connect ({v4.reason or v4.outcome})"
     )
     summary = f"nothing listens on {target}: {what}{note}"
-    steps = [ENABLE_STEPS]
-    if not install.installed:
+    if not installed:
         summary += "; OneAgent is not installed here"
-        steps.insert(0, "Install OneAgent on this host in Full-Stack or Infrastructure Monitoring mode.")
     if mode == "discovery":
         summary += "; OneAgent runs in Discovery mode"
+    if status is Status.SKIP:
+        summary += " (not needed: events go to the configured environment)"
+    return summary
+
+
+# eec.not_listening by (events rely on the local endpoint, OneAgent is installed): see the code's ``when``.
+_NOT_LISTENING_STATUS = {
+    (True, True): Status.FAIL,
+    (True, False): Status.FAIL,
+    (False, True): Status.WARN,
+    (False, False): Status.SKIP,
+}
+
+
+def _enable_steps(installed: bool, mode: str | None, port: EecPort) -> list[str]:
+    """What to do, first things first: install, leave Discovery mode, turn the endpoint on, check the port."""
+    steps = [ENABLE_STEPS]
+    if not installed:
+        steps.insert(0, "Install OneAgent on this host in Full-Stack or Infrastructure Monitoring mode.")
+    if mode == "discovery":
         steps.insert(0, "Switch OneAgent out of Discovery mode: `oneagentctl --set-monitoring-mode=infra-only "
                      "--restart-service` (or fullstack).")
-    if port.source == "default" and port.note and install.installed:
+    if port.source == "default" and port.note and installed:
         steps.append(f"The port is the default {port.port}; {port.note}. If OneAgent uses another port, pass "
                      "--eec-port (run `oneagentctl --get-extensions-ingest-port` as root to read it).")
-    if relies:
-        status = Status.FAIL
-    elif install.installed:
-        status = Status.WARN
-    else:
-        status = Status.SKIP
-        summary += " (not needed: events go to the configured environment)"
-    return Finding("eec.not_listening", summary, details, status, " ".join(steps))
+    return steps
 
 
 def _owner_words(owner: Owner) -> str:
@@ -359,56 +379,70 @@ def _owner_words(owner: Owner) -> str:
 
 
 def judge_open(ctx: RunContext, owner: Owner, answer: Answer, note: str, details: dict[str, object]) -> Finding:
+    """Whose port it is and what it answered; a OneAgent endpoint a proxy variable would capture is flagged."""
     target = eec_target(ctx)
+    finding = _oneagent_listening(target, owner, answer, note, details) or _other_service(
+        target, owner, answer, details
+    )
+    if finding.code != "eec.listening":
+        return finding
+    exposure = proxy_exposure(ctx.environ, eec_port(ctx).port)
+    if exposure is None:
+        return finding
+    details["proxy"] = exposure
+    names = "/".join(exposure["proxy_variables"])  # type: ignore[arg-type]
+    return Finding(
+        "eec.proxy_not_bypassed",
+        finding.summary + f"; but {names} is set and NO_PROXY does not exclude "
+        + ", ".join(exposure["not_excluded"])  # type: ignore[arg-type]
+        + ": clients that honour the proxy variables would send local events to the proxy",
+        details,
+    )
+
+
+def _oneagent_listening(
+    target: str, owner: Owner, answer: Answer, note: str, details: dict[str, object]
+) -> Finding | None:
+    """OneAgent's endpoint: it says so (Server: EEC), or a OneAgent process holds the port (weaker)."""
     process = owner.process
-    held_by_oneagent = process is not None and process.is_oneagent
     if answer.says_eec:
         evidence = f"answers HTTP {answer.status} with Server: {answer.server}"
         if process is not None:
             evidence += f", held by {process.label()}"
-        finding = Finding("eec.listening", f"OneAgent's local ingest endpoint answers on {target}: {evidence}{note}",
-                          details)
-    elif held_by_oneagent and process is not None:
-        said = f"HTTP {answer.status}" if answer.kind == "http" else f"no HTTP answer ({answer.kind})"
-        finding = Finding(
-            "eec.listening",
-            f"{target} is held by OneAgent's {process.label()}; it answered {said} without a Server: EEC header "
-            f"(weaker evidence){note}",
-            details,
-        )
-    elif process is not None and process.name:
-        said = _answer_words(answer)
-        finding = Finding(
+        return Finding("eec.listening", f"OneAgent's local ingest endpoint answers on {target}: {evidence}{note}",
+                       details)
+    if process is None or not process.is_oneagent:
+        return None
+    said = f"HTTP {answer.status}" if answer.kind == "http" else f"no HTTP answer ({answer.kind})"
+    return Finding(
+        "eec.listening",
+        f"{target} is held by OneAgent's {process.label()}; it answered {said} without a Server: EEC header "
+        f"(weaker evidence){note}",
+        details,
+    )
+
+
+def _other_service(target: str, owner: Owner, answer: Answer, details: dict[str, object]) -> Finding:
+    """Not OneAgent: a named process, a service that identifies itself, or something unidentified."""
+    process = owner.process
+    if process is not None and process.name:
+        return Finding(
             "eec.wrong_service",
-            f"{target} is held by {_owner_words(owner)}, not by OneAgent; it {said}",
+            f"{target} is held by {_owner_words(owner)}, not by OneAgent; it {_answer_words(answer)}",
             details,
             remediation=f"{process.label()} holds port {target.rsplit(':', 1)[1]}. Stop or reconfigure it, or move "
             "OneAgent's endpoint with `oneagentctl --set-extensions-ingest-port=<port> --restart-service` and use "
             "--eec-port <port>.",
         )
-    elif answer.kind == "banner" or (answer.kind == "http" and answer.server):
-        finding = Finding("eec.wrong_service", f"{target} is not OneAgent's ingest endpoint: it {_answer_words(answer)}"
-                          f" (process: {owner.note or 'unknown'})", details)
-    else:
-        finding = Finding(
-            "eec.unverified",
-            f"something on {target} {_answer_words(answer)}, but nothing shows it is OneAgent's endpoint "
-            f"(process: {owner.note or 'unknown'})",
-            details,
-        )
-    if finding.code == "eec.listening":
-        exposure = proxy_exposure(ctx.environ, eec_port(ctx).port)
-        if exposure is not None:
-            details["proxy"] = exposure
-            names = "/".join(exposure["proxy_variables"])  # type: ignore[arg-type]
-            return Finding(
-                "eec.proxy_not_bypassed",
-                finding.summary + f"; but {names} is set and NO_PROXY does not exclude "
-                + ", ".join(exposure["not_excluded"])  # type: ignore[arg-type]
-                + ": clients that honour the proxy variables would send local events to the proxy",
-                details,
-            )
-    return finding
+    if answer.kind == "banner" or (answer.kind == "http" and answer.server):
+        return Finding("eec.wrong_service", f"{target} is not OneAgent's ingest endpoint: it {_answer_words(answer)}"
+                       f" (process: {owner.note or 'unknown'})", details)
+    return Finding(
+        "eec.unverified",
+        f"something on {target} {_answer_words(answer)}, but nothing shows it is OneAgent's endpoint "
+        f"(process: {owner.note or 'unknown'})",
+        details,
+    )
 
 
 def _answer_words(answer: Answer) -> str:
