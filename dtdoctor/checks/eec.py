@@ -189,7 +189,7 @@ def http_probe(address: str, port: int, timeout: float) -> Answer:
         f"GET {EEC_INGEST_PATH} HTTP/1.1\r\nHost: {format_address(address, port)}\r\n"
         f"User-Agent: dtdoctor/{__version__}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     ).encode("ascii")
-    received = b""
+    received = bytearray()
     try:
         with socket.socket(family, socket.SOCK_STREAM) as connection:
             connection.settimeout(timeout)
@@ -198,34 +198,40 @@ def http_probe(address: str, port: int, timeout: float) -> Answer:
                 connection.sendall(request)
             except OSError:
                 pass  # a banner-and-close service may already be gone; read what it sent
-            # The socket timeout applies per read; a service trickling its answer must still end in time.
-            deadline = time.monotonic() + timeout
-            while len(received) < _READ_LIMIT and b"\r\n\r\n" not in received:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise socket.timeout("the answer did not complete in time")
-                connection.settimeout(min(timeout, remaining))
-                chunk = connection.recv(4096)
-                if not chunk:
-                    break
-                received += chunk
-    except socket.timeout:
-        elapsed = round((time.monotonic() - started) * 1000)
-        if received:
-            answer = parse_answer(received)
-            return Answer(answer.kind, answer.status, answer.reason, answer.headers, answer.first_line, "", elapsed)
+            _read_head(connection, timeout, received)
+    except OSError as exc:  # socket.timeout is an OSError
+        return _cut_short(exc, bytes(received), timeout, round((time.monotonic() - started) * 1000))
+    return _timed(parse_answer(bytes(received)), round((time.monotonic() - started) * 1000))
+
+
+def _read_head(connection: socket.socket, timeout: float, received: bytearray) -> None:
+    """Read into ``received`` up to the end of the head; the socket timeout applies per read, so a
+    service trickling its answer must still end in time."""
+    deadline = time.monotonic() + timeout
+    while len(received) < _READ_LIMIT and b"\r\n\r\n" not in received:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("the answer did not complete in time")
+        connection.settimeout(min(timeout, remaining))
+        chunk = connection.recv(4096)
+        if not chunk:
+            break
+        received += chunk
+
+
+def _cut_short(exc: OSError, received: bytes, timeout: float, elapsed: int) -> Answer:
+    """What a failed exchange still tells: the part of the answer that came, or why none did."""
+    if received:
+        return _timed(parse_answer(received), elapsed)
+    if isinstance(exc, socket.timeout):
         return Answer("silent", error=f"no answer within {timeout:g} s", elapsed_ms=elapsed)
-    except OSError as exc:
-        elapsed = round((time.monotonic() - started) * 1000)
-        if not received and isinstance(exc, (ConnectionResetError, BrokenPipeError)):
-            # Accepted, then closed with our request unread: the kernel answers with a reset.
-            return Answer("closed", error="connection reset", elapsed_ms=elapsed)
-        if received:
-            answer = parse_answer(received)
-            return Answer(answer.kind, answer.status, answer.reason, answer.headers, answer.first_line, "", elapsed)
-        return Answer("error", error=exc.strerror or str(exc), elapsed_ms=elapsed)
-    answer = parse_answer(received)
-    elapsed = round((time.monotonic() - started) * 1000)
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+        # Accepted, then closed with our request unread: the kernel answers with a reset.
+        return Answer("closed", error="connection reset", elapsed_ms=elapsed)
+    return Answer("error", error=exc.strerror or str(exc), elapsed_ms=elapsed)
+
+
+def _timed(answer: Answer, elapsed: int) -> Answer:
     return Answer(answer.kind, answer.status, answer.reason, answer.headers, answer.first_line, "", elapsed)
 
 
