@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,7 +38,12 @@ FAIL_SECONDS = 300.0
 _MAX_BODY = 4096
 
 CODES = codes(
-    Code("clock.ok", Status.PASS, "This host's clock agrees with the server's within 30 seconds."),
+    Code(
+        "clock.ok",
+        Status.PASS,
+        "This host's clock agrees with the server's within 30 seconds.",
+        summary="within {_within:.1f} s of {_host} ({source}); {_ntp}",
+    ),
     Code(
         "clock.skew",
         Status.WARN,
@@ -47,6 +52,7 @@ CODES = codes(
         "Enable time synchronisation: `timedatectl set-ntp true` (systemd-timesyncd), or run chronyd/ntpd "
         "and allow UDP port 123 to your NTP servers; check with `timedatectl` or `chronyc tracking`.",
         when={Status.FAIL: "when the difference is above 5 minutes"},
+        summary="this host's clock is {_amount} {_direction} {_host} ({source}); {_ntp}",
     ),
     Code(
         "clock.unknown",
@@ -54,6 +60,7 @@ CODES = codes(
         "The server's time could not be read, so the clock could not be compared.",
         "No HTTPS answer from the server, or an answer without a Date header.",
         "See the tls and proxy results for this host.",
+        summary="could not read the time of {_host}: {_reason}; {_ntp}",
     ),
 )
 
@@ -184,18 +191,20 @@ def judge(endpoint: Endpoint, sample: TimeSample, ntp: Any) -> Finding:
         "round_trip_ms": sample.round_trip_ms,
         "ntp": ntp.to_json(),
     }
-    direction = "ahead of" if skew > 0 else "behind"
     amount = abs(skew)
-    said = f"this host's clock is {_duration(amount)} {direction} {endpoint.host} ({sample.source}); {ntp.sentence}"
-    if amount > FAIL_SECONDS:
-        return Finding("clock.skew", said, details, status=Status.FAIL)
-    if amount > WARN_SECONDS:
-        return Finding("clock.skew", said, details)
-    return Finding(
-        "clock.ok",
-        f"within {max(amount, sample.precision_s):.1f} s of {endpoint.host} ({sample.source}); {ntp.sentence}",
-        details,
+    details.update(
+        _host=endpoint.host,
+        _ntp=ntp.sentence,
+        _amount=_duration(amount),
+        _direction="ahead of" if skew > 0 else "behind",
+        _within=max(amount, sample.precision_s),
     )
+    code, status = next(((code, status) for limit, code, status in _SKEW if amount > limit), ("clock.ok", None))
+    return Finding(code, details=details, status=status)
+
+
+# Classify the difference, largest limit first.
+_SKEW = ((FAIL_SECONDS, "clock.skew", Status.FAIL), (WARN_SECONDS, "clock.skew", None))
 
 
 def _duration(seconds: float) -> str:
@@ -217,17 +226,13 @@ def probe_host(endpoint: Endpoint, probe: ProbeContext) -> Finding:
     try:
         sample = sample_time(endpoint, route, run)
     except NoTime as exc:
-        return Finding(
-            "clock.unknown",
-            f"could not read the time of {endpoint.host}: {exc}; {ntp.sentence}",
-            {"ntp": ntp.to_json(), "route": proxy_check.route_details(route)},
-            evidence=proxy_check.route_evidence(route),
-        )
+        details = {"ntp": ntp.to_json(), "route": proxy_check.route_details(route)}
+        words = {"_host": endpoint.host, "_reason": str(exc), "_ntp": ntp.sentence}
+        return Finding("clock.unknown", details={**details, **words}, evidence=proxy_check.route_evidence(route))
     finding = judge(endpoint, sample, ntp)
     details = {**finding.details, "route": proxy_check.route_details(route)}
-    return Finding(finding.code, finding.summary, details, finding.status, finding.remediation,
-                   evidence=proxy_check.route_evidence(route, http_status=sample.status,
-                                                       latency_ms=sample.round_trip_ms))
+    evidence = proxy_check.route_evidence(route, http_status=sample.status, latency_ms=sample.round_trip_ms)
+    return replace(finding, details=details, evidence=evidence)
 
 
 def plan(ctx: RunContext) -> list[Probe]:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import string
 
 import pytest
 
-from dtdoctor.checks import CHECKS, container, registry_codes
+from dtdoctor.checks import CHECKS, clock, container, registry_codes
 from dtdoctor.checks.base import Check, Finding, Probe
 from dtdoctor.core.codes import Code, codes, word
 from dtdoctor.core.model import Status
 from dtdoctor.core.runner import run_checks
 from dtdoctor.host import container as detect
+from dtdoctor.host.timesync import NtpStatus
 from tests.support.cli import invoke
 from tests.support.factories import context
 
@@ -103,3 +105,24 @@ def test_the_container_verdict_is_a_table(found: detect.Detection, code: str, su
     finding = container.judge(found)
     assert finding.code == code and finding.summary == ""
     assert word(container.CODES[code], "", None, finding.details)[0] == summary
+
+
+SERVER = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize(("offset_s", "code", "status", "summary"), [
+    (0.2, "clock.ok", Status.PASS, "within 0.5 s of tenant.example (Date header); whether NTP synchronisation is "
+     "active is unknown"),
+    (-45, "clock.skew", Status.WARN, "this host's clock is 45 s behind tenant.example (Date header); whether NTP "
+     "synchronisation is active is unknown"),
+    (3 * 3600, "clock.skew", Status.FAIL, "this host's clock is 3.0 h ahead of tenant.example (Date header); "
+     "whether NTP synchronisation is active is unknown"),
+])
+def test_the_clock_verdict_is_a_table(offset_s: float, code: str, status: Status, summary: str) -> None:
+    local = SERVER + datetime.timedelta(seconds=offset_s)
+    sample = clock.TimeSample(local, SERVER, "Date header", 0.5, 20, 200, True)
+    endpoint = context(url="https://tenant.example").settings.remote_endpoints[0]
+    finding = clock.judge(endpoint, sample, NtpStatus("unknown"))
+    table_code = clock.CODES[finding.code]
+    assert (finding.code, table_code.status_for(finding.status)) == (code, status)
+    assert word(table_code, finding.summary, finding.remediation, finding.details)[0] == summary
