@@ -72,11 +72,16 @@ def lab(folder: Path) -> Iterator[Lab]:
         yield Lab(running.url(), bundle, token_files, closed_port(), folder)
 
 
-def check_args(here: Lab, scenario: str, *extra: str) -> list[str]:
-    """``dtdoctor check`` arguments for a scenario (``usage`` is a command line dtdoctor refuses)."""
+def check_args(here: Lab, scenario: str, *extra: str, only: str | None = REMOTE_CHECKS) -> list[str]:
+    """``dtdoctor check`` arguments for a scenario (``usage`` is a command line dtdoctor refuses).
+
+    ``only``: the checks to run (None: every check, as on a real host).
+    """
     token = here.token_files["pass" if scenario == "usage" else scenario]
     args = ["check", "--url", here.url, "--token-file", str(token), "--ca-bundle", str(here.ca_bundle),
-            "--eec-port", str(here.eec_port), "--timeout", "3", "--only", REMOTE_CHECKS]
+            "--eec-port", str(here.eec_port), "--timeout", "3"]
+    if only is not None:
+        args += ["--only", only]
     if scenario == "usage":
         args += list(USAGE_ERROR_ARGS)
     return args + list(extra)
