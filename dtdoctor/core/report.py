@@ -35,6 +35,32 @@ def redacted_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
+def with_proxy_used(config: dict[str, Any], results: Sequence[CheckResult]) -> dict[str, Any]:
+    """``config`` naming the proxy the run went through and the setting that chose it.
+
+    ``--proxy`` is only one source: a proxy from ``HTTPS_PROXY`` (or ``ALL_PROXY``)
+    is just as much the configuration. The ``proxy`` check's results say which
+    proxy each route took (credentials already removed) and from where.
+    """
+    used = proxies_used(results)
+    config = dict(config)
+    if config.get("proxy") is None and used:
+        config["proxy"] = ", ".join(used)
+    sources = list(dict.fromkeys(used.values())) or (["--proxy"] if config.get("proxy") else [])
+    config["proxy_source"] = ", ".join(sources) or None
+    return config
+
+
+def proxies_used(results: Sequence[CheckResult]) -> dict[str, str]:
+    """Each proxy a ``proxy`` result went through (as displayed), with the setting that chose it."""
+    used: dict[str, str] = {}
+    for result in (item for item in results if item.id == "proxy"):
+        proxy, source = result.details.get("proxy"), result.details.get("source")
+        if isinstance(proxy, str) and isinstance(source, str) and source:
+            used.setdefault(proxy, source)
+    return used
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -65,7 +91,7 @@ def build_report(
         generated_at=utc_timestamp(started_at),
         duration_ms=duration_ms,
         host=host,
-        config=redacted_config(settings),
+        config=with_proxy_used(redacted_config(settings), results),
         checks=tuple(results),
         warn_ok=warn_ok,
     )

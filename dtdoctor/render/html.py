@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     import jinja2
 
 TEMPLATES = Path(__file__).with_name("templates")
+# Control characters (but tab and line breaks) and bidirectional overrides in text from servers,
+# certificates or a merged report: autoescaping leaves them, a page must show them, not carry them.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 STYLESHEET = "report.css"
 
 HEADLINES = {
@@ -39,6 +43,7 @@ CONFIG_LABELS = {
     "activegates": "ActiveGates",
     "eec_port": "Local ingest port",
     "proxy": "Proxy",
+    "proxy_source": "Proxy set by",
     "ca_bundle": "Extra CA bundle",
     "expiry_warn_days": "Expiry warning (days)",
     "send_test_event": "Send test event",
@@ -56,10 +61,22 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=visible,
     )
     env.globals["table_columns"] = table_columns
     env.filters["fact"] = fact
     return env
+
+
+def visible(value: Any) -> Any:
+    """What a template prints: text with its control characters as escapes (``\\x1b``); markup as it is."""
+    import markupsafe
+
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        from dtdoctor.render.console import printable
+
+        return _CONTROL.sub(lambda match: printable(match.group()), value)
+    return value
 
 
 @functools.lru_cache(maxsize=1)

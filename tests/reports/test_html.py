@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 from html.parser import HTMLParser
 
-from dtdoctor.core.model import EXIT_MEANING, ExitCode, Status
+from dtdoctor.core.model import EXIT_MEANING, ExitCode, Report, Status
 from dtdoctor.render import render
 from tests.support import samples
 from tests.support.factories import report, result
-from tests.support.reports import HOSTILE, hostile_report
+from tests.support.reports import HOSTILE, hostile_report, run_cli
 
 
 class Collector(HTMLParser):
@@ -152,3 +153,53 @@ def test_every_format_copes_with_an_empty_report_and_one_read_back_from_json():
         assert render(empty, fmt)
         assert "tcp" in render(sparse, fmt)
     assert "Nothing could be checked" in render(empty, "html")
+
+
+_RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def test_control_characters_from_a_report_reach_neither_page_raw(tmp_path):
+    # A server's answer can carry NUL and ESC; merge reads them back from the JSON report.
+    hostile = hostile_report()
+    data = hostile.to_json()
+    data["checks"][0]["summary"] += " \x1b[2J cleared"
+    data["host"]["hostname"] = "host\x1b]0;retitled\x07"
+    (tmp_path / "hostile.json").write_text(json.dumps(data), encoding="utf-8")
+    merged = run_cli(["merge", str(tmp_path / "hostile.json"), "-o", str(tmp_path / "fleet.html")])
+    assert merged.exit_code in (2, 3), merged.stderr
+    fleet = (tmp_path / "fleet.html").read_text(encoding="utf-8")
+    page = render(Report.from_json(data), "html")
+    for text in (fleet, page):
+        assert not _RAW_CONTROL.findall(text)
+        assert "\\x1b[2J cleared" in text and "\\x00" in text  # shown as escapes, never acted on
+
+
+def test_the_configuration_names_a_proxy_that_came_from_the_environment(tmp_path):
+    import ssl
+
+    import trustme
+    from click.testing import CliRunner
+
+    from dtdoctor.cli import cli
+    from tests.support.connect_proxy import connect_proxy
+    from tests.support.fake_dynatrace import FakeDynatrace, make_token, serve
+
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("tenant.dtdoctor.test").configure_cert(context)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    token = FakeDynatrace().add(make_token("PROXYCONFIG"))
+    with serve(FakeDynatrace(), tls=context) as server, connect_proxy() as proxy_port:
+        invoked = CliRunner().invoke(
+            cli, ["check", "--url", f"https://tenant.dtdoctor.test:{server.port}/e/abc", "--only", "proxy,tls",
+                  "--ca-bundle", str(tmp_path / "ca.pem"), "-f", "json", "-o", str(tmp_path / "report.html")],
+            env={"HTTPS_PROXY": f"http://user:pa55word@127.0.0.1:{proxy_port}", "DT_API_TOKEN": token},
+            catch_exceptions=False,
+        )
+    config = json.loads(invoked.stdout)["config"]
+    shown = f"http://<credentials>@127.0.0.1:{proxy_port}"  # every probe went through it
+    assert config["proxy"] == shown and config["proxy_source"] == "HTTPS_PROXY"
+    page = parse((tmp_path / "report.html").read_text(encoding="utf-8"))
+    text = " ".join(" ".join(page.text).split())
+    assert f"Proxy {shown}" in text and "Proxy set by HTTPS_PROXY" in text
+    assert "pa55word" not in invoked.stdout + (tmp_path / "report.html").read_text(encoding="utf-8")
