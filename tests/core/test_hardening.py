@@ -42,8 +42,11 @@ def test_a_proxy_password_never_reaches_a_report(tmp_path):
                      "-o", str(out), "-f", "json", *proxy_args, env=env)
         for text in (run.stdout, run.stderr, out.read_text()):
             assert PASSWORD not in text and PASSWORD[:12] not in text
-        shown = json.loads(run.stdout)["config"]["proxy"]
-        assert shown == ("http://<credentials>@proxy.example.com:3128" if proxy_args else None)
+        config = json.loads(run.stdout)["config"]
+        # A proxy from HTTPS_PROXY is named too (the run used it), without its credentials.
+        assert config["proxy"] == ("http://<credentials>@proxy.example.com:3128" if proxy_args
+                                   else "http://<credentials>@[2001:db8::1:3128")
+        assert config["proxy_source"] == ("--proxy" if proxy_args else "HTTPS_PROXY")
 
 
 def test_a_scheme_less_proxy_option_is_http():
