@@ -55,7 +55,7 @@ def proxies_used(results: Sequence[CheckResult]) -> dict[str, str]:
     """Each proxy a ``proxy`` result went through (as displayed), with the setting that chose it."""
     used: dict[str, str] = {}
     for result in (item for item in results if item.id == "proxy"):
-        proxy, source = result.details.get("proxy"), result.details.get("source")
+        proxy, source = result.evidence.proxy, result.details.get("source")
         if isinstance(proxy, str) and isinstance(source, str) and source:
             used.setdefault(proxy, source)
     return used
