@@ -163,22 +163,31 @@ def _system_roots(ctx: RunContext, store: trust.StoreLocation | None) -> dict[st
     return roots.read_bundle(path) if store.kind == "file" else roots.read_directory(path)
 
 
-def measure_store(ctx: RunContext, platform: str, now: datetime.datetime, timeout: float) -> StoreFacts:
+def _package_of(
+    ctx: RunContext, family: str | None, store: trust.StoreLocation | None, timeout: float
+) -> tuple[ca_package.PackageRecord | None, ca_package.Newest]:
+    if store is None or store.kind == "os":
+        return None, ca_package.Newest(False)
+    package = ca_package.installed(ctx.root, family)
+    return package, ca_package.newest(ctx.root, family, timeout) if package else ca_package.Newest(False)
+
+
+def _mozilla_roots() -> dict[str, roots.Root]:
     import certifi
 
+    return roots.read_bundle(Path(certifi.where()))
+
+
+def measure_store(ctx: RunContext, platform: str, now: datetime.datetime, timeout: float) -> StoreFacts:
     release = os_release(ctx.root)
     family = distribution_family(release)
     locations = trust.locate_system_store(ctx.root, ctx.environ, platform)
     usable = [spot for spot in locations if not spot.problem and (spot.roots or spot.kind == "os")]
     store = usable[0] if usable else None
-    package = ca_package.installed(ctx.root, family) if store is not None and store.kind != "os" else None
-    newest = ca_package.newest(ctx.root, family, timeout) if package is not None else ca_package.Newest(False)
+    package, newest = _package_of(ctx, family, store, timeout)
     version, certifi_day = trust.certifi_date()
-    system = _system_roots(ctx, store)
-    mozilla = roots.read_bundle(Path(certifi.where()))
-    content = None
-    if system is not None:
-        content = roots.compare(system, mozilla, roots.local_additions(ctx.root), now)
+    system, mozilla = _system_roots(ctx, store), _mozilla_roots()
+    content = None if system is None else roots.compare(system, mozilla, roots.local_additions(ctx.root), now)
     return StoreFacts(
         family, release.get("PRETTY_NAME") or release.get("ID") or platform, locations, store, package, newest,
         version, certifi_day, system, mozilla, content, now.date(),
@@ -229,48 +238,76 @@ def _rejected(verdict: str) -> bool:
     return verdict.startswith("rejected")
 
 
-def _needed_root(found: tls_probe.Assessment | None) -> tuple[str, str]:
-    """The subject of the root the presented chain ends at, and its fingerprint when the server sent it."""
-    presented = found.presented if found is not None else None
-    if presented is None or not presented.chain:
-        return "", ""
-    try:
-        top = certs.cert_facts(presented.chain[-1])
-    except ValueError:
-        return "", ""
-    if top.self_issued:
-        return top.subject, top.sha256
-    return top.issuer, ""
+def _chain_facts(found: tls_probe.Assessment) -> list[certs.CertFacts]:
+    presented = found.presented
+    parsed = []
+    for der in presented.chain if presented is not None else ():
+        try:
+            parsed.append(certs.cert_facts(der))
+        except ValueError:
+            continue
+    return parsed
 
 
-def _holds(store: dict[str, roots.Root] | None, subject: str, sha256: str) -> bool | None:
-    if store is None:
-        return None
-    if sha256:
-        return sha256 in store
-    return any(root.subject == subject for root in store.values())
+def needed_root(chain: list[certs.CertFacts], known: set[str]) -> str:
+    """The subject of the root the presented chain is anchored at.
+
+    OpenSSL tries trusted certificates first: the chain ends at the first
+    certificate (from the leaf up) whose subject, or else whose issuer, is a
+    known root's subject. A cross-signed intermediate named like a root thus
+    points at that root, not at the old root that cross-signed it. Without a
+    known name, the top certificate's issuer (or itself, when the server sent
+    a root).
+    """
+    for index, cert in enumerate(chain):
+        if index and cert.subject in known:
+            return cert.subject
+        if cert.issuer in known:
+            return cert.issuer
+    if not chain:
+        return ""
+    top = chain[-1]
+    return top.subject if top.self_issued else top.issuer
+
+
+def _by_subject(store: dict[str, roots.Root] | None, subject: str) -> list[roots.Root]:
+    return [root for root in (store or {}).values() if root.subject == subject]
+
+
+def _not_judged(address: str, result: CheckResult | None, found: tls_probe.Assessment | None) -> str:
+    """Why the endpoint cannot be judged from its tls result; empty when it can."""
+    if result is None:
+        return "the tls check was not run"
+    if result.status in (Status.SKIP, Status.ERROR) or found is None:
+        return f"the tls check did not judge {address} ({result.code})"
+    verdicts = found.store_verdicts().values()
+    if len(verdicts) < 2 or not all(verdict == "trusted" or _rejected(verdict) for verdict in verdicts):
+        return f"no TLS handshake with {address} to judge (see the tls result)"
+    return ""
+
+
+def _in_system_store(facts: StoreFacts, subject: str, system_verdict: str) -> bool:
+    """Whether the system store holds the root; its own verdict says so when it cannot be read root by root."""
+    if facts.system_roots is None or not subject:
+        return system_verdict == "trusted"
+    return bool(_by_subject(facts.system_roots, subject))
 
 
 def endpoint_trust(
     address: str, result: CheckResult | None, found: tls_probe.Assessment | None, facts: StoreFacts
 ) -> EndpointTrust:
     """Read one endpoint's ``tls`` result and the handshakes it carries: both stores' verdicts, the root needed."""
-    if result is None:
-        return EndpointTrust(address, not_compared="the tls check was not run")
-    if result.status in (Status.SKIP, Status.ERROR) or found is None:
-        return EndpointTrust(address, not_compared=f"the tls check did not judge {address} ({result.code})")
-    judged = {store: str(verdict) for store, verdict in found.store_verdicts().items()}
-    if not all(verdict == "trusted" or _rejected(verdict) for verdict in judged.values()) or len(judged) < 2:
-        reason = f"no TLS handshake with {address} to judge (see the tls result)"
+    reason = _not_judged(address, result, found)
+    judged = {store: str(verdict) for store, verdict in found.store_verdicts().items()} if found else {}
+    if reason or found is None:
         return EndpointTrust(address, judged, not_compared=reason)
-    subject, sha256 = _needed_root(found)
-    in_system = _holds(facts.system_roots, subject, sha256)
-    if in_system is None or not subject:
-        in_system = judged[trust.SYSTEM] == "trusted"
-    if not sha256:
-        sha256 = next((r.sha256 for r in facts.mozilla_roots.values() if r.subject == subject), "")
-    in_certifi = bool(subject) and bool(_holds(facts.mozilla_roots, subject, sha256))
-    return EndpointTrust(address, judged, subject, sha256, in_system, in_certifi)
+    known = {root.subject for root in facts.mozilla_roots.values()}
+    known.update(root.subject for root in (facts.system_roots or {}).values())
+    subject = needed_root(_chain_facts(found), known)
+    in_system = _in_system_store(facts, subject, judged[trust.SYSTEM])
+    held = _by_subject(facts.mozilla_roots, subject) or _by_subject(facts.system_roots, subject)
+    in_certifi = bool(_by_subject(facts.mozilla_roots, subject))
+    return EndpointTrust(address, judged, subject, held[0].sha256 if held else "", in_system, in_certifi)
 
 
 # --- judge --------------------------------------------------------------------
@@ -376,15 +413,17 @@ def _clause_root_missing(evidence: Evidence) -> str:
     )
 
 
+def _unneeded_missing(evidence: Evidence) -> list[roots.Root]:
+    content = evidence.facts.content
+    needed = {endpoint.root for endpoint in evidence.needs_missing}
+    return [root for root in (content.missing if content else ()) if root.subject not in needed]
+
+
 def _clause_outdated(evidence: Evidence) -> str:
     content = evidence.facts.content
     assert content is not None
-    parts = []
-    if content.missing:
-        needed = {endpoint.root for endpoint in evidence.needs_missing}
-        unneeded = [root for root in content.missing if root.subject not in needed]
-        if unneeded:
-            parts.append(f"{len(unneeded)} root(s) of Mozilla's list missing that no reached endpoint needs")
+    unneeded = _unneeded_missing(evidence)
+    parts = [f"{len(unneeded)} root(s) of Mozilla's list missing that no reached endpoint needs"] if unneeded else []
     for label, group in (("expired root(s)", content.expired), ("root(s) Mozilla removed", content.removed)):
         if group:
             parts.append(f"{len(group)} {label} still trusted ({_names([_cn(r.subject) for r in group])})")
@@ -425,17 +464,19 @@ _CLAUSES: dict[str, Callable[[Evidence], str]] = {
 }
 
 
+def _where(endpoint: EndpointTrust) -> str:
+    name = f"the root of {endpoint.address}" + (f" ('{_cn(endpoint.root)}')" if endpoint.root else "")
+    stores = [label for label, held in (("the system store", endpoint.in_system), ("certifi", endpoint.in_certifi))
+              if held]
+    return f"{name} is in " + (" and ".join(stores) if stores else "neither store")
+
+
 def _endpoint_note(evidence: Evidence) -> str:
     if not evidence.endpoints:
         return "no HTTPS endpoint configured: the content judgement stands alone"
     if not evidence.reached:
         return "no endpoint was reached: the content judgement stands alone"
-    fine = [e for e in evidence.reached if e.in_system or e.system_trusts]
-    if not fine:
-        return ""
-    return "the root of " + ", ".join(f"{e.address} ('{_cn(e.root)}')" if e.root else e.address for e in fine) + (
-        " is in the system store"
-    )
+    return "; ".join(_where(endpoint) for endpoint in evidence.reached if not endpoint.root_missing)
 
 
 def summarize(evidence: Evidence, found: list[str]) -> str:
@@ -525,6 +566,24 @@ def remediation(evidence: Evidence, found: list[str]) -> str | None:
 # --- details ---------------------------------------------------------------------
 
 
+def _package_details(facts: StoreFacts) -> dict[str, Any]:
+    package = facts.package
+    if package is None:
+        if facts.store is None or facts.store.kind == "os":
+            return {}
+        note = "no package date found (the bundle's file time is when update-ca-* last ran)"
+        return {"store_date": None, "store_date_note": note}
+    found: dict[str, Any] = {"package": {"name": package.name, "version": package.version, "from": package.source}}
+    if facts.newest.known:
+        found["package"].update(newest_known=facts.newest.candidate, newest_from=facts.newest.source)
+    if package.date is None:
+        found.update(store_date=None, store_date_note=f"{package.label()} carries no date")
+    else:
+        found["store_date"] = {"date": package.date.isoformat(), "from": f"{package.label()} ({package.source})"}
+        found["store_age_days"] = facts.age(package.date)
+    return found
+
+
 def _store_details(facts: StoreFacts) -> dict[str, Any]:
     details: dict[str, Any] = {"os": facts.os_name, "family": facts.family}
     details["locations"] = [
@@ -538,26 +597,13 @@ def _store_details(facts: StoreFacts) -> dict[str, Any]:
         for spot in facts.locations
     ]
     details["certifi"] = {
-        "version": facts.certifi_version, "bundle": "certifi (Mozilla)", "roots": len(facts.mozilla_roots)
+        "version": facts.certifi_version, "bundle": "certifi (Mozilla)", "roots": len(facts.mozilla_roots),
+        "age_days": facts.age(facts.certifi_day),
     }
-    if facts.certifi_day is not None:
-        details["certifi"]["age_days"] = facts.age(facts.certifi_day)
     if facts.store is not None:
         details.update(store=facts.store.path, store_kind=facts.store.kind)
-        if facts.store.kind != "os":
-            details["roots"] = facts.store.roots
-    package = facts.package
-    if package is not None:
-        details["package"] = {"name": package.name, "version": package.version, "from": package.source}
-        if facts.newest.known:
-            details["package"]["newest_known"] = facts.newest.candidate
-            details["package"]["newest_from"] = facts.newest.source
-    if package is not None and package.date is not None:
-        details["store_date"] = {"date": package.date.isoformat(), "from": f"{package.label()} ({package.source})"}
-        details["store_age_days"] = facts.age(package.date)
-    elif facts.store is not None and facts.store.kind != "os":
-        details["store_date"] = None
-        details["store_date_note"] = "no package date found (the bundle's file time is when update-ca-* last ran)"
+        details.update({"roots": facts.store.roots} if facts.store.kind != "os" else {})
+    details.update(_package_details(facts))
     return details
 
 
@@ -565,9 +611,8 @@ def _content_details(evidence: Evidence) -> dict[str, Any]:
     content = evidence.facts.content
     if content is None:
         return {}
-    needed = {endpoint.root for endpoint in evidence.needs_missing}
-    needed_missing = [root for root in content.missing if root.subject in needed]
-    other_missing = [root for root in content.missing if root.subject not in needed]
+    other_missing = _unneeded_missing(evidence)
+    needed_missing = [root for root in content.missing if root not in other_missing]
     # What matters first: roots an endpoint needs, then roots the store should not trust, then the rest.
     groups = {
         "missing_needed": needed_missing,

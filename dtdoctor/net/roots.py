@@ -142,11 +142,12 @@ def compare(
     system: dict[str, Root], mozilla: dict[str, Root], local: dict[str, Root], now: datetime.datetime
 ) -> Content:
     """The four groups; an expired root Mozilla also removed is in both ``expired`` and ``removed``."""
-    missing = [root for fingerprint, root in mozilla.items() if fingerprint not in system]
-    expired = [root for root in system.values() if root.not_after < now]
-    not_listed = [root for fingerprint, root in system.items() if fingerprint not in mozilla]
-    removed = [root for root in not_listed if root.sha256 not in local]
-    added = [root for root in not_listed if root.sha256 in local]
+    not_listed = system.keys() - mozilla.keys()
     return Content(
-        len(system), len(mozilla), _ordered(missing), _ordered(expired), _ordered(removed), _ordered(added)
+        held=len(system),
+        reference=len(mozilla),
+        missing=_ordered(mozilla[fingerprint] for fingerprint in mozilla.keys() - system.keys()),
+        expired=_ordered(root for root in system.values() if root.not_after < now),
+        removed=_ordered(system[fingerprint] for fingerprint in not_listed - local.keys()),
+        local=_ordered(system[fingerprint] for fingerprint in not_listed & local.keys()),
     )

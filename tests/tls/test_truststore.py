@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import certifi
 import pytest
@@ -571,3 +572,74 @@ def test_this_machines_own_store(capsys: pytest.CaptureFixture[str]) -> None:
     assert counts["removed"] + counts["local"] == len(set(system) - set(mozilla))
     with capsys.disabled():
         print(f"\nthis machine's store: {finding.summary}")
+
+
+def test_the_needed_root_follows_openssl_trusted_first_through_a_cross_sign() -> None:
+    """leaf <- issuing CA <- 'New Root' (cross-signed by 'Old Root'): a store that knows 'New Root' anchors there."""
+    old = Authority("Old Root")
+    new_cross_signed = old.child("New Root")
+    issuing = new_cross_signed.child("Issuing CA")
+    leaf = issuing.issue("tenant.dtdoctor.test")
+    chain = [certs_facts(leaf.cert)] + [certs_facts(cert) for cert in (issuing.cert, new_cross_signed.cert)]
+    new_subject = new_cross_signed.cert.subject.rfc4514_string()
+    old_subject = old.cert.subject.rfc4514_string()
+    assert truststore.needed_root(chain, {new_subject, old_subject}) == new_subject
+    assert truststore.needed_root(chain, {old_subject}) == old_subject
+    assert truststore.needed_root(chain, set()) == old_subject  # the top certificate's issuer
+    assert truststore.needed_root([], {old_subject}) == ""
+
+
+def certs_facts(cert: x509.Certificate) -> Any:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from dtdoctor.net.certs import cert_facts
+
+    return cert_facts(cert.public_bytes(Encoding.DER))
+
+
+def apk_index(folder: Path, *versions: str) -> None:
+    """An index as `apk update` caches it: a gzipped tar holding the text file APKINDEX, one block of ``K:value``
+    lines per package (Alpine wiki, "Apk spec", APKINDEX format)."""
+    import io
+    import tarfile
+
+    text = "".join(f"C:Q1abc=\nP:ca-certificates\nV:{version}\nA:x86_64\nS:1\nI:1\nT:CA\n\n" for version in versions)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(folder / "APKINDEX.2c4ac24e.tar.gz", "w:gz") as archive:
+        data = text.encode()
+        member = tarfile.TarInfo("APKINDEX")
+        member.size = len(data)
+        archive.addfile(member, io.BytesIO(data))
+
+
+@pytest.mark.parametrize(("installed", "offered", "newest"), [
+    ("20240226-r0", ("20240226-r0", "20241121-r1"), False),
+    ("20241121-r1", ("20241121-r1",), True),
+])
+def test_alpine_newest_package_from_apks_cached_indexes(
+    tmp_path: Path, root: Authority, installed: str, offered: tuple[str, ...], newest: bool
+) -> None:
+    host = lacking_debian(tmp_path, root)  # a store that lacks roots, so the remediation speaks
+    (host / "etc/os-release").write_text("ID=alpine\n")
+    (host / "etc/ssl/certs/ca-certificates.crt").rename(host / "etc/ssl/cert.pem")
+    db = host / "lib/apk/db/installed"
+    db.parent.mkdir(parents=True)
+    db.write_text(f"P:ca-certificates\nV:{installed}\nA:x86_64\n")
+    apk_index(host / "var/cache/apk", *offered)
+    finding = local(host)
+    assert finding.code == "truststore.outdated"
+    assert finding.details["package"]["newest_known"] == max(offered)
+    if newest:
+        assert f"ca-certificates {installed} is already the newest package" in (finding.remediation or "")
+    else:
+        assert f"Upgrade to ca-certificates {max(offered)}" in (finding.remediation or "")
+        assert "apk upgrade ca-certificates" in (finding.remediation or "")
+
+
+def test_without_local_package_metadata_the_newest_is_not_claimed(tmp_path: Path, root: Authority) -> None:
+    host = lacking_debian(tmp_path, root)
+    debian_changelog(host, "changelog.gz", "20230311+deb12u1")
+    finding = local(host)
+    assert "newest_known" not in finding.details["package"]
+    assert "already the newest" not in (finding.remediation or "")
+    assert "apt-get update && apt-get install --only-upgrade ca-certificates" in (finding.remediation or "")
