@@ -570,6 +570,9 @@ def test_this_machines_own_store(capsys: pytest.CaptureFixture[str]) -> None:
     assert counts["held"] == len(system)
     assert counts["missing"] == len(set(mozilla) - set(system))
     assert counts["removed"] + counts["local"] == len(set(system) - set(mozilla))
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    assert counts["expired"] == sum(1 for end in system.values() if end < now)
+    assert counts["mozilla"] == len(mozilla)
     with capsys.disabled():
         print(f"\nthis machine's store: {finding.summary}")
 
