@@ -16,6 +16,7 @@ One result, target ``local``. Measure, judge, word:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import sys
 from dataclasses import dataclass, field
@@ -164,12 +165,11 @@ def _system_roots(ctx: RunContext, store: trust.StoreLocation | None) -> dict[st
 
 
 def _package_of(
-    ctx: RunContext, family: str | None, store: trust.StoreLocation | None, timeout: float
-) -> tuple[ca_package.PackageRecord | None, ca_package.Newest]:
+    ctx: RunContext, family: str | None, store: trust.StoreLocation | None
+) -> ca_package.PackageRecord | None:
     if store is None or store.kind == "os":
-        return None, ca_package.Newest(False)
-    package = ca_package.installed(ctx.root, family)
-    return package, ca_package.newest(ctx.root, family, timeout) if package else ca_package.Newest(False)
+        return None
+    return ca_package.installed(ctx.root, family)
 
 
 def _mozilla_roots() -> dict[str, roots.Root]:
@@ -178,19 +178,19 @@ def _mozilla_roots() -> dict[str, roots.Root]:
     return roots.read_bundle(Path(certifi.where()))
 
 
-def measure_store(ctx: RunContext, platform: str, now: datetime.datetime, timeout: float) -> StoreFacts:
+def measure_store(ctx: RunContext, platform: str, now: datetime.datetime) -> StoreFacts:
     release = os_release(ctx.root)
     family = distribution_family(release)
     locations = trust.locate_system_store(ctx.root, ctx.environ, platform)
     usable = [spot for spot in locations if not spot.problem and (spot.roots or spot.kind == "os")]
     store = usable[0] if usable else None
-    package, newest = _package_of(ctx, family, store, timeout)
+    package = _package_of(ctx, family, store)
     version, certifi_day = trust.certifi_date()
     system, mozilla = _system_roots(ctx, store), _mozilla_roots()
     content = None if system is None else roots.compare(system, mozilla, roots.local_additions(ctx.root), now)
     return StoreFacts(
-        family, release.get("PRETTY_NAME") or release.get("ID") or platform, locations, store, package, newest,
-        version, certifi_day, system, mozilla, content, now.date(),
+        family, release.get("PRETTY_NAME") or release.get("ID") or platform, locations, store, package,
+        ca_package.Newest(False), version, certifi_day, system, mozilla, content, now.date(),
     )
 
 
@@ -645,7 +645,7 @@ def details_of(evidence: Evidence, found: list[str]) -> dict[str, Any]:
 
 def probe_local(ctx: RunContext, platform: str, today: datetime.date) -> Finding:
     """The store alone, with no endpoint (kept for callers that judge only the host)."""
-    return judge(Evidence(measure_store(ctx, platform, _noon(today), ctx.timeout), []))
+    return judge(Evidence(measure_store(ctx, platform, _noon(today)), []), ctx)
 
 
 def _noon(day: datetime.date) -> datetime.datetime:
@@ -654,8 +654,17 @@ def _noon(day: datetime.date) -> datetime.datetime:
     return datetime.datetime(day.year, day.month, day.day, 12, tzinfo=datetime.timezone.utc)
 
 
-def judge(evidence: Evidence) -> Finding:
+# Verdicts whose advice depends on whether a newer package exists: only these ask the package manager
+# (apt-cache reads every list on disk, about half a second on a small machine).
+_ASKS_FOR_NEWEST = ("truststore.root_missing", "truststore.outdated", "truststore.stale")
+
+
+def judge(evidence: Evidence, ctx: RunContext) -> Finding:
     found = classify(evidence)
+    facts = evidence.facts
+    if found[0] in _ASKS_FOR_NEWEST and facts.package is not None:
+        newest = ca_package.newest(ctx.root, facts.family, ctx.timeout)
+        evidence = Evidence(dataclasses.replace(facts, newest=newest), evidence.endpoints)
     return Finding(
         found[0], summarize(evidence, found), details_of(evidence, found), remediation=remediation(evidence, found)
     )
@@ -663,12 +672,12 @@ def judge(evidence: Evidence) -> Finding:
 
 def probe_trust(endpoints: list[Endpoint], probe: ProbeContext, platform: str, today: datetime.date) -> Finding:
     """The one ``local`` result: the store, its content, and what the reached endpoints need of it."""
-    facts = measure_store(probe.run, platform, _noon(today), probe.timeout)
+    facts = measure_store(probe.run, platform, _noon(today))
     judged = [
         endpoint_trust(e.address, probe.result(tls.ID, e.address), probe.fact(tls.ID, e.address), facts)
         for e in endpoints
     ]
-    return judge(Evidence(facts, judged))
+    return judge(Evidence(facts, judged), probe.run)
 
 
 def plan(ctx: RunContext) -> list[Probe]:
