@@ -148,6 +148,30 @@ def _modified(path: Path) -> datetime.datetime | None:
         return None
 
 
+def _counted(root: Path, kind: str, host_path: str, origin: str) -> StoreLocation:
+    """What is at ``host_path``: its certificates counted, or ``problem`` when nothing of that kind is there."""
+    path = root / host_path.lstrip("/")
+    present = path.is_file() if kind == "file" else path.is_dir()
+    if not present:
+        return StoreLocation(kind, host_path, origin, 0, None, "it does not exist")
+    count = count_pem_certificates(path) if kind == "file" else count_directory_certificates(path)
+    return StoreLocation(kind, host_path, origin, count, _modified(path))
+
+
+def _from_environment(root: Path, environ: Mapping[str, str]) -> list[StoreLocation]:
+    cert_file = environ.get("SSL_CERT_FILE", "").strip()
+    cert_dir = environ.get("SSL_CERT_DIR", "").strip()
+    found = [_counted(root, "file", cert_file, "SSL_CERT_FILE")] if cert_file else []
+    found += [_counted(root, "dir", entry, "SSL_CERT_DIR") for entry in cert_dir.split(os.pathsep) if entry]
+    return found
+
+
+_OS_STORES = {
+    "darwin": StoreLocation("os", "macOS keychain", "the operating system's trust settings"),
+    "win": StoreLocation("os", "Windows certificate store", "the operating system's trust settings"),
+}
+
+
 def locate_system_store(root: Path, environ: Mapping[str, str], platform: str) -> list[StoreLocation]:
     """Every place the system trust store is read from, best first; empty when there is none.
 
@@ -155,47 +179,19 @@ def locate_system_store(root: Path, environ: Mapping[str, str], platform: str) -
     they are set they are the store (and a path that does not exist is
     reported with ``problem``).
     """
-
-    def under(host_path: str) -> Path:
-        return root / host_path.lstrip("/")
-
-    found: list[StoreLocation] = []
-    cert_file = environ.get("SSL_CERT_FILE", "").strip()
-    cert_dir = environ.get("SSL_CERT_DIR", "").strip()
-    if cert_file:
-        path = under(cert_file)
-        if path.is_file():
-            count = count_pem_certificates(path)
-            found.append(StoreLocation("file", cert_file, "SSL_CERT_FILE", count, _modified(path)))
-        else:
-            found.append(StoreLocation("file", cert_file, "SSL_CERT_FILE", 0, None, "it does not exist"))
-    if cert_dir:
-        for entry in cert_dir.split(os.pathsep):
-            path = under(entry)
-            if path.is_dir():
-                found.append(StoreLocation("dir", entry, "SSL_CERT_DIR", count_directory_certificates(path),
-                                           _modified(path)))
-            else:
-                found.append(StoreLocation("dir", entry, "SSL_CERT_DIR", 0, None, "it does not exist"))
+    found = _from_environment(root, environ)
     if found:
         return found
-    if platform == "darwin":
-        return [StoreLocation("os", "macOS keychain", "the operating system's trust settings")]
-    if platform.startswith("win"):
-        return [StoreLocation("os", "Windows certificate store", "the operating system's trust settings")]
-    for host_path, origin in BUNDLE_LOCATIONS:
-        path = under(host_path)
-        if path.is_file():
-            count = count_pem_certificates(path)
-            if count:
-                found.append(StoreLocation("file", host_path, origin, count, _modified(path)))
-    if not found:
-        for host_path, origin in DIRECTORY_LOCATIONS:
-            path = under(host_path)
-            count = count_directory_certificates(path) if path.is_dir() else 0
-            if count:
-                found.append(StoreLocation("dir", host_path, origin, count, _modified(path)))
-    return found
+    os_store = _OS_STORES.get("win" if platform.startswith("win") else platform)
+    if os_store is not None:
+        return [os_store]
+    return _present(root, "file", BUNDLE_LOCATIONS) or _present(root, "dir", DIRECTORY_LOCATIONS)
+
+
+def _present(root: Path, kind: str, places: tuple[tuple[str, str], ...]) -> list[StoreLocation]:
+    """The distribution paths of ``kind`` that hold certificates."""
+    spots = [_counted(root, kind, host_path, origin) for host_path, origin in places]
+    return [spot for spot in spots if spot.roots]
 
 
 def certifi_date() -> tuple[str, datetime.date | None]:
