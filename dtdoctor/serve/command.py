@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
-import re
 import signal
 import threading
 from dataclasses import dataclass
@@ -28,16 +28,26 @@ class ServeOptions:
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` or ``[IPv6]:PORT``; port 0 picks a free port."""
-    match = re.fullmatch(r"\[([0-9A-Fa-f:.%a-z]+)\]:([0-9]{1,5})|([^:\[\]\s]+):([0-9]{1,5})", text.strip())
-    if match is None:
+    """``HOST:PORT``, ``[IPv6]:PORT`` or a bare ``IPv6:PORT`` (as ``$(HOST_IP):9758`` gives); port 0 picks one."""
+    host, _, port_text = text.strip().rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    host = host[1:-1] if bracketed else host
+    if not _valid_host(host, bracketed) or not port_text.isdigit() or len(port_text) > 5:
         raise click.BadParameter(f"{text!r} is not HOST:PORT (for example 127.0.0.1:9758 or [::1]:9758)",
                                  param_hint="--listen")
-    host = match.group(1) or match.group(3)
-    port = int(match.group(2) or match.group(4))
+    port = int(port_text)
     if port > 65535:
         raise click.BadParameter(f"port {port} is out of range (0-65535)", param_hint="--listen")
     return host, port
+
+
+def _valid_host(host: str, bracketed: bool) -> bool:
+    if bracketed or ":" in host:
+        try:
+            return ipaddress.ip_address(host.split("%", 1)[0]).version == 6
+        except ValueError:
+            return False
+    return bool(host) and not any(char in host for char in "[]/ ")
 
 
 def refuse_options(opts: CheckOptions) -> None:

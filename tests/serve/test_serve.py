@@ -200,3 +200,24 @@ def test_redactor_scrubs_failed_run_text() -> None:
 
     snapshot = failed_snapshot(f"token file said {CANARY_SECRET}", 3, Redactor([CANARY_SECRET]))
     assert CANARY_SECRET not in snapshot.health_text() and snapshot.exit_code == 3
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("127.0.0.1:9758", ("127.0.0.1", 9758)), ("[::1]:9758", ("::1", 9758)),
+    ("fd00::7:9758", ("fd00::7", 9758)),  # what --listen=$(DTDOCTOR_HOST_IP):9758 gives on an IPv6 node
+    ("localhost:0", ("localhost", 0)),
+])
+def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
+    from dtdoctor.serve.command import parse_listen
+
+    assert parse_listen(text) == expected
+
+
+@pytest.mark.parametrize("text", ["localhost", "::1", "1.2.3.4:", "a:b:9758", "[x]:1", ":9758", "[1.2.3.4]:80"])
+def test_listen_addresses_refused(text: str) -> None:
+    import click
+
+    from dtdoctor.serve.command import parse_listen
+
+    with pytest.raises(click.BadParameter):
+        parse_listen(text)
