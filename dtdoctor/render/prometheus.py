@@ -8,9 +8,10 @@ interface (docs/reports.md).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Iterable
 
-from dtdoctor.core.model import STATUS_ORDER, Report, Status, parse_utc
+from dtdoctor.core.model import STATUS_ORDER, CheckResult, Report, Status, parse_utc
 from dtdoctor.render import RenderOptions
 from dtdoctor.render.evidence import latency_ms
 
@@ -58,16 +59,19 @@ class Exposition:
         return "\n".join(self.lines) + "\n"
 
 
-def render(report: Report, options: RenderOptions) -> str:
-    out = Exposition()
-    checks = report.checks
+def check_families(out: Exposition, checks: tuple[CheckResult, ...]) -> None:
+    """Per result. The status series has only ``id`` and ``target`` labels, so a check that goes
+    from pass to fail (or changes code) keeps its series and an alert's ``for:`` keeps counting;
+    the code is in ``dtdoctor_check_info``."""
     out.family(
         "dtdoctor_check_status",
         "Result of one check on one target: 0 pass, 1 warn, 2 fail, 3 error, -1 skip.",
-        (
-            (labels(id=r.id, target=r.target, code=r.code, status=r.status.value), STATUS_VALUE[r.status])
-            for r in checks
-        ),
+        ((labels(id=r.id, target=r.target), STATUS_VALUE[r.status]) for r in checks),
+    )
+    out.family(
+        "dtdoctor_check_info",
+        "The result code of one check on one target in the last run (always 1).",
+        ((labels(id=r.id, target=r.target, code=r.code), 1) for r in checks),
     )
     out.family(
         "dtdoctor_check_duration_seconds",
@@ -76,21 +80,29 @@ def render(report: Report, options: RenderOptions) -> str:
     )
     out.family(
         "dtdoctor_check_latency_seconds",
-        "Latency the probe measured (connect, handshake, API round trip).",
+        "Latency the probe measured (lookup, connect, handshake, HTTP round trip).",
         ((labels(id=r.id, target=r.target), latency_ms(r) / 1000) for r in checks if r.evidence.latency_ms is not None),
     )
     for kind in ("certificate", "token"):
         out.family(
             f"dtdoctor_{kind}_expiry_timestamp_seconds",
             f"When the {kind} expires, as a Unix timestamp.",
-            (
-                (labels(id=r.id, target=r.target), moment.timestamp())
-                for r in checks
-                for expiring in (r.evidence.expires_at(),)
-                if expiring is not None and expiring[0] == kind
-                for moment in (expiring[1],)
-            ),
+            ((labels(id=r.id, target=r.target), moment.timestamp()) for r, moment in expiries(checks, kind)),
         )
+
+
+def expiries(checks: tuple[CheckResult, ...], kind: str) -> list[tuple[CheckResult, dt.datetime]]:
+    """The results that measured when a ``certificate`` or ``token`` expires, with that moment."""
+    found = []
+    for result in checks:
+        expiring = result.evidence.expires_at()
+        if expiring is not None and expiring[0] == kind:
+            found.append((result, expiring[1]))
+    return found
+
+
+def run_families(out: Exposition, report: Report) -> None:
+    """Per run: counts, verdict, exit code, when and how long, who wrote it."""
     out.family(
         "dtdoctor_checks",
         "Number of results with each status in the last run.",
@@ -113,4 +125,10 @@ def render(report: Report, options: RenderOptions) -> str:
         "The dtdoctor version and host that wrote these metrics.",
         [(labels(version=report.tool_version, hostname=str(report.host.get("hostname") or "")), 1)],
     )
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    out = Exposition()
+    check_families(out, report.checks)
+    run_families(out, report)
     return out.text()

@@ -6,8 +6,10 @@ import datetime as dt
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from dtdoctor.core.model import Status
 from dtdoctor.render import render
 from tests.support import samples
+from tests.support.factories import report, result
 from tests.support.reports import HOSTILE, hostile_report
 
 
@@ -31,7 +33,10 @@ def test_broken_run_metrics():
     status = {(s.labels["id"], s.labels["target"]): s for s in found["dtdoctor_check_status"]}
     assert len(status) == len(sample.checks)
     timeout = status[("tcp", "ag-01.corp.example.com:9999")]
-    assert timeout.value == 2 and timeout.labels["code"] == "tcp.timeout" and timeout.labels["status"] == "fail"
+    assert timeout.value == 2 and set(timeout.labels) == {"id", "target"}
+    info = {(s.labels["id"], s.labels["target"]): s for s in found["dtdoctor_check_info"]}
+    assert info[("tcp", "ag-01.corp.example.com:9999")].labels["code"] == "tcp.timeout"
+    assert len(info) == len(sample.checks) and all(s.value == 1 for s in info.values())
     assert status[("truststore", "local")].value == 1
     assert status[("api", "abc12345.live.dynatrace.com")].value == -1
     assert status[("dns", "abc12345.live.dynatrace.com")].value == 0
@@ -67,6 +72,21 @@ def test_label_values_are_escaped_and_read_back_intact():
     assert f"evil{HOSTILE}:443" in targets
     assert found["dtdoctor_info"][0].labels["hostname"] == f"host{HOSTILE}"
     assert found["dtdoctor_exit_code"][0].value == 3
+
+
+def test_a_changed_status_or_code_keeps_every_status_series():
+    """Alert ``for:`` timers run on a series: a check going from pass to fail must not start a new one."""
+    passing = report(result("tcp", "ag:9999", Status.PASS, "tcp.open"), result("tls", "ag:9999", Status.PASS, "tls.ok"))
+    failing = report(result("tcp", "ag:9999", Status.FAIL, "tcp.timeout"),
+                     result("tls", "ag:9999", Status.SKIP, "prerequisite.failed"))
+
+    def series(sample_report) -> dict[tuple, float]:
+        found = samples_of(render(sample_report, "prometheus"))
+        return {tuple(sorted(s.labels.items())): s.value for s in found["dtdoctor_check_status"]}
+
+    before, after = series(passing), series(failing)
+    assert before.keys() == after.keys()
+    assert sorted(before.values()) == [0, 0] and sorted(after.values()) == [-1, 2]
 
 
 def test_fifty_results_parse():

@@ -39,7 +39,7 @@ def test_pages_of_a_finished_run(start_serve) -> None:
     families = {family.name: family for family in text_string_to_metric_families(metrics.body)}
     assert families["dtdoctor_exit_code"].samples[0].value == 2
     assert families["dtdoctor_serve_runs"].samples[0].value >= 1  # the parser drops a counter's _total
-    codes = {sample.labels["code"] for sample in families["dtdoctor_check_status"].samples}
+    codes = {sample.labels["code"] for sample in families["dtdoctor_check_info"].samples}
     assert "tcp.refused" in codes
 
     health = served.get("/healthz")
