@@ -51,6 +51,9 @@ class CodeSummary:
     results: int
     hosts: tuple[str, ...]
     shared: tuple[SharedFact, ...] = ()
+    # Hosts per status the code had there (worst per host): a problem code's ``hosts`` are
+    # only those where it was a problem, so six hosts that skipped it do not count as failing.
+    statuses: tuple[tuple[str, int], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -59,6 +62,7 @@ class CodeSummary:
             "results": self.results,
             "hosts": len(self.hosts),
             "host_names": list(self.hosts),
+            "statuses": dict(self.statuses),
         }
         if self.status.is_problem:
             data["shared"] = [fact.to_json() for fact in self.shared]
@@ -193,12 +197,17 @@ class Fleet:
         results_of: Counter[str] = Counter()
         values_of: dict[tuple[str, str], Counter[str]] = {}
         hosts_with_fact: Counter[tuple[str, str]] = Counter()
+        statuses_of: dict[str, Counter[str]] = {}
         for host in self.hosts:
             for code, status in host.codes.items():
-                hosts_of.setdefault(code, []).append(host.host)
-                results_of[code] += host.code_counts.get(code, 1)
+                statuses_of.setdefault(code, Counter())[status.value] += 1
                 if code not in status_of or status.severity > status_of[code].severity:
                     status_of[code] = status
+        for host in self.hosts:
+            for code, status in host.codes.items():
+                if status.is_problem or not status_of[code].is_problem:
+                    hosts_of.setdefault(code, []).append(host.host)
+                    results_of[code] += host.code_counts.get(code, 1)
             # A host counts once per fact value, however many of its targets share it.
             host_facts = {(problem.code, name, value) for problem in host.problems for name, value in problem.facts}
             for code, name, value in host_facts:
@@ -219,7 +228,7 @@ class Fleet:
             shared.sort(key=lambda fact: (-(fact.values[0][1] if fact.values else 0), fact.name))
             summaries.append(
                 CodeSummary(code=code, status=status_of[code], results=results_of[code], hosts=tuple(hosts),
-                            shared=tuple(shared))
+                            shared=tuple(shared), statuses=status_counts(statuses_of[code]))
             )
         summaries.sort(key=lambda item: (not item.status.is_problem, -len(item.hosts), -item.status.severity,
                                          item.code))
@@ -257,6 +266,11 @@ class Fleet:
             "codes": [summary.to_json() for summary in self.codes()],
             "hosts": [host.to_json() for host in self.hosts],
         }
+
+
+def status_counts(counter: Counter[str]) -> tuple[tuple[str, int], ...]:
+    """Hosts per status, in the report's order of statuses."""
+    return tuple((status.value, counter[status.value]) for status in STATUS_ORDER if counter[status.value])
 
 
 def merge_paths(paths: Sequence[str | Path], host_from: str = "report", warn_ok: bool = False) -> Fleet:

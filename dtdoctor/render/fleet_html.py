@@ -77,6 +77,16 @@ def with_remediation(summaries: list[CodeSummary]) -> list[tuple[CodeSummary, st
     return [(summary, advice.get(summary.code, "")) for summary in summaries]
 
 
+# How the hosts where a problem code was not a problem had it, for the page.
+_NOT_A_PROBLEM = {Status.SKIP.value: "skipped", Status.PASS.value: "passed"}
+
+
+def also_had(summary: CodeSummary) -> str:
+    """``6 more skipped it`` for a problem code six more hosts had as a skip: they are not among its hosts."""
+    return ", ".join(f"{count} more {_NOT_A_PROBLEM[status]} it" for status, count in summary.statuses
+                     if status in _NOT_A_PROBLEM)
+
+
 def context(fleet: Fleet) -> dict[str, Any]:
     from dtdoctor.render.html import stylesheet
 
@@ -113,6 +123,7 @@ def context(fleet: Fleet) -> dict[str, Any]:
         "files_left_out": max(0, len(fleet.skipped) - LISTED_FILES_MAX)
         + max(0, len(fleet.refused) - LISTED_FILES_MAX),
         "cell_text": {status: text for status, text in CELL_TEXT.items()},
+        "also_had": also_had,
     }
 
 
