@@ -1,6 +1,6 @@
 """Benchmark of ``dtdoctor merge``: wall time and peak memory over many synthetic host reports.
 
-Usage: python bench/merge.py [--hosts 1000,10000] [--padding 1,20] [--keep DIR]
+Usage: python bench/merge.py [--hosts 1000,10000] [--padding 1,20] [--keep DIR] [--before-evidence]
 
 For each host count it writes that many realistic reports (a dozen results,
 a share of hosts with TLS, firewall and scope problems, evidence in the
@@ -29,12 +29,20 @@ from typing import Any
 TARGET_SECONDS = 10.0
 
 
-def result(check_id: str, target: str, status: str, code: str, summary: str, **details: Any) -> dict[str, Any]:
+def result(check_id: str, target: str, status: str, code: str, summary: str, evidence: dict[str, Any] | None = None,
+           **details: Any) -> dict[str, Any]:
     return {
         "id": check_id, "target": target, "title": check_id.upper(), "status": status, "code": code,
-        "summary": summary, "remediation": "", "details": details, "duration_ms": 12, "depends_on": [],
-        "started_ms": 0,
+        "summary": summary, "remediation": "", "details": details, "evidence": evidence or {}, "duration_ms": 12,
+        "depends_on": [], "started_ms": 0,
     }
+
+
+def before_evidence(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as dtdoctor wrote it before results carried typed ``evidence`` (merge adapts it)."""
+    for item in report["checks"]:
+        del item["evidence"]
+    return report
 
 
 def synthetic_report(index: int, rng: random.Random, padding: int) -> dict[str, Any]:
@@ -45,7 +53,8 @@ def synthetic_report(index: int, rng: random.Random, padding: int) -> dict[str, 
         result("config.url", saas, "pass", "url.ok", "SaaS environment abc12345", kind="saas"),
         result("config.token", "local", "pass", "token.present", "token dt0c01.ABC from DT_API_TOKEN"),
         result("dns", saas, "pass", "dns.ok", "resolved", ipv4=["192.0.2.10"], nameservers=["10.0.0.2"]),
-        result("tcp", f"{saas}:443", "pass", "tcp.open", "connected", attempts=evidence, latency_ms=12),
+        result("tcp", f"{saas}:443", "pass", "tcp.open", "connected", {"latency_ms": 12, "route": "direct"},
+               attempts=evidence, latency_ms=12),
         result("clock", saas, "pass", "clock.ok", "clock within 1 s"),
         result("oneagent", "local", "pass", "oneagent.installed", "OneAgent 1.281"),
         result("container", "local", "pass", "container.none", "not in a container"),
@@ -53,7 +62,8 @@ def synthetic_report(index: int, rng: random.Random, padding: int) -> dict[str, 
     roll = rng.random()
     if roll < 0.15:  # behind the inspecting proxy
         checks.append(result("tls", f"{saas}:443", "fail", "tls.untrusted_root", "untrusted root",
-                             root_subject="CN=Corp Inspecting Proxy Root CA", chain=evidence))
+                             {"certificate_root": "CN=Corp Inspecting Proxy Root CA"},
+                             untrusted_root="CN=Corp Inspecting Proxy Root CA", chain=evidence))
     else:
         checks.append(result("tls", f"{saas}:443", "pass", "tls.ok", "trusted", chain=evidence))
     if roll > 0.9:  # the DMZ cannot reach the ActiveGate
@@ -61,6 +71,7 @@ def synthetic_report(index: int, rng: random.Random, padding: int) -> dict[str, 
                              attempts=evidence))
     if 0.5 < roll < 0.55:
         checks.append(result("token", saas, "fail", "token.missing_scope", "missing events.ingest",
+                             {"missing_scopes": ["events.ingest"], "http_status": 200},
                              missing_scopes=["events.ingest"]))
     if 0.6 < roll < 0.7:
         checks.append(result("eec", "127.0.0.1:14499", "warn", "eec.not_listening", "nothing on 14499"))
@@ -80,14 +91,15 @@ def synthetic_report(index: int, rng: random.Random, padding: int) -> dict[str, 
     }
 
 
-def write_reports(folder: Path, hosts: int, padding: int) -> int:
+def write_reports(folder: Path, hosts: int, padding: int, old: bool = False) -> int:
     rng = random.Random(hosts * 31 + padding)
     total = 0
     for index in range(hosts):
         # A few hundred per sub-folder, as fetched from an inventory's groups.
         path = folder / f"group-{index // 500:03d}" / f"host-{index:05d}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(synthetic_report(index, rng, padding), indent=2)
+        report = synthetic_report(index, rng, padding)
+        text = json.dumps(before_evidence(report) if old else report, indent=2)
         path.write_text(text, encoding="utf-8")
         total += len(text)
     return total
@@ -112,6 +124,8 @@ def main() -> int:
     parser.add_argument("--hosts", default="1000,10000", help="comma-separated host counts")
     parser.add_argument("--padding", default="1,20", help="comma-separated evidence multipliers")
     parser.add_argument("--keep", help="write the reports and fleet files here instead of a temporary folder")
+    parser.add_argument("--before-evidence", action="store_true",
+                        help="reports as written before typed evidence (merge reads them through its adapter)")
     args = parser.parse_args()
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="dtdoctor-bench-"))
     base.mkdir(parents=True, exist_ok=True)
@@ -122,7 +136,7 @@ def main() -> int:
             for padding in (int(item) for item in args.padding.split(",")):
                 folder = base / f"reports-{hosts}-x{padding}"
                 shutil.rmtree(folder, ignore_errors=True)
-                size = write_reports(folder, hosts, padding)
+                size = write_reports(folder, hosts, padding, args.before_evidence)
                 for suffix in ("json", "html"):
                     output = base / f"fleet-{hosts}-x{padding}.{suffix}"
                     wall, rss, code = timed_merge(folder, output)

@@ -198,63 +198,77 @@ def check_schema(data: Any) -> None:
     raise NotAReport(f"not a dtdoctor host report (schema {text_of(schema, 80)!r})")
 
 
-def summarize(data: Any, source: str, host_name: str | None = None) -> HostSummary:
-    """Boil one parsed report down to its ``HostSummary``; raise ``NotAReport`` if it is malformed."""
+def _host_and_checks(data: Any) -> tuple[dict[str, Any], str, list[Any]]:
+    """The report's host facts, its host name and its results; ``NotAReport`` if any is missing."""
     check_schema(data)
     host = data.get("host")
     reported = host.get("hostname") if isinstance(host, dict) else None
-    if not isinstance(reported, str) or not reported.strip():
+    if not isinstance(host, dict) or not isinstance(reported, str) or not reported.strip():
         raise NotAReport("malformed report: no host.hostname")
     checks = data.get("checks")
     if not isinstance(checks, list):
         raise NotAReport("malformed report: no \"checks\" list")
+    return host, reported, checks
 
-    counts = {status.value: 0 for status in STATUS_ORDER}
-    families: dict[str, Status] = {}
-    codes: dict[str, Status] = {}
-    code_counts: dict[str, int] = {}
-    problems: list[ProblemSummary] = []
-    omitted = 0
-    # The hot loop of a large merge: plain dict lookups instead of enum calls and properties.
-    status_of, severity_of, intern = _STATUS_BY_VALUE, _SEVERITY, sys.intern
+
+def _identity(item: Any) -> tuple[str, str, str, Status]:
+    """A result's id, code, status text and status; ``NotAReport`` if it lacks one."""
+    if not isinstance(item, dict):
+        raise NotAReport("malformed report: a check result is not an object")
+    try:
+        status_value = item["status"]
+        return sys.intern(str(item["id"])), sys.intern(str(item["code"])), status_value, _STATUS_BY_VALUE[status_value]
+    except (KeyError, TypeError) as exc:
+        raise NotAReport(f"malformed report: a check result lacks a valid {exc}") from None
+
+
+def _keep_worst(worst: dict[str, Status], key: str, status: Status) -> None:
+    known = worst.get(key)
+    if known is None or _SEVERITY[status] > _SEVERITY[known]:
+        worst[key] = status
+
+
+@dataclass
+class _Tally:
+    """One host's results folded as the fleet needs them (the hot loop of a large merge:
+    plain dict lookups instead of enum calls and properties)."""
+
+    counts: dict[str, int] = field(default_factory=lambda: {status.value: 0 for status in STATUS_ORDER})
+    families: dict[str, Status] = field(default_factory=dict)
+    codes: dict[str, Status] = field(default_factory=dict)
+    code_counts: dict[str, int] = field(default_factory=dict)
+    problems: list[ProblemSummary] = field(default_factory=list)
+    omitted: int = 0
+
+    def add(self, item: Any) -> None:
+        check_id, code, status_value, status = _identity(item)
+        self.counts[status_value] += 1
+        _keep_worst(self.families, sys.intern(check_id.partition(".")[0]), status)
+        _keep_worst(self.codes, code, status)
+        self.code_counts[code] = self.code_counts.get(code, 0) + 1
+        if _SEVERITY[status] >= _PROBLEM_SEVERITY:
+            self.add_problem(item, check_id, code, status)
+
+    def add_problem(self, item: dict[str, Any], check_id: str, code: str, status: Status) -> None:
+        if len(self.problems) >= MAX_PROBLEMS_PER_HOST:
+            self.omitted += 1
+            return
+        target = sys.intern(text_of(item.get("target", "-"), 200))
+        self.problems.append(ProblemSummary(
+            id=check_id, target=target, status=status, code=code, summary=text_of(item.get("summary", "")),
+            facts=shared_facts_of(target, item.get("evidence")),
+        ))
+
+
+def summarize(data: Any, source: str, host_name: str | None = None) -> HostSummary:
+    """Boil one parsed report down to its ``HostSummary``; raise ``NotAReport`` if it is malformed."""
+    host, reported, checks = _host_and_checks(data)
+    tally = _Tally()
     for item in checks:
-        if not isinstance(item, dict):
-            raise NotAReport("malformed report: a check result is not an object")
-        try:
-            check_id = intern(str(item["id"]))
-            code = intern(str(item["code"]))
-            status_value = item["status"]
-            status = status_of[status_value]
-        except (KeyError, TypeError) as exc:
-            raise NotAReport(f"malformed report: a check result lacks a valid {exc}") from None
-        severity = severity_of[status]
-        counts[status_value] += 1
-        family = intern(check_id.partition(".")[0])
-        known = families.get(family)
-        if known is None or severity > severity_of[known]:
-            families[family] = status
-        known = codes.get(code)
-        if known is None or severity > severity_of[known]:
-            codes[code] = status
-        code_counts[code] = code_counts.get(code, 0) + 1
-        if severity >= _PROBLEM_SEVERITY:
-            if len(problems) >= MAX_PROBLEMS_PER_HOST:
-                omitted += 1
-                continue
-            target = intern(text_of(item.get("target", "-"), 200))
-            problems.append(
-                ProblemSummary(
-                    id=check_id,
-                    target=target,
-                    status=status,
-                    code=code,
-                    summary=text_of(item.get("summary", "")),
-                    facts=shared_facts_of(target, item.get("evidence")),
-                )
-            )
+        tally.add(item)
+    tally.problems.sort(key=lambda problem: -problem.status.severity)
     tool = data.get("tool")
     generated_at = str(data.get("generated_at") or "")
-    problems.sort(key=lambda problem: -problem.status.severity)
     return HostSummary(
         host=host_name or text_of(reported, 200),
         reported_hostname=text_of(reported, 200),
@@ -263,13 +277,13 @@ def summarize(data: Any, source: str, host_name: str | None = None) -> HostSumma
         tool_version=text_of(tool.get("version", ""), 40) if isinstance(tool, dict) else "",
         os=text_of(host.get("distribution") or host.get("os") or "", 120),
         container=text_of(host.get("container") or "", 40),
-        status=host_verdict(counts),
-        counts=counts,
-        families=families,
-        codes=codes,
-        code_counts=code_counts,
-        problems=tuple(problems),
-        problems_omitted=omitted,
+        status=host_verdict(tally.counts),
+        counts=tally.counts,
+        families=tally.families,
+        codes=tally.codes,
+        code_counts=tally.code_counts,
+        problems=tuple(tally.problems),
+        problems_omitted=tally.omitted,
         sort_key=(parse_timestamp(generated_at), source),
     )
 

@@ -96,36 +96,47 @@ def unconfigured(results: tuple[CheckResult, ...]) -> dict[str, list[CheckResult
     return found
 
 
-def render(report: Report, options: RenderOptions) -> str:
-    host = printable(report.host.get("hostname", ""))
-    lines = [paint(f"dtdoctor {report.tool_version} · {host} · {report.generated_at}", "1", options), ""]
-    if not options.unicode:
-        lines[0] = lines[0].replace("·", "-")
-    folded = unconfigured(report.checks) if options.verbosity == 0 else {}
-    hidden = {id(result) for group in folded.values() for result in group}
+def family_lines(report: Report, options: RenderOptions, hidden: set[int]) -> list[str]:
+    """Each family's heading and the lines of its shown results (quiet: problems only)."""
+    lines: list[str] = []
     for family, results in families(report).items():
-        shown = [
-            r for r in results if (options.verbosity >= 0 or r.status.is_problem) and id(r) not in hidden
-        ]
-        if not shown:
-            continue
-        lines.append(paint(family, "1", options))
-        for result in shown:
-            lines.extend(result_lines(result, options))
-        lines.append("")
+        shown = [r for r in results if (options.verbosity >= 0 or r.status.is_problem) and id(r) not in hidden]
+        if shown:
+            lines.append(paint(family, "1", options))
+            lines.extend(line for result in shown for line in result_lines(result, options))
+            lines.append("")
+    return lines
+
+
+def body_lines(report: Report, options: RenderOptions) -> list[str]:
+    """The results by family; skips that repeat a missing setting folded into one line each."""
+    folded = unconfigured(report.checks) if options.verbosity == 0 else {}
+    lines = family_lines(report, options, {id(result) for group in folded.values() for result in group})
     for code, group in folded.items():
         names = ", ".join(dict.fromkeys(result.id for result in group))
-        lines.append(f"{symbol(Status.SKIP, options)} also skipped for the same reason ({code}): {names}")
-        lines.append("")
+        lines += [f"{symbol(Status.SKIP, options)} also skipped for the same reason ({code}): {names}", ""]
     if options.verbosity < 0 and not any(r.status.is_problem for r in report.checks):
         lines.append("no problems found")
+    return lines
+
+
+def footer_lines(report: Report, options: RenderOptions) -> list[str]:
+    """The tally and the verdict with its exit code."""
     counts = report.counts
     tally = ", ".join(f"{counts[name]} {name}" for name in counts)
-    exit_code = report.exit_code
-    verdict = f"exit {int(exit_code)}: {report.exit_meaning}"
+    verdict = f"exit {int(report.exit_code)}: {report.exit_meaning}"
     if report.warn_ok and report.status is Status.WARN:
         verdict += " (warnings accepted with --warn-ok)"
-    lines.append(f"{len(report.checks)} checks: {tally} · {report.duration_ms / 1000:.2f} s")
-    lines.append(paint(verdict, _COLORS.get(report.status, "0"), options))
+    return [
+        f"{len(report.checks)} checks: {tally} · {report.duration_ms / 1000:.2f} s",
+        paint(verdict, _COLORS.get(report.status, "0"), options),
+    ]
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    host = printable(report.host.get("hostname", ""))
+    header = paint(f"dtdoctor {report.tool_version} · {host} · {report.generated_at}", "1", options)
+    lines = [header, "", *body_lines(report, options), *footer_lines(report, options)]
     text = "\n".join(lines) + "\n"
+    # Without Unicode every separator, the header's too, is an ASCII dash.
     return text if options.unicode else text.replace("·", "-")
