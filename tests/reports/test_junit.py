@@ -38,24 +38,27 @@ def test_structure_counts_and_outcomes():
     root = ET.fromstring(render(sample, "junit"))
     assert root.tag == "testsuites"
     assert root.get("tests") == str(len(sample.checks))
-    assert root.get("failures") == str(sample.counts["fail"]) and root.get("errors") == "0"
-    assert root.get("time") == "5.011"
+    assert root.get("failures") == str(sample.counts["fail"]) == "3" and root.get("errors") == "0"
+    assert float(root.get("time")) == sample.duration_ms / 1000
     suites = {suite.get("name"): suite for suite in root.findall("testsuite")}
     assert list(suites) == list(dict.fromkeys(item.family for item in sample.checks))
-    tcp = suites["tcp"]
-    assert tcp.get("tests") == "2" and tcp.get("failures") == "1" and tcp.get("timestamp") == "2026-11-22T10:00:00"
+    api = suites["api"]
+    assert api.get("tests") == "2" and api.get("failures") == "1"
+    assert api.get("timestamp") == sample.generated_at.rstrip("Z")
     cases = {case.get("name"): case for case in root.iter("testcase")}
-    timeout = cases["tcp ag-01.corp.example.com:9999"]
-    assert timeout.get("classname") == "tcp" and timeout.get("time") == "5.002"
-    failure = timeout.find("failure")
-    assert failure is not None and failure.get("type") == "tcp.timeout"
-    assert "Open port 9999" in failure.text and '"outcome": "timeout"' in failure.text
-    skipped = cases["api abc12345.live.dynatrace.com"].find("skipped")
-    assert skipped is not None and "did not pass" in skipped.get("message")
-    warning = cases["truststore local"]
+    failing = next(item for item in sample.checks if item.code == "api.http_error")
+    unavailable = cases[f"api {failing.target}"]
+    assert unavailable.get("classname") == "api" and float(unavailable.get("time")) == failing.duration_ms / 1000
+    failure = unavailable.find("failure")
+    assert failure is not None and failure.get("type") == "api.http_error"
+    assert "HTTP 503" in failure.text and '"status": 503' in failure.text  # the details, as evidence
+    skipped = cases["oneagent"] if "oneagent" in cases else cases["oneagent local"]
+    assert skipped.find("skipped") is not None and "not installed" in skipped.find("skipped").get("message")
+    expiring = next(item for item in sample.checks if item.code == "tls.expiring_soon")
+    warning = cases[f"tls {expiring.target}"]
     assert warning.find("failure") is None and warning.find("skipped") is None
-    assert "WARNING [truststore.stale]" in warning.find("system-out").text
-    passed = cases["dns abc12345.live.dynatrace.com"]
+    assert "WARNING [tls.expiring_soon]" in warning.find("system-out").text
+    passed = cases["dns 127.0.0.1"]
     assert list(passed) == [passed.find("system-out")] and "dns.ok" in passed.find("system-out").text
 
 

@@ -45,28 +45,39 @@ def test_warn_ok_makes_the_line_ok_like_the_exit_code():
     assert text.startswith("DTDOCTOR OK - ")
 
 
+def by_code(sample, code):
+    return next(item for item in sample.checks if item.code == code)
+
+
+def label(item, what: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", f"{item.id} {item.target} {what}")
+
+
 def test_broken_run_line_and_perfdata():
     sample = samples.broken()
     text = render(sample, "nagios")
     _, status_part, perf = first_line(text)
-    assert status_part.startswith("DTDOCTOR CRITICAL - 5 failed, 2 warning: oneagent: OneAgent is not installed")
-    assert "and 4 more" in status_part
-    assert perf["pass"] == "6;;;0;16" and perf["fail"] == "5;;;0;16" and perf["duration"] == "5011ms;;;0"
-    assert perf["tcp_ag-01.corp.example.com_9999_latency"] == "5000ms;;;0;5000"  # ran into its timeout
-    assert perf["tcp_abc12345.live.dynatrace.com_443_latency"] == "37ms;;;0;5000"  # latency_ms detail wins
-    # Whole days from the run's start (10:00) to the expiry (2026-12-21T00:00:00Z): 28.6 -> 28.
-    assert perf["tls_abc12345.live.dynatrace.com_443_certificate_days"] == "28;14:;0:"
-    assert not any("api_" in label for label in perf)  # skipped probes measured nothing
+    assert status_part.startswith("DTDOCTOR CRITICAL - 3 failed, 1 warning: ")
+    total = len(sample.checks)
+    assert perf["pass"] == f"{sample.counts['pass']};;;0;{total}" and perf["fail"] == f"3;;;0;{total}"
+    assert perf["duration"] == f"{sample.duration_ms}ms;;;0"
+    unavailable = by_code(sample, "api.http_error")
+    assert perf[label(unavailable, "latency")] == f"{unavailable.evidence.latency_ms}ms;;;0;3000"  # measured
+    # Whole days from the run's start to the expiry 9.5 days after the servers started: 9.
+    assert perf[label(by_code(sample, "tls.expiring_soon"), "certificate_days")] == "9;14:;0:"
+    assert not any(name.startswith(("proxy_", "oneagent_")) for name in perf)  # skipped probes measured nothing
     long_output = text.splitlines()[1:]
-    assert long_output[0].startswith("FAIL oneagent: OneAgent is not installed")
-    assert any(line.startswith("WARN truststore") and "apt-get install" in line for line in long_output)
+    assert long_output[0].startswith("FAIL api 127.0.0.1:") and "HTTP 503" in long_output[0]
+    assert any(line.startswith("WARN tls 127.0.0.1:") and "Renew the certificate" in line for line in long_output)
 
 
 def test_healthy_run_has_token_and_certificate_days():
-    _, status_part, perf = first_line(render(samples.healthy(), "nagios"))
-    assert status_part == "DTDOCTOR OK - 16 of 17 checks passed (1 skipped)"
-    assert perf["token_abc12345.live.dynatrace.com_token_days"] == "159;14:;0:"  # to 2027-05-01T00:00:00Z
-    assert perf["tls_ag-01.corp.example.com_9999_certificate_days"] == "300;14:;0:"  # to 2027-09-19T08:00:00Z
+    sample = samples.healthy()
+    _, status_part, perf = first_line(render(sample, "nagios"))
+    assert status_part == f"DTDOCTOR OK - {len(sample.checks) - 1} of {len(sample.checks)} checks passed (1 skipped)"
+    assert perf[label(by_code(sample, "token.ok"), "token_days")] == "160;14:;0:"  # 160.5 days after the start
+    days = sorted(value for name, value in perf.items() if name.endswith("_certificate_days"))
+    assert days == ["212;14:;0:", "300;14:;0:"]
 
 
 def test_hostile_text_cannot_break_the_line_or_the_perfdata():

@@ -27,39 +27,45 @@ def epoch(text: str) -> float:
     return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp()
 
 
+def by_code(sample, code):
+    return next(item for item in sample.checks if item.code == code)
+
+
 def test_broken_run_metrics():
     sample = samples.broken()
     found = samples_of(render(sample, "prometheus"))
     status = {(s.labels["id"], s.labels["target"]): s for s in found["dtdoctor_check_status"]}
     assert len(status) == len(sample.checks)
-    timeout = status[("tcp", "ag-01.corp.example.com:9999")]
-    assert timeout.value == 2 and set(timeout.labels) == {"id", "target"}
+    failing = by_code(sample, "api.http_error")
+    failed = status[("api", failing.target)]
+    assert failed.value == 2 and set(failed.labels) == {"id", "target"}
     info = {(s.labels["id"], s.labels["target"]): s for s in found["dtdoctor_check_info"]}
-    assert info[("tcp", "ag-01.corp.example.com:9999")].labels["code"] == "tcp.timeout"
+    assert info[("api", failing.target)].labels["code"] == "api.http_error"
     assert len(info) == len(sample.checks) and all(s.value == 1 for s in info.values())
-    assert status[("truststore", "local")].value == 1
-    assert status[("api", "abc12345.live.dynatrace.com")].value == -1
-    assert status[("dns", "abc12345.live.dynatrace.com")].value == 0
+    expiring = by_code(sample, "tls.expiring_soon")
+    assert status[("tls", expiring.target)].value == 1
+    assert status[("proxy", "-")].value == -1
+    assert status[("dns", "127.0.0.1")].value == 0
     durations = {(s.labels["id"], s.labels["target"]): s.value for s in found["dtdoctor_check_duration_seconds"]}
-    assert durations[("tcp", "ag-01.corp.example.com:9999")] == 5.002
-    certificate = found["dtdoctor_certificate_expiry_timestamp_seconds"]
-    assert [(s.labels["target"], s.value) for s in certificate] == [
-        ("abc12345.live.dynatrace.com:443", epoch("2026-12-21T00:00:00Z"))
-    ]
-    assert "dtdoctor_token_expiry_timestamp_seconds" not in found  # the token check was skipped
+    assert durations[("api", failing.target)] == failing.duration_ms / 1000
+    certificates = {s.labels["target"]: s.value for s in found["dtdoctor_certificate_expiry_timestamp_seconds"]}
+    assert certificates[expiring.target] == epoch(expiring.evidence.certificate_expires_at)
+    assert len(certificates) == 2
+    assert "dtdoctor_token_expiry_timestamp_seconds" not in found  # this token never expires
     assert found["dtdoctor_exit_code"][0].value == 2
     assert found["dtdoctor_status"][0].value == 2
-    assert found["dtdoctor_last_run_timestamp_seconds"][0].value == epoch("2026-11-22T10:00:00Z")
-    assert found["dtdoctor_run_duration_seconds"][0].value == 5.011
+    assert found["dtdoctor_last_run_timestamp_seconds"][0].value == epoch(sample.generated_at)
+    assert found["dtdoctor_run_duration_seconds"][0].value == sample.duration_ms / 1000
     counts = {s.labels["status"]: s.value for s in found["dtdoctor_checks"]}
-    assert counts == {"pass": 6, "warn": 2, "fail": 5, "skip": 3, "error": 0}
+    assert counts == sample.counts and counts["fail"] == 3
 
 
 def test_healthy_run_has_token_expiry_and_pass_verdict():
-    found = samples_of(render(samples.healthy(), "prometheus"))
-    token = found["dtdoctor_token_expiry_timestamp_seconds"]
-    assert [(s.labels["target"], s.value) for s in token] == [
-        ("abc12345.live.dynatrace.com", epoch("2027-05-01T00:00:00Z"))
+    sample = samples.healthy()
+    found = samples_of(render(sample, "prometheus"))
+    token = by_code(sample, "token.ok")
+    assert [(s.labels["target"], s.value) for s in found["dtdoctor_token_expiry_timestamp_seconds"]] == [
+        (token.target, epoch(token.evidence.token_expires_at))
     ]
     assert len(found["dtdoctor_certificate_expiry_timestamp_seconds"]) == 2
     assert found["dtdoctor_status"][0].value == 0 and found["dtdoctor_exit_code"][0].value == 0
