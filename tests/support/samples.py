@@ -4,9 +4,9 @@ Each sample is one real ``dtdoctor check`` against the test servers
 (``tests/support/live_run.py``: a fake Dynatrace environment and ActiveGate
 behind certificates of a test CA) and a fake host filesystem (``--root``, for
 the container and OneAgent checks). Nothing in a result is written by hand.
-Two things are put in afterwards, so a sample does not show the machine that
-made it: the host is called ``web-01`` and the temporary folder of the run is
-``/etc/dtdoctor``.
+A few things are put in afterwards, so a sample does not show the machine that
+made it: the host is called ``web-01`` (x86_64, its kernel the fake root's) and
+the temporary folder of the run is ``/etc/dtdoctor``.
 
     python -m tests.support.samples               # writes reports/*.html and *.json
     python -m tests.support.samples --screenshot  # also reports/broken.png (needs chromium)
@@ -69,7 +69,9 @@ def _run(name: str, host_kind: str, oneagent: bool, extra_families: str = "", **
                                      only=f"{live_run.REMOTE_FAMILIES},{LOCAL_FAMILIES}{extra_families}")
         text = outputs.text("json").replace(str(folder), SAMPLE_FOLDER)
     data = json.loads(text)
-    data["host"]["hostname"] = SAMPLE_HOST
+    # Host facts the fake root cannot give come from the machine that runs this: the sample host's instead.
+    data["host"].update(hostname=SAMPLE_HOST, os=f"Linux {data['host'].get('kernel', '')}".strip(),
+                        architecture="x86_64")
     return Report.from_json(data)
 
 
