@@ -255,8 +255,7 @@ def proxy_exposure(environ: Mapping[str, str], port: int = 0) -> dict[str, objec
     applying = [name for name in names if environ.get(name, "").strip()]
     if not applying:
         return None
-    no_proxy_name = next((name for name in ("no_proxy", "NO_PROXY") if environ.get(name, "").strip()), None)
-    no_proxy = environ.get(no_proxy_name, "") if no_proxy_name else ""
+    no_proxy = next((environ[name] for name in ("no_proxy", "NO_PROXY") if environ.get(name, "").strip()), "")
     uncovered = [name for name in (EEC_HOST, "localhost") if no_proxy_match(name, port, no_proxy) is None]
     if not uncovered:
         return None
@@ -267,22 +266,25 @@ def _address_note(attempts: list[net_tcp.Attempt], localhost: list[str]) -> tupl
     """Which loopback addresses answer, and what that means for ``localhost`` URLs."""
     outcome = {attempt.address: attempt.outcome for attempt in attempts}
     details: dict[str, object] = {"localhost_resolves_to": localhost}
-    v4, v6 = outcome.get(EEC_HOST), outcome.get("::1")
-    note = ""
-    if v4 == net_tcp.OPEN and v6 not in (net_tcp.OPEN, None):
+    v4_open = outcome.get(EEC_HOST) == net_tcp.OPEN
+    note = _ipv6_note(v4_open, outcome.get("::1"), localhost)
+    if v4_open and localhost and not any(outcome.get(address) == net_tcp.OPEN for address in localhost):
+        note += "; localhost does not reach it"
+    return note, details
+
+
+def _ipv6_note(v4_open: bool, v6: str | None, localhost: list[str]) -> str:
+    """The endpoint binds 127.0.0.1 only: what answers on ::1, and whether localhost tries it first."""
+    if v4_open and v6 not in (net_tcp.OPEN, None):
         if localhost and ":" in localhost[0]:
-            note = (
+            return (
                 "; not on ::1, and localhost resolves to ::1 first here: clients using http://localhost try ::1 "
                 "before 127.0.0.1 (use http://127.0.0.1 to avoid it)"
             )
-        else:
-            note = "; not on ::1 (expected: the endpoint binds 127.0.0.1 only)"
-    elif v4 != net_tcp.OPEN and v6 == net_tcp.OPEN:
-        note = "; but something answers on [::1] on that port"
-    if localhost and not any(outcome.get(address) == net_tcp.OPEN for address in localhost):
-        if v4 == net_tcp.OPEN:
-            note += "; localhost does not reach it"
-    return note, details
+        return "; not on ::1 (expected: the endpoint binds 127.0.0.1 only)"
+    if not v4_open and v6 == net_tcp.OPEN:
+        return "; but something answers on [::1] on that port"
+    return ""
 
 
 def _in_container(ctx: RunContext, found: Detection, relies: bool, note: str,
