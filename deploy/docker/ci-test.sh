@@ -25,10 +25,14 @@ work=$(mktemp -d)
 export STORAGE_DRIVER=vfs
 storage=(--root "$work/storage" --runroot "$work/run")
 ctr=""
+serve_pid=""
 cleanup() {
+  # A serve left running by a failed step: buildah run ends its process when it is ended itself.
+  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null || true
   [ -n "$ctr" ] && buildah "${storage[@]}" rm "$ctr" >/dev/null 2>&1 || true
   buildah "${storage[@]}" rm --all >/dev/null 2>&1 || true
-  umount -R "$work/storage" 2>/dev/null || true
+  # buildah's private mounts under the work folder (its storage's overlay folder), innermost first.
+  awk -v w="$work/" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r | xargs -r -n 1 umount -l 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -132,6 +136,7 @@ echo "/healthz $code, HEALTHCHECK exit $hc"
   || fail "HEALTHCHECK (exit $hc) disagrees with /healthz ($code)"
 took=$("$python" "$here/manifest_commands.py" --stop "$serve_pid")
 wait "$serve_pid" 2>/dev/null || true
+serve_pid=""
 echo "ended ${took} ms after SIGTERM"
 [ "$took" -lt 1000 ] || fail "the container's process took ${took} ms to end after SIGTERM"
 

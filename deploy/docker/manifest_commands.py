@@ -114,10 +114,12 @@ def descendants(pid: int) -> list[int]:
     found, queue = [], [pid]
     while queue:
         current = queue.pop(0)
-        try:
-            children = [int(child) for child in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
-        except OSError:
-            children = []
+        children = []
+        for task in Path(f"/proc/{current}/task").glob("*"):  # a Go program starts children from any thread
+            try:
+                children += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
         found += children
         queue += children
     return found
