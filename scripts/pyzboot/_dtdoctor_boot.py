@@ -108,8 +108,11 @@ def safe_folder(path: str) -> bool:
 
 
 def safe_parents(path: str) -> bool:
-    """No one but this user and root can rename or replace anything on the way to ``path``."""
-    here = os.path.dirname(os.path.abspath(path))
+    """No one but this user and root can rename or replace anything on the way to ``path``.
+
+    The real path is walked: a symlinked ``~/.cache`` is judged by where it leads.
+    """
+    here = os.path.dirname(os.path.realpath(path))
     while True:
         try:
             info = os.stat(here)

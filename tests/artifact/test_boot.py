@@ -181,3 +181,15 @@ def test_manifest_lists_every_wheel_with_its_checksum(tmp_path):
         for name, digest in stored["wheels"].items():
             assert hashlib.sha256(opened.read(f"wheels/{name}")).hexdigest() == digest
     assert stored == manifest and archive.read_bytes().startswith(b"#!/usr/bin/env python3\n")
+
+
+def test_a_cache_reached_through_a_symlink_is_judged_by_where_it_leads(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # others may write where the link leads
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / ".cache").symlink_to(shared)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home" / ".cache"))
+    temporary_folder(tmp_path, monkeypatch)
+    archive, _ = make_archive(tmp_path)
+    assert Path(boot.prepare(str(archive))).parent.parent == tmp_path / "tmp"
