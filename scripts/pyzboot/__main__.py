@@ -1,12 +1,15 @@
 # The first file any Python reads from dtdoctor-<version>.pyz. It must parse
 # on Python 2.7 and every Python 3, so it uses no syntax newer than both: a
 # Python outside the supported range gets one line that says what to do and
-# exit code 3, never a traceback. scripts/build-pyz fills in the two constants.
+# exit code 3, never a traceback. scripts/build-pyz fills in the constants.
 import os
 import sys
 
 VERSION = "dev"
 PYTHONS = ("3.9",)
+ARCHES = ("x86_64",)
+GLIBC = ""
+DIGEST = ""  # SHA-256 of the archive's manifest.json
 EXIT_UNUSABLE = 3
 
 
@@ -43,4 +46,4 @@ if "%d.%d" % tuple(sys.version_info[:2]) not in PYTHONS:
 
 from _dtdoctor_boot import main  # noqa: E402  (only a supported Python may read it)
 
-main()
+main({"version": VERSION, "pythons": PYTHONS, "arches": ARCHES, "glibc": GLIBC, "digest": DIGEST})

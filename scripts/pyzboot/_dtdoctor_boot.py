@@ -18,18 +18,14 @@ interpreter and machine are unpacked once into a private folder:
 
 from __future__ import annotations
 
-import atexit
-import hashlib
-import io
-import json
 import os
-import platform
-import shutil
 import stat
 import sys
-import tempfile
-import zipfile
 from typing import Any, Iterator, NoReturn
+
+# A later run needs none of the modules for unpacking (zipfile, json, hashlib,
+# tempfile, shutil): they are imported where they are used, so a start from
+# the cache costs little more than an installed dtdoctor's.
 
 EXIT_UNUSABLE = 3
 COMPLETE = ".complete"
@@ -48,7 +44,7 @@ def refuse(message: str) -> NoReturn:
 
 
 def machine() -> str:
-    name = platform.machine().lower()
+    name = os.uname().machine.lower()
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(name, name)
 
 
@@ -61,41 +57,50 @@ def glibc() -> tuple[int, int] | None:
     return (int(parts[0]), int(parts[1])) if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() else None
 
 
-def platform_problem(manifest: dict[str, Any], supported: str) -> str | None:
+def running() -> str:
+    return sys.version.split()[0]
+
+
+def supported(build: dict[str, Any]) -> str:
+    pythons = build["pythons"]
+    return f"Python {pythons[0]} to {pythons[-1]} on Linux {' or '.join(build['arches'])}"
+
+
+def platform_problem(build: dict[str, Any]) -> str | None:
     arch = machine()
-    if not sys.platform.startswith("linux") or arch not in manifest["arches"]:
-        return (f"this single file holds modules for {supported} only, this is {sys.platform} {arch}; "
+    if not sys.platform.startswith("linux") or arch not in build["arches"]:
+        return (f"this single file holds modules for {supported(build)} only, this is {sys.platform} {arch}; "
                 "install dtdoctor with pip instead (pip install dtdoctor)")
     if sys.implementation.name != "cpython" or "t" in getattr(sys, "abiflags", ""):
-        return (f"this single file needs CPython with the GIL ({supported}); this is "
-                f"{sys.implementation.name} {platform.python_version()}{getattr(sys, 'abiflags', '')}")
+        return (f"this single file needs CPython with the GIL ({supported(build)}); this is "
+                f"{sys.implementation.name} {running()}{getattr(sys, 'abiflags', '')}")
     return None
 
 
-def glibc_problem(manifest: dict[str, Any]) -> str | None:
-    if not manifest.get("glibc"):
+def glibc_problem(build: dict[str, Any]) -> str | None:
+    if not build.get("glibc"):
         return None
-    needed = tuple(int(part) for part in str(manifest["glibc"]).split("."))
+    needed = tuple(int(part) for part in str(build["glibc"]).split("."))
     found = glibc()
     if found is not None and found >= needed:
         return None
     have = f"glibc {found[0]}.{found[1]}" if found else "no glibc (musl?)"
-    return (f"this single file needs glibc {manifest['glibc']} or newer, this host has {have}; "
+    return (f"this single file needs glibc {build['glibc']} or newer, this host has {have}; "
             "use the dtdoctor container image or install dtdoctor with pip")
 
 
-def target_of(manifest: dict[str, Any]) -> str:
-    """The manifest's key for this interpreter and machine, or Unusable saying why there is none."""
-    pythons, arches = manifest["pythons"], manifest["arches"]
-    supported = f"Python {pythons[0]} to {pythons[-1]} on Linux {' or '.join(arches)}"
-    problem = platform_problem(manifest, supported) or glibc_problem(manifest)
+def target_key() -> str:
+    return f"{sys.version_info[0]}.{sys.version_info[1]}-{machine()}"
+
+
+def check_host(build: dict[str, Any]) -> None:
+    """Unusable unless this interpreter, machine and C library can run the archive's modules.
+
+    Checked on every start, cached or not: a home folder shared with an older host holds a cache it cannot use.
+    """
+    problem = platform_problem(build) or glibc_problem(build)
     if problem:
         raise Unusable(problem)
-    key = f"{sys.version_info[0]}.{sys.version_info[1]}-{machine()}"
-    if key not in manifest["targets"]:
-        raise Unusable(f"this single file has modules for {supported}, not for Python {platform.python_version()}; "
-                       f"run it with python{pythons[-1]} or use the dtdoctor container image")
-    return key
 
 
 def safe_folder(path: str) -> bool:
@@ -149,6 +154,12 @@ def private_folder(path: str) -> str | None:
     return None
 
 
+def temporary_folders() -> list[str]:
+    import tempfile
+
+    return list(dict.fromkeys((tempfile.gettempdir(), "/var/tmp", "/dev/shm")))
+
+
 def candidates() -> Iterator[str]:
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     if os.path.isabs(xdg):
@@ -158,13 +169,17 @@ def candidates() -> Iterator[str]:
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
     if os.path.isabs(runtime):
         yield os.path.join(runtime, "dtdoctor")
-    for temporary in dict.fromkeys((tempfile.gettempdir(), "/var/tmp", "/dev/shm")):
+    for temporary in temporary_folders():
         yield os.path.join(temporary, f"dtdoctor-{os.geteuid()}")
 
 
 def fresh_temporary() -> str | None:
     """A new private folder in the first temporary folder that allows code, removed at exit."""
-    for temporary in dict.fromkeys((tempfile.gettempdir(), "/var/tmp", "/dev/shm")):
+    import atexit
+    import shutil
+    import tempfile
+
+    for temporary in temporary_folders():
         try:
             path = tempfile.mkdtemp(prefix="dtdoctor-", dir=temporary)
         except OSError:
@@ -200,6 +215,10 @@ def complete(folder: str, digest: str) -> bool:
 
 
 def unpack_wheel(data: bytes, site: str) -> None:
+    import io
+    import shutil
+    import zipfile
+
     with zipfile.ZipFile(io.BytesIO(data)) as wheel:
         wheel.extractall(site)
     # Files a wheel puts in purelib/platlib of its .data folder belong in site-packages itself.
@@ -211,9 +230,12 @@ def unpack_wheel(data: bytes, site: str) -> None:
         shutil.rmtree(os.path.join(site, data_dir))
 
 
-def unpack(archive: zipfile.ZipFile, manifest: dict[str, Any], key: str, final: str, digest: str) -> None:
-    parent = os.path.dirname(final)
-    scratch = tempfile.mkdtemp(prefix=".unpack-", dir=parent)
+def unpack(archive: Any, manifest: dict[str, Any], key: str, final: str, digest: str) -> None:
+    import hashlib
+    import shutil
+    import tempfile
+
+    scratch = tempfile.mkdtemp(prefix=".unpack-", dir=os.path.dirname(final))
     try:
         for name in manifest["targets"][key]:
             data = archive.read(f"wheels/{name}")
@@ -234,16 +256,40 @@ def unpack(archive: zipfile.ZipFile, manifest: dict[str, Any], key: str, final: 
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def prepare(archive_path: str) -> str:
-    """The folder of unpacked modules for this interpreter, unpacked now if needed."""
-    with zipfile.ZipFile(archive_path) as archive:
+def unpack_archive(archive_path: str, build: dict[str, Any], final: str) -> None:
+    """Check the manifest against the digest the launcher was built with, then unpack this target's wheels."""
+    import hashlib
+    import json
+    import zipfile
+
+    damaged = f"{archive_path} is damaged (%s); download it again and check it against SHA256SUMS"
+    try:
+        archive = zipfile.ZipFile(archive_path)
+    except zipfile.BadZipFile as exc:
+        raise Unusable(damaged % exc) from exc
+    with archive:
         raw = archive.read("manifest.json")
+        if hashlib.sha256(raw).hexdigest() != build["digest"]:
+            raise Unusable(damaged % "its manifest does not match")
         manifest = json.loads(raw)
-        key = target_of(manifest)
-        digest = hashlib.sha256(raw).hexdigest()
-        final = os.path.join(cache_root(), f"{manifest['version']}-{digest[:16]}-{key}")
-        if not complete(final, digest):
-            unpack(archive, manifest, key, final, digest)
+        key = target_key()
+        if key not in manifest["targets"]:
+            raise Unusable(f"this single file has modules for {supported(build)}, not for Python {running()} "
+                           f"on {machine()}; run it with python{build['pythons'][-1]} "
+                           "or use the dtdoctor container image")
+        unpack(archive, manifest, key, final, build["digest"])
+
+
+def prepare(archive_path: str, build: dict[str, Any]) -> str:
+    """The folder of unpacked modules for this interpreter, unpacked now if needed.
+
+    ``build`` holds what the launcher was built with: version, pythons, arches,
+    glibc, and digest (the SHA-256 of manifest.json), so a later run opens no zip.
+    """
+    check_host(build)
+    final = os.path.join(cache_root(), f"{build['version']}-{build['digest'][:16]}-{target_key()}")
+    if not complete(final, build["digest"]):
+        unpack_archive(archive_path, build, final)
     return final
 
 
@@ -254,17 +300,17 @@ def archive_path() -> str:
     return os.path.abspath(archive)
 
 
-def main() -> None:
+def main(build: dict[str, Any]) -> None:
     global ARCHIVE, UNPACKED
     ARCHIVE = archive_path()
     try:
-        UNPACKED = prepare(ARCHIVE)
+        UNPACKED = prepare(ARCHIVE, build)
     except Unusable as exc:
         refuse(str(exc))
     except OSError as exc:
         refuse(f"cannot unpack {ARCHIVE}: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        refuse(f"{ARCHIVE} is damaged ({exc}); download it again and check it against SHA256SUMS")
+    except (KeyError, ValueError) as exc:  # a member missing, a manifest that is not JSON
+        refuse(f"{ARCHIVE} is damaged ({type(exc).__name__}: {exc}); download it again and check it against SHA256SUMS")
     sys.path.insert(0, UNPACKED)
     from dtdoctor.cli import main as dtdoctor
 

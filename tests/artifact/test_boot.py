@@ -50,13 +50,15 @@ def small_wheel(tmp_path: Path) -> Path:
 
 
 def make_archive(tmp_path: Path, pythons: tuple[str, ...] = (RUNNING,)) -> tuple[Path, dict]:
+    """An archive of one small wheel, and what its launcher was built with."""
     wheel = small_wheel(tmp_path)
     files = {wheel.name: wheel}
     targets = {f"{python}-{arch}": [wheel.name] for python in pythons for arch in build.ARCHES}
     manifest = build.manifest_of("9.9.9", targets, files)
     archive = tmp_path / "dist" / "dtdoctor-9.9.9.pyz"
     build.write_archive(archive, manifest, files)
-    return archive, manifest
+    with zipfile.ZipFile(archive) as opened:
+        return archive, build.build_info(manifest, opened.read("manifest.json"))
 
 
 @pytest.fixture
@@ -74,33 +76,55 @@ def temporary_folder(tmp_path, monkeypatch) -> Path:
 
 
 def test_unpacks_once_into_a_private_cache(tmp_path, cache):
-    archive, _ = make_archive(tmp_path)
-    unpacked = Path(boot.prepare(str(archive)))
+    archive, info = make_archive(tmp_path)
+    unpacked = Path(boot.prepare(str(archive), info))
     assert unpacked.parent == cache and (unpacked / "probe_pkg" / "__init__.py").read_text() == "ANSWER = 42\n"
     assert oct(cache.stat().st_mode & 0o777) == "0o700" and oct(unpacked.stat().st_mode & 0o777) == "0o700"
     marker = unpacked / boot.COMPLETE
     before = marker.stat().st_mtime_ns
-    assert boot.prepare(str(archive)) == str(unpacked) and marker.stat().st_mtime_ns == before
+    assert boot.prepare(str(archive), info) == str(unpacked) and marker.stat().st_mtime_ns == before
 
 
 def test_an_interrupted_unpack_is_done_again(tmp_path, cache):
-    archive, _ = make_archive(tmp_path)
-    unpacked = Path(boot.prepare(str(archive)))
+    archive, info = make_archive(tmp_path)
+    unpacked = Path(boot.prepare(str(archive), info))
     (unpacked / boot.COMPLETE).unlink()
     (unpacked / "probe_pkg" / "__init__.py").write_text("ANSWER = 'half'\n")
-    assert boot.prepare(str(archive)) == str(unpacked)
+    assert boot.prepare(str(archive), info) == str(unpacked)
     assert (unpacked / "probe_pkg" / "__init__.py").read_text() == "ANSWER = 42\n"
     assert not [name for name in os.listdir(cache) if name.startswith(".unpack-")]
 
 
 def test_a_damaged_wheel_is_refused(tmp_path, cache):
-    archive, manifest = make_archive(tmp_path)
-    name = next(iter(manifest["wheels"]))
-    manifest["wheels"][name] = hashlib.sha256(b"other").hexdigest()
-    files = {name: tmp_path / name}
-    build.write_archive(archive, manifest, files)
-    with pytest.raises(boot.Unusable, match="damaged"):
-        boot.prepare(str(archive))
+    archive, info = make_archive(tmp_path)
+    with zipfile.ZipFile(archive) as opened:
+        manifest = json.loads(opened.read("manifest.json"))
+    wheel = tmp_path / next(iter(manifest["wheels"]))
+    wheel.write_bytes(wheel.read_bytes() + b"tampered")  # still a zip, no longer the listed one
+    build.write_archive(archive, manifest, {wheel.name: wheel})
+    with pytest.raises(boot.Unusable, match="does not match its checksum"):
+        boot.prepare(str(archive), info)
+    assert not [path for path in cache.iterdir()], "nothing half-unpacked is left"
+
+
+def test_a_manifest_other_than_the_launchers_is_refused(tmp_path, cache):
+    archive, info = make_archive(tmp_path)
+    with pytest.raises(boot.Unusable, match="manifest does not match"):
+        boot.prepare(str(archive), {**info, "digest": hashlib.sha256(b"other").hexdigest()})
+
+
+def test_a_truncated_archive_is_refused_in_one_line(tmp_path, cache):
+    archive, info = make_archive(tmp_path)
+    archive.write_bytes(archive.read_bytes()[:200])
+    with pytest.raises(boot.Unusable, match="is damaged"):
+        boot.prepare(str(archive), info)
+
+
+def test_a_later_run_does_not_open_the_archive(tmp_path, cache):
+    archive, info = make_archive(tmp_path)
+    unpacked = boot.prepare(str(archive), info)
+    archive.write_bytes(b"")
+    assert boot.prepare(str(archive), info) == unpacked
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand a folder to another user")
@@ -108,8 +132,8 @@ def test_a_cache_folder_of_someone_else_is_never_used(tmp_path, cache, monkeypat
     cache.mkdir(parents=True, mode=0o700)
     os.chown(cache, 12345, 12345)
     temporary_folder(tmp_path, monkeypatch)
-    archive, _ = make_archive(tmp_path)
-    unpacked = Path(boot.prepare(str(archive)))
+    archive, info = make_archive(tmp_path)
+    unpacked = Path(boot.prepare(str(archive), info))
     assert unpacked.parent == tmp_path / "tmp" / f"dtdoctor-{os.geteuid()}"
 
 
@@ -117,16 +141,16 @@ def test_a_cache_folder_others_may_write_is_passed_over(tmp_path, cache, monkeyp
     cache.mkdir(parents=True)
     cache.chmod(0o777)
     temporary_folder(tmp_path, monkeypatch)
-    archive, _ = make_archive(tmp_path)
-    assert Path(boot.prepare(str(archive))).parent.parent == tmp_path / "tmp"
+    archive, info = make_archive(tmp_path)
+    assert Path(boot.prepare(str(archive), info)).parent.parent == tmp_path / "tmp"
 
 
 def test_a_parent_others_may_write_is_passed_over(tmp_path, cache, monkeypatch):
     cache.parent.mkdir(parents=True)
     cache.parent.chmod(0o777)  # another user could rename dtdoctor/ away and put their own in its place
     temporary_folder(tmp_path, monkeypatch)
-    archive, _ = make_archive(tmp_path)
-    assert Path(boot.prepare(str(archive))).parent.parent == tmp_path / "tmp"
+    archive, info = make_archive(tmp_path)
+    assert Path(boot.prepare(str(archive), info)).parent.parent == tmp_path / "tmp"
 
 
 def test_a_symlink_in_place_of_the_cache_is_not_followed(tmp_path, cache, monkeypatch):
@@ -135,15 +159,15 @@ def test_a_symlink_in_place_of_the_cache_is_not_followed(tmp_path, cache, monkey
     cache.parent.mkdir(parents=True)
     cache.symlink_to(elsewhere)
     temporary_folder(tmp_path, monkeypatch)
-    archive, _ = make_archive(tmp_path)
-    assert Path(boot.prepare(str(archive))).parent.parent == tmp_path / "tmp"
+    archive, info = make_archive(tmp_path)
+    assert Path(boot.prepare(str(archive), info)).parent.parent == tmp_path / "tmp"
     assert not list(elsewhere.iterdir())
 
 
 def test_a_python_without_wheels_is_told_which_ones_have_them(tmp_path, cache):
-    archive, _ = make_archive(tmp_path, pythons=("3.1", "3.2"))
+    archive, info = make_archive(tmp_path, pythons=("3.1", "3.2"))
     with pytest.raises(boot.Unusable, match=r"Python 3\.1 to 3\.2 .*not for Python"):
-        boot.prepare(str(archive))
+        boot.prepare(str(archive), info)
 
 
 def test_manylinux_tags_give_the_oldest_glibc_a_wheel_runs_on():
@@ -174,13 +198,15 @@ def test_an_old_python_gets_one_line_and_exit_3(tmp_path, python):
     assert completed.stderr.startswith("dtdoctor 9.9.9 needs Python 3.9 to 3.10, this is Python ")
 
 
-def test_manifest_lists_every_wheel_with_its_checksum(tmp_path):
-    archive, manifest = make_archive(tmp_path)
+def test_manifest_lists_every_wheel_with_its_checksum_and_the_launcher_its_digest(tmp_path):
+    archive, info = make_archive(tmp_path)
     with zipfile.ZipFile(archive) as opened:
-        stored = json.loads(opened.read("manifest.json"))
-        for name, digest in stored["wheels"].items():
+        raw = opened.read("manifest.json")
+        for name, digest in json.loads(raw)["wheels"].items():
             assert hashlib.sha256(opened.read(f"wheels/{name}")).hexdigest() == digest
-    assert stored == manifest and archive.read_bytes().startswith(b"#!/usr/bin/env python3\n")
+        launcher = opened.read("__main__.py").decode()
+    assert info["digest"] == hashlib.sha256(raw).hexdigest() and f"DIGEST = {info['digest']!r}" in launcher
+    assert archive.read_bytes().startswith(b"#!/usr/bin/env python3\n")
 
 
 def test_a_cache_reached_through_a_symlink_is_judged_by_where_it_leads(tmp_path, monkeypatch):
@@ -191,5 +217,5 @@ def test_a_cache_reached_through_a_symlink_is_judged_by_where_it_leads(tmp_path,
     (tmp_path / "home" / ".cache").symlink_to(shared)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home" / ".cache"))
     temporary_folder(tmp_path, monkeypatch)
-    archive, _ = make_archive(tmp_path)
-    assert Path(boot.prepare(str(archive))).parent.parent == tmp_path / "tmp"
+    archive, info = make_archive(tmp_path)
+    assert Path(boot.prepare(str(archive), info)).parent.parent == tmp_path / "tmp"
