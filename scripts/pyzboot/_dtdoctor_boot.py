@@ -162,10 +162,12 @@ def temporary_folders() -> list[str]:
 
 def candidates() -> Iterator[str]:
     xdg = os.environ.get("XDG_CACHE_HOME", "")
+    # An empty HOME is no home (expanduser would make it "/"); no HOME and no passwd entry leaves "~".
+    home = os.path.expanduser("~") if os.environ.get("HOME", None) != "" else ""
     if os.path.isabs(xdg):
         yield os.path.join(xdg, "dtdoctor")
-    else:
-        yield os.path.join(os.path.expanduser("~"), ".cache", "dtdoctor")
+    elif os.path.isabs(home):
+        yield os.path.join(home, ".cache", "dtdoctor")
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
     if os.path.isabs(runtime):
         yield os.path.join(runtime, "dtdoctor")

@@ -219,3 +219,16 @@ def test_a_cache_reached_through_a_symlink_is_judged_by_where_it_leads(tmp_path,
     temporary_folder(tmp_path, monkeypatch)
     archive, info = make_archive(tmp_path)
     assert Path(boot.prepare(str(archive), info)).parent.parent == tmp_path / "tmp"
+
+
+def test_an_empty_home_never_makes_a_cache_in_the_working_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setenv("HOME", "")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    temporary_folder(tmp_path, monkeypatch)
+    archive, info = make_archive(tmp_path)
+    assert Path(boot.prepare(str(archive), info)).parent.parent == tmp_path / "tmp"
+    assert not list(work.iterdir())
