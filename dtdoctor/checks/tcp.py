@@ -1,11 +1,18 @@
 """``tcp``: can this host open a TCP connection to every remote endpoint?
 
-Every resolved address of an endpoint is tried at once; the verdict tells a
-refusal (something answered: nothing listens, or a firewall rejects) from a
-timeout (packets are dropped) from no route at all.
+Every resolved address of an endpoint is tried at once, and every port of
+the same host with it (one timeout for all), so a port that answers is
+evidence about one that fails. The verdict tells a firewall's ICMP rejection
+(naming the device that sent it) from a TCP reset (which a closed port and a
+firewall's tcp-reset make alike) from a router that cannot reach the host,
+an on-link address nobody answers ARP for, dropped packets, and this host's
+own missing route.
 """
 
 from __future__ import annotations
+
+import threading
+from typing import Sequence
 
 from dtdoctor.checks import config_url, dns
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, constant
@@ -49,31 +56,104 @@ CODES = codes(
         Status.FAIL,
         "There is no route to the endpoint.",
         "No default route or no route for that address family (often IPv6), or a router answered "
-        "'host unreachable'.",
-        "Check the routing table (`ip route`, `ip -6 route`) and the network configuration of this host.",
+        "'host unreachable' or 'net unreachable' (the summary names it).",
+        "Check the routing table (`ip route`, `ip -6 route`) and the network configuration of this host; when a "
+        "router answered, ask the team that runs it whether the endpoint is reachable from there.",
+    ),
+    Code(
+        "tcp.rejected",
+        Status.FAIL,
+        "A firewall rejects the connection: a device answered with an ICMP error that says so.",
+        "A firewall rule rejecting the port with ICMP admin-prohibited, host-prohibited or port-unreachable, "
+        "or with host-unreachable while another port on the same address answers (the summary names the "
+        "device that sent the error).",
+        "Ask the team that runs the device named in the summary to allow outbound TCP from this host to the "
+        "endpoint's port (443 for SaaS and Managed, 9999 for an Environment ActiveGate).",
+    ),
+    Code(
+        "tcp.no_neighbor",
+        Status.FAIL,
+        "The endpoint's address is on this host's own network, but no device answers for it (ARP or IPv6 "
+        "neighbour discovery gets no reply).",
+        "The device with that address is down or unplugged, the address is wrong (a stale DNS record or "
+        "hosts entry), or it is on another VLAN.",
+        "Check that the host name resolves to the right address; check that the device is up on this "
+        "network (`ip neigh show <address>` shows FAILED or INCOMPLETE).",
     ),
 )
 
-# Which failure explains an endpoint best when addresses fail differently.
-_FAILURE_ORDER = (net_tcp.REFUSED, net_tcp.TIMEOUT, net_tcp.UNREACHABLE)
+# Which failure explains an endpoint best when addresses fail differently: ICMP evidence outranks silence.
+_FAILURE_RANK = {
+    net_tcp.REJECTED: 0,
+    net_tcp.REFUSED: 1,
+    net_tcp.NO_NEIGHBOR: 2,
+    net_tcp.TIMEOUT: 4,
+}
 
 
-def remediation(outcome: str, endpoint: Endpoint) -> str:
-    rule = f"outbound TCP from this host to {endpoint.host} port {endpoint.port}"
-    if outcome == net_tcp.REFUSED:
-        return (
-            f"Check that {endpoint.address} is the right endpoint and that the service listens on port "
-            f"{endpoint.port}; if it does, a firewall rejects the connection: allow {rule}."
-        )
-    if outcome == net_tcp.TIMEOUT:
-        return (
-            f"A firewall drops the packets: allow {rule} "
-            "(ask the network team; also check this host's own firewall)."
-        )
-    return f"This host has no route to {endpoint.host}: check `ip route` / `ip -6 route` and the network setup."
+def _rank(attempt: net_tcp.Attempt) -> int:
+    if attempt.outcome == net_tcp.UNREACHABLE:
+        return 3 if attempt.icmp is not None else 5
+    return _FAILURE_RANK.get(attempt.outcome, 6)
 
 
-def judge(endpoint: Endpoint, attempts: list[net_tcp.Attempt], timeout: float) -> Finding:
+def classify(attempt: net_tcp.Attempt, open_ports: list[int]) -> str:
+    """The code for a failed attempt; ``open_ports`` are other ports of the same address that answered."""
+    router_said_unreachable = attempt.outcome == net_tcp.UNREACHABLE and attempt.icmp is not None
+    if router_said_unreachable and open_ports:
+        return "tcp.rejected"  # the host is up, so "unreachable" for this port alone is a filter
+    return f"tcp.{attempt.outcome}"
+
+
+# What a reader is told: (code, whether a router sent ICMP) -> summary and remediation templates.
+# Fields: {where} address and port, {sender} the ICMP sender, {icmp} its name, {port}, {host}, {up} note.
+_WORDS: dict[tuple[str, bool], tuple[str, str]] = {
+    ("tcp.rejected", True): (
+        "{sender} answered {icmp} for {where}: a firewall rejects port {port}{up}",
+        "Ask the team that runs the firewall at {sender} to allow outbound TCP from this host to {host} "
+        "port {port}.",
+    ),
+    ("tcp.refused", False): (
+        "connection refused by {where} (TCP reset): nothing listens on port {port}, or a firewall resets the "
+        "connection; the two look exactly alike from here{up}",
+        "Check that the service on {host} listens on port {port} (ask whoever runs it); if it does, a firewall "
+        "resets the connection: ask the network team to allow outbound TCP from this host to {host} port {port}.",
+    ),
+    ("tcp.unreachable", True): (
+        "router {sender} answered {icmp} for {where}: it cannot reach that host (down or gone, or a firewall "
+        "that rejects with this ICMP type; dtdoctor cannot tell which)",
+        "Ask the team that runs {sender} whether {host} is reachable from there and whether a rule rejects "
+        "port {port}; check that {host} resolves to the right address.",
+    ),
+    ("tcp.unreachable", False): (
+        "this host has no route to {where} ({reason}); no router was involved",
+        "This host has no route to {host}: check `ip route` / `ip -6 route` and the network setup.",
+    ),
+    ("tcp.no_neighbor", False): (
+        "no device answers {lookup} for {address}: the address is on this host's own network, but nobody "
+        "owns it (down, unplugged, or a wrong address)",
+        "Check that {host} resolves to the right address and that the device with {address} is up on this "
+        "network (`ip neigh show {address}`); ask whoever runs it.",
+    ),
+    ("tcp.timeout", False): (
+        "no answer from {where} within {timeout:g} s: packets are dropped",
+        "A firewall drops the packets: allow outbound TCP from this host to {host} port {port} "
+        "(ask the network team; also check this host's own firewall).",
+    ),
+}
+
+
+def _up_note(open_ports: list[int]) -> str:
+    if not open_ports:
+        return ""
+    ports = ", ".join(str(port) for port in open_ports)
+    return f"; port {ports} on the same address answered in this run, so the host is up"
+
+
+def judge(
+    endpoint: Endpoint, attempts: list[net_tcp.Attempt], timeout: float, neighbours: Sequence[net_tcp.Attempt] = ()
+) -> Finding:
+    """The verdict for one endpoint; ``neighbours`` are this run's attempts at other ports of the same host."""
     details: dict[str, object] = {"attempts": [attempt.to_json() for attempt in attempts]}
     opened = [attempt for attempt in attempts if attempt.outcome == net_tcp.OPEN]
     if opened:
@@ -83,16 +163,41 @@ def judge(endpoint: Endpoint, attempts: list[net_tcp.Attempt], timeout: float) -
         note = f"; {len(failed)} other address(es) failed" if failed else ""
         return Finding("tcp.open", f"connected to {best.address} in {best.elapsed_ms} ms{note}", details,
                        evidence=Evidence(latency_ms=best.elapsed_ms, route="direct"))
-    outcome = next(o for o in _FAILURE_ORDER if any(a.outcome == o for a in attempts))
-    first = next(a for a in attempts if a.outcome == outcome)
-    where = f"{first.address} port {endpoint.port}"
-    summaries = {
-        net_tcp.REFUSED: f"connection refused by {where}",
-        net_tcp.TIMEOUT: f"no answer from {where} within {timeout:g} s: packets are dropped",
-        net_tcp.UNREACHABLE: f"no route to {where} ({first.reason})",
+    first = min(attempts, key=_rank)
+    open_ports = sorted(
+        {n.port for n in neighbours if n.address == first.address and n.outcome == net_tcp.OPEN} - {endpoint.port}
+    )
+    if open_ports:
+        details["open_ports_same_address"] = open_ports
+    code = classify(first, open_ports)
+    summary, fix = _WORDS[(code, first.icmp is not None and code != "tcp.no_neighbor")]
+    fields = {
+        "where": f"{first.address} port {endpoint.port}", "address": first.address, "port": endpoint.port,
+        "host": endpoint.host, "timeout": timeout, "reason": first.reason, "up": _up_note(open_ports),
+        "sender": first.icmp.sender if first.icmp else "", "icmp": first.icmp.name if first.icmp else "",
+        "lookup": "IPv6 neighbour discovery" if ":" in first.address else "ARP",
     }
-    return Finding(f"tcp.{outcome}", summaries[outcome], details, remediation=remediation(outcome, endpoint),
-                   evidence=Evidence(route="direct", error=first.reason or outcome))
+    return Finding(code, summary.format(**fields), details, remediation=fix.format(**fields),
+                   evidence=Evidence(route="direct", error=first.reason or first.outcome))
+
+
+def host_attempts(ctx: RunContext, endpoint: Endpoint, addresses: list[str], timeout: float) -> list[net_tcp.Attempt]:
+    """This run's connects to every directly reached port of the endpoint's host, made once, all at once.
+
+    Each endpoint's probe reads the others' outcomes from here: a port that
+    answers is evidence about one that fails, and gathering it costs no
+    extra timeout and no dependency between probes.
+    """
+    ports = sorted(
+        {e.port for e in ctx.settings.remote_endpoints if e.host == endpoint.host and route(ctx, e).url is None}
+        | {endpoint.port}
+    )
+    lock = ctx.memo(f"tcp.host-lock:{endpoint.host}", threading.Lock)
+    with lock:
+        return ctx.memo(
+            f"tcp.host:{endpoint.host}:{','.join(addresses)}",
+            lambda: net_tcp.connect_pairs([(a, p) for p in ports for a in addresses], timeout),
+        )
 
 
 def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
@@ -105,8 +210,9 @@ def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
         if not resolution.ok:
             return dns.judge(resolution, [])
         addresses = list(resolution.addresses)
-    attempts = net_tcp.connect_all(addresses, endpoint.port, probe.timeout)
-    return judge(endpoint, attempts, probe.timeout)
+    every = host_attempts(probe.run, endpoint, addresses, probe.timeout)
+    mine = [attempt for attempt in every if attempt.port == endpoint.port]
+    return judge(endpoint, mine, probe.timeout, [attempt for attempt in every if attempt.port != endpoint.port])
 
 
 def proxied(what: str, choice: ProxyChoice) -> Finding:
