@@ -9,6 +9,7 @@ from dtdoctor.checks.base import Check, Finding, Probe, constant
 from dtdoctor.core.codes import Code, codes, emits, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Evidence, Status
+from dtdoctor.net import dns_query
 from dtdoctor.net.proxy import ProxyChoice, route
 from dtdoctor.net.resolve import Resolution, resolve
 
@@ -40,6 +41,32 @@ CODES = codes(
         "Check the nameservers in /etc/resolv.conf and that this host may reach them (UDP and TCP port 53); "
         "test with `getent hosts <host>`.",
     ),
+    Code(
+        "dns.nodata",
+        Status.FAIL,
+        "The name exists, but has no address (A or AAAA) record (NODATA).",
+        "The DNS zone publishes other records for the name but no address, or the URL names a host that is "
+        "not meant to be connected to.",
+        "Check that the URL names the right host; ask whoever runs the DNS zone to publish its address.",
+    ),
+    Code(
+        "dns.servfail",
+        Status.FAIL,
+        "The resolver answered SERVFAIL: it could not get an answer itself.",
+        "The resolver's own upstream servers fail or cannot be reached, the zone's servers are broken, or a "
+        "DNSSEC validation failed on the resolver.",
+        "Ask whoever runs the resolver named in the summary to check its upstream servers and DNSSEC "
+        "validation for the name (`dig <host> @<resolver>`).",
+    ),
+    Code(
+        "dns.refused",
+        Status.FAIL,
+        "The resolver answered REFUSED: it will not resolve this name for this host.",
+        "A resolver that allows recursion only to some clients or serves only its own zones, or a wrong "
+        "nameserver in /etc/resolv.conf.",
+        "Use a resolver that serves this host (the nameservers in /etc/resolv.conf), or ask whoever runs the "
+        "named resolver to allow recursion for this host's address.",
+    ),
 )
 
 _ADVICE = {
@@ -60,15 +87,85 @@ def hosts(ctx: RunContext) -> list[str]:
 
 
 def nameservers(ctx: RunContext) -> list[str]:
-    try:
-        lines = ctx.path("/etc/resolv.conf").read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
-    return [line.split()[1] for line in lines if line.startswith("nameserver") and len(line.split()) > 1]
+    return dns_query.nameservers(ctx.path("/"))
 
 
-def judge(resolution: Resolution, servers: list[str]) -> Finding:
+def lookup(ctx: RunContext, host: str, timeout: float) -> Finding:
+    """The system resolver first; when it fails, each configured resolver asked what it says."""
+    resolution = resolve(host, timeout)
+    servers = nameservers(ctx)
+    if resolution.ok or resolution.literal or not servers:
+        return judge(resolution, servers)
+    answers = dns_query.ask_all(host, servers, timeout)
+    return judge(resolution, servers, answers, dns_query.stub_upstreams(ctx.path("/"), servers))
+
+
+# Classify: what the first resolver that gave a clear answer said -> the code and its words.
+_ANSWERS: dict[str, tuple[str, str, str]] = {
+    dns_query.NXDOMAIN: (
+        "dns.failed",
+        "resolver {server} answered NXDOMAIN: {host} does not exist",
+        "Check the host name in the URL and the environment id for a typo; if the name is right, resolver "
+        "{server} does not know it (a name only another network's DNS has: ask whoever runs {server}).",
+    ),
+    dns_query.NODATA: (
+        "dns.nodata",
+        "resolver {server} knows {host} but has no address (A/AAAA) record for it (NODATA)",
+        "Check that the URL names the right host; ask whoever runs the DNS zone of {host} to publish its address.",
+    ),
+    dns_query.SERVFAIL: (
+        "dns.servfail",
+        "resolver {server} answered SERVFAIL for {host}: it could not get an answer itself (its upstream "
+        "servers, or a DNSSEC validation failure)",
+        "Ask whoever runs resolver {server} to check its upstream servers and DNSSEC validation for {host} "
+        "(`dig {host} @{address}`).",
+    ),
+    dns_query.REFUSED: (
+        "dns.refused",
+        "resolver {server} answered REFUSED for {host}: it will not resolve this name for this host",
+        "Use a resolver that serves this host in /etc/resolv.conf, or ask whoever runs {server} to allow "
+        "recursion for this host.",
+    ),
+}
+
+
+def _server_name(server: str, upstreams: list[str]) -> str:
+    if upstreams:
+        return f"{server} (systemd-resolved, forwarding to {', '.join(upstreams)})"
+    return server
+
+
+def _asked(resolution: Resolution, answers: list[dns_query.ServerAnswer], upstreams: list[str]) -> Finding | None:
+    """The verdict from the resolvers' own answers, when one of them was clear."""
+    clear = next((answer for answer in answers if answer.answer in _ANSWERS), None)
+    if clear is not None:
+        code, summary, fix = _ANSWERS[clear.answer]
+        words = {"server": _server_name(clear.server, upstreams), "address": clear.server, "host": resolution.host}
+        return Finding(code, summary.format(**words), remediation=fix.format(**words))
+    if answers and all(answer.answer == dns_query.SILENT for answer in answers):
+        names = ", ".join(_server_name(answer.server, upstreams) for answer in answers)
+        return Finding(
+            "dns.timeout",
+            f"no answer for {resolution.host} from resolver {names}: it does not answer at all",
+            remediation=f"Check that this host may reach {names} on UDP and TCP port 53, and that it runs; "
+            "or use another resolver in /etc/resolv.conf.",
+        )
+    return None
+
+
+def judge(
+    resolution: Resolution,
+    servers: list[str],
+    answers: list[dns_query.ServerAnswer] | None = None,
+    upstreams: list[str] | None = None,
+) -> Finding:
     finding = _verdict(resolution, servers)
+    asked = _asked(resolution, answers or [], upstreams or []) if not resolution.ok else None
+    if asked is not None:
+        details = {**finding.details, "answers": [answer.to_json() for answer in answers or []]}
+        if upstreams:
+            details["stub_upstreams"] = upstreams
+        finding = replace(asked, details=details)
     failed = not resolution.ok and not resolution.literal
     error = (resolution.error_name or "timeout") if failed else None
     # An IP address needs no lookup: nothing was measured.
@@ -99,6 +196,8 @@ def _verdict(resolution: Resolution, servers: list[str]) -> Finding:
     details["reason"] = resolution.error_message
     if resolution.timed_out:
         return Finding("dns.timeout", f"the resolver gave no answer for {resolution.host} in time", details)
+    if resolution.error_name == "EAI_NODATA":
+        return Finding("dns.nodata", f"{resolution.host} exists but has no address record (EAI_NODATA)", details)
     advice = _ADVICE.get(resolution.error_name, "")
     reason = f"{resolution.error_message} ({resolution.error_name})"
     return Finding(
@@ -127,13 +226,14 @@ def plan(ctx: RunContext) -> list[Probe]:
             routes = [route(ctx, e) for e in ctx.settings.remote_endpoints if e.host.lower() == host.lower()]
             if routes and all(choice.url is not None for choice in routes):
                 return Probe(host, constant(proxied(host, routes[0])))
-            return Probe(host, lambda probe: judge(resolve(host, probe.timeout), nameservers(probe.run)))
+            # Budget: the system resolver's timeout, then the resolvers asked directly.
+            return Probe(host, lambda probe: lookup(probe.run, host, probe.timeout), budget=2.0)
 
         return [probe_for(host) for host in names]
     return config_url.no_endpoint_probes(ctx)
 
 
 # What ``judge`` reports for a failed lookup (``tcp`` resolves by itself when dns is not selected).
-FAILURE_CODES = subset(CODES, "dns.failed", "dns.proxied", "dns.timeout")
+FAILURE_CODES = subset(CODES, "dns.failed", "dns.proxied", "dns.timeout", "dns.nodata")
 
 CHECK = Check(id=ID, title="DNS resolution", codes=emits(CODES, config_url.NO_ENDPOINT_CODES), plan=plan)

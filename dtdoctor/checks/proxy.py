@@ -10,6 +10,8 @@ The ``tls`` and ``clock`` checks go through the same tunnel.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -19,8 +21,19 @@ from dtdoctor.config import Endpoint
 from dtdoctor.core.codes import Code, codes, emits, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Evidence, Status
+from dtdoctor.net import proxy_cause
 from dtdoctor.net.proxy import ProxyChoice, route
-from dtdoctor.net.tunnel import PROXY_TLS, STATUS, TunnelError, connect_to_proxy, open_tunnel, parse_proxy
+from dtdoctor.net.tunnel import (
+    NO_ANSWER,
+    PROXY_STAGES,
+    PROXY_TLS,
+    STATUS,
+    TIMEOUT,
+    TunnelError,
+    connect_to_proxy,
+    open_tunnel,
+    parse_proxy,
+)
 
 ID = "proxy"
 
@@ -68,10 +81,8 @@ def proxy_target(choice: ProxyChoice) -> str:
 
 
 def route_requirements(ctx: RunContext, endpoint: Endpoint) -> tuple[ResultKey, ...]:
-    """What a probe that talks to the endpoint needs: the proxy when one applies, else TCP."""
-    choice = route(ctx, endpoint)
-    if choice.url is not None:
-        return ((ID, proxy_target(choice)),)
+    """What a probe that talks to the endpoint needs: its ``tcp`` result (a direct connect, or its tunnel
+    through the proxy, judged on its own so one refused port never holds back another)."""
     return ((tcp.ID, endpoint.address),)
 
 
@@ -106,12 +117,7 @@ def tunnel_finding(error: TunnelError, proxy_display: str, destination: str) -> 
     evidence = Evidence(route="proxy", proxy=proxy_display, http_status=error.status,
                         error=None if error.status is not None else error.reason or error.stage)
     if error.status == 407:
-        return Finding(
-            "proxy.auth_required",
-            f"the proxy {proxy_display} wants credentials (407) for CONNECT {destination}",
-            details,
-            evidence=evidence,
-        )
+        return _auth_finding(error, proxy_display, destination, details, evidence)
     remediation = None
     if error.stage == STATUS and error.status == 403:
         remediation = f"The proxy's policy forbids CONNECT to {destination}: ask its administrators to allow it."
@@ -139,6 +145,97 @@ def tunnel_finding(error: TunnelError, proxy_display: str, destination: str) -> 
     elif error.stage == PROXY_TLS:
         remediation = "Check that the proxy's port speaks TLS (an https:// proxy URL); most proxies need http://."
     return Finding("proxy.failed", error.message, details, remediation=remediation, evidence=evidence)
+
+
+def _auth_finding(
+    error: TunnelError, proxy_display: str, destination: str, details: dict[str, object], evidence: Evidence
+) -> Finding:
+    """A 407: credentials missing, rejected, or of a scheme dtdoctor cannot speak."""
+    schemes = proxy_cause.offered_schemes(error.said)
+    details["offered_schemes"] = schemes
+    if not proxy_cause.basic_offered(error.said):
+        return Finding(
+            "proxy.auth_required",
+            f"the proxy {proxy_display} accepts only {' or '.join(schemes)} authentication (407 for CONNECT "
+            f"{destination}); dtdoctor can speak Basic only",
+            details,
+            remediation=(
+                f"Ask the proxy's administrators for a port or rule that accepts Basic authentication, or that "
+                f"lets this host reach Dynatrace without authentication; dtdoctor cannot check through a proxy "
+                f"that wants {' or '.join(schemes)}."
+            ),
+            evidence=evidence,
+        )
+    if error.credentials_sent:
+        return Finding(
+            "proxy.auth_required",
+            f"the proxy {proxy_display} rejected the credentials in the proxy URL (407 for CONNECT {destination} "
+            "although Proxy-Authorization was sent)",
+            details,
+            remediation=(
+                "Check the user name and password in the proxy URL; write special characters percent-encoded "
+                "(@ as %40, : as %3A, / as %2F, % as %25). Ask the proxy's administrators whether the account "
+                "is locked or needs another domain prefix."
+            ),
+            evidence=evidence,
+        )
+    return Finding(
+        "proxy.auth_required",
+        f"the proxy {proxy_display} wants credentials (407) for CONNECT {destination}; none were sent",
+        details,
+        evidence=evidence,
+    )
+
+
+def try_tunnel(choice: ProxyChoice, endpoint: Endpoint, probe: ProbeContext) -> TunnelError | None:
+    """Open and close one tunnel to the endpoint: None when it opened, else why not."""
+    assert choice.url is not None
+    try:
+        proxy = parse_proxy(choice.url)
+        tunnel = open_tunnel(proxy, endpoint.host, endpoint.port, probe.timeout, probe.run.settings.ca_bundle)
+    except TunnelError as exc:
+        return exc
+    tunnel.sock.close()
+    return None
+
+
+def _open_all(choice: ProxyChoice, endpoints: list[Endpoint], probe: ProbeContext) -> dict[str, TunnelError | None]:
+    """Every endpoint's tunnel, opened concurrently: N dead tunnels cost one timeout, not N."""
+    opened: dict[str, TunnelError | None] = {}
+
+    def one(endpoint: Endpoint) -> None:
+        opened[endpoint.address] = try_tunnel(choice, endpoint, probe)
+
+    workers = [threading.Thread(target=one, args=(endpoint,), daemon=True) for endpoint in endpoints]
+    for worker in workers:
+        worker.start()
+    deadline = time.monotonic() + 2 * probe.timeout + 1
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+    return {
+        endpoint.address: opened.get(
+            endpoint.address,
+            TunnelError(TIMEOUT, f"no answer from the proxy within {probe.timeout:g} s", reason=NO_ANSWER),
+        )
+        for endpoint in endpoints
+    }
+
+
+def _proxy_level(error: TunnelError | None) -> bool:
+    """Whether a tunnel failed because of the proxy itself (every tunnel would), not its destination."""
+    if error is None:
+        return False
+    return error.status == 407 or error.stage in PROXY_STAGES or (error.stage == TIMEOUT and error.reason != NO_ANSWER)
+
+
+def _silent(error: TunnelError | None) -> bool:
+    return error is not None and error.stage == TIMEOUT and error.reason == NO_ANSWER
+
+
+def _tunnel_line(address: str, error: TunnelError | None) -> dict[str, object]:
+    if error is None:
+        return {"destination": address, "ok": True, "answer": "200"}
+    return {"destination": address, "ok": False, "answer": error.message, "said": dict(error.said)}
 
 
 def probe_proxy(choice: ProxyChoice, endpoints: list[Endpoint], probe: ProbeContext) -> Finding:
@@ -169,32 +266,25 @@ def probe_proxy(choice: ProxyChoice, endpoints: list[Endpoint], probe: ProbeCont
         ), evidence=finding.evidence)
     base["proxy_ip"] = proxy_ip
     base["connect_ms"] = connect_ms
-    tunnels: list[dict[str, object]] = []
-    first_failure: Finding | None = None
-    for endpoint in endpoints:
-        try:
-            tunnel = open_tunnel(proxy, endpoint.host, endpoint.port, probe.timeout, probe.run.settings.ca_bundle)
-            tunnel.sock.close()
-            tunnels.append({"destination": endpoint.address, "ok": True, "answer": tunnel.status_line})
-        except TunnelError as exc:
-            tunnels.append({"destination": endpoint.address, "ok": False, "answer": exc.message})
-            if first_failure is None:
-                first_failure = tunnel_finding(exc, choice.display, endpoint.address)
-            if exc.stage == PROXY_TLS:
-                # TLS to the proxy fails before any destination is named: every other tunnel would fail
-                # alike, each costing the timeout again.
-                for skipped in endpoints[len(tunnels):]:
-                    tunnels.append({"destination": skipped.address, "ok": False,
-                                    "answer": "not tried: TLS to the proxy itself failed"})
-                break
-    base["tunnels"] = tunnels
-    if first_failure is not None:
-        return Finding(first_failure.code, first_failure.summary, {**first_failure.details, **base},
-                       remediation=first_failure.remediation,
-                       evidence=replace(first_failure.evidence, latency_ms=connect_ms))
-    names = ", ".join(endpoint.address for endpoint in endpoints)
-    return Finding("proxy.ok", f"{choice.display} (from {choice.source}) tunnels to {names}", base,
-                   evidence=route_evidence(choice, latency_ms=connect_ms))
+    opened = _open_all(choice, endpoints, probe)
+    base["tunnels"] = [_tunnel_line(address, error) for address, error in opened.items()]
+    failure = next((error for error in opened.values() if _proxy_level(error)), None)
+    if failure is None and all(_silent(error) for error in opened.values()):
+        # Not one CONNECT got an answer: the proxy itself is stuck, not its way to one destination.
+        failure = next(iter(opened.values()))
+    if failure is not None:
+        destination = next(address for address, error in opened.items() if error is failure)
+        first = tunnel_finding(failure, choice.display, destination)
+        return Finding(first.code, first.summary, {**first.details, **base}, remediation=first.remediation,
+                       evidence=replace(first.evidence, latency_ms=connect_ms), fact=opened)
+    states = ", ".join(
+        f"{address} {'open' if error is None else f'not open ({error.status or error.reason or error.stage})'}"
+        for address, error in opened.items()
+    )
+    refused = [address for address, error in opened.items() if error is not None]
+    note = "; each endpoint's tunnel is judged in its tcp result" if refused else ""
+    return Finding("proxy.ok", f"{choice.display} (from {choice.source}) answers; tunnels: {states}{note}", base,
+                   evidence=route_evidence(choice, latency_ms=connect_ms), fact=opened)
 
 
 def _none_finding(ctx: RunContext, choices: list[tuple[Endpoint, ProxyChoice]]) -> Finding:
@@ -233,7 +323,7 @@ def plan(ctx: RunContext) -> list[Probe]:
         return Probe(
             proxy_target(choice),
             lambda probe: probe_proxy(choice, served, probe),
-            budget=2.0 + len(served),
+            budget=4.0,  # TCP to the proxy, then every tunnel at once (CONNECT answer and error page)
         )
 
     return [probe_for(choice, served) for choice, served in by_proxy.values()]

@@ -12,17 +12,20 @@ own missing route.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Sequence
 
 from dtdoctor.checks import config_url, dns
-from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, constant
+from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
 from dtdoctor.config import Endpoint
 from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Evidence, Status
+from dtdoctor.net import proxy_cause
 from dtdoctor.net import tcp as net_tcp
 from dtdoctor.net.proxy import ProxyChoice, route
 from dtdoctor.net.resolve import resolve
+from dtdoctor.net.tunnel import NO_ANSWER, TIMEOUT, TunnelError
 
 ID = "tcp"
 
@@ -69,6 +72,26 @@ CODES = codes(
         "device that sent the error).",
         "Ask the team that runs the device named in the summary to allow outbound TCP from this host to the "
         "endpoint's port (443 for SaaS and Managed, 9999 for an Environment ActiveGate).",
+    ),
+    Code("tcp.tunnel_open", Status.PASS, "The proxy opened a CONNECT tunnel to the endpoint."),
+    Code(
+        "tcp.tunnel_refused",
+        Status.FAIL,
+        "The proxy refuses to open a tunnel to this endpoint: its rules forbid the destination or its port.",
+        "A proxy policy that allows CONNECT only to some ports (Debian's squid: 443 only) or some hosts, or a "
+        "proxy that wants credentials for it (407).",
+        "Ask the proxy's administrators to allow CONNECT from this host to the endpoint's host and port "
+        "(443, or 9999 for an Environment ActiveGate); the summary quotes the proxy's reason.",
+    ),
+    Code(
+        "tcp.tunnel_failed",
+        Status.FAIL,
+        "The proxy tried to open a tunnel to this endpoint and failed: it cannot resolve, reach or connect "
+        "to it.",
+        "The proxy's DNS does not know the name, its own outbound firewall blocks the destination, the "
+        "destination is down, or its connection timed out (the summary quotes the proxy's reason).",
+        "Ask the proxy's administrators why the proxy cannot reach the endpoint (the summary names the cause); "
+        "check the host name in the URL.",
     ),
     Code(
         "tcp.no_neighbor",
@@ -181,6 +204,110 @@ def judge(
                    evidence=Evidence(route="direct", error=first.reason or first.outcome))
 
 
+# Classify a tunnel failure by the proxy's own words (net.proxy_cause), then word it here.
+_TUNNEL_WORDS: dict[str, tuple[str, str, str]] = {
+    proxy_cause.POLICY: (
+        "tcp.tunnel_refused",
+        "proxy {proxy} refuses CONNECT to {dest} ({status}{evidence}): its rules forbid this destination"
+        "{port_note}",
+        "Ask the administrators of proxy {proxy} to allow CONNECT from this host to {host} port {port}{rule}.",
+    ),
+    proxy_cause.AUTH: (
+        "tcp.tunnel_refused",
+        "proxy {proxy} wants credentials (407) for CONNECT {dest}",
+        "See the proxy result; put the credentials in the proxy URL (--proxy http://USER:PASSWORD@proxy:PORT).",
+    ),
+    proxy_cause.DNS: (
+        "tcp.tunnel_failed",
+        "proxy {proxy} cannot resolve {host} ({status}{evidence})",
+        "Ask the administrators of proxy {proxy} to check its DNS: it must resolve {host}.",
+    ),
+    proxy_cause.FORWARD: (
+        "tcp.tunnel_failed",
+        "proxy {proxy} could not forward to {dest} ({status}{evidence}): it cannot resolve {host} or has no way "
+        "to reach it",
+        "Ask the administrators of proxy {proxy} whether it can resolve and reach {host} port {port}; check "
+        "the host name in the URL.",
+    ),
+    proxy_cause.CONNECT: (
+        "tcp.tunnel_failed",
+        "proxy {proxy} cannot connect to {dest} ({status}{evidence})",
+        "Ask the administrators of proxy {proxy} whether it may connect to {host} port {port} (its own "
+        "outbound firewall) and whether {host} is up.",
+    ),
+    proxy_cause.TIMEOUT: (
+        "tcp.tunnel_failed",
+        "proxy {proxy} timed out connecting to {dest} ({status}{evidence})",
+        "Ask the administrators of proxy {proxy} whether its path to {host} port {port} drops packets.",
+    ),
+    proxy_cause.ORIGIN_TLS: (
+        "tcp.tunnel_failed",
+        "proxy {proxy} inspects TLS and rejected {host}'s certificate or handshake ({status}{evidence})",
+        "The proxy judged the server's certificate: see the reason; ask the proxy's administrators, or whoever "
+        "runs {host} if its certificate is at fault.",
+    ),
+    proxy_cause.UNKNOWN: (
+        "tcp.tunnel_failed",
+        "proxy {proxy} answered CONNECT {dest} with {status}{evidence}; it gave no reason dtdoctor recognises",
+        "Ask the administrators of proxy {proxy} what the answer means for {host} port {port}.",
+    ),
+}
+_SILENT_TUNNEL = (
+    "tcp.tunnel_failed",
+    "proxy {proxy} took CONNECT {dest} but said nothing within {timeout:g} s: it is most likely still trying "
+    "to reach the destination (packets dropped on its side)",
+    "Ask the administrators of proxy {proxy} whether its path to {host} port {port} is open.",
+)
+
+
+_PROXY_FAILED = (
+    "tcp.tunnel_failed",
+    "no tunnel to {dest}: the proxy {proxy} itself failed ({status})",
+    "Fix the proxy setting or the way to the proxy first (see the proxy result: dtdoctor check --only proxy).",
+)
+
+
+def tunnel_verdict(
+    endpoint: Endpoint, choice: ProxyChoice, error: TunnelError | None, timeout: float
+) -> Finding:
+    """The verdict on one endpoint's tunnel through a proxy (``error`` None: it opened)."""
+    proxy = choice.display
+    details: dict[str, object] = {"proxy": proxy, "source": choice.source}
+    evidence = Evidence(route="proxy", proxy=proxy)
+    if error is None:
+        return Finding("tcp.tunnel_open", f"proxy {proxy} (from {choice.source}) opened a tunnel to "
+                       f"{endpoint.address}", details, evidence=evidence)
+    details.update({"stage": error.stage, "status": error.status, "proxy_said": dict(error.said)})
+    fields = {"proxy": proxy, "dest": endpoint.address, "host": endpoint.host, "port": endpoint.port,
+              "timeout": timeout, "status": error.status or "", "evidence": "", "port_note": "", "rule": ""}
+    if error.status is None:
+        silent = error.stage == TIMEOUT and error.reason == NO_ANSWER
+        template = _SILENT_TUNNEL if silent else _PROXY_FAILED
+        fields["status"] = error.message
+    else:
+        cause = proxy_cause.classify(error.status, error.said)
+        template = _TUNNEL_WORDS[cause.kind]
+        fields["evidence"] = f", {cause.evidence}" if cause.evidence else ""
+        details["cause"] = cause.kind
+        if cause.kind == proxy_cause.POLICY and "squid" in error.said.get("server", "") + error.said.get("via", ""):
+            fields["rule"] = " (squid: the SSL_ports ACL and http_access rules)"
+            if endpoint.port != 443:
+                fields["port_note"] = f"; squid's default allows CONNECT to port 443 only, not {endpoint.port}"
+    code, summary, fix = template
+    return Finding(code, summary.format(**fields), details, remediation=fix.format(**fields),
+                   evidence=replace(evidence, http_status=error.status, error=error.stage))
+
+
+def probe_tunnel(endpoint: Endpoint, choice: ProxyChoice, probe: ProbeContext) -> Finding:
+    """The endpoint's tunnel as the proxy probe opened it, or opened here when the proxy check did not run."""
+    from dtdoctor.checks import proxy as proxy_check
+
+    opened = probe.fact(proxy_check.ID, proxy_check.proxy_target(choice))
+    if isinstance(opened, dict) and endpoint.address in opened:
+        return tunnel_verdict(endpoint, choice, opened[endpoint.address], probe.timeout)
+    return tunnel_verdict(endpoint, choice, proxy_check.try_tunnel(choice, endpoint, probe), probe.timeout)
+
+
 def host_attempts(ctx: RunContext, endpoint: Endpoint, addresses: list[str], timeout: float) -> list[net_tcp.Attempt]:
     """This run's connects to every directly reached port of the endpoint's host, made once, all at once.
 
@@ -234,7 +361,14 @@ def plan(ctx: RunContext) -> list[Probe]:
     def probe_for(endpoint: Endpoint) -> Probe:
         choice = route(ctx, endpoint)
         if choice.url is not None:
-            return Probe(endpoint.address, constant(proxied(endpoint.address, choice)))
+            from dtdoctor.checks import proxy as proxy_check
+
+            return Probe(
+                endpoint.address,
+                lambda probe: probe_tunnel(endpoint, choice, probe),
+                requires=((proxy_check.ID, proxy_check.proxy_target(choice)),),
+                budget=2.0,
+            )
         return Probe(
             endpoint.address,
             lambda probe: probe_endpoint(endpoint, probe),

@@ -10,8 +10,10 @@ through which proxy and why) is part of every result.
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 from dtdoctor.checks import config_url
 from dtdoctor.checks import proxy as proxy_check
@@ -94,6 +96,17 @@ CODES = codes(
         "allows it; clients with current defaults refuse it (a server that offers nothing newer is "
         "tls.handshake_failed).",
         "Enable TLS 1.2 or 1.3 on the server or the middlebox in front of it.",
+    ),
+    Code(
+        "tls.inspected",
+        Status.WARN,
+        "The connection to a Dynatrace SaaS host is inspected: its certificate chain ends at a root that is not "
+        "a public CA in Mozilla's list, so something in between re-signs the traffic.",
+        "A TLS-inspecting proxy or firewall (squid ssl-bump, a next-generation firewall) whose CA this host "
+        "trusts locally (--ca-bundle or the system store). Agents that do not trust that CA fail, and what the "
+        "proxy judges about Dynatrace's real certificate is hidden from this host.",
+        "Ask the team that runs the inspecting device (the summary names the issuer) to exempt the Dynatrace "
+        "hosts from inspection, or make sure every agent trusts its CA.",
     ),
     Code(
         "tls.handshake_failed",
@@ -180,120 +193,232 @@ def _remediation_for_ca(endpoint: Endpoint, what: str) -> str:
 
 def judge(endpoint: Endpoint, found: tls_probe.Assessment, warn_days: int, now: datetime.datetime) -> Finding:
     """Turn the handshakes into one verdict with the certificate evidence."""
-    from dtdoctor.net.certs import hostname_matches
-
     route = found.route
     details: dict[str, Any] = {"route": proxy_check.route_details(route)}
     if found.ca_bundle is not None:
         details["ca_bundle"] = str(found.ca_bundle)
-    system = found.system
     via = "" if route.direct else f" (via proxy {route.display})"
+    broken = _NO_CERTIFICATE_VERDICT.get(found.system.outcome)
+    if broken is not None:
+        return broken(endpoint, found, details, via)
+    chain_facts = _chain_evidence(found, details, now)
+    if found.system.ok:
+        return _verified(endpoint, found, chain_facts, details, via, warn_days, now)
+    return _verify_failed(endpoint, found, chain_facts, details, via, now)
 
-    if system.outcome == tls_probe.TUNNEL_FAILED and system.tunnel_error is not None:
-        finding = proxy_check.tunnel_finding(system.tunnel_error, route.display, endpoint.address)
-        return Finding(finding.code, finding.summary, {**details, **finding.details}, remediation=finding.remediation)
-    if system.outcome == tls_probe.CONNECT_FAILED:
-        details["error"] = system.message
-        return Finding(
-            "tls.handshake_failed",
-            f"no connection for the TLS handshake: {system.message}",
-            details,
-            remediation="See the dns and tcp results for this endpoint.",
-        )
-    if system.outcome == tls_probe.TIMEOUT:
-        details["elapsed_ms"] = system.elapsed_ms
-        return Finding(
-            "tls.timeout",
-            f"{endpoint.address} accepted TCP{via} but no TLS handshake completed within "
-            f"{system.elapsed_ms / 1000:.1f} s",
-            details,
-        )
-    if system.outcome == tls_probe.FAILED:
-        return _handshake_failed(endpoint, found, details, via)
 
+def _tunnel_failed(endpoint: Endpoint, found: tls_probe.Assessment, details: dict[str, Any], via: str) -> Finding:
+    error = found.system.tunnel_error
+    if error is None:
+        return _connect_failed(endpoint, found, details, via)
+    finding = proxy_check.tunnel_finding(error, found.route.display, endpoint.address)
+    return Finding(finding.code, finding.summary, {**details, **finding.details}, remediation=finding.remediation)
+
+
+def _connect_failed(endpoint: Endpoint, found: tls_probe.Assessment, details: dict[str, Any], via: str) -> Finding:
+    details["error"] = found.system.message
+    return Finding(
+        "tls.handshake_failed",
+        f"no connection for the TLS handshake: {found.system.message}",
+        details,
+        remediation="See the dns and tcp results for this endpoint.",
+    )
+
+
+def _timed_out(endpoint: Endpoint, found: tls_probe.Assessment, details: dict[str, Any], via: str) -> Finding:
+    details["elapsed_ms"] = found.system.elapsed_ms
+    return Finding(
+        "tls.timeout",
+        f"{endpoint.address} accepted TCP{via} but no TLS handshake completed within "
+        f"{found.system.elapsed_ms / 1000:.1f} s",
+        details,
+    )
+
+
+# Classify: handshakes that ended before any certificate could be judged.
+_NO_CERTIFICATE_VERDICT: dict[str, Callable[[Endpoint, tls_probe.Assessment, dict[str, Any], str], Finding]] = {
+    tls_probe.TUNNEL_FAILED: _tunnel_failed,
+    tls_probe.CONNECT_FAILED: _connect_failed,
+    tls_probe.TIMEOUT: _timed_out,
+    tls_probe.FAILED: lambda endpoint, found, details, via: _handshake_failed(endpoint, found, details, via),
+}
+
+
+def _chain_evidence(found: tls_probe.Assessment, details: dict[str, Any], now: datetime.datetime) -> list[Any]:
+    """The presented chain as facts, recorded in the details."""
     presented = found.presented
     chain_facts = _facts_list(presented.chain) if presented is not None else []
     if presented is not None:
         details["chain"] = [facts.short() for facts in chain_facts]
         details["chain_complete"] = presented.chain_complete
     details["trust_stores"] = found.store_verdicts()
-    leaf = chain_facts[0] if chain_facts else None
-    if leaf is not None:
-        details["leaf"] = leaf.to_json()
-        details["days_left"] = leaf.days_left(now)
+    if chain_facts:
+        details["leaf"] = chain_facts[0].to_json()
+        details["days_left"] = chain_facts[0].days_left(now)
+    return chain_facts
 
-    if system.ok:
-        details["protocol"] = system.version
-        details["cipher"] = system.cipher
-        if leaf is None:  # verified, but the certificate would not parse: nothing more to judge
-            return Finding("tls.ok", f"{system.version}{via}, certificate verified", details)
-        days = leaf.days_left(now)
-        where = f"{system.version}{via}, certificate for {leaf.subject_cn} from {leaf.issuer_cn}"
-        if system.version in _WEAK_VERSIONS:
-            return Finding("tls.weak_protocol", f"{where}: {system.version} is below TLS 1.2", details)
-        if days < warn_days:
-            return Finding(
-                "tls.expiring_soon",
-                f"certificate expires in {days} day(s) ({_day(leaf.not_after)}); {where}",
-                details,
-                remediation=f"Renew the certificate of {endpoint.host} before {_day(leaf.not_after)}.",
-            )
-        return Finding("tls.ok", f"{where}, valid {days} more days", details)
 
+def _verified(
+    endpoint: Endpoint, found: tls_probe.Assessment, chain: list[Any], details: dict[str, Any], via: str,
+    warn_days: int, now: datetime.datetime,
+) -> Finding:
+    system = found.system
+    details["protocol"] = system.version
+    details["cipher"] = system.cipher
+    if not chain:  # verified, but the certificate would not parse: nothing more to judge
+        return Finding("tls.ok", f"{system.version}{via}, certificate verified", details)
+    leaf = chain[0]
+    days = leaf.days_left(now)
+    where = f"{system.version}{via}, certificate for {leaf.subject_cn} from {leaf.issuer_cn}"
+    if system.version in _WEAK_VERSIONS:
+        return Finding("tls.weak_protocol", f"{where}: {system.version} is below TLS 1.2", details)
+    inspected = _inspection(endpoint, chain, details)
+    if inspected is not None:
+        return inspected
+    if days < warn_days:
+        return Finding(
+            "tls.expiring_soon",
+            f"certificate expires in {days} day(s) ({_day(leaf.not_after)}); {where}",
+            details,
+            remediation=f"Renew the certificate of {endpoint.host} before {_day(leaf.not_after)}.",
+        )
+    return Finding("tls.ok", f"{where}, valid {days} more days", details)
+
+
+def _is_dynatrace_saas(host: str) -> bool:
+    name = host.lower().rstrip(".")
+    return name == "dynatrace.com" or name.endswith(".dynatrace.com")
+
+
+def _inspection(endpoint: Endpoint, chain: list[Any], details: dict[str, Any]) -> Finding | None:
+    """``tls.inspected`` when a Dynatrace SaaS chain ends in a root that is not in Mozilla's list.
+
+    Dynatrace's own hosts carry certificates from public CAs; a chain to any
+    other root was made by something in between that re-signs the traffic.
+    """
+    if not _is_dynatrace_saas(endpoint.host):
+        return None
+    top = chain[-1]
+    root = top.subject if top.self_issued else top.issuer
+    if root in mozilla_roots():
+        return None
+    issuer = chain[0].issuer_cn or chain[0].issuer
+    details["inspected_by"] = chain[0].issuer
+    details["root"] = root
+    return Finding(
+        "tls.inspected",
+        f"the traffic to {endpoint.host} is inspected: its certificate was issued by '{issuer}', and the chain "
+        f"ends at '{top.issuer_cn if not top.self_issued else top.subject_cn}', which is not a public CA in "
+        "Mozilla's list (this host trusts it locally)",
+        details,
+    )
+
+
+def mozilla_roots() -> frozenset[str]:
+    """The subjects of Mozilla's root list, as certifi ships it (read once)."""
+    return _mozilla_roots()
+
+
+@functools.lru_cache(maxsize=1)
+def _mozilla_roots() -> frozenset[str]:
+    import certifi
+
+    from dtdoctor.net.roots import read_bundle
+
+    return frozenset(root.subject for root in read_bundle(Path(certifi.where())).values())
+
+
+def _verify_failed(
+    endpoint: Endpoint, found: tls_probe.Assessment, chain: list[Any], details: dict[str, Any], via: str,
+    now: datetime.datetime,
+) -> Finding:
+    from dtdoctor.net.certs import hostname_matches
+
+    system = found.system
     details["verify_code"] = system.verify_code
     details["verify_message"] = system.verify_message
     # Even a trusted certificate would not help a server that offers only an outdated protocol.
     outdated = _outdated_protocol_only(endpoint, found, details, via)
     if outdated is not None:
         return outdated
-    if leaf is None:
+    if not chain:
         return Finding(
             "tls.handshake_failed",
             f"certificate verification failed ({system.verify_message}) and the certificate could not be read",
             details,
         )
+    leaf = chain[0]
     # OpenSSL stops at the first error; list what else is visibly wrong with the leaf, so one fix
     # is not followed by a surprise.
+    mismatch = not hostname_matches(leaf, endpoint.host)
     visible = {
         "expired": leaf.expired(now),
         "not_yet_valid": leaf.not_yet_valid(now),
-        "hostname_mismatch": not hostname_matches(leaf, endpoint.host),
+        "hostname_mismatch": mismatch,
         "self_signed": leaf.self_issued,
     }
     details["leaf_problems"] = [name for name, present in visible.items() if present]
-    code = system.verify_code
-    if code == _V_CERT_HAS_EXPIRED or (code is None and leaf.expired(now)):
-        return _expired(endpoint, chain_facts, details, now)
-    if code == _V_CERT_NOT_YET_VALID or (code is None and leaf.not_yet_valid(now)):
-        return _not_yet_valid(endpoint, chain_facts, details, now)
-    chain_error = code in _CHAIN_CODES
+    cause = _verify_cause(system.verify_code, visible, len(chain))
+    return _VERIFY_VERDICT[cause](endpoint, chain, found.presented, details, now)
+
+
+def _verify_cause(code: int | None, visible: dict[str, bool], chain_length: int) -> str:
+    """Which failure to name, from OpenSSL's verify code and what the leaf shows."""
+    if code == _V_CERT_HAS_EXPIRED or (code is None and visible["expired"]):
+        return "expired"
+    if code == _V_CERT_NOT_YET_VALID or (code is None and visible["not_yet_valid"]):
+        return "not_yet_valid"
     if code in (_V_HOSTNAME_MISMATCH, _V_IP_ADDRESS_MISMATCH) or (
-        not chain_error and not hostname_matches(leaf, endpoint.host)
+        code not in _CHAIN_CODES and visible["hostname_mismatch"]
     ):
-        names = leaf.names or [leaf.subject_cn]
-        details["certificate_names"] = names
-        example = next((name for name in names if not name.startswith("*")), names[0].replace("*", "<name>", 1))
-        return Finding(
-            "tls.hostname_mismatch",
-            f"the certificate is for {', '.join(names[:6])}{' ...' if len(names) > 6 else ''}, not {endpoint.host}",
-            details,
-            remediation=(
-                f"Use a URL with a name the certificate covers (e.g. https://{example}:{endpoint.port}) if it is the "
-                f"same server, or have the certificate reissued to include {endpoint.host}."
-            ),
-        )
-    if code == _V_DEPTH_ZERO_SELF_SIGNED or (leaf.self_issued and len(chain_facts) == 1):
-        return Finding(
-            "tls.self_signed",
-            f"{endpoint.host} presents a self-signed certificate ({leaf.subject_cn}) that this host does not trust",
-            details,
-            remediation=(
-                f"Install a certificate from a trusted CA on {endpoint.host}, or trust this one: save it with "
-                f"`{_SHOW_CHAIN.format(address=endpoint.address, host=endpoint.host)}` and pass it with "
-                "`--ca-bundle /path/to/cert.pem` (and to every client that sends to it)."
-            ),
-        )
-    return _untrusted(endpoint, chain_facts, presented, details, code)
+        return "hostname_mismatch"
+    if code == _V_DEPTH_ZERO_SELF_SIGNED or (visible["self_signed"] and chain_length == 1):
+        return "self_signed"
+    return "untrusted"
+
+
+def _hostname_mismatch(
+    endpoint: Endpoint, chain: list[Any], presented: Any, details: dict[str, Any], now: datetime.datetime
+) -> Finding:
+    leaf = chain[0]
+    names = leaf.names or [leaf.subject_cn]
+    details["certificate_names"] = names
+    example = next((name for name in names if not name.startswith("*")), names[0].replace("*", "<name>", 1))
+    return Finding(
+        "tls.hostname_mismatch",
+        f"the certificate is for {', '.join(names[:6])}{' ...' if len(names) > 6 else ''}, not {endpoint.host}",
+        details,
+        remediation=(
+            f"Use a URL with a name the certificate covers (e.g. https://{example}:{endpoint.port}) if it is the "
+            f"same server, or have the certificate reissued to include {endpoint.host}."
+        ),
+    )
+
+
+def _self_signed(
+    endpoint: Endpoint, chain: list[Any], presented: Any, details: dict[str, Any], now: datetime.datetime
+) -> Finding:
+    return Finding(
+        "tls.self_signed",
+        f"{endpoint.host} presents a self-signed certificate ({chain[0].subject_cn}) that this host does not trust",
+        details,
+        remediation=(
+            f"Install a certificate from a trusted CA on {endpoint.host}, or trust this one: save it with "
+            f"`{_SHOW_CHAIN.format(address=endpoint.address, host=endpoint.host)}` and pass it with "
+            "`--ca-bundle /path/to/cert.pem` (and to every client that sends to it)."
+        ),
+    )
+
+
+_VERIFY_VERDICT: dict[str, Callable[[Endpoint, list[Any], Any, dict[str, Any], datetime.datetime], Finding]] = {
+    "expired": lambda endpoint, chain, presented, details, now: _expired(endpoint, chain, details, now),
+    "not_yet_valid": lambda endpoint, chain, presented, details, now: _not_yet_valid(endpoint, chain, details, now),
+    "hostname_mismatch": _hostname_mismatch,
+    "self_signed": _self_signed,
+    "untrusted": lambda endpoint, chain, presented, details, now: _untrusted(
+        endpoint, chain, presented, details, details.get("verify_code")
+    ),
+}
 
 
 def _outdated_protocol_only(

@@ -18,6 +18,7 @@ recognised and named.
 from __future__ import annotations
 
 import base64
+import re
 import select
 import socket
 import ssl
@@ -38,6 +39,9 @@ STATUS = "status"
 PROTOCOL = "protocol"
 UNSUPPORTED = "unsupported"
 PROXY_TLS = "proxy_tls"  # the TLS handshake with an https:// proxy itself failed
+NO_ANSWER = "no_answer"  # reason: the proxy took the CONNECT but said nothing in time (busy reaching the destination)
+# Stages at which the proxy itself failed, before any destination mattered.
+PROXY_STAGES = (RESOLVE, CONNECT, PROXY_TLS, PROTOCOL, UNSUPPORTED)
 
 # OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH.
 _NAME_MISMATCH = (62, 64)
@@ -65,14 +69,25 @@ class ProxyAddress:
 
 
 class TunnelError(Exception):
-    """The tunnel could not be opened; ``stage`` says where it broke."""
+    """The tunnel could not be opened; ``stage`` says where it broke.
 
-    def __init__(self, stage: str, message: str, status: int | None = None, reason: str = "") -> None:
+    ``said`` is what the proxy told about its own failure, when it answered
+    with an error status: the headers that carry a cause (``X-Squid-Error``,
+    ``Proxy-Status`` of RFC 9209, ``Proxy-Authenticate``, ``Via``,
+    ``Server``) and the error page's title.
+    """
+
+    def __init__(
+        self, stage: str, message: str, status: int | None = None, reason: str = "",
+        said: dict[str, str] | None = None, credentials_sent: bool = False,
+    ) -> None:
         super().__init__(message)
         self.stage = stage
         self.message = message
         self.status = status
         self.reason = reason
+        self.said = said or {}
+        self.credentials_sent = credentials_sent
 
 
 def parse_proxy(url: str) -> ProxyAddress:
@@ -224,17 +239,19 @@ def _speaks_plain_http(proxy: ProxyAddress, timeout: float) -> bool:
     return not any(words in answer.lower() for words in _TLS_PORT_WORDS)
 
 
-def _some_body(sock: socket.socket, wait: float) -> bytes:
-    """Up to 4 KiB of what follows the head, for as long as ``wait`` allows (the peer may keep the connection)."""
+def _some_body(sock: socket.socket, wait: float, limit: int = 4096) -> bytes:
+    """Up to ``limit`` bytes (4 KiB at most) of what follows the head, for as long as ``wait`` allows
+    (the peer may keep the connection)."""
     body = b""
     deadline = time.monotonic() + wait
-    while len(body) < 4096:
+    limit = min(limit, 4096)
+    while len(body) < limit:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
         sock.settimeout(remaining)
         try:
-            chunk = sock.recv(4096 - len(body))
+            chunk = sock.recv(limit - len(body))
         except OSError:  # socket.timeout included: what came is what there is
             break
         if not chunk:
@@ -296,7 +313,9 @@ def _handshake(sock: socket.socket, proxy: ProxyAddress, host: str, port: int, t
         sock.sendall(request)
         head = _read_head(sock, time.monotonic() + timeout)
     except socket.timeout:
-        raise TunnelError(TIMEOUT, f"the proxy {proxy.address} did not answer CONNECT within {timeout:g} s") from None
+        raise TunnelError(
+            TIMEOUT, f"the proxy {proxy.address} did not answer CONNECT within {timeout:g} s", reason=NO_ANSWER
+        ) from None
     except OSError as exc:
         raise TunnelError(PROTOCOL, f"the proxy {proxy.address} broke the connection: {exc.strerror or exc}") from None
     status_line = head.split(b"\r\n", 1)[0].decode("latin-1").strip()
@@ -309,8 +328,35 @@ def _handshake(sock: socket.socket, proxy: ProxyAddress, host: str, port: int, t
     reason = pieces[2] if len(pieces) > 2 else ""
     if not 200 <= status < 300:
         message = f"the proxy answered CONNECT {authority} with {status} {reason}".strip()
-        raise TunnelError(STATUS, message, status, reason)
+        said = _what_the_proxy_said(sock, head, timeout)
+        raise TunnelError(STATUS, message, status, reason, said, proxy.credentials is not None)
     return status_line
+
+
+# Headers in which a proxy says why it failed; each kept once, shortened, as untrusted text.
+_TELLING_HEADERS = ("x-squid-error", "proxy-status", "proxy-authenticate", "via", "server")
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def _what_the_proxy_said(sock: socket.socket, head: bytes, timeout: float) -> dict[str, str]:
+    said: dict[str, str] = {}
+    length = 4096
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.decode("latin-1").partition(":")
+        key = name.strip().lower()
+        if key == "content-length":
+            length = ascii_int(value.strip(), 9) or 0
+        if key in _TELLING_HEADERS:
+            text = " ".join(value.split())[:200]
+            said[key] = f"{said[key]}, {text}" if key in said else text
+    try:
+        body = _some_body(sock, min(timeout, 1.0), length) if length else b""
+    except OSError:
+        body = b""
+    title = _TITLE.search(body)
+    if title:
+        said["title"] = " ".join(title.group(1).decode("utf-8", "replace").split())[:160]
+    return said
 
 
 def _read_head(sock: socket.socket, deadline: float) -> bytes:

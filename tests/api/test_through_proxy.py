@@ -29,7 +29,7 @@ def test_api_and_token_checks_go_through_the_proxy(run, ca):
                       url=f"https://{TENANT}:{server.port}/e/abc",
                       environ={"HTTPS_PROXY": f"http://127.0.0.1:{proxy_port}"})
     assert one(results, "dns").code == "dns.proxied" and one(results, "dns").status is Status.SKIP
-    assert one(results, "tcp").code == "tcp.proxied" and "HTTPS_PROXY" in one(results, "tcp").summary
+    assert one(results, "tcp").code == "tcp.tunnel_open" and "HTTPS_PROXY" in one(results, "tcp").summary
     assert one(results, "proxy").code == "proxy.ok"
     assert one(results, "tls").code == "tls.ok"
     assert one(results, "api").code == "api.ok"

@@ -134,15 +134,17 @@ def depends(report: dict[str, Any], check_id: str) -> dict[str, list[str]]:
 
 
 def test_the_edges_follow_the_route(ca: trustme.CA, ca_bundle: str) -> None:
-    """Through a proxy the remote checks wait for it, not for a direct TCP connection; direct, for TCP."""
+    """Every remote check waits for the endpoint's tcp result: through a proxy that is its own tunnel,
+    which waits for the proxy; direct, a TCP connect."""
     with configuration("proxy", ca, ca_bundle) as (environ, options):
         _, proxied, _ = run_recording(environ, options)
     with configuration("send test event", ca, ca_bundle) as (environ, options):
         _, direct, _ = run_recording(environ, options)
     for check_id in ("tls", "clock"):
-        assert list(depends(proxied, check_id).values()) == [["proxy"]]
-    assert list(depends(proxied, "api").values()) == [["proxy", "tls"]]
-    assert list(depends(proxied, "token").values()) == [["config.token", "proxy", "tls", "api"]]
+        assert list(depends(proxied, check_id).values()) == [["tcp"]]
+    assert list(depends(proxied, "tcp").values()) == [["proxy"]]
+    assert list(depends(proxied, "api").values()) == [["tcp", "tls"]]
+    assert list(depends(proxied, "token").values()) == [["config.token", "tcp", "tls", "api"]]
     assert set(map(tuple, depends(direct, "api").values())) == {("tcp", "tls")}
     event = depends(direct, "event")
     assert sorted(event.values()) == sorted([["config.token", "tcp", "tls", "api"]] * 2 + [["eec"]])

@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Sequence
 
@@ -62,11 +63,23 @@ def popen_in(namespace: str, argv: Sequence[str], log: IO[bytes]) -> subprocess.
     return subprocess.Popen(["ip", "netns", "exec", namespace, *argv], stdout=log, stderr=subprocess.STDOUT)
 
 
-def acquire_lock() -> IO[str]:
-    """One lab at a time on this machine: a second test run waits instead of tearing down the first one's lab."""
+def acquire_lock(wait: float | None) -> IO[str] | None:
+    """One lab at a time on this machine: a second test run waits instead of tearing down the first one's lab.
+
+    ``wait`` None waits as long as it takes; otherwise None is returned when the
+    lab stays busy that long.
+    """
     handle = open(_LOCK_PATH, "a")  # held for the whole session
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    return handle
+    deadline = None if wait is None else time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if deadline is None else fcntl.LOCK_NB))
+            return handle
+        except BlockingIOError:
+            if deadline is not None and time.monotonic() > deadline:
+                handle.close()
+                return None
+            time.sleep(0.5)
 
 
 def leftovers() -> list[str]:

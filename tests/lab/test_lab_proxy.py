@@ -1,6 +1,12 @@
-"""Debian's squid with its default configuration, in front of the lab's servers."""
+"""Debian's squid with its default configuration, in front of the lab's servers.
+
+Each endpoint's tunnel is judged on its own (at the endpoint's tcp result),
+from what squid says about its failure (X-Squid-Error and the status).
+"""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 import pytest
 
@@ -9,30 +15,92 @@ from tests.lab.services import HOSTS, PROXY_PASSWORD, PROXY_USER, name
 pytestmark = pytest.mark.lab
 
 PROXY = f"http://{HOSTS['proxy']}:3128"
+ENV = f"https://{name('good')}/e/abc12345"
 
 
 def test_default_squid_tunnels_443(check):
-    run = check("--url", f"https://{name('good')}/e/abc12345", "--proxy", PROXY, "--only", "proxy,tls")
+    run = check("--url", ENV, "--proxy", PROXY, "--only", "proxy,tcp,tls")
+    assert run.result("proxy")["code"] == "proxy.ok", run.words("proxy")
+    assert run.result("tcp")["code"] == "tcp.tunnel_open", run.words("tcp")
+    assert run.result("tls")["code"] == "tls.ok", run.words("tls")
+
+
+def test_a_refused_9999_fails_only_the_9999_endpoint(check):
+    run = check("--url", ENV, "--activegate", f"https://{name('fw')}:9999", "--proxy", PROXY,
+                "--only", "proxy,tcp,tls")
+    assert run.result("proxy")["code"] == "proxy.ok", run.words("proxy")
+    refused = run.result("tcp", f"{name('fw')}:9999")
+    assert refused["code"] == "tcp.tunnel_refused", refused["summary"]
+    assert "X-Squid-Error: ERR_ACCESS_DENIED" in refused["summary"]
+    assert "squid's default allows CONNECT to port 443 only, not 9999" in refused["summary"]
+    assert "SSL_ports" in refused["remediation"]
+    # The environment on 443 goes on through its working tunnel.
+    assert run.result("tcp", f"{name('good')}:443")["code"] == "tcp.tunnel_open"
+    assert run.result("tls", f"{name('good')}:443")["code"] == "tls.ok"
+    assert run.result("tls", f"{name('fw')}:9999")["code"] == "prerequisite.failed"
+
+
+def test_squid_that_cannot_connect_says_so(check):
+    run = check("--url", f"https://{name('dns')}/e/abc12345", "--proxy", PROXY, "--only", "proxy,tcp")
+    found = run.result("tcp")
+    assert found["code"] == "tcp.tunnel_failed", found["summary"]
+    assert f"proxy {PROXY} cannot connect to {name('dns')}:443" in found["summary"]
+    assert "ERR_CONNECT_FAIL 111 (Connection refused)" in found["summary"]
+    assert "allow CONNECT" not in found["remediation"]
+
+
+def test_squid_that_cannot_resolve_the_name_says_so(check):
+    # squid 5.7 answers a CONNECT to a name it cannot resolve with 500 ERR_CANNOT_FORWARD.
+    run = check("--url", f"https://{name('nope')}/e/abc12345", "--proxy", PROXY, "--only", "proxy,tcp")
+    found = run.result("tcp")
+    assert found["code"] == "tcp.tunnel_failed", found["summary"]
+    assert "could not forward" in found["summary"] and "cannot resolve" in found["summary"]
+    assert "ERR_CANNOT_FORWARD" in found["summary"]
+
+
+def test_tunnels_open_at_once_and_a_silent_one_is_named(check):
+    # squid's own connections to blackhole.lab.test are dropped: it never answers those CONNECTs.
+    run = check("--url", ENV, "--activegate", f"https://{name('blackhole')}:443",
+                "--activegate", f"https://{HOSTS['blackhole']}:443", "--proxy", PROXY,
+                "--only", "proxy,tcp", timeout=2)
+    assert run.result("proxy")["code"] == "proxy.ok", run.words("proxy")
+    for target in (f"{name('blackhole')}:443", f"{HOSTS['blackhole']}:443"):
+        found = run.result("tcp", target)
+        assert found["code"] == "tcp.tunnel_failed", found["summary"]
+        assert "said nothing within 2 s" in found["summary"]
+    assert run.result("tcp", f"{name('good')}:443")["code"] == "tcp.tunnel_open"
+    assert run.seconds < 2 * 2 + 3  # two dead tunnels, one timeout
+
+
+def authproxy(user: str, password: str) -> str:
+    return f"http://{quote(user, safe='')}:{quote(password, safe='')}@{HOSTS['authproxy']}:3128"
+
+
+def test_basic_auth_with_right_credentials(check):
+    run = check("--url", ENV, "--proxy", authproxy(PROXY_USER, PROXY_PASSWORD), "--only", "proxy,tcp,tls")
     assert run.result("proxy")["code"] == "proxy.ok", run.words("proxy")
     assert run.result("tls")["code"] == "tls.ok", run.words("tls")
 
 
-def test_default_squid_denies_connect_to_9999(check):
-    run = check("--url", f"https://{name('fw')}:9999/e/abc12345", "--proxy", PROXY, "--only", "proxy")
-    found = run.result("proxy")
-    assert found["code"] == "proxy.failed", run.words("proxy")
-    assert "403" in run.words("proxy")
-
-
-def test_basic_auth_with_right_credentials(check):
-    from urllib.parse import quote
-
-    proxy = f"http://{PROXY_USER}:{quote(PROXY_PASSWORD, safe='')}@{HOSTS['authproxy']}:3128"
-    run = check("--url", f"https://{name('good')}/e/abc12345", "--proxy", proxy, "--only", "proxy,tls")
-    assert run.result("proxy")["code"] == "proxy.ok", run.words("proxy")
-
-
 def test_basic_auth_without_credentials(check):
-    run = check("--url", f"https://{name('good')}/e/abc12345", "--proxy", f"http://{HOSTS['authproxy']}:3128",
-                "--only", "proxy")
-    assert run.result("proxy")["code"] == "proxy.auth_required", run.words("proxy")
+    run = check("--url", ENV, "--proxy", f"http://{HOSTS['authproxy']}:3128", "--only", "proxy")
+    found = run.result("proxy")
+    assert found["code"] == "proxy.auth_required", found["summary"]
+    assert "none were sent" in found["summary"]
+
+
+def test_wrong_credentials_are_said_to_be_rejected(check):
+    run = check("--url", ENV, "--proxy", authproxy(PROXY_USER, "wrong-password"), "--only", "proxy")
+    found = run.result("proxy")
+    assert found["code"] == "proxy.auth_required", found["summary"]
+    assert "rejected the credentials" in found["summary"]
+    assert "put them in the proxy URL" not in found["remediation"]
+
+
+def test_ntlm_only_proxy_says_dtdoctor_speaks_basic_only(check):
+    run = check("--url", ENV, "--proxy", authproxy(PROXY_USER, PROXY_PASSWORD).replace(
+        HOSTS["authproxy"], HOSTS["ntlmproxy"]), "--only", "proxy")
+    found = run.result("proxy")
+    assert found["code"] == "proxy.auth_required", found["summary"]
+    assert "accepts only NTLM authentication" in found["summary"]
+    assert "Basic only" in found["summary"]

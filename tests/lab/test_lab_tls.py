@@ -45,3 +45,21 @@ def test_tls13_only_server_passes(check):
 def test_captive_page_is_not_dynatrace(check):
     run = check("--url", managed("captive"), "--only", "dns,tcp,tls,api")
     assert run.result("api")["code"] == "api.not_dynatrace", run.words("api")
+
+
+def test_a_dynatrace_host_behind_a_private_root_is_inspected(check):
+    # The lab DNS sends the SaaS name to nginx, whose chain ends in the lab's own root (trusted via --ca-bundle),
+    # as a TLS-inspecting proxy's would.
+    from tests.lab.services import SAAS_HOST
+
+    run = check("--url", f"https://{SAAS_HOST}", "--only", "dns,tcp,tls")
+    found = run.result("tls")
+    assert found["code"] == "tls.inspected" and found["status"] == "warn", run.words("tls")
+    assert f"the traffic to {SAAS_HOST} is inspected" in found["summary"]
+    assert "issued by 'Testing CA" in found["summary"] or "issued by '" in found["summary"]
+    assert "not a public CA in Mozilla's list" in found["summary"]
+
+
+def test_a_managed_host_behind_the_same_root_is_not_called_inspected(check):
+    run = check("--url", managed("good"), "--only", "dns,tcp,tls")
+    assert run.result("tls")["code"] == "tls.ok"
