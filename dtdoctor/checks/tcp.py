@@ -34,7 +34,8 @@ CODES = codes(
     Code(
         "tcp.proxied",
         Status.SKIP,
-        "The endpoint is reached through a proxy, so a direct connection is neither needed nor tried.",
+        "The endpoint is reached through a proxy, so a direct connection is neither needed nor tried "
+        "(reports of dtdoctor before its tunnel codes; now the tunnel itself is judged: tcp.tunnel_open).",
         "A proxy applies to it (--proxy, HTTPS_PROXY or ALL_PROXY, and NO_PROXY does not exclude it).",
         "",
     ),
@@ -340,17 +341,6 @@ def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
     every = host_attempts(probe.run, endpoint, addresses, probe.timeout)
     mine = [attempt for attempt in every if attempt.port == endpoint.port]
     return judge(endpoint, mine, probe.timeout, [attempt for attempt in every if attempt.port != endpoint.port])
-
-
-def proxied(what: str, choice: ProxyChoice) -> Finding:
-    """Why a direct probe was not made: traffic goes through a proxy, checked by ``proxy``."""
-    return Finding(
-        "tcp.proxied",
-        f"not checked directly: {what} is reached through proxy {choice.display} (from {choice.source}); "
-        "the proxy check tests that path",
-        {"proxy": choice.display, "source": choice.source},
-        evidence=Evidence(route="proxy", proxy=choice.display),
-    )
 
 
 def plan(ctx: RunContext) -> list[Probe]:
