@@ -109,6 +109,17 @@ CODES = codes(
         "hosts from inspection, or make sure every agent trusts its CA.",
     ),
     Code(
+        "tls.large_packets_dropped",
+        Status.FAIL,
+        "The network path to the endpoint drops large packets: the TLS handshake completes only when this host "
+        "asks for small ones.",
+        "An MTU black hole: a VPN, tunnel or link with a smaller MTU on the way, and the ICMP 'fragmentation "
+        "needed' / 'packet too big' messages that would shrink the packets are blocked by a firewall.",
+        "Ask the network team to let ICMP 'fragmentation needed' (type 3 code 4) and ICMPv6 'packet too big' "
+        "through, or to clamp the TCP MSS on the router of the smaller link; as a stopgap, lower this host's "
+        "MTU (`ip link set dev <if> mtu 1400`).",
+    ),
+    Code(
         "tls.handshake_failed",
         Status.FAIL,
         "The TLS handshake failed before any certificate could be judged.",
@@ -227,6 +238,16 @@ def _connect_failed(endpoint: Endpoint, found: tls_probe.Assessment, details: di
 
 def _timed_out(endpoint: Endpoint, found: tls_probe.Assessment, details: dict[str, Any], via: str) -> Finding:
     details["elapsed_ms"] = found.system.elapsed_ms
+    small = found.small_segments
+    if small is not None:
+        details["small_segments"] = {"mss": tls_probe.SMALL_MSS, "outcome": small.outcome}
+    if small is not None and small.outcome in (tls_probe.OK, tls_probe.VERIFY_FAILED):
+        return Finding(
+            "tls.large_packets_dropped",
+            f"{endpoint.address} accepted TCP but the TLS handshake never completed; asking for small packets "
+            f"(TCP MSS {tls_probe.SMALL_MSS}) it completes: the path drops large packets",
+            details,
+        )
     return Finding(
         "tls.timeout",
         f"{endpoint.address} accepted TCP{via} but no TLS handshake completed within "

@@ -33,6 +33,8 @@ CONNECT_FAILED = "connect_failed"  # no TCP connection at all
 TUNNEL_FAILED = "tunnel_failed"  # the proxy refused or broke the tunnel
 
 UNVERIFIED = "unverified"
+# A segment size every path carries (IPv4's minimum MTU of 576 less headers, rounded down).
+SMALL_MSS = 500
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,11 @@ def legacy_context() -> ssl.SSLContext:
     return context
 
 
-def open_stream(host: str, port: int, route: ProxyChoice, timeout: float) -> socket.socket:
-    """A TCP stream to ``host:port``, direct or tunnelled; raises ``ConnectError`` or ``TunnelError``."""
+def open_stream(host: str, port: int, route: ProxyChoice, timeout: float, mss: int | None = None) -> socket.socket:
+    """A TCP stream to ``host:port``, direct or tunnelled; raises ``ConnectError`` or ``TunnelError``.
+
+    ``mss`` (direct only) caps the segment size this host asks the server to send.
+    """
     if route.url is not None:
         tunnel = open_tunnel(parse_proxy(route.url), host, port, timeout, route.ca_bundle)
         return tunnel.sock
@@ -104,10 +109,24 @@ def open_stream(host: str, port: int, route: ProxyChoice, timeout: float) -> soc
     last: OSError | None = None
     for address in resolution.addresses:
         try:
-            return socket.create_connection((address, port), timeout=timeout)
+            if mss is None:
+                return socket.create_connection((address, port), timeout=timeout)
+            return _small_segments((address, port), timeout, mss)
         except OSError as exc:  # socket.timeout included
             last = exc
     raise ConnectError(f"cannot connect to {format_address(host, port)}: {last}")
+
+
+def _small_segments(address: tuple[str, int], timeout: float, mss: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
+        sock.settimeout(timeout)
+        sock.connect(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 # Python 3.10 and newer expose the chain the server presented; 3.9 only the leaf.
@@ -230,7 +249,8 @@ def _chain_of(tls_sock: ssl.SSLSocket) -> tuple[tuple[bytes, ...], bool]:
 
 
 def handshake(
-    host: str, port: int, context: ssl.SSLContext, store: str, route: ProxyChoice, timeout: float
+    host: str, port: int, context: ssl.SSLContext, store: str, route: ProxyChoice, timeout: float,
+    mss: int | None = None,
 ) -> Handshake:
     if store == UNVERIFIED and not HAS_CHAIN_API:
         recorded = _recorded_unverified(host, port, context, route, timeout)
@@ -242,7 +262,7 @@ def handshake(
         return round((time.monotonic() - started) * 1000)
 
     try:
-        raw = open_stream(host, port, route, timeout)
+        raw = open_stream(host, port, route, timeout, mss)
     except TunnelError as exc:
         return Handshake(store, TUNNEL_FAILED, elapsed(), message=exc.message, tunnel_error=exc)
     except ConnectError as exc:
@@ -294,6 +314,8 @@ class Assessment:
     unverified: Handshake | None = None
     legacy: Handshake | None = None
     ca_bundle: Path | None = None
+    # After a handshake timeout: the same handshake asking for small TCP segments only.
+    small_segments: Handshake | None = None
 
     @property
     def presented(self) -> Handshake | None:
@@ -331,6 +353,11 @@ _PROTOCOL_REASONS = (
 def assess(endpoint: Endpoint, route: ProxyChoice, ca_bundle: Path | None, timeout: float) -> Assessment:
     host, port = endpoint.host, endpoint.port
     system = handshake(host, port, trust.shared_context(trust.SYSTEM, ca_bundle), trust.SYSTEM, route, timeout)
+    if system.outcome == TIMEOUT and route.direct:
+        # A path that drops large packets lets the handshake's small packets through, never the certificate:
+        # with small segments it completes.
+        small = handshake(host, port, unverified_context(), UNVERIFIED, route, timeout, mss=SMALL_MSS)
+        return Assessment(endpoint, route, system, ca_bundle=ca_bundle, small_segments=small)
     if system.outcome in (TIMEOUT, CONNECT_FAILED, TUNNEL_FAILED):
         return Assessment(endpoint, route, system, ca_bundle=ca_bundle)
     if system.outcome == FAILED:

@@ -63,3 +63,13 @@ def test_a_dynatrace_host_behind_a_private_root_is_inspected(check):
 def test_a_managed_host_behind_the_same_root_is_not_called_inspected(check):
     run = check("--url", managed("good"), "--only", "dns,tcp,tls")
     assert run.result("tls")["code"] == "tls.ok"
+
+
+@pytest.mark.parametrize("timeout", [2, 4])
+def test_a_path_that_drops_large_packets_is_named_at_any_timeout(check, timeout):
+    run = check("--url", managed("bigdrop"), "--only", "dns,tcp,tls", timeout=timeout)
+    assert run.result("tcp")["code"] == "tcp.open"
+    found = run.result("tls")
+    assert found["code"] == "tls.large_packets_dropped", run.words("tls")
+    assert "the path drops large packets" in found["summary"]
+    assert "fragmentation needed" in found["remediation"]
