@@ -5,9 +5,21 @@ Windows ``%PROGRAMFILES%\\dynatrace\\oneagent``, or a custom ``INSTALL_PATH``
 named by the service definition). The version comes from
 ``agent/installer.version`` (readable without root; the file Dynatrace's own
 bootstrapper reads), else ``oneagentctl --version``. Monitoring mode, host group,
-network zone and proxy come from ``oneagentctl`` (``--version``,
-``--get-monitoring-mode``, ``--get-host-group``, ``--get-network-zone``,
-``--get-proxy``; it needs root/admin); running processes from psutil.
+network zone, proxy, no-proxy list and server come from ``oneagentctl``
+(``--version``, ``--get-monitoring-mode``, ``--get-host-group``,
+``--get-network-zone``, ``--get-proxy``, ``--get-no-proxy``, ``--get-server``;
+docs "OneAgent configuration via command-line interface"; it needs
+root/admin, and the result says so when it cannot run); running processes
+from psutil. The exact output format of ``--get-no-proxy`` and
+``--get-server`` is unconfirmed: entries are read as a list separated by
+commas, semicolons or spaces, and servers as the http(s) URLs in the text.
+
+OneAgent's proxy is compared with this shell's for the environment host the
+way each would route it: OneAgent's proxy unless its no-proxy list names the
+host; the shell's by HTTPS_PROXY/NO_PROXY. Where OneAgent sends elsewhere
+(its server is an ActiveGate), the two paths differ by design and are not
+compared. OneAgent's proxy may hold a password: only its host and port are
+ever shown.
 
 ``oneagent.not_installed`` is a warning only when the user relies on the
 local endpoint (``--eec-port``/``DT_EEC_PORT`` given, or no environment URL
@@ -17,6 +29,7 @@ is ``skip``.
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -29,6 +42,7 @@ from dtdoctor.core.codes import Code, codes
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
 from dtdoctor.host.local_endpoint import (
+    Installation,
     eec_port,
     installation,
     oneagentctl,
@@ -36,7 +50,7 @@ from dtdoctor.host.local_endpoint import (
     relies_on_local_endpoint,
 )
 from dtdoctor.host.processes import oneagent_processes
-from dtdoctor.net.proxy import choose_proxy
+from dtdoctor.net.proxy import choose_proxy, no_proxy_match
 
 ID = "oneagent"
 
@@ -80,7 +94,11 @@ _QUESTIONS = {
     "host_group": "--get-host-group",
     "network_zone": "--get-network-zone",
     "proxy": "--get-proxy",
+    "no_proxy": "--get-no-proxy",
+    "server": "--get-server",
 }
+# Answers shown as they are; the proxy (it may hold a password), the no-proxy list and the servers are parsed.
+_SHOWN = ("version", "monitoring_mode", "host_group", "network_zone")
 
 
 def ask_oneagentctl(ctx: RunContext) -> tuple[dict[str, str | None], dict[str, str]]:
@@ -123,19 +141,47 @@ def _proxy_key(url: str | None) -> str | None:
     return f"{(parts.hostname or '').lower()}:{port or (443 if parts.scheme == 'https' else 80)}"
 
 
-def compare_proxies(ctx: RunContext, oneagent_proxy: str | None) -> tuple[bool, dict[str, object]]:
-    """Does OneAgent's proxy differ from the one this shell's clients would use for the environment?"""
-    environment = ctx.settings.environment
-    if environment is None:
-        return False, {"oneagent_proxy": _display(oneagent_proxy), "shell_proxy": "not compared (no environment URL)"}
-    choice = choose_proxy(environment.scheme, environment.host, environment.port, ctx.settings.proxy, ctx.environ)
-    ours, theirs = _proxy_key(choice.url), _proxy_key(oneagent_proxy)
+def split_entries(text: str | None) -> list[str]:
+    """A list oneagentctl printed: separated by commas, semicolons or white space, maybe in braces."""
+    return [entry for entry in re.split(r"[,;\s]+", (text or "").strip().strip("{}[]")) if entry]
+
+
+def server_urls(text: str | None) -> list[str]:
+    """The http(s) URLs in ``--get-server``'s answer, without any credentials."""
+    return [display_url(url) for url in re.findall(r"https?://[^\s,;{}\[\]\"']+", text or "")][:10]
+
+
+def _host_of(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def compare_proxies(ctx: RunContext, answers: dict[str, str | None]) -> tuple[bool, dict[str, object]]:
+    """Does OneAgent route the environment host through another proxy than this shell would?"""
+    oneagent_proxy, no_proxy = answers.get("proxy"), ",".join(split_entries(answers.get("no_proxy")))
+    servers = server_urls(answers.get("server"))
     details: dict[str, object] = {
         "oneagent_proxy": _display(oneagent_proxy),
+        "oneagent_no_proxy": split_entries(no_proxy),
+    }
+    environment = ctx.settings.environment
+    if environment is None:
+        details["shell_proxy"] = "not compared (no environment URL)"
+        return False, details
+    if servers and environment.host.lower() not in {_host_of(url) for url in servers}:
+        details["shell_proxy"] = "not compared: OneAgent sends to " + ", ".join(servers)
+        return False, details
+    bypass = no_proxy_match(environment.host, environment.port, no_proxy) if oneagent_proxy and no_proxy else None
+    choice = choose_proxy(environment.scheme, environment.host, environment.port, ctx.settings.proxy, ctx.environ)
+    theirs = None if bypass else _proxy_key(oneagent_proxy)
+    details.update({
+        "oneagent_route": "direct (its no-proxy list: " + bypass + ")" if bypass else _display(oneagent_proxy),
         "shell_proxy": choice.display,
         "shell_proxy_source": choice.source or choice.bypass or None,
-    }
-    return ours != theirs, details
+    })
+    return _proxy_key(choice.url) != theirs, details
 
 
 def _display(proxy: str | None) -> str:
@@ -159,35 +205,64 @@ def probe(probe_ctx: ProbeContext) -> Finding:
     details["processes"] = [process.to_json() for process in processes]
     if process_note:
         details["processes_note"] = process_note
-    relies = relies_on_local_endpoint(ctx)
     if not install.installed:
-        if processes:  # e.g. the host's OneAgent seen from a container that shares its PID namespace
-            details["note"] = "OneAgent processes run, but no installation was found under the filesystem root"
-        found = container.detection(probe_ctx)
-        where = ""
-        if found is not None and found.is_container:
-            where = f"; this is a {found.runtime} container: OneAgent runs on the host, not inside containers"
-            details["container"] = found.runtime
-        looked = ", ".join(install.looked_at[:2])
-        summary = f"OneAgent is not installed here (looked at {looked}){where}"
-        if relies and not where:
-            return Finding("oneagent.not_installed", summary, details, Status.WARN)
-        if where:  # expected in a container; the eec check carries the consequence and the advice
-            return Finding("oneagent.not_installed", summary, details, Status.SKIP, "")
-        return Finding(
-            "oneagent.not_installed",
-            summary + "; not needed: events go to the configured environment",
-            details,
-            Status.SKIP,
-            "",
-        )
+        return not_installed(probe_ctx, install, details, bool(processes))
+    answers = configuration(ctx, install.path, details)
+    described = describe(install.path, answers, details)
+    if not processes and not process_note:
+        return Finding("oneagent.not_running", f"{described}, but none of its processes run", details)
+    running = sorted({process.name or "?" for process in processes})
+    if running:
+        described += f"; running: {', '.join(running)}"
+    if answers.get("monitoring_mode") == "discovery":
+        described += "; Discovery mode has no local ingest endpoint (Full-Stack or Infrastructure needed)"
+    if "proxy" in answers:
+        differs, proxy_details = compare_proxies(ctx, answers)
+        details["proxy"] = proxy_details
+        if differs:
+            return Finding(
+                "oneagent.proxy_mismatch",
+                f"{described}; OneAgent's route to the environment is {proxy_details['oneagent_route']} but this "
+                f"shell would use {proxy_details['shell_proxy']}",
+                details,
+            )
+    return Finding("oneagent.installed", described, details)
 
+
+def not_installed(probe_ctx: ProbeContext, install: Installation, details: dict[str, object],
+                  running: bool) -> Finding:
+    if running:  # e.g. the host's OneAgent seen from a container that shares its PID namespace
+        details["note"] = "OneAgent processes run, but no installation was found under the filesystem root"
+    found = container.detection(probe_ctx)
+    where = ""
+    if found is not None and found.is_container:
+        where = f"; this is a {found.runtime} container: OneAgent runs on the host, not inside containers"
+        details["container"] = found.runtime
+    looked = ", ".join(install.looked_at[:2])
+    summary = f"OneAgent is not installed here (looked at {looked}){where}"
+    if relies_on_local_endpoint(probe_ctx.run) and not where:
+        return Finding("oneagent.not_installed", summary, details, Status.WARN)
+    if where:  # expected in a container; the eec check carries the consequence and the advice
+        return Finding("oneagent.not_installed", summary, details, Status.SKIP, "")
+    return Finding(
+        "oneagent.not_installed",
+        summary + "; not needed: events go to the configured environment",
+        details,
+        Status.SKIP,
+        "",
+    )
+
+
+def configuration(ctx: RunContext, install_path: Path | None, details: dict[str, object]) -> dict[str, str | None]:
+    """oneagentctl's answers (the installer.version file wins for the version); what could not be read says why."""
     tool = oneagentctl_path(ctx)
     details["oneagentctl"] = str(tool) if tool else None
     details["extensions_ingest_port"] = eec_port(ctx).to_json()
     answers, problems = ask_oneagentctl(ctx)
-    details.update({key: value for key, value in answers.items() if key != "proxy"})
-    file_version = installed_version(install.path)
+    details.update({key: value for key, value in answers.items() if key in _SHOWN})
+    if "server" in answers:
+        details["server"] = server_urls(answers["server"])
+    file_version = installed_version(install_path)
     if file_version:
         # The file needs no root, unlike oneagentctl; it is what the installer and the Operator read.
         details["version"] = file_version
@@ -198,38 +273,21 @@ def probe(probe_ctx: ProbeContext) -> Finding:
         details["version_source"] = "oneagentctl --version"
     if problems:
         details["oneagentctl_problems"] = sorted(set(problems.values()))
-    facts: list[str] = []
-    if answers.get("version"):
-        facts.append(f"version {answers['version']}")
-    if answers.get("monitoring_mode"):
-        facts.append(f"mode {answers['monitoring_mode']}")
-    if answers.get("host_group"):
-        facts.append(f"host group {answers['host_group']}")
-    if answers.get("network_zone"):
-        facts.append(f"network zone {answers['network_zone']}")
-    if problems and not answers:
-        facts.append("configuration not readable: " + sorted(set(problems.values()))[0])
-    described = f"OneAgent installed at {install.path}" + (f" ({', '.join(facts)})" if facts else "")
+        details["oneagentctl_unanswered"] = sorted(problems)
+    return answers
 
-    if not processes and not process_note:
-        return Finding("oneagent.not_running", f"{described}, but none of its processes run", details)
-    running = sorted({process.name or "?" for process in processes})
-    if running:
-        described += f"; running: {', '.join(running)}"
 
-    if answers.get("monitoring_mode") == "discovery":
-        described += "; Discovery mode has no local ingest endpoint (Full-Stack or Infrastructure needed)"
-    if "proxy" not in problems:
-        differs, proxy_details = compare_proxies(ctx, answers.get("proxy"))
-        details["proxy"] = proxy_details
-        if differs:
-            return Finding(
-                "oneagent.proxy_mismatch",
-                f"{described}; OneAgent's proxy is {proxy_details['oneagent_proxy']} but this shell would use "
-                f"{proxy_details['shell_proxy']} for the environment",
-                details,
-            )
-    return Finding("oneagent.installed", described, details)
+def describe(install_path: Path | None, answers: dict[str, str | None], details: dict[str, object]) -> str:
+    labels = (("version", "version"), ("monitoring_mode", "mode"), ("host_group", "host group"),
+              ("network_zone", "network zone"))
+    facts = [f"{label} {answers[key]}" for key, label in labels if answers.get(key)]
+    servers = details.get("server")
+    if isinstance(servers, list) and servers:
+        facts.append("sends to " + ", ".join(servers))
+    problems = details.get("oneagentctl_problems")
+    if isinstance(problems, list) and problems and not any(answers.get(key) for key in _SHOWN):
+        facts.append("configuration not readable: " + str(problems[0]))
+    return f"OneAgent installed at {install_path}" + (f" ({', '.join(facts)})" if facts else "")
 
 
 def plan(ctx: RunContext) -> list[Probe]:

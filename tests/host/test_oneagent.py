@@ -81,6 +81,45 @@ def test_proxy_mismatch_is_a_warning(tmp_path: Path, oneagent_running: int) -> N
     assert built.environ == {}
 
 
+def test_oneagents_no_proxy_list_is_used_for_its_route(tmp_path: Path, oneagent_running: int) -> None:
+    # OneAgent bypasses its proxy for the environment, as this shell (no proxy) does: the same route.
+    installed_host(tmp_path, get_proxy="proxy.corp:8080", get_no_proxy="localhost;.dynatrace.com")
+    finding = run(context({"DT_ENVIRONMENT_URL": URL}, tmp_path, timeout=3))
+    assert finding.code == "oneagent.installed", finding.summary
+    assert finding.details["proxy"]["oneagent_no_proxy"] == ["localhost", ".dynatrace.com"]
+    assert finding.details["proxy"]["oneagent_route"] == "direct (its no-proxy list: .dynatrace.com)"
+    # Through the shell's proxy, the same environment now takes another route than OneAgent's.
+    other = run(context({"DT_ENVIRONMENT_URL": URL, "HTTPS_PROXY": "http://proxy.corp:8080"}, tmp_path, timeout=3))
+    assert other.code == "oneagent.proxy_mismatch"
+
+
+def test_oneagents_server_is_reported_and_another_path_is_not_compared(tmp_path: Path, oneagent_running: int) -> None:
+    installed_host(tmp_path, get_proxy="proxy.corp:8080", get_server="{https://ag.example.com:9999/communication}")
+    finding = run(context({"DT_ENVIRONMENT_URL": URL}, tmp_path, timeout=3))
+    assert finding.code == "oneagent.installed", finding.summary
+    assert finding.details["server"] == ["https://ag.example.com:9999/communication"]
+    assert "sends to https://ag.example.com:9999/communication" in finding.summary
+    assert finding.details["proxy"]["shell_proxy"].startswith("not compared: OneAgent sends to")
+
+
+def test_oneagents_proxy_password_never_shows(tmp_path: Path, oneagent_running: int) -> None:
+    installed_host(tmp_path, get_proxy="http://svc:CANARYPROXYPASS@proxy.corp:8080")
+    finding = run(context({"DT_ENVIRONMENT_URL": URL}, tmp_path, timeout=3))
+    assert finding.code == "oneagent.proxy_mismatch"
+    assert "CANARYPROXYPASS" not in str(finding)
+    assert finding.details["proxy"]["oneagent_proxy"] == "proxy.corp:8080"
+
+
+def test_oneagentctl_that_cannot_run_is_named_per_question(tmp_path: Path) -> None:
+    installed_host(tmp_path)
+    tool = tmp_path / "opt/dynatrace/oneagent/agent/tools/oneagentctl"
+    tool.write_text("#!/bin/sh\necho 'needs root' >&2\nexit 2\n")
+    finding = run(context({"DT_ENVIRONMENT_URL": URL}, tmp_path, timeout=1))
+    assert "server" in finding.details["oneagentctl_unanswered"]
+    assert any("needs root" in problem for problem in finding.details["oneagentctl_problems"])
+    assert "proxy" not in finding.details  # nothing compared without OneAgent's answer
+
+
 def test_discovery_mode_is_named(tmp_path: Path, oneagent_running: int) -> None:
     installed_host(tmp_path, get_monitoring_mode="discovery")
     finding = run(context({"DT_ENVIRONMENT_URL": URL}, tmp_path, timeout=3))

@@ -175,6 +175,7 @@ class FakeHost:
             "--get-network-zone": "vienna.dc1",
             "--get-proxy": "",
             "--get-no-proxy": "",
+            "--get-server": "",
             "--get-extensions-ingest-port": "14499",
         }
         defaults.update(answers or {})
