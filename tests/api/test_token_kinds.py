@@ -73,3 +73,30 @@ def test_an_old_format_token_is_shown_by_its_prefix_only(server_tls, ca_bundle):
     assert report["config"]["token"] == "oLdF...<redacted>"
     assert report["checks"][0]["details"]["token_id"] == "oLdF..."
     assert report["checks"][0]["status"] == "warn" and result.exit_code == 1
+
+
+@pytest.mark.parametrize(("token", "secret"), [(token, secret) for token, _, code, secret in KINDS if code])
+def test_a_server_echoing_any_kind_of_token_never_gets_it_into_the_output(server_tls, ca_bundle, token, secret):
+    from tests.api.test_cli_end_to_end import Recorded, Reply
+
+    def echo(request: Recorded) -> Reply:
+        return Reply(401, {"error": {"code": 401, "message": f"bad token {request.authorization}"}})
+
+    with serve(echo, server_tls) as env:
+        result = invoke(["check", "--url", env.url(), "--ca-bundle", ca_bundle, "--timeout", "2", "-f", "json", "-v",
+                         "--only", "token"], {"DT_API_TOKEN": token})
+        assert any(request.authorization for request in env.requests)  # the token really went out
+    text = output_of(result)
+    assert secret not in text and secret[:12] not in text
+
+
+@pytest.mark.parametrize(("token", "secret"), [(token, secret) for token, _, _, secret in KINDS])
+def test_the_redactor_knows_the_secret_of_every_kind(token, secret):
+    from dtdoctor.app import register_secrets
+    from dtdoctor.redact import Redactor
+    from tests.support.factories import settings
+
+    redactor = Redactor()
+    register_secrets(settings({"DT_API_TOKEN": token}), redactor)
+    scrubbed = redactor.scrub(f"a server said: {token} / {secret}")
+    assert secret not in scrubbed and secret[:12] not in scrubbed
