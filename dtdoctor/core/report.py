@@ -86,6 +86,10 @@ def build_report(
             host["container"] = None if suffix in ("none", "wsl") else suffix
         if container.details.get("wsl"):
             host["wsl"] = True
+    oneagent = next((r for r in results if r.id == "oneagent"), None)
+    servers = oneagent.details.get("server") if oneagent is not None else None
+    if isinstance(servers, list) and servers:
+        host["oneagent_server"] = [str(server) for server in servers]  # where OneAgent itself sends
     return Report(
         tool_version=__version__,
         generated_at=utc_timestamp(started_at),

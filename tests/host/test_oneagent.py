@@ -188,3 +188,20 @@ def test_macos_is_unsupported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(host, "platform_name", lambda: "darwin")
     finding = run(context({}, tmp_path))
     assert finding.code == "check.unsupported"
+
+
+def test_the_report_host_facts_name_where_oneagent_sends(tmp_path: Path, oneagent_running: int) -> None:
+    import datetime as dt
+
+    from dtdoctor.checks.base import Check, Probe, constant
+    from dtdoctor.core.report import build_report
+    from dtdoctor.core.runner import run_checks
+
+    installed_host(tmp_path, get_server="https://ag.example.com:9999/communication")
+    ctx = context({"DT_ENVIRONMENT_URL": URL}, tmp_path, timeout=3)
+    finding = run(ctx)
+    only = Check(id="oneagent", title="OneAgent", codes=oneagent.CODES,
+                 plan=lambda _: [Probe("local", constant(finding))])
+    results = run_checks([only], ctx)
+    report = build_report(results, ctx.settings, {"hostname": "h"}, dt.datetime.now(dt.timezone.utc), 1)
+    assert report.host["oneagent_server"] == ["https://ag.example.com:9999/communication"]
