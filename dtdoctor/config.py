@@ -165,12 +165,12 @@ def url_password(text: str | None) -> str | None:
     return unquote(password if colon else user) or None
 
 
-def parse_url(text: str, role: str = "environment") -> ParsedUrl:
-    """Parse and classify an environment (``role="environment"``) or ActiveGate URL."""
+def _split(text: str) -> tuple[SplitResult, int | None, list[str]] | str:
+    """The parts of a URL, its port and notes; or why it cannot be used."""
     raw = text.strip()
     problem = _text_problem(raw)
     if problem is not None:
-        return ParsedUrl(text, None, problem)
+        return problem
     notes: list[str] = []
     if "://" not in raw:
         raw = "https://" + raw
@@ -179,27 +179,32 @@ def parse_url(text: str, role: str = "environment") -> ParsedUrl:
         parts = urlsplit(raw)
         port = parts.port
     except ValueError as exc:
-        return ParsedUrl(text, None, f"cannot parse the URL ({exc})")
-    problem = _authority_problem(parts, port)
-    if problem is not None:
+        return f"cannot parse the URL ({exc})"
+    return _authority_problem(parts, port) or (parts, port, notes)
+
+
+def parse_url(text: str, role: str = "environment") -> ParsedUrl:
+    """Parse and classify an environment (``role="environment"``) or ActiveGate URL."""
+    split = _split(text)
+    if isinstance(split, str):
         # The text may hold credentials: only ever show it without them.
-        return ParsedUrl(display_url(text), None, problem)
-    scheme = parts.scheme.lower()
+        return ParsedUrl(display_url(text), None, split)
+    parts, port, notes = split
     if parts.query or parts.fragment:
         notes.append("query and fragment ignored")
     host, path, converted_from = _generation(parts, role, notes)
-    port = _default_port(port, scheme, role)
     root = _api_root(path)
     match = _ENV_PATH.match(root)
     if root and not match:
         return ParsedUrl(
             text, None, f"unexpected path {parts.path!r}: expected none (SaaS) or /e/<environment-id>"
         )
-    environment_id = match.group("env") if match else None
-    kind = _classify(host, port, environment_id, role)
-    if kind is EndpointKind.SAAS and environment_id is None:
-        environment_id = host.split(".", 1)[0]
-    base_url = _origin(scheme, host, port) + (f"/e/{environment_id}" if match else "")
+    scheme = parts.scheme.lower()
+    port = _default_port(port, scheme, role)
+    path_id = match.group("env") if match else None
+    kind = _classify(host, port, path_id, role)
+    environment_id = host.split(".", 1)[0] if kind is EndpointKind.SAAS and path_id is None else path_id
+    base_url = _origin(scheme, host, port) + (f"/e/{path_id}" if path_id else "")
     endpoint = Endpoint(scheme, host, port, kind, environment_id, base_url, role, tuple(notes), converted_from)
     return ParsedUrl(text, endpoint)
 

@@ -149,22 +149,27 @@ def evidence(parsed: ParsedToken, source: TokenSource) -> dict[str, object]:
     return found
 
 
+def findings(parsed: ParsedToken, source: TokenSource) -> list[str]:
+    """Every code that applies to the token, worst first (the table of verdicts)."""
+    kind_code = _BY_KIND.get(parsed.kind) if parsed.kind is not None else None
+    rules = (
+        (kind_code, parsed.token is None),  # a wrong kind: not an API token at all
+        ("token.malformed", parsed.token is None),
+        ("token.whitespace", bool(parsed.strays)),
+        ("token.file_insecure", _insecure(source) and not _secret_volume(source)),
+        (kind_code, True),
+    )
+    return list(dict.fromkeys(code for code, applies in rules if applies and code is not None))
+
+
 def classify(parsed: ParsedToken | None, source: TokenSource) -> tuple[str, dict[str, object]]:
     """The verdict on the configured token, its evidence, and the other findings in ``also``."""
     if parsed is None:
         return "token.missing", {}
     found = evidence(parsed, source)
-    kind_code = _BY_KIND.get(parsed.kind) if parsed.kind is not None else None
-    rules = (
-        (kind_code, parsed.token is None and kind_code is not None),
-        ("token.malformed", parsed.token is None),
-        ("token.whitespace", bool(parsed.strays)),
-        ("token.file_insecure", _insecure(source) and not _secret_volume(source)),
-        (kind_code, kind_code is not None),
-    )
-    applying = [code for code, applies in rules if applies and code is not None]
-    code = applying[0] if applying else "token.present"
-    also = [other for other in dict.fromkeys(applying[1:]) if other not in (code, "token.malformed")]
+    applying = findings(parsed, source) or ["token.present"]
+    code = applying[0]
+    also = [other for other in applying[1:] if other != "token.malformed"]
     if also:
         found["also"] = also
     if parsed.error and code == "token.malformed":

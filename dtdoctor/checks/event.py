@@ -88,19 +88,24 @@ def correlation_ids(data: Any) -> list[str]:
     return found
 
 
-def ingest_results(response: http.HttpResponse) -> dict[str, object]:
-    """What a 2xx answer says per event: correlation ids, the report count, statuses other than OK."""
+def _json_object(response: http.HttpResponse) -> dict[str, Any]:
     try:
         data = response.json() if response.body.strip() else {}
     except ValueError:
-        data = {}
-    results = data.get("eventIngestResults") if isinstance(data, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def ingest_results(response: http.HttpResponse) -> dict[str, object]:
+    """What a 2xx answer says per event: correlation ids, the report count, statuses other than OK."""
+    data = _json_object(response)
+    results = data.get("eventIngestResults")
     items = results if isinstance(results, list) else []  # another shape says nothing per event
     statuses = [str(item["status"]) for item in items if isinstance(item, dict) and item.get("status") is not None]
     # docs: each ingest result's status is "OK" on success; anything else is a per-event refusal.
     return {
         "correlation_ids": correlation_ids(data),
-        "report_count": data.get("reportCount") if isinstance(data, dict) else None,
+        "report_count": data.get("reportCount"),
         "refused_statuses": [status for status in statuses if status != "OK"],
     }
 
@@ -140,6 +145,21 @@ _TOKEN_REMEDIATION = (
 )
 
 
+def _words(where: str, response: http.HttpResponse, found: dict[str, object], header: object) -> dict[str, object]:
+    """What the summary templates quote, from the verdict's evidence."""
+    ids, refused = found.get("correlation_ids"), found.get("refused_statuses")
+    return {
+        **found,
+        "where": where,
+        "status": response.status,
+        "ident": f", correlation id {ids[0]}" if isinstance(ids, list) and ids else "",
+        "header": f", sent with {header}" if header else "",
+        "refused": ", ".join(str(item) for item in refused) if isinstance(refused, list) else "",
+        "message": f": {found['error']}" if found.get("error") else "",
+        "advice": str(found.get("advice", "")),
+    }
+
+
 def judge(probe: ProbeContext, where: str, response: http.HttpResponse, local: bool) -> Finding:
     settings = probe.run.settings
     details = http.response_evidence(settings, response)
@@ -153,18 +173,8 @@ def judge(probe: ProbeContext, where: str, response: http.HttpResponse, local: b
         finding = api.redirect_finding("event", response, where)
         return Finding("event.failed", finding.summary if finding else f"{where}: redirect", details)
     details.update({key: value for key, value in found.items() if key != "refused_statuses"})
-    ids, refused = found.get("correlation_ids"), found.get("refused_statuses")
-    words = {
-        **found,
-        "where": where,
-        "status": response.status,
-        "ident": f", correlation id {ids[0]}" if isinstance(ids, list) and ids else "",
-        "header": f", sent with {details['authorization']}" if "authorization" in details else "",
-        "refused": ", ".join(str(item) for item in refused) if isinstance(refused, list) else "",
-        "message": f": {found['error']}" if found.get("error") else "",
-        "advice": str(found.get("advice", "")),
-    }
     code, template = SUMMARIES[verdict]
+    words = _words(where, response, found, details.get("authorization"))
     return Finding(code, template.format(**words), details, remediation=remediation(verdict, response, local, found))
 
 

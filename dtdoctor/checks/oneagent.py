@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 from dtdoctor import host
 from dtdoctor.checks import container
 from dtdoctor.checks.base import LOCAL, Check, Finding, Probe, ProbeContext
-from dtdoctor.config import display_url
+from dtdoctor.config import Endpoint, display_url
 from dtdoctor.core.codes import Code, codes
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
@@ -161,27 +161,30 @@ def _host_of(url: str) -> str:
 def compare_proxies(ctx: RunContext, answers: dict[str, str | None]) -> tuple[bool, dict[str, object]]:
     """Does OneAgent route the environment host through another proxy than this shell would?"""
     oneagent_proxy, no_proxy = answers.get("proxy"), ",".join(split_entries(answers.get("no_proxy")))
-    servers = server_urls(answers.get("server"))
     details: dict[str, object] = {
         "oneagent_proxy": _display(oneagent_proxy),
         "oneagent_no_proxy": split_entries(no_proxy),
     }
     environment = ctx.settings.environment
-    if environment is None:
-        details["shell_proxy"] = "not compared (no environment URL)"
-        return False, details
-    if servers and environment.host.lower() not in {_host_of(url) for url in servers}:
-        details["shell_proxy"] = "not compared: OneAgent sends to " + ", ".join(servers)
+    elsewhere = _sends_elsewhere(environment, server_urls(answers.get("server")))
+    if environment is None or elsewhere:
+        details["shell_proxy"] = elsewhere or "not compared (no environment URL)"
         return False, details
     bypass = no_proxy_match(environment.host, environment.port, no_proxy) if oneagent_proxy and no_proxy else None
     choice = choose_proxy(environment.scheme, environment.host, environment.port, ctx.settings.proxy, ctx.environ)
-    theirs = None if bypass else _proxy_key(oneagent_proxy)
     details.update({
-        "oneagent_route": "direct (its no-proxy list: " + bypass + ")" if bypass else _display(oneagent_proxy),
+        "oneagent_route": f"direct (its no-proxy list: {bypass})" if bypass else _display(oneagent_proxy),
         "shell_proxy": choice.display,
         "shell_proxy_source": choice.source or choice.bypass or None,
     })
-    return _proxy_key(choice.url) != theirs, details
+    return _proxy_key(choice.url) != (None if bypass else _proxy_key(oneagent_proxy)), details
+
+
+def _sends_elsewhere(environment: Endpoint | None, servers: list[str]) -> str | None:
+    """Why the routes are not compared: OneAgent's servers do not include the environment host."""
+    if environment is None or not servers or environment.host.lower() in {_host_of(url) for url in servers}:
+        return None
+    return "not compared: OneAgent sends to " + ", ".join(servers)
 
 
 def _display(proxy: str | None) -> str:
@@ -212,21 +215,27 @@ def probe(probe_ctx: ProbeContext) -> Finding:
     if not processes and not process_note:
         return Finding("oneagent.not_running", f"{described}, but none of its processes run", details)
     running = sorted({process.name or "?" for process in processes})
-    if running:
-        described += f"; running: {', '.join(running)}"
+    clauses = [f"running: {', '.join(running)}"] if running else []
     if answers.get("monitoring_mode") == "discovery":
-        described += "; Discovery mode has no local ingest endpoint (Full-Stack or Infrastructure needed)"
-    if "proxy" in answers:
-        differs, proxy_details = compare_proxies(ctx, answers)
-        details["proxy"] = proxy_details
-        if differs:
-            return Finding(
-                "oneagent.proxy_mismatch",
-                f"{described}; OneAgent's route to the environment is {proxy_details['oneagent_route']} but this "
-                f"shell would use {proxy_details['shell_proxy']}",
-                details,
-            )
-    return Finding("oneagent.installed", described, details)
+        clauses.append("Discovery mode has no local ingest endpoint (Full-Stack or Infrastructure needed)")
+    return proxy_verdict(ctx, answers, "; ".join([described, *clauses]), details)
+
+
+def proxy_verdict(ctx: RunContext, answers: dict[str, str | None], described: str,
+                  details: dict[str, object]) -> Finding:
+    """``oneagent.proxy_mismatch`` when the routes differ, else ``oneagent.installed``."""
+    if "proxy" not in answers:
+        return Finding("oneagent.installed", described, details)
+    differs, proxy_details = compare_proxies(ctx, answers)
+    details["proxy"] = proxy_details
+    if not differs:
+        return Finding("oneagent.installed", described, details)
+    return Finding(
+        "oneagent.proxy_mismatch",
+        f"{described}; OneAgent's route to the environment is {proxy_details['oneagent_route']} but this "
+        f"shell would use {proxy_details['shell_proxy']}",
+        details,
+    )
 
 
 def not_installed(probe_ctx: ProbeContext, install: Installation, details: dict[str, object],

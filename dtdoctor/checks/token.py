@@ -413,11 +413,18 @@ def ask(endpoint: Endpoint, where: str, probe: ProbeContext) -> Finding:
     except http.HttpFailure as failure:
         finding = api.failure_finding("token", failure, where, single_code="token.unverified")
         return api.with_exchange(probe.run, endpoint, finding, failure)
-    if response.status in (403, 404, 405) and not response.is_redirect:
-        foreign = api.not_dynatrace_reason(settings, response)
-        if foreign is None and (http.dynatrace_error(response) is not None or response.status != 403):
-            return infer(probe, endpoint, where, f"the token lookup answered HTTP {response.status}")
+    if lookup_unavailable(settings, response):
+        return infer(probe, endpoint, where, f"the token lookup answered HTTP {response.status}")
     return api.with_exchange(probe.run, endpoint, judge_answer(settings, response, where), response)
+
+
+def lookup_unavailable(settings: Settings, response: http.HttpResponse) -> bool:
+    """Dynatrace answered that it has no lookup here (404/405, or 403 in its own error format)."""
+    if response.status not in (403, 404, 405) or response.is_redirect:
+        return False
+    if api.not_dynatrace_reason(settings, response) is not None:
+        return False
+    return http.dynatrace_error(response) is not None or response.status != 403
 
 
 def judge_answer(settings: Settings, response: http.HttpResponse, where: str) -> Finding:

@@ -65,6 +65,13 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def oneagent_facts(results: Sequence[CheckResult]) -> dict[str, Any]:
+    """Where OneAgent itself sends (``oneagentctl --get-server``), from the oneagent result when it could tell."""
+    oneagent = next((r for r in results if r.id == "oneagent"), None)
+    servers = oneagent.details.get("server") if oneagent is not None else None
+    return {"oneagent_server": [str(server) for server in servers]} if isinstance(servers, list) and servers else {}
+
+
 def build_report(
     results: Sequence[CheckResult],
     settings: Settings,
@@ -86,10 +93,7 @@ def build_report(
             host["container"] = None if suffix in ("none", "wsl") else suffix
         if container.details.get("wsl"):
             host["wsl"] = True
-    oneagent = next((r for r in results if r.id == "oneagent"), None)
-    servers = oneagent.details.get("server") if oneagent is not None else None
-    if isinstance(servers, list) and servers:
-        host["oneagent_server"] = [str(server) for server in servers]  # where OneAgent itself sends
+    host.update(oneagent_facts(results))
     return Report(
         tool_version=__version__,
         generated_at=utc_timestamp(started_at),
