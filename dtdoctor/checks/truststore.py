@@ -654,8 +654,7 @@ def _noon(day: datetime.date) -> datetime.datetime:
     return datetime.datetime(day.year, day.month, day.day, 12, tzinfo=datetime.timezone.utc)
 
 
-# Verdicts whose advice depends on whether a newer package exists: only these ask the package manager
-# (apt-cache reads every list on disk, about half a second on a small machine).
+# Verdicts whose advice depends on whether a newer package exists: only these read the package lists.
 _ASKS_FOR_NEWEST = ("truststore.root_missing", "truststore.outdated", "truststore.stale")
 
 
@@ -663,7 +662,7 @@ def judge(evidence: Evidence, ctx: RunContext) -> Finding:
     found = classify(evidence)
     facts = evidence.facts
     if found[0] in _ASKS_FOR_NEWEST and facts.package is not None:
-        newest = ca_package.newest(ctx.root, facts.family, ctx.timeout)
+        newest = ca_package.newest(ctx.root, facts.family, facts.package.version, ctx.timeout)
         evidence = Evidence(dataclasses.replace(facts, newest=newest), evidence.endpoints)
     return Finding(
         found[0], summarize(evidence, found), details_of(evidence, found), remediation=remediation(evidence, found)

@@ -20,8 +20,8 @@ or when a corporate CA is added):
 - Anything else (SUSE keeps the date in the rpm database only): no date.
 
 Whether the installed package is the newest one is asked of the package
-manager's local metadata only (``apt-cache policy`` with the lists already on
-disk, apk's cached indexes); never the network.
+manager's local metadata only (apt's package lists already on disk, apk's
+cached indexes); never the network.
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ import datetime
 import gzip
 import io
 import re
-import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from dtdoctor.host import apt_lists
 
 PACKAGE = "ca-certificates"
 P11KIT_LIST = "/usr/share/pki/ca-trust-source/ca-bundle.trust.p11-kit"
@@ -164,20 +165,12 @@ def installed(root: Path, family: str | None) -> PackageRecord | None:
     return None
 
 
-def _apt_candidate(root: Path, timeout: float) -> Newest:
-    command = ["apt-cache", f"-oDir={root}", f"-oDir::State::status={root / 'var/lib/dpkg/status'}"]
-    if root.resolve() != Path("/"):
-        # Another system's files (a test root, a mounted image): never write a cache file into them.
-        command += ["-oDir::Cache::pkgcache=", "-oDir::Cache::srcpkgcache="]
-    command += ["policy", PACKAGE]
-    try:
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.SubprocessError):
+def _apt_candidate(root: Path, installed_version: str, timeout: float) -> Newest:
+    offered = apt_lists.offered_versions(root, timeout)
+    if not offered:
         return Newest(False)
-    match = re.search(r"^\s*Candidate:\s*(\S+)", completed.stdout, re.MULTILINE)
-    if completed.returncode != 0 or not match or match.group(1) == "(none)":
-        return Newest(False)
-    return Newest(True, match.group(1), "apt-cache policy (the package lists on disk)")
+    # A version newer than every list offers (a backport, a local build) is the newest there is.
+    return Newest(True, apt_lists.newest([*offered, installed_version]), "apt's package lists on disk")
 
 
 def _apk_candidate(root: Path) -> Newest:
@@ -200,10 +193,10 @@ def _apk_order(version: str) -> tuple[int, ...]:
     return tuple(int(number) for number in re.findall(r"\d+", version))
 
 
-def newest(root: Path, family: str | None, timeout: float) -> Newest:
+def newest(root: Path, family: str | None, installed_version: str, timeout: float) -> Newest:
     """The newest ca-certificates the local package metadata offers (no network)."""
     if family == "debian":
-        return _apt_candidate(root, timeout)
+        return _apt_candidate(root, installed_version, timeout)
     if family == "alpine":
         return _apk_candidate(root)
     return Newest(False)
