@@ -36,7 +36,7 @@ from dtdoctor.config import Endpoint, Settings, display_url
 from dtdoctor.core.context import RunContext
 from dtdoctor.net.deadline import Watchdog
 from dtdoctor.net.proxy import choose_proxy
-from dtdoctor.net.trust import SYSTEM, ssl_context
+from dtdoctor.net.trust import SYSTEM, shared_context
 from dtdoctor.net.tunnel import proxy_tls_context
 
 MAX_BODY = 1024 * 1024  # 1 MiB: every legitimate answer dtdoctor asks for is a few hundred bytes
@@ -195,8 +195,8 @@ def safe_location(url: str) -> str:
 
 
 def _ssl_context(ctx: RunContext) -> ssl.SSLContext:
-    # Loading the trust store costs tens of milliseconds: once per run.
-    return ctx.memo("http.ssl_context", lambda: ssl_context(SYSTEM, ctx.settings.ca_bundle))
+    # Loading the trust store costs tens of milliseconds: the context the tls check built serves here too.
+    return shared_context(SYSTEM, ctx.settings.ca_bundle)
 
 
 def _tls_cause(exc: BaseException) -> ssl.SSLError | None:

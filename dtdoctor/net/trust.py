@@ -61,29 +61,54 @@ def ssl_context(store: str = SYSTEM, ca_bundle: Path | None = None) -> ssl.SSLCo
 
 _CONTEXTS: dict[tuple[object, ...], ssl.SSLContext] = {}
 _CONTEXTS_LOCK = threading.Lock()
+_BUILDING: dict[tuple[object, ...], threading.Lock] = {}
+
+
+def _stamp(path: str | os.PathLike[str] | None) -> tuple[object, ...]:
+    """What identifies a file's content without reading it: a rewrite, a replacement or a new link changes it."""
+    if path is None:
+        return (None,)
+    try:
+        status = os.stat(path)
+    except OSError:
+        return (str(path), None)
+    return (str(path), status.st_mtime_ns, status.st_size, status.st_ino)
+
+
+def _loaded_files(store: str) -> tuple[object, ...]:
+    """Stamps of the files and folder a store's context loads (none for the operating system's verifier)."""
+    if store == CERTIFI:
+        import certifi
+
+        return (_stamp(certifi.where()),)
+    if uses_os_verifier():
+        return ()
+    paths = ssl.get_default_verify_paths()  # honours SSL_CERT_FILE and SSL_CERT_DIR
+    return (_stamp(paths.cafile), _stamp(paths.capath))
 
 
 def shared_context(store: str = SYSTEM, ca_bundle: Path | None = None) -> ssl.SSLContext:
-    """``ssl_context``, built once per process for the same inputs.
+    """``ssl_context``, built once for the same inputs and shared by every handshake that needs it.
 
     Loading a bundle of 150 roots costs a noticeable fraction of a second on a
-    small machine; a context can serve many handshakes and threads. The key
-    holds everything that changes what it trusts (OpenSSL reads
-    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` from the process environment).
+    small machine; a context can serve many handshakes and threads. Threads
+    asking at once wait for one build. The key holds everything that changes
+    what it trusts: the store's files and ``--ca-bundle`` by stamp, so a
+    long-running process (``serve``) builds a new context when one changes.
     """
-    bundle_stamp: float | None = None
-    if ca_bundle is not None:
-        try:
-            bundle_stamp = ca_bundle.stat().st_mtime
-        except OSError:
-            bundle_stamp = None
-    key = (store, str(ca_bundle), bundle_stamp, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    key = (store, _stamp(ca_bundle), _loaded_files(store))
     with _CONTEXTS_LOCK:
         found = _CONTEXTS.get(key)
-    if found is None:
-        found = ssl_context(store, ca_bundle)
+        building = _BUILDING.setdefault(key, threading.Lock())
+    if found is not None:
+        return found
+    with building:
         with _CONTEXTS_LOCK:
-            found = _CONTEXTS.setdefault(key, found)
+            found = _CONTEXTS.get(key)
+        if found is None:
+            found = ssl_context(store, ca_bundle)
+            with _CONTEXTS_LOCK:
+                _CONTEXTS[key] = found
     return found
 
 
