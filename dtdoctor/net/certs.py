@@ -127,57 +127,80 @@ def fingerprint(der: bytes) -> str:
 def cert_facts(der: bytes) -> CertFacts:
     """Parse one DER certificate; raises ``ValueError`` when it is not one."""
     from cryptography import x509
-    from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
 
     cert = x509.load_der_x509_certificate(der)
-
-    def common_name(name: x509.Name) -> str:
-        found = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-        if found:
-            return str(found[0].value)
-        return name.rfc4514_string()
-
-    dns_names: list[str] = []
-    ip_addresses: list[str] = []
-    try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
-        assert isinstance(san, x509.SubjectAlternativeName)
-        dns_names = [str(name) for name in san.get_values_for_type(x509.DNSName)]
-        ip_addresses = [str(address) for address in san.get_values_for_type(x509.IPAddress)]
-    except x509.ExtensionNotFound:
-        pass
-    is_ca = False
-    try:
-        constraints = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
-        assert isinstance(constraints, x509.BasicConstraints)
-        is_ca = constraints.ca
-    except x509.ExtensionNotFound:
-        pass
-    ca_issuers: list[str] = []
-    try:
-        access = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value
-        assert isinstance(access, x509.AuthorityInformationAccess)
-        for description in access:
-            if description.access_method == AuthorityInformationAccessOID.CA_ISSUERS and isinstance(
-                description.access_location, x509.UniformResourceIdentifier
-            ):
-                ca_issuers.append(description.access_location.value)
-    except x509.ExtensionNotFound:
-        pass
+    dns_names, ip_addresses = _alternative_names(cert)
     return CertFacts(
         subject=cert.subject.rfc4514_string(),
         issuer=cert.issuer.rfc4514_string(),
-        subject_cn=common_name(cert.subject),
-        issuer_cn=common_name(cert.issuer),
-        dns_names=tuple(dns_names),
-        ip_addresses=tuple(ip_addresses),
+        subject_cn=_common_name(cert.subject),
+        issuer_cn=_common_name(cert.issuer),
+        dns_names=dns_names,
+        ip_addresses=ip_addresses,
         not_before=_utc(cert, "not_valid_before"),
         not_after=_utc(cert, "not_valid_after"),
         sha256=fingerprint(der),
         serial=format(cert.serial_number, "X"),
         self_issued=cert.subject == cert.issuer,
-        is_ca=is_ca,
-        ca_issuers=tuple(ca_issuers),
+        is_ca=_is_ca(cert),
+        ca_issuers=_ca_issuers(cert),
+    )
+
+
+def _common_name(name: Any) -> str:
+    """The name's common name, or the whole name when it has none."""
+    from cryptography.x509.oid import NameOID
+
+    found = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if found:
+        return str(found[0].value)
+    return str(name.rfc4514_string())
+
+
+def _extension(cert: Any, oid: Any) -> Any:
+    """The value of one extension, or None when the certificate lacks it."""
+    from cryptography import x509
+
+    try:
+        return cert.extensions.get_extension_for_oid(oid).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _alternative_names(cert: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The DNS names and the IP addresses of the subject alternative names."""
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID
+
+    san = _extension(cert, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    if not isinstance(san, x509.SubjectAlternativeName):
+        return (), ()
+    dns_names = tuple(str(name) for name in san.get_values_for_type(x509.DNSName))
+    ip_addresses = tuple(str(address) for address in san.get_values_for_type(x509.IPAddress))
+    return dns_names, ip_addresses
+
+
+def _is_ca(cert: Any) -> bool:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID
+
+    constraints = _extension(cert, ExtensionOID.BASIC_CONSTRAINTS)
+    return isinstance(constraints, x509.BasicConstraints) and constraints.ca
+
+
+def _ca_issuers(cert: Any) -> tuple[str, ...]:
+    """The AIA caIssuers URLs: where the issuer's certificate can be downloaded."""
+    from cryptography import x509
+    from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+
+    access = _extension(cert, ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
+    if not isinstance(access, x509.AuthorityInformationAccess):
+        return ()
+    return tuple(
+        description.access_location.value
+        for description in access
+        if description.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+        and isinstance(description.access_location, x509.UniformResourceIdentifier)
     )
 
 
@@ -194,19 +217,26 @@ def _utc(cert: Any, attribute: str) -> datetime.datetime:
 def hostname_matches(facts: CertFacts, host: str) -> bool:
     """RFC 6125 matching as OpenSSL does it: one left-most wildcard label, IPs exactly."""
     host = host.lower().rstrip(".").strip("[]")
-    if facts.ip_addresses or ":" in host or host.replace(".", "").isdigit():
+    wanted = _ip_address(host) if facts.ip_addresses or ":" in host or host.replace(".", "").isdigit() else None
+    if wanted is not None:
         import ipaddress
 
-        try:
-            wanted = ipaddress.ip_address(host)
-        except ValueError:
-            pass
-        else:
-            return any(ipaddress.ip_address(address) == wanted for address in facts.ip_addresses)
-    for name in facts.dns_names:
-        name = name.lower().rstrip(".")
-        if name == host:
-            return True
-        if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
-            return True
-    return False
+        return any(ipaddress.ip_address(address) == wanted for address in facts.ip_addresses)
+    return any(_dns_name_matches(name.lower().rstrip("."), host) for name in facts.dns_names)
+
+
+def _ip_address(host: str) -> Any:
+    """The host as an IP address, or None when it is a name."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def _dns_name_matches(name: str, host: str) -> bool:
+    """One DNS name of a certificate against the host: exactly, or a left-most wildcard label."""
+    if name == host:
+        return True
+    return name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]
