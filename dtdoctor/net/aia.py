@@ -91,28 +91,10 @@ def issuer_of(leaf_der: bytes, candidates: list[Any]) -> bytes | None:
 def download_issuer(ctx: RunContext, url: str, leaf_der: bytes) -> IssuerDownload:
     """Fetch ``url`` (through the proxy its scheme and host call for) and pick the leaf's issuer from it."""
     from dtdoctor.net import http
-    from dtdoctor.net.proxy import choose_proxy
-    from dtdoctor.net.resolve import resolve
 
-    try:
-        scheme, host, port = http.origin(url)
-    except ValueError:
-        return IssuerDownload(url, error="the URL cannot be parsed")
-    if scheme not in ("http", "https"):
-        return IssuerDownload(url, error=f"only http and https URLs are fetched, not {scheme or 'this'}:")
-    if not host:
-        return IssuerDownload(url, error="the URL names no host")
-    if choose_proxy(scheme, host, port, ctx.settings.proxy, ctx.environ).direct:
-        # getaddrinfo has no timeout: resolve with one first, so a dead resolver costs the timeout, not minutes.
-        resolution = resolve(host.strip("[]"), ctx.timeout)
-        if not resolution.ok:
-            return IssuerDownload(url, error=f"cannot resolve {host}: {resolution.error_message}")
-        # The URL comes from a certificate nobody vouched for: never let it aim at a cloud metadata service.
-        link_local = [
-            address for address in resolution.addresses if ipaddress.ip_address(address.split("%", 1)[0]).is_link_local
-        ]
-        if link_local:
-            return IssuerDownload(url, error=f"not fetched: {host} is a link-local address ({link_local[0]})")
+    refusal = _url_refusal(ctx, url)
+    if refusal:
+        return IssuerDownload(url, error=refusal)
     try:
         answer = http.fetch(ctx, "GET", url, accept=_ACCEPT)
     except http.HttpFailure as failure:
@@ -127,6 +109,41 @@ def download_issuer(ctx: RunContext, url: str, leaf_der: bytes) -> IssuerDownloa
         what = "no certificate that issued the server's" if candidates else "no certificate"
         return IssuerDownload(url, error=f"the answer holds {what}")
     return IssuerDownload(url, issuer=issuer)
+
+
+def _url_refusal(ctx: RunContext, url: str) -> str:
+    """Why ``url`` is not fetched at all, or "" when it may be."""
+    from dtdoctor.net import http
+    from dtdoctor.net.proxy import choose_proxy
+
+    try:
+        scheme, host, port = http.origin(url)
+    except ValueError:
+        return "the URL cannot be parsed"
+    if scheme not in ("http", "https"):
+        return f"only http and https URLs are fetched, not {scheme or 'this'}:"
+    if not host:
+        return "the URL names no host"
+    if choose_proxy(scheme, host, port, ctx.settings.proxy, ctx.environ).direct:
+        return _direct_refusal(host, ctx.timeout)
+    return ""
+
+
+def _direct_refusal(host: str, timeout: float) -> str:
+    """Why a host reached directly is not fetched (unresolvable, link-local), or ""."""
+    from dtdoctor.net.resolve import resolve
+
+    # getaddrinfo has no timeout: resolve with one first, so a dead resolver costs the timeout, not minutes.
+    resolution = resolve(host.strip("[]"), timeout)
+    if not resolution.ok:
+        return f"cannot resolve {host}: {resolution.error_message}"
+    # The URL comes from a certificate nobody vouched for: never let it aim at a cloud metadata service.
+    link_local = [
+        address for address in resolution.addresses if ipaddress.ip_address(address.split("%", 1)[0]).is_link_local
+    ]
+    if link_local:
+        return f"not fetched: {host} is a link-local address ({link_local[0]})"
+    return ""
 
 
 def context_with(issuer_der: bytes, ca_bundle: Path | None) -> ssl.SSLContext:

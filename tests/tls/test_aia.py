@@ -169,3 +169,17 @@ def test_the_http_url_is_used_when_an_ldap_url_comes_first(
         result = only(run(tls, ctx=ctx), "tls", f"127.0.0.1:{port}")
     assert result.details["missing_issuer_url"] == url
     assert result.details["issuer_download"]["chain_verifies"] is True
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("http:///intermediate.crt", "the URL names no host"),
+        ("http://[::1/intermediate.crt", "the URL cannot be parsed"),
+    ],
+)
+def test_a_url_without_a_usable_host_is_never_fetched(url: str, error: str) -> None:
+    from dtdoctor.net.aia import download_issuer
+
+    download = download_issuer(ctx_for("https://127.0.0.1:1"), url, b"")
+    assert download.issuer is None and download.error == error
