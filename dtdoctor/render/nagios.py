@@ -76,40 +76,55 @@ def capped(value: float, limit: float | None) -> float:
     return value if limit is None else min(value, limit)
 
 
-def perfdata(report: Report) -> list[str]:
-    items: list[str] = []
-    used: set[str] = set()
+class _Perfdata:
+    """Perfdata items in order, each label made safe and unique."""
 
-    def add(label: str, value: float, uom: str = "", warn: str = "", crit: str = "", low: str = "",
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.used: set[str] = set()
+
+    def add(self, label: str, value: float, uom: str = "", warn: str = "", crit: str = "", low: str = "",
             high: str = "") -> None:
         safe = perf_label(label)
         unique, n = safe, 2
-        while unique in used:
+        while unique in self.used:
             unique, n = f"{safe}_{n}", n + 1
-        used.add(unique)
+        self.used.add(unique)
         thresholds = ";".join((warn, crit, low, high)).rstrip(";")
-        items.append(f"'{unique}'={number(value)}{uom}" + (f";{thresholds}" if thresholds else ""))
+        self.items.append(f"'{unique}'={number(value)}{uom}" + (f";{thresholds}" if thresholds else ""))
 
+
+def perfdata(report: Report) -> list[str]:
+    data = _Perfdata()
     for status, count in report.counts.items():
-        add(status, count, low="0", high=str(len(report.checks)))
-    add("duration", report.duration_ms, "ms", low="0")
+        data.add(status, count, low="0", high=str(len(report.checks)))
+    data.add("duration", report.duration_ms, "ms", low="0")
+    _latencies(data, report)
+    _expiries(data, report)
+    return data.items
+
+
+def _latencies(data: _Perfdata, report: Report) -> None:
+    """One latency per probe that went to the network, capped at the timeout, which is its max."""
     timeout = report.config.get("timeout_s")
     timeout_ms = float(timeout) * 1000 if isinstance(timeout, (int, float)) and timeout > 0 else None
+    high = "" if timeout_ms is None else number(timeout_ms)
     for result in report.checks:
         if has_latency(result):
-            add(f"{result.id} {result.target} latency", capped(latency_ms(result), timeout_ms), "ms", low="0",
-                high="" if timeout_ms is None else number(timeout_ms))
+            data.add(f"{result.id} {result.target} latency", capped(latency_ms(result), timeout_ms), "ms", low="0",
+                     high=high)
+
+
+def _expiries(data: _Perfdata, report: Report) -> None:
+    """Days left of everything that expires, warning at the run's expiry threshold, critical once expired."""
     warn_days = report.config.get("expiry_warn_days")
+    warn = f"{number(float(warn_days))}:" if isinstance(warn_days, (int, float)) else ""
     now = parse_utc(report.generated_at) or dt.datetime.now(dt.timezone.utc)
     for result in report.checks:
         expiring = result.evidence.expires_at()
-        if expiring is None:
-            continue
-        kind, moment = expiring
-        days = days_to_expiry(moment, now)
-        warn = f"{number(float(warn_days))}:" if isinstance(warn_days, (int, float)) else ""
-        add(f"{result.id} {result.target} {kind} days", days, warn=warn, crit="0:")
-    return items
+        if expiring is not None:
+            kind, moment = expiring
+            data.add(f"{result.id} {result.target} {kind} days", days_to_expiry(moment, now), warn=warn, crit="0:")
 
 
 def render(report: Report, options: RenderOptions) -> str:
