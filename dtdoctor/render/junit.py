@@ -71,10 +71,6 @@ def testcase(suite: ET.Element, result: CheckResult) -> None:
 
 def render(report: Report, options: RenderOptions) -> str:
     counts = report.counts
-    timestamp = report.generated_at.rstrip("Z")
-    if not _TIMESTAMP.fullmatch(timestamp):
-        timestamp = ""
-    hostname = xml_text(report.host.get("hostname") or "localhost")
     root = ET.Element(
         "testsuites",
         {
@@ -85,27 +81,36 @@ def render(report: Report, options: RenderOptions) -> str:
             "time": seconds(report.duration_ms),
         },
     )
+    shared = _suite_attributes(report)
     families: dict[str, list[CheckResult]] = {}
     for result in report.checks:
         families.setdefault(result.family, []).append(result)
     for index, (family, results) in enumerate(families.items()):
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            {
-                "name": xml_text(family),
-                "tests": str(len(results)),
-                "failures": str(sum(r.status is Status.FAIL for r in results)),
-                "errors": str(sum(r.status is Status.ERROR for r in results)),
-                "skipped": str(sum(r.status is Status.SKIP for r in results)),
-                "time": seconds(sum(r.duration_ms for r in results)),
-                **({"timestamp": timestamp} if timestamp else {}),
-                "hostname": hostname,
-                "id": str(index),
-                "package": "dtdoctor",
-            },
-        )
+        suite = ET.SubElement(root, "testsuite", _family_attributes(family, results, index, shared))
         for result in results:
             testcase(suite, result)
     ET.indent(root)  # readable in a CI artefact viewer and in diffs
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _suite_attributes(report: Report) -> dict[str, str]:
+    """The timestamp (when the schema's form allows it) and host name every suite carries."""
+    timestamp = report.generated_at.rstrip("Z")
+    shared = {"timestamp": timestamp} if _TIMESTAMP.fullmatch(timestamp) else {}
+    shared["hostname"] = xml_text(report.host.get("hostname") or "localhost")
+    return shared
+
+
+def _family_attributes(family: str, results: list[CheckResult], index: int, shared: dict[str, str]) -> dict[str, str]:
+    """One family's test suite: its tallies, the report's timestamp and host, its position."""
+    return {
+        "name": xml_text(family),
+        "tests": str(len(results)),
+        "failures": str(sum(r.status is Status.FAIL for r in results)),
+        "errors": str(sum(r.status is Status.ERROR for r in results)),
+        "skipped": str(sum(r.status is Status.SKIP for r in results)),
+        "time": seconds(sum(r.duration_ms for r in results)),
+        **shared,
+        "id": str(index),
+        "package": "dtdoctor",
+    }
