@@ -156,54 +156,74 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_TIMELINE_WIDTH, _BAR_LEFT, _BAR_RIGHT, _ROW_HEIGHT, _TOP = 960, 290, 890, 20, 26
+
+
 def timeline(results: Sequence[tuple[str, CheckResult]], run_ms: int) -> Timeline | None:
     """Bars from each probe's start to its end on one time axis: overlap is concurrency."""
     if not results:
         return None
-    width, bar_left, bar_right, row_height, top = 960, 290, 890, 20, 26
     total = max([run_ms] + [r.started_ms + r.duration_ms for _, r in results]) or 1
-    scale = (bar_right - bar_left) / total
+    scale = (_BAR_RIGHT - _BAR_LEFT) / total
     slowest = max(results, key=lambda item: item[1].duration_ms)[1]
     ordered = sorted(results, key=lambda item: (item[1].started_ms, item[1].started_ms + item[1].duration_ms))
-    rows: list[TimelineRow] = []
-    for index, (anchor, result) in enumerate(ordered):
-        x = bar_left + result.started_ms * scale
-        bar = max(result.duration_ms * scale, 2.0)
-        label = result.id if result.target in ("-", "local") else f"{result.id} {result.target}"
-        is_slowest = result is slowest and result.duration_ms > 0
-        duration = duration_text(result.duration_ms) + (" · slowest" if is_slowest else "")
-        # The duration goes right of the bar; where that would run off the edge, inside the bar's
-        # right end if the bar is wide enough, else left of the bar.
-        text_width = len(duration) * 6.5
-        if x + bar + 4 + text_width <= width:
-            text_x, text_anchor, placement = x + bar + 4, "start", "after"
-        elif bar > text_width + 8:
-            text_x, text_anchor, placement = x + bar - 4, "end", "inside"
-        else:
-            text_x, text_anchor, placement = x - 4, "end", "before"
-        rows.append(
-            TimelineRow(
-                label=shorten(label, 40),
-                full_label=label,
-                status=result.status.value,
-                y=top + index * row_height,
-                x=round(x, 1),
-                width=round(bar, 1),
-                duration=duration,
-                slowest=is_slowest,
-                text_x=round(text_x, 1),
-                text_anchor=text_anchor,
-                placement=placement,
-                anchor=anchor,
-            )
-        )
+    rows = [
+        _timeline_row(anchor, result, _TOP + index * _ROW_HEIGHT, scale, result is slowest)
+        for index, (anchor, result) in enumerate(ordered)
+    ]
+    return Timeline(
+        _TIMELINE_WIDTH,
+        _TOP + len(rows) * _ROW_HEIGHT + 8,
+        _BAR_LEFT,
+        _BAR_RIGHT,
+        _ROW_HEIGHT,
+        _TOP,
+        _ticks(total, scale),
+        rows,
+    )
+
+
+def _timeline_row(anchor: str, result: CheckResult, y: int, scale: float, slowest: bool) -> TimelineRow:
+    x = _BAR_LEFT + result.started_ms * scale
+    bar = max(result.duration_ms * scale, 2.0)
+    label = result.id if result.target in ("-", "local") else f"{result.id} {result.target}"
+    is_slowest = slowest and result.duration_ms > 0
+    duration = duration_text(result.duration_ms) + (" · slowest" if is_slowest else "")
+    text_x, text_anchor, placement = _duration_place(x, bar, len(duration) * 6.5)
+    return TimelineRow(
+        label=shorten(label, 40),
+        full_label=label,
+        status=result.status.value,
+        y=y,
+        x=round(x, 1),
+        width=round(bar, 1),
+        duration=duration,
+        slowest=is_slowest,
+        text_x=round(text_x, 1),
+        text_anchor=text_anchor,
+        placement=placement,
+        anchor=anchor,
+    )
+
+
+def _duration_place(x: float, bar: float, text_width: float) -> tuple[float, str, str]:
+    """The duration goes right of the bar; where that would run off the edge, inside the bar's
+    right end if the bar is wide enough, else left of the bar."""
+    if x + bar + 4 + text_width <= _TIMELINE_WIDTH:
+        return x + bar + 4, "start", "after"
+    if bar > text_width + 8:
+        return x + bar - 4, "end", "inside"
+    return x - 4, "end", "before"
+
+
+def _ticks(total: float, scale: float) -> list[tuple[float, str]]:
     step = nice_step(total)
     ticks: list[tuple[float, str]] = []
     tick = 0.0
     while tick <= total + 1e-9:
-        ticks.append((round(bar_left + tick * scale, 1), duration_text(tick)))
+        ticks.append((round(_BAR_LEFT + tick * scale, 1), duration_text(tick)))
         tick += step
-    return Timeline(width, top + len(rows) * row_height + 8, bar_left, bar_right, row_height, top, ticks, rows)
+    return ticks
 
 
 @dataclass(frozen=True)
@@ -229,13 +249,8 @@ def families(anchored: Sequence[tuple[str, CheckResult]]) -> list[Family]:
 
 def context(report: Report) -> dict[str, Any]:
     anchored = [(f"result-{index}", result) for index, result in enumerate(report.checks)]
-    problem_order = (Status.ERROR, Status.FAIL, Status.WARN)
-    problems = [item for status in problem_order for item in anchored if item[1].status is status]
     status = report.status
     exit_code = report.exit_code
-    config = dict(report.config)
-    config_rows = [(CONFIG_LABELS.get(key, key), config[key]) for key in CONFIG_LABELS if key in config]
-    config_rows += [(key, value) for key, value in config.items() if key not in CONFIG_LABELS]
     return {
         "report": report,
         "css": stylesheet(),
@@ -247,13 +262,26 @@ def context(report: Report) -> dict[str, Any]:
         "warn_accepted": report.warn_ok and status is Status.WARN,
         "counts": [(s.value, report.counts[s.value]) for s in STATUS_ORDER],
         "host": dict(report.host),
-        "config_rows": config_rows,
+        "config_rows": _config_rows(report.config),
         "duration": duration_text(report.duration_ms),
-        "problems": problems,
+        "problems": _problems(anchored),
         "families": families(anchored),
         "timeline": timeline(anchored, report.duration_ms),
         "title_host": str(report.host.get("hostname") or "unknown host"),
     }
+
+
+def _problems(anchored: Sequence[tuple[str, CheckResult]]) -> list[tuple[str, CheckResult]]:
+    """Errors first, then failures, then warnings, each in report order."""
+    return [
+        item for status in (Status.ERROR, Status.FAIL, Status.WARN) for item in anchored if item[1].status is status
+    ]
+
+
+def _config_rows(config: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The known settings under their labels in the labels' order, then any others as they come."""
+    rows = [(CONFIG_LABELS.get(key, key), config[key]) for key in CONFIG_LABELS if key in config]
+    return rows + [(key, value) for key, value in config.items() if key not in CONFIG_LABELS]
 
 
 def render(report: Report, options: RenderOptions) -> str:
