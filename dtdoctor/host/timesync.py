@@ -76,16 +76,21 @@ def ntp_status(root: Path) -> NtpStatus:
         return NtpStatus(SYNCHRONIZED, "systemd-timesyncd", "/run/systemd/timesync/synchronized exists")
     daemons = _running_daemons(root / "proc")
     if daemons:
-        names = ["systemd-timesyncd" if name.startswith("systemd-timesyn") else name for name in daemons]
-        if names == ["systemd-timesyncd"]:
-            return NtpStatus(
-                NOT_SYNCHRONIZED, "systemd-timesyncd", "running, but /run/systemd/timesync/synchronized is absent"
-            )
-        service = next(name for name in names if name != "systemd-timesyncd")
-        return NtpStatus(SERVICE_RUNNING, service, f"{service} found in /proc")
+        return _from_daemons(daemons)
     for relative, service in _PID_FILES:
         if (root / relative).is_file():
             return NtpStatus(SERVICE_RUNNING, service, f"/{relative} exists")
     if daemons is not None:
         return NtpStatus(NONE, None, "no time daemon found in /proc")
     return NtpStatus(UNKNOWN, None, "/proc is not readable")
+
+
+def _from_daemons(daemons: list[str]) -> NtpStatus:
+    """What the time daemons running say: another daemon's sync state is not visible, timesyncd's would be."""
+    names = ["systemd-timesyncd" if name.startswith("systemd-timesyn") else name for name in daemons]
+    if names == ["systemd-timesyncd"]:
+        return NtpStatus(
+            NOT_SYNCHRONIZED, "systemd-timesyncd", "running, but /run/systemd/timesync/synchronized is absent"
+        )
+    service = next(name for name in names if name != "systemd-timesyncd")
+    return NtpStatus(SERVICE_RUNNING, service, f"{service} found in /proc")

@@ -8,6 +8,8 @@ import json
 from email.utils import format_datetime
 from pathlib import Path
 
+import pytest
+
 from dtdoctor.checks import clock
 from dtdoctor.core.model import Status
 from dtdoctor.host import timesync
@@ -17,8 +19,14 @@ from tests.support.tls_servers import Authority, ServerLog, http_answer, tls_ser
 from tests.tls.helpers import ctx_for, only, run
 
 
-def clock_result(root: Authority, root_file: Path | None, offset: float, time_api: bool = False,
-                 log: ServerLog | None = None, **options):
+def clock_result(
+    root: Authority,
+    root_file: Path | None,
+    offset: float,
+    time_api: bool = False,
+    log: ServerLog | None = None,
+    **options,
+):
     leaf = root.issue("127.0.0.1")
     answer = functools.partial(http_answer, clock_offset_s=offset, time_api=time_api)
     with tls_server(leaf.chain_pem(), leaf.key_pem, answer=answer, log=log) as port:
@@ -100,6 +108,29 @@ def test_no_daemon_and_no_proc(tmp_path: Path) -> None:
     (tmp_path / "proc/1/comm").write_text("bash\n")
     assert timesync.ntp_status(tmp_path).state == timesync.NONE
     assert timesync.ntp_status(tmp_path / "empty").state == timesync.UNKNOWN
+
+
+def test_timesyncd_beside_another_daemon_names_the_other(tmp_path: Path) -> None:
+    for pid, name in (("77", "systemd-timesyn"), ("412", "ntpd")):
+        (tmp_path / "proc" / pid).mkdir(parents=True)
+        (tmp_path / "proc" / pid / "comm").write_text(name + "\n")
+    status = timesync.ntp_status(tmp_path)
+    assert (status.state, status.service, status.evidence) == (timesync.SERVICE_RUNNING, "ntpd", "ntpd found in /proc")
+
+
+@pytest.mark.parametrize("readable_proc", [True, False])
+def test_a_pid_file_shows_a_daemon_proc_does_not(tmp_path: Path, readable_proc: bool) -> None:
+    if readable_proc:
+        (tmp_path / "proc/1").mkdir(parents=True)
+        (tmp_path / "proc/1/comm").write_text("bash\n")
+    (tmp_path / "var/run/chrony").mkdir(parents=True)
+    (tmp_path / "var/run/chrony/chronyd.pid").write_text("412\n")
+    status = timesync.ntp_status(tmp_path)
+    assert (status.state, status.service, status.evidence) == (
+        timesync.SERVICE_RUNNING,
+        "chronyd",
+        "/var/run/chrony/chronyd.pid exists",
+    )
 
 
 def _answer_with(body: bytes, date: str | None):
