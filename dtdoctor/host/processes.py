@@ -88,17 +88,23 @@ def listener_owner(port: int, host: str = "127.0.0.1") -> Owner:
         return Owner(False, None, "listing sockets is " + NOT_PERMITTED)
     except (psutil.Error, OSError, NotImplementedError) as exc:
         return Owner(False, None, f"cannot list sockets: {exc}")
-    wildcard = ("0.0.0.0", "::", "")
     for connection in connections:
-        if connection.status != psutil.CONN_LISTEN or not connection.laddr:
-            continue
-        address, listen_port = connection.laddr[0], connection.laddr[1]
-        if listen_port != port or (address != host and address not in wildcard):
-            continue
-        if connection.pid is None:
-            return Owner(True, None, "the owning process is " + NOT_PERMITTED)
-        return Owner(True, _describe(psutil, connection.pid))
+        if _listens_on(connection, psutil.CONN_LISTEN, port, host):
+            if connection.pid is None:
+                return Owner(True, None, "the owning process is " + NOT_PERMITTED)
+            return Owner(True, _describe(psutil, connection.pid))
     return Owner(False, None, "no listening socket seen on that port")
+
+
+_WILDCARD = ("0.0.0.0", "::", "")
+
+
+def _listens_on(connection: Any, listen: str, port: int, host: str) -> bool:
+    """Whether a socket of ``psutil.net_connections`` listens on ``port`` at ``host`` or on every address."""
+    if connection.status != listen or not connection.laddr:
+        return False
+    address, listen_port = connection.laddr[0], connection.laddr[1]
+    return bool(listen_port == port and (address == host or address in _WILDCARD))
 
 
 def oneagent_processes() -> tuple[list[ProcessInfo], str]:

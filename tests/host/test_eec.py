@@ -253,3 +253,16 @@ def test_a_no_proxy_port_with_a_superscript_digit_is_not_a_port_restriction() ->
 
     assert no_proxy_match("127.0.0.1", 14499, "127.0.0.1:²") == "127.0.0.1:²"
     assert no_proxy_match("127.0.0.1", 14499, "127.0.0.1:" + "1" * 5000) == "127.0.0.1:" + "1" * 5000
+
+
+def test_owner_on_another_address_is_not_the_one_asked_about() -> None:
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.2", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        elsewhere = listener_owner(port)
+        there = listener_owner(port, "127.0.0.2")
+    assert not elsewhere.found and elsewhere.note == "no listening socket seen on that port"
+    assert there.found and there.process is not None and there.process.pid == os.getpid()
