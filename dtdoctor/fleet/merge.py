@@ -192,35 +192,9 @@ class Fleet:
 
     def codes(self, top_values: int = 3) -> list[CodeSummary]:
         """Every result code: problem codes first, by how many hosts they hit."""
-        hosts_of: dict[str, list[str]] = {}
-        status_of: dict[str, Status] = {}
-        results_of: Counter[str] = Counter()
-        values_of: dict[tuple[str, str], Counter[str]] = {}
-        hosts_with_fact: Counter[tuple[str, str]] = Counter()
-        statuses_of: dict[str, Counter[str]] = {}
-        for host in self.hosts:
-            for code, status in host.codes.items():
-                statuses_of.setdefault(code, Counter())[status.value] += 1
-                if code not in status_of or status.severity > status_of[code].severity:
-                    status_of[code] = status
-        for host in self.hosts:
-            for code, status in host.codes.items():
-                if status.is_problem or not status_of[code].is_problem:
-                    hosts_of.setdefault(code, []).append(host.host)
-                    results_of[code] += host.code_counts.get(code, 1)
-            # A host counts once per fact value, however many of its targets share it.
-            host_facts = {(problem.code, name, value) for problem in host.problems for name, value in problem.facts}
-            for code, name, value in host_facts:
-                values_of.setdefault((code, name), Counter())[value] += 1
-            for code, name in {(code, name) for code, name, _ in host_facts}:
-                hosts_with_fact[(code, name)] += 1
-        facts_by_code: dict[str, list[SharedFact]] = {}
-        for (code, name), counter in values_of.items():
-            facts_by_code.setdefault(code, []).append(
-                SharedFact(
-                    name=name, values=tuple(counter.most_common(top_values)), hosts=hosts_with_fact[(code, name)]
-                )
-            )
+        status_of, statuses_of = _code_statuses(self.hosts)
+        hosts_of, results_of = _code_hosts(self.hosts, status_of)
+        facts_by_code = _shared_facts(self.hosts, top_values)
         summaries: list[CodeSummary] = []
         for code, hosts in hosts_of.items():
             shared = facts_by_code.get(code, [])
@@ -277,3 +251,48 @@ def merge_paths(paths: Sequence[str | Path], host_from: str = "report", warn_ok:
     merger = FleetMerger(host_from=host_from)
     merger.add_paths(paths)
     return merger.fleet(warn_ok)
+
+
+def _code_statuses(hosts: Iterable[HostSummary]) -> tuple[dict[str, Status], dict[str, Counter[str]]]:
+    """Per code: its worst status across the fleet, and how many hosts had it in each status."""
+    status_of: dict[str, Status] = {}
+    statuses_of: dict[str, Counter[str]] = {}
+    for host in hosts:
+        for code, status in host.codes.items():
+            statuses_of.setdefault(code, Counter())[status.value] += 1
+            if code not in status_of or status.severity > status_of[code].severity:
+                status_of[code] = status
+    return status_of, statuses_of
+
+
+def _code_hosts(
+    hosts: Iterable[HostSummary], status_of: dict[str, Status]
+) -> tuple[dict[str, list[str]], Counter[str]]:
+    """Per code: the hosts it counts for and its results there; a problem code counts only where it was a problem."""
+    hosts_of: dict[str, list[str]] = {}
+    results_of: Counter[str] = Counter()
+    for host in hosts:
+        for code, status in host.codes.items():
+            if status.is_problem or not status_of[code].is_problem:
+                hosts_of.setdefault(code, []).append(host.host)
+                results_of[code] += host.code_counts.get(code, 1)
+    return hosts_of, results_of
+
+
+def _shared_facts(hosts: Iterable[HostSummary], top_values: int) -> dict[str, list[SharedFact]]:
+    """Per problem code: each fact's most common values, and how many hosts reported that fact."""
+    values_of: dict[tuple[str, str], Counter[str]] = {}
+    hosts_with_fact: Counter[tuple[str, str]] = Counter()
+    for host in hosts:
+        # A host counts once per fact value, however many of its targets share it.
+        host_facts = {(problem.code, name, value) for problem in host.problems for name, value in problem.facts}
+        for code, name, value in host_facts:
+            values_of.setdefault((code, name), Counter())[value] += 1
+        for code, name in {(code, name) for code, name, _ in host_facts}:
+            hosts_with_fact[(code, name)] += 1
+    facts_by_code: dict[str, list[SharedFact]] = {}
+    for (code, name), counter in values_of.items():
+        facts_by_code.setdefault(code, []).append(
+            SharedFact(name=name, values=tuple(counter.most_common(top_values)), hosts=hosts_with_fact[(code, name)])
+        )
+    return facts_by_code
