@@ -120,11 +120,24 @@ CODES = codes(
         "MTU (`ip link set dev <if> mtu 1400`).",
     ),
     Code(
+        "tls.reset_after_hello",
+        Status.FAIL,
+        "The TCP connection works, but it is reset right after this host sends its TLS ClientHello.",
+        "A firewall, web filter or IPS between this host and the endpoint that reads the server name (SNI) in "
+        "the ClientHello and resets connections to names it blocks; rarely a server that resets every TLS "
+        "client it does not accept.",
+        "Ask the team that runs the firewall, web filter or IPS between this host and {_host} to allow TLS to "
+        "{_host} on port {_port}; the summary says whether its rule matches the server name.",
+        summary="{_address}{_via} accepted the TCP connection, then reset it right after this host's TLS "
+        "ClientHello for {_host}, before the server answered; {_nameless}",
+    ),
+    Code(
         "tls.handshake_failed",
         Status.FAIL,
         "The TLS handshake failed before any certificate could be judged.",
         "No common protocol version or cipher (a server that offers only TLS 1.0 or 1.1 is named as such), "
-        "the peer reset the connection (often a firewall or proxy), or the port does not speak TLS at all.",
+        "the peer closed the connection (a reset right after the ClientHello is tls.reset_after_hello), or the port "
+        "does not speak TLS at all.",
         "Read the OpenSSL reason in the summary; check that the URL's port is the HTTPS port and that no "
         "middlebox interferes (`" + _SHOW_CHAIN.format(address="HOST:PORT", host="HOST") + "`).",
     ),
@@ -261,7 +274,9 @@ _NO_CERTIFICATE_VERDICT: dict[str, Callable[[Endpoint, tls_probe.Assessment, dic
     tls_probe.TUNNEL_FAILED: _tunnel_failed,
     tls_probe.CONNECT_FAILED: _connect_failed,
     tls_probe.TIMEOUT: _timed_out,
-    tls_probe.FAILED: lambda endpoint, found, details, via: _handshake_failed(endpoint, found, details, via),
+    tls_probe.FAILED: lambda endpoint, found, details, via: (
+        _reset_after_hello if found.system.reason in tls_probe.RESET_REASONS else _handshake_failed
+    )(endpoint, found, details, via),
 }
 
 
@@ -465,6 +480,33 @@ def _outdated_protocol_only(
             f"load balancer in front of it that terminates TLS ({legacy.version} is deprecated, RFC 8996)."
         ),
     )
+
+
+# After a reset: what the same handshake without the server name says about the cause.
+_NAMELESS_WORDS = {
+    True: "the same address completes a handshake when the ClientHello carries no server name: a firewall or "
+    "filter that inspects the server name (SNI) resets the connection",
+    False: "a ClientHello without the server name was not answered either ({_nameless_outcome}): most likely a "
+    "firewall or filter that inspects TLS resets it, possibly for this host's address rather than the name",
+}
+
+
+def _reset_after_hello(endpoint: Endpoint, found: tls_probe.Assessment, details: dict[str, Any], via: str) -> Finding:
+    """``tls.reset_after_hello``: TCP worked, the reset came after the ClientHello (the handshake itself)."""
+    nameless = found.nameless
+    answered = nameless is not None and nameless.outcome in (tls_probe.OK, tls_probe.VERIFY_FAILED)
+    outcome = nameless.reason or nameless.outcome if nameless is not None else "not tried"
+    details.update(
+        tcp_connected=True,
+        reset_after="ClientHello",
+        error=found.system.message,
+        without_server_name="handshake completed" if answered else outcome,
+    )
+    wording = {
+        "_address": endpoint.address, "_via": via, "_host": endpoint.host, "_port": endpoint.port,
+        "_nameless": _NAMELESS_WORDS[answered].format(_nameless_outcome=outcome),
+    }
+    return Finding("tls.reset_after_hello", details={**details, **wording})
 
 
 def _handshake_failed(endpoint: Endpoint, found: tls_probe.Assessment, details: dict[str, Any], via: str) -> Finding:

@@ -15,7 +15,7 @@ import ssl
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -250,9 +250,10 @@ def _chain_of(tls_sock: ssl.SSLSocket) -> tuple[tuple[bytes, ...], bool]:
 
 def handshake(
     host: str, port: int, context: ssl.SSLContext, store: str, route: ProxyChoice, timeout: float,
-    mss: int | None = None,
+    mss: int | None = None, send_name: bool = True,
 ) -> Handshake:
-    if store == UNVERIFIED and not HAS_CHAIN_API:
+    """One handshake; ``send_name=False`` (unverified only) leaves the server name out of the ClientHello."""
+    if store == UNVERIFIED and not HAS_CHAIN_API and send_name:
         recorded = _recorded_unverified(host, port, context, route, timeout)
         if recorded is not None:
             return recorded
@@ -267,7 +268,7 @@ def handshake(
         return Handshake(store, TUNNEL_FAILED, elapsed(), message=exc.message, tunnel_error=exc)
     except ConnectError as exc:
         return Handshake(store, CONNECT_FAILED, elapsed(), message=str(exc))
-    server_name = host.strip("[]")
+    server_name = host.strip("[]") if send_name else None
     try:
         raw.settimeout(timeout)
         with context.wrap_socket(raw, server_hostname=server_name) as tls_sock:
@@ -316,6 +317,8 @@ class Assessment:
     ca_bundle: Path | None = None
     # After a handshake timeout: the same handshake asking for small TCP segments only.
     small_segments: Handshake | None = None
+    # After a reset during the handshake: the same handshake without the server name (SNI) in the ClientHello.
+    nameless: Handshake | None = None
 
     @property
     def presented(self) -> Handshake | None:
@@ -350,6 +353,22 @@ _PROTOCOL_REASONS = (
 )
 
 
+# The socket errors of a connection reset by the peer (or by a firewall in its name) during the handshake.
+RESET_REASONS = ("ConnectionResetError", "BrokenPipeError")
+
+
+def _after_failure(failed: Assessment, timeout: float) -> Assessment:
+    """The one more handshake that names a failure: without the server name after a reset (a filter that
+    matches the name lets it through), with old protocols after a protocol refusal."""
+    host, port, route, reason = failed.endpoint.host, failed.endpoint.port, failed.route, failed.system.reason
+    if reason in RESET_REASONS:
+        nameless = handshake(host, port, unverified_context(), UNVERIFIED, route, timeout, send_name=False)
+        return replace(failed, nameless=nameless)
+    if any(protocol in reason.upper() for protocol in _PROTOCOL_REASONS):
+        return replace(failed, legacy=handshake(host, port, legacy_context(), UNVERIFIED, route, timeout))
+    return failed
+
+
 def assess(endpoint: Endpoint, route: ProxyChoice, ca_bundle: Path | None, timeout: float) -> Assessment:
     host, port = endpoint.host, endpoint.port
     system = handshake(host, port, trust.shared_context(trust.SYSTEM, ca_bundle), trust.SYSTEM, route, timeout)
@@ -361,10 +380,7 @@ def assess(endpoint: Endpoint, route: ProxyChoice, ca_bundle: Path | None, timeo
     if system.outcome in (TIMEOUT, CONNECT_FAILED, TUNNEL_FAILED):
         return Assessment(endpoint, route, system, ca_bundle=ca_bundle)
     if system.outcome == FAILED:
-        legacy = None
-        if any(reason in system.reason.upper() for reason in _PROTOCOL_REASONS):
-            legacy = handshake(host, port, legacy_context(), UNVERIFIED, route, timeout)
-        return Assessment(endpoint, route, system, legacy=legacy, ca_bundle=ca_bundle)
+        return _after_failure(Assessment(endpoint, route, system, ca_bundle=ca_bundle), timeout)
     certifi = handshake(host, port, trust.shared_context(trust.CERTIFI, ca_bundle), trust.CERTIFI, route, timeout)
     unverified = None
     legacy = None

@@ -23,6 +23,8 @@ from tests.lab import netns
 
 DOMAIN = "lab.test"
 SAAS_HOST = "abc12345.live.dynatrace.com"
+# A name of the good server's address whose ClientHello the router's firewall resets (it matches the server name).
+SNI_BLOCKED = "sniblock.lab.test"
 
 # Server addresses (host part in 10.201.2.0/24) and the names the lab DNS gives them.
 HOSTS: dict[str, str] = {
@@ -165,6 +167,11 @@ def router_firewall() -> None:
     rules: list[tuple[str, ...]] = []
     for port, action in FIREWALLED_PORTS.items():
         rules.append(("-A", "FORWARD", "-p", "tcp", "-d", HOSTS["fw"], "--dport", str(port), "-j", *action))
+    # A firewall that reads the server name in the ClientHello: TCP passes, the ClientHello gets a reset.
+    rules.append((
+        "-A", "FORWARD", "-p", "tcp", "-d", HOSTS["good"], "--dport", "443", "-m", "string", "--algo", "bm",
+        "--string", SNI_BLOCKED, "-j", "REJECT", "--reject-with", "tcp-reset",
+    ))
     # A resolver that never answers.
     rules.append(("-A", "FORWARD", "-d", HOSTS["dnssilent"], "-j", "DROP"))
     # A path that drops large packets: the handshake passes, the certificate never arrives.
@@ -188,6 +195,7 @@ def dnsmasq_argv(folder: Path, address: str, mode: str) -> list[str]:
     if mode == "main":
         records = [f"--host-record={name(label)},{ip}" for label, ip in HOSTS.items()]
         records.append(f"--host-record={SAAS_HOST},{HOSTS['good']}")
+        records.append(f"--host-record={SNI_BLOCKED},{HOSTS['good']}")
         records.append(f"--host-record=good6.{DOMAIN},{HOSTS6['good6']}")
         return [
             *base, f"--local=/{DOMAIN}/", "--local=/dynatrace.com/", *records,

@@ -73,3 +73,22 @@ def test_a_path_that_drops_large_packets_is_named_at_any_timeout(check, timeout)
     assert found["code"] == "tls.large_packets_dropped", run.words("tls")
     assert "the path drops large packets" in found["summary"]
     assert "fragmentation needed" in found["remediation"]
+
+
+@pytest.mark.parametrize("timeout", [2, 5])
+def test_a_firewall_that_resets_the_client_hello_by_server_name_is_named(check, timeout):
+    # The router's iptables matches the name in the ClientHello (-m string) and answers with a TCP reset.
+    from tests.lab.services import SNI_BLOCKED
+
+    run = check("--url", f"https://{SNI_BLOCKED}/e/abc12345", "--only", "dns,tcp,tls", timeout=timeout)
+    assert run.result("tcp")["code"] == "tcp.open"
+    found = run.result("tls")
+    assert found["code"] == "tls.reset_after_hello" and found["status"] == "fail", run.words("tls")
+    assert "accepted the TCP connection, then reset it right after this host's TLS ClientHello" in found["summary"]
+    assert "completes a handshake when the ClientHello carries no server name" in found["summary"]
+    assert "a firewall or filter that inspects the server name (SNI)" in found["summary"]
+    assert f"Ask the team that runs the firewall, web filter or IPS between this host and {SNI_BLOCKED}" in (
+        found["remediation"]
+    )
+    assert found["details"]["without_server_name"] == "handshake completed"
+    assert found["details"]["tcp_connected"] is True

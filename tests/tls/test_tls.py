@@ -281,3 +281,43 @@ def test_the_presented_chain_is_read_from_the_wire_where_python_has_no_api(
     assert shake.ok and shake.chain_complete and shake.version == "TLSv1.2"
     subjects = [x509.load_der_x509_certificate(der).subject.rfc4514_string() for der in shake.chain]
     assert len(subjects) == 2 and "Intermediate" in subjects[1]
+
+
+# Classify as a table: a reset during the handshake, and what the same handshake without the server name saw.
+@pytest.mark.parametrize(
+    ("nameless", "words"),
+    [
+        (
+            tls.tls_probe.Handshake("unverified", tls.tls_probe.VERIFY_FAILED, 4),
+            "completes a handshake when the ClientHello carries no server name: a firewall or filter that "
+            "inspects the server name (SNI) resets the connection",
+        ),
+        (
+            tls.tls_probe.Handshake("unverified", tls.tls_probe.FAILED, 4, reason="ConnectionResetError"),
+            "a ClientHello without the server name was not answered either (ConnectionResetError): most likely a "
+            "firewall or filter that inspects TLS resets it",
+        ),
+    ],
+)
+def test_a_reset_after_the_client_hello_names_the_filter_and_its_evidence(nameless, words) -> None:
+    from dtdoctor.config import parse_url
+    from dtdoctor.core.codes import word
+    from dtdoctor.net.proxy import ProxyChoice
+
+    endpoint = parse_url("https://blocked.example.test/e/abc12345").endpoint
+    assert endpoint is not None
+    reset = tls.tls_probe.Handshake(
+        "system", tls.tls_probe.FAILED, 3, reason="ConnectionResetError",
+        message="ConnectionResetError: Connection reset by peer",
+    )
+    found = tls.tls_probe.Assessment(endpoint, ProxyChoice(None, ""), reset, nameless=nameless)
+    finding = tls.judge(endpoint, found, 30, NOW)
+    assert finding.code == "tls.reset_after_hello"
+    summary, remediation = word(tls.CODES[finding.code], finding.summary, finding.remediation, finding.details)
+    assert summary.startswith(
+        "blocked.example.test:443 accepted the TCP connection, then reset it right after this host's TLS "
+        "ClientHello for blocked.example.test, before the server answered; "
+    )
+    assert words in summary
+    assert "between this host and blocked.example.test to allow TLS to blocked.example.test on port 443" in remediation
+    assert finding.details["tcp_connected"] is True and finding.details["reset_after"] == "ClientHello"
