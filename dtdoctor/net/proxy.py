@@ -62,31 +62,38 @@ def no_proxy_match(host: str, port: int, no_proxy: str) -> str | None:
     host = host.lower().strip("[]")
     for raw in no_proxy.split(","):
         entry = raw.strip().lower()
-        if not entry:
-            continue
         if entry == "*":
             return entry
-        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
-        if entry_port and is_ascii_number(entry_port, 5) and int(entry_port) != port:
-            continue
-        name = name.strip("[]")
-        if "/" in name:
-            try:
-                if ipaddress.ip_address(host) in ipaddress.ip_network(name, strict=False):
-                    return raw.strip()
-            except ValueError:
-                continue
-            continue
-        name = name.lstrip("*").lstrip(".")
-        if host == name or host.endswith("." + name):
+        if entry and _entry_matches(host, port, entry):
             return raw.strip()
     return None
 
 
+def _entry_matches(host: str, port: int, entry: str) -> bool:
+    """One lower-case NO_PROXY entry: a name (and its subdomains) or a network, optionally with a port."""
+    name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+    if entry_port and is_ascii_number(entry_port, 5) and int(entry_port) != port:
+        return False
+    name = name.strip("[]")
+    if "/" in name:
+        return _in_network(host, name)
+    name = name.lstrip("*").lstrip(".")
+    return host == name or host.endswith("." + name)
+
+
+def _in_network(host: str, network: str) -> bool:
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        return False
+
+
+_HTTPS_NAMES = ("https_proxy", "HTTPS_PROXY")
+_HTTP_NAMES = ("http_proxy", "HTTP_PROXY")
+
+
 def choose_proxy(scheme: str, host: str, port: int, explicit: str | None, environ: Mapping[str, str]) -> ProxyChoice:
-    scheme = scheme.lower()
-    specific = ("https_proxy", "HTTPS_PROXY") if scheme == "https" else ("http_proxy", "HTTP_PROXY")
-    other = ("http_proxy", "HTTP_PROXY") if scheme == "https" else ("https_proxy", "HTTPS_PROXY")
+    specific, other = (_HTTPS_NAMES, _HTTP_NAMES) if scheme.lower() == "https" else (_HTTP_NAMES, _HTTPS_NAMES)
     ignored = tuple(name for name in other if environ.get(name, "").strip())
     if explicit:
         found: tuple[str, str] | None = ("--proxy", explicit)
@@ -94,17 +101,22 @@ def choose_proxy(scheme: str, host: str, port: int, explicit: str | None, enviro
         found = _first(environ, specific) or _first(environ, ("all_proxy", "ALL_PROXY"))
     if found is None:
         return ProxyChoice(None, "", None, ignored)
-    if is_loopback_host(host):
-        return ProxyChoice(None, "", "loopback (always direct)", ignored)
-    no_proxy = _first(environ, ("no_proxy", "NO_PROXY"))
-    if no_proxy is not None:
-        match = no_proxy_match(host, port, no_proxy[1])
-        if match is not None:
-            return ProxyChoice(None, "", f"{no_proxy[0]}={match}", ignored)
+    bypass = _bypass(host, port, environ)
+    if bypass is not None:
+        return ProxyChoice(None, "", bypass, ignored)
     source, url = found
-    if "://" not in url:
-        url = "http://" + url
-    return ProxyChoice(url, source, None, ignored)
+    return ProxyChoice(url if "://" in url else "http://" + url, source, None, ignored)
+
+
+def _bypass(host: str, port: int, environ: Mapping[str, str]) -> str | None:
+    """Why ``host`` goes direct although a proxy is set: loopback, or the NO_PROXY setting and entry."""
+    if is_loopback_host(host):
+        return "loopback (always direct)"
+    no_proxy = _first(environ, ("no_proxy", "NO_PROXY"))
+    if no_proxy is None:
+        return None
+    match = no_proxy_match(host, port, no_proxy[1])
+    return None if match is None else f"{no_proxy[0]}={match}"
 
 
 def route(ctx: RunContext, endpoint: Endpoint) -> ProxyChoice:
