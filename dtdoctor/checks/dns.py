@@ -160,17 +160,29 @@ def judge(
     upstreams: list[str] | None = None,
 ) -> Finding:
     finding = _verdict(resolution, servers)
-    asked = _asked(resolution, answers or [], upstreams or []) if not resolution.ok else None
-    if asked is not None:
-        details = {**finding.details, "answers": [answer.to_json() for answer in answers or []]}
-        if upstreams:
-            details["stub_upstreams"] = upstreams
-        finding = replace(asked, details=details)
+    if not resolution.ok:
+        finding = _with_answers(finding, resolution, answers or [], upstreams or [])
+    return replace(finding, evidence=_evidence(resolution))
+
+
+def _with_answers(
+    finding: Finding, resolution: Resolution, answers: list[dns_query.ServerAnswer], upstreams: list[str]
+) -> Finding:
+    """The servers' own answers, when they name the cause better than the system resolver did."""
+    asked = _asked(resolution, answers, upstreams)
+    if asked is None:
+        return finding
+    details = {**finding.details, "answers": [answer.to_json() for answer in answers]}
+    if upstreams:
+        details["stub_upstreams"] = upstreams
+    return replace(asked, details=details)
+
+
+def _evidence(resolution: Resolution) -> Evidence:
     failed = not resolution.ok and not resolution.literal
     error = (resolution.error_name or "timeout") if failed else None
     # An IP address needs no lookup: nothing was measured.
-    evidence = Evidence(latency_ms=None if resolution.literal else resolution.elapsed_ms, error=error)
-    return replace(finding, evidence=evidence)
+    return Evidence(latency_ms=None if resolution.literal else resolution.elapsed_ms, error=error)
 
 
 def _verdict(resolution: Resolution, servers: list[str]) -> Finding:
