@@ -185,7 +185,7 @@ def _lookup_verdict(
 ) -> Finding:
     scopes = details["scopes"]
     assert isinstance(scopes, list)
-    created, expires, last_used = dates
+    expires = dates[1]
     if data.get("enabled") is False:
         return Finding("token.disabled", f"{label} is disabled", details)
     moment = now()
@@ -195,18 +195,35 @@ def _lookup_verdict(
     if missing:
         return missing_scope_finding(label, missing, scopes, details)
     if expires is not None:
-        days_left = (expires - moment).total_seconds() / 86400
-        details["days_left"] = round(days_left, 1)
-        if days_left <= settings.expiry_warn_days:
-            return Finding(
-                "token.expiring_soon",
-                f"{label} expires in {days_left:.0f} day(s), on {expires:%Y-%m-%d}",
-                details,
-                remediation=(
-                    f"Generate a replacement before {expires:%Y-%m-%d}: Access tokens > Generate new token with "
-                    f"the scopes {', '.join(scope_label(s) for s in settings.scopes)}; then roll it out."
-                ),
-            )
+        soon = _expiring_soon(settings, label, details, expires, moment)
+        if soon is not None:
+            return soon
+    return _valid_finding(settings, label, details, dates)
+
+
+def _expiring_soon(
+    settings: Settings, label: str, details: dict[str, object], expires: dt.datetime, moment: dt.datetime
+) -> Finding | None:
+    days_left = (expires - moment).total_seconds() / 86400
+    details["days_left"] = round(days_left, 1)
+    if days_left > settings.expiry_warn_days:
+        return None
+    return Finding(
+        "token.expiring_soon",
+        f"{label} expires in {days_left:.0f} day(s), on {expires:%Y-%m-%d}",
+        details,
+        remediation=(
+            f"Generate a replacement before {expires:%Y-%m-%d}: Access tokens > Generate new token with "
+            f"the scopes {', '.join(scope_label(s) for s in settings.scopes)}; then roll it out."
+        ),
+    )
+
+
+def _valid_finding(
+    settings: Settings, label: str, details: dict[str, object],
+    dates: tuple[dt.datetime | None, dt.datetime | None, dt.datetime | None],
+) -> Finding:
+    created, expires, last_used = dates
     expiry = f", expires {expires:%Y-%m-%d}" if expires else ", never expires"
     used = f", last used {last_used:%Y-%m-%d}" if last_used else ""
     made = f", created {created:%Y-%m-%d}" if created else ""
