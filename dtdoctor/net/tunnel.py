@@ -302,35 +302,48 @@ def _relayed(outer: ssl.SSLSocket, timeout: float) -> socket.socket:
 
 def _handshake(sock: socket.socket, proxy: ProxyAddress, host: str, port: int, timeout: float) -> str:
     authority = format_address(host, port)
+    head = _exchange(sock, proxy, _connect_request(proxy, authority), timeout)
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1").strip()
+    status, reason = _status(proxy, status_line)
+    if not 200 <= status < 300:
+        message = f"the proxy answered CONNECT {authority} with {status} {reason}".strip()
+        said = _what_the_proxy_said(sock, head, timeout)
+        raise TunnelError(STATUS, message, status, reason, said, proxy.credentials is not None)
+    return status_line
+
+
+def _connect_request(proxy: ProxyAddress, authority: str) -> bytes:
     lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}", "User-Agent: dtdoctor"]
     if proxy.credentials is not None:
         user, password = proxy.credentials
         encoded = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
         lines.append(f"Proxy-Authorization: Basic {encoded}")
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+def _exchange(sock: socket.socket, proxy: ProxyAddress, request: bytes, timeout: float) -> bytes:
+    """Send CONNECT and read the head of the answer, within one timeout."""
     sock.settimeout(timeout)
     try:
         sock.sendall(request)
-        head = _read_head(sock, time.monotonic() + timeout)
+        return _read_head(sock, time.monotonic() + timeout)
     except socket.timeout:
         raise TunnelError(
             TIMEOUT, f"the proxy {proxy.address} did not answer CONNECT within {timeout:g} s", reason=NO_ANSWER
         ) from None
     except OSError as exc:
         raise TunnelError(PROTOCOL, f"the proxy {proxy.address} broke the connection: {exc.strerror or exc}") from None
-    status_line = head.split(b"\r\n", 1)[0].decode("latin-1").strip()
+
+
+def _status(proxy: ProxyAddress, status_line: str) -> tuple[int, str]:
+    """The status and reason of an HTTP status line; a TunnelError when it is not one."""
     pieces = status_line.split(" ", 2)
     # An HTTP status is exactly three ASCII digits; anything else is not an HTTP proxy's answer.
     status = ascii_int(pieces[1], 3) if len(pieces) >= 2 and pieces[0].startswith("HTTP/") else None
     if status is None or len(pieces[1]) != 3:
         shown = status_line[:80] or "nothing"
         raise TunnelError(PROTOCOL, f"{proxy.address} did not answer like an HTTP proxy (got {shown!r})")
-    reason = pieces[2] if len(pieces) > 2 else ""
-    if not 200 <= status < 300:
-        message = f"the proxy answered CONNECT {authority} with {status} {reason}".strip()
-        said = _what_the_proxy_said(sock, head, timeout)
-        raise TunnelError(STATUS, message, status, reason, said, proxy.credentials is not None)
-    return status_line
+    return status, pieces[2] if len(pieces) > 2 else ""
 
 
 # Headers in which a proxy says why it failed; each kept once, shortened, as untrusted text.
