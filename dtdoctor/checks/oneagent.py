@@ -49,7 +49,7 @@ from dtdoctor.host.local_endpoint import (
     oneagentctl_path,
     relies_on_local_endpoint,
 )
-from dtdoctor.host.processes import oneagent_processes
+from dtdoctor.host.processes import ProcessInfo, oneagent_processes
 from dtdoctor.net.proxy import choose_proxy, no_proxy_match
 
 ID = "oneagent"
@@ -214,11 +214,16 @@ def probe(probe_ctx: ProbeContext) -> Finding:
     described = describe(install.path, answers, details)
     if not processes and not process_note:
         return Finding("oneagent.not_running", f"{described}, but none of its processes run", details)
+    return proxy_verdict(ctx, answers, "; ".join([described, *_clauses(processes, answers)]), details)
+
+
+def _clauses(processes: list[ProcessInfo], answers: dict[str, str | None]) -> list[str]:
+    """What runs, and what the monitoring mode rules out, for the summary of an installed OneAgent."""
     running = sorted({process.name or "?" for process in processes})
     clauses = [f"running: {', '.join(running)}"] if running else []
     if answers.get("monitoring_mode") == "discovery":
         clauses.append("Discovery mode has no local ingest endpoint (Full-Stack or Infrastructure needed)")
-    return proxy_verdict(ctx, answers, "; ".join([described, *clauses]), details)
+    return clauses
 
 
 def proxy_verdict(ctx: RunContext, answers: dict[str, str | None], described: str,
