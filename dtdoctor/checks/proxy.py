@@ -118,33 +118,44 @@ def tunnel_finding(error: TunnelError, proxy_display: str, destination: str) -> 
                         error=None if error.status is not None else error.reason or error.stage)
     if error.status == 407:
         return _auth_finding(error, proxy_display, destination, details, evidence)
-    remediation = None
-    if error.stage == STATUS and error.status == 403:
-        remediation = f"The proxy's policy forbids CONNECT to {destination}: ask its administrators to allow it."
-    elif error.stage == STATUS and error.status in (502, 503, 504):
-        remediation = (
-            f"The proxy itself cannot reach {destination} ({error.status}): ask its administrators whether it "
-            "may connect there, and check the host name."
-        )
-    elif error.stage == PROXY_TLS and error.reason == "plain_http":
-        remediation = (
-            "Write the proxy URL with http:// (the scheme is how a client talks to the proxy, not to Dynatrace: "
-            "HTTPS to Dynatrace still travels encrypted through the CONNECT tunnel), in HTTPS_PROXY/https_proxy, "
-            "--proxy and the OneAgent or ActiveGate proxy setting."
-        )
-    elif error.stage == PROXY_TLS and error.reason == "name":
-        remediation = (
-            "Write the proxy URL with a name its certificate covers (the details show the error), or have the "
-            "proxy's certificate reissued to include the name you use."
-        )
-    elif error.stage == PROXY_TLS and error.reason == "verify":
-        remediation = (
-            "Pass the CA that issued the proxy's own certificate with --ca-bundle (and install it system-wide), "
-            "or use the proxy's http:// port if it has one."
-        )
-    elif error.stage == PROXY_TLS:
-        remediation = "Check that the proxy's port speaks TLS (an https:// proxy URL); most proxies need http://."
+    remediation = _tunnel_fix(error, destination)
     return Finding("proxy.failed", error.message, details, remediation=remediation, evidence=evidence)
+
+
+# What to do about a refused CONNECT, by the proxy's status ({destination} and {status} are filled in).
+_STATUS_FIXES = {
+    403: "The proxy's policy forbids CONNECT to {destination}: ask its administrators to allow it.",
+    **dict.fromkeys(
+        (502, 503, 504),
+        "The proxy itself cannot reach {destination} ({status}): ask its administrators whether it "
+        "may connect there, and check the host name.",
+    ),
+}
+# What to do when TLS to an https:// proxy failed, by why it failed.
+_PROXY_TLS_FIXES = {
+    "plain_http": (
+        "Write the proxy URL with http:// (the scheme is how a client talks to the proxy, not to Dynatrace: "
+        "HTTPS to Dynatrace still travels encrypted through the CONNECT tunnel), in HTTPS_PROXY/https_proxy, "
+        "--proxy and the OneAgent or ActiveGate proxy setting."
+    ),
+    "name": (
+        "Write the proxy URL with a name its certificate covers (the details show the error), or have the "
+        "proxy's certificate reissued to include the name you use."
+    ),
+    "verify": (
+        "Pass the CA that issued the proxy's own certificate with --ca-bundle (and install it system-wide), "
+        "or use the proxy's http:// port if it has one."
+    ),
+}
+_PROXY_TLS_OTHER = "Check that the proxy's port speaks TLS (an https:// proxy URL); most proxies need http://."
+
+
+def _tunnel_fix(error: TunnelError, destination: str) -> str | None:
+    if error.stage == STATUS and error.status is not None and error.status in _STATUS_FIXES:
+        return _STATUS_FIXES[error.status].format(destination=destination, status=error.status)
+    if error.stage == PROXY_TLS:
+        return _PROXY_TLS_FIXES.get(error.reason, _PROXY_TLS_OTHER)
+    return None
 
 
 def _auth_finding(
@@ -259,43 +270,60 @@ def probe_proxy(choice: ProxyChoice, endpoints: list[Endpoint], probe: ProbeCont
         sock, proxy_ip, connect_ms = connect_to_proxy(proxy, probe.timeout)
         sock.close()
     except TunnelError as exc:
-        finding = tunnel_finding(exc, choice.display, proxy.address)
-        return Finding(finding.code, exc.message, {**base, "stage": exc.stage}, remediation=(
-            f"Check the proxy address {choice.display} (set by {choice.source}) and that this host may reach "
-            f"it on port {proxy.port}."
-        ), evidence=finding.evidence)
+        return _unreachable(choice, proxy.address, proxy.port, exc, base)
     base["proxy_ip"] = proxy_ip
     base["connect_ms"] = connect_ms
     opened = _open_all(choice, endpoints, probe)
     base["tunnels"] = [_tunnel_line(address, error) for address, error in opened.items()]
-    failure = next((error for error in opened.values() if _proxy_level(error)), None)
-    if failure is None and all(_silent(error) for error in opened.values()):
+    return _tunnels_verdict(choice, opened, base, connect_ms)
+
+
+def _unreachable(
+    choice: ProxyChoice, address: str, port: int, exc: TunnelError, base: dict[str, object]
+) -> Finding:
+    """No TCP connection to the proxy itself."""
+    finding = tunnel_finding(exc, choice.display, address)
+    return Finding(finding.code, exc.message, {**base, "stage": exc.stage}, remediation=(
+        f"Check the proxy address {choice.display} (set by {choice.source}) and that this host may reach "
+        f"it on port {port}."
+    ), evidence=finding.evidence)
+
+
+def _proxy_failure(opened: dict[str, TunnelError | None]) -> tuple[str, TunnelError] | None:
+    """The tunnel failure that belongs to the proxy itself (with its destination), if any."""
+    for address, error in opened.items():
+        if error is not None and _proxy_level(error):
+            return address, error
+    address, first = next(iter(opened.items()))
+    if first is not None and all(_silent(error) for error in opened.values()):
         # Not one CONNECT got an answer: the proxy itself is stuck, not its way to one destination.
-        failure = next(iter(opened.values()))
+        return address, first
+    return None
+
+
+def _tunnels_verdict(
+    choice: ProxyChoice, opened: dict[str, TunnelError | None], base: dict[str, object], connect_ms: int
+) -> Finding:
+    failure = _proxy_failure(opened)
     if failure is not None:
-        destination = next(address for address, error in opened.items() if error is failure)
-        first = tunnel_finding(failure, choice.display, destination)
+        first = tunnel_finding(failure[1], choice.display, failure[0])
         return Finding(first.code, first.summary, {**first.details, **base}, remediation=first.remediation,
                        evidence=replace(first.evidence, latency_ms=connect_ms), fact=opened)
-    states = ", ".join(
-        f"{address} {'open' if error is None else f'not open ({error.status or error.reason or error.stage})'}"
-        for address, error in opened.items()
-    )
+    states = ", ".join(f"{address} {_tunnel_state(error)}" for address, error in opened.items())
     refused = [address for address, error in opened.items() if error is not None]
     note = "; each endpoint's tunnel is judged in its tcp result" if refused else ""
     return Finding("proxy.ok", f"{choice.display} (from {choice.source}) answers; tunnels: {states}{note}", base,
                    evidence=route_evidence(choice, latency_ms=connect_ms), fact=opened)
 
 
+def _tunnel_state(error: TunnelError | None) -> str:
+    return "open" if error is None else f"not open ({error.status or error.reason or error.stage})"
+
+
 def _none_finding(ctx: RunContext, choices: list[tuple[Endpoint, ProxyChoice]]) -> Finding:
     ignored = sorted({name for _, choice in choices for name in choice.ignored})
     bypassed = {endpoint.address: choice.bypass for endpoint, choice in choices if choice.bypass}
-    notes: list[str] = []
-    if ignored:
-        notes.append(f"{', '.join(ignored)} set but not used for https:// endpoints (that needs HTTPS_PROXY)")
-    if bypassed:
-        notes.append("sent direct by " + "; ".join(f"{address}: {why}" for address, why in bypassed.items()))
-    summary = "no proxy applies: endpoints are reached directly" + (f" ({'; '.join(notes)})" if notes else "")
+    summary = "no proxy applies: endpoints are reached directly" + _direct_notes(ignored, bypassed)
     details: dict[str, object] = {
         "ignored_settings": ignored,
         "no_proxy_matches": bypassed,
@@ -305,6 +333,16 @@ def _none_finding(ctx: RunContext, choices: list[tuple[Endpoint, ProxyChoice]]) 
     if ignored:
         fix = "If this host must use a proxy for Dynatrace, set HTTPS_PROXY (or pass --proxy URL)."
     return Finding("proxy.none", summary, details, remediation=fix)
+
+
+def _direct_notes(ignored: list[str], bypassed: dict[str, str]) -> str:
+    """Why no proxy applies, for the summary: settings that do not apply, and NO_PROXY matches."""
+    notes: list[str] = []
+    if ignored:
+        notes.append(f"{', '.join(ignored)} set but not used for https:// endpoints (that needs HTTPS_PROXY)")
+    if bypassed:
+        notes.append("sent direct by " + "; ".join(f"{address}: {why}" for address, why in bypassed.items()))
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def plan(ctx: RunContext) -> list[Probe]:
