@@ -94,55 +94,69 @@ def connect_all(addresses: list[str], port: int, timeout: float) -> list[Attempt
 
 def connect_pairs(pairs: list[tuple[str, int]], timeout: float) -> list[Attempt]:
     """Try a TCP connect to every (address, port) concurrently: one timeout for all of them."""
-    started = time.monotonic()
-    selector = selectors.DefaultSelector()
-    attempts: dict[tuple[str, int], Attempt] = {}
-    sockets: dict[tuple[str, int], socket.socket] = {}
-
-    def elapsed() -> int:
-        return round((time.monotonic() - started) * 1000)
-
+    race = _Race()
     try:
         for address, port in pairs:
-            family = socket.AF_INET6 if ":" in address else socket.AF_INET
-            try:
-                sock = socket.socket(family, socket.SOCK_STREAM)
-            except OSError as exc:
-                attempts[(address, port)] = Attempt(address, port, UNREACHABLE, elapsed(), _describe(exc.errno))
-                continue
-            sock.setblocking(False)
-            icmp.enable(sock)
-            number = sock.connect_ex((address, port))
-            if number in (0, errno.EISCONN):
-                attempts[(address, port)] = Attempt(address, port, OPEN, elapsed())
-                sock.close()
-            elif number in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
-                sockets[(address, port)] = sock
-                selector.register(sock, selectors.EVENT_WRITE, (address, port))
-            else:
-                attempts[(address, port)] = _failed(sock, address, port, number, elapsed())
-                sock.close()
-        deadline = started + timeout
-        while sockets:
+            race.start(address, port)
+        race.wait(race.started + timeout)
+        race.give_up(timeout)
+    finally:
+        race.selector.close()
+    return [race.attempts[pair] for pair in pairs]
+
+
+class _Race:
+    """Non-blocking connects in flight, and the attempts already decided."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.selector = selectors.DefaultSelector()
+        self.attempts: dict[tuple[str, int], Attempt] = {}
+        self.sockets: dict[tuple[str, int], socket.socket] = {}
+
+    def elapsed(self) -> int:
+        return round((time.monotonic() - self.started) * 1000)
+
+    def start(self, address: str, port: int) -> None:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as exc:
+            self.attempts[(address, port)] = Attempt(address, port, UNREACHABLE, self.elapsed(), _describe(exc.errno))
+            return
+        sock.setblocking(False)
+        icmp.enable(sock)
+        number = sock.connect_ex((address, port))
+        if number in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+            self.sockets[(address, port)] = sock
+            self.selector.register(sock, selectors.EVENT_WRITE, (address, port))
+        else:
+            self._decide(sock, address, port, 0 if number == errno.EISCONN else number)
+
+    def wait(self, deadline: float) -> None:
+        """Decide each connect as it completes, until all have or the deadline passes."""
+        while self.sockets:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                break
-            for key, _ in selector.select(remaining):
-                sock = sockets.pop(key.data)
-                selector.unregister(sock)
-                number = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                return
+            for key, _ in self.selector.select(remaining):
+                sock = self.sockets.pop(key.data)
+                self.selector.unregister(sock)
                 address, port = key.data
-                if number == 0:
-                    attempts[key.data] = Attempt(address, port, OPEN, elapsed())
-                else:
-                    attempts[key.data] = _failed(sock, address, port, number, elapsed())
-                sock.close()
-        for (address, port), sock in sockets.items():
-            attempts[(address, port)] = _timed_out(address, port, timeout, elapsed())
+                self._decide(sock, address, port, sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+
+    def give_up(self, timeout: float) -> None:
+        """What is still in flight timed out."""
+        for (address, port), sock in self.sockets.items():
+            self.attempts[(address, port)] = _timed_out(address, port, timeout, self.elapsed())
             sock.close()
-    finally:
-        selector.close()
-    return [attempts[pair] for pair in pairs]
+
+    def _decide(self, sock: socket.socket, address: str, port: int, number: int) -> None:
+        if number == 0:
+            self.attempts[(address, port)] = Attempt(address, port, OPEN, self.elapsed())
+        else:
+            self.attempts[(address, port)] = _failed(sock, address, port, number, self.elapsed())
+        sock.close()
 
 
 def _describe(number: int | None) -> str:
