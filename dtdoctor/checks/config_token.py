@@ -113,6 +113,9 @@ CODES = codes(
     ),
 )
 
+# Kinds that are not API tokens at all: named as such even when their shape is off.
+_WRONG_KINDS = {TokenKind.OAUTH_CLIENT, TokenKind.ACTIVEGATE}
+
 _BY_KIND = {
     TokenKind.OAUTH_CLIENT: "token.oauth_client",
     TokenKind.ACTIVEGATE: "token.activegate_token",
@@ -152,12 +155,13 @@ def evidence(parsed: ParsedToken, source: TokenSource) -> dict[str, object]:
 def findings(parsed: ParsedToken, source: TokenSource) -> list[str]:
     """Every code that applies to the token, worst first (the table of verdicts)."""
     kind_code = _BY_KIND.get(parsed.kind) if parsed.kind is not None else None
+    wrong_kind = parsed.kind in _WRONG_KINDS
     rules = (
-        (kind_code, parsed.token is None),  # a wrong kind: not an API token at all
+        (kind_code, parsed.token is None and wrong_kind),  # a wrong kind: not an API token at all
         ("token.malformed", parsed.token is None),
         ("token.whitespace", bool(parsed.strays)),
         ("token.file_insecure", _insecure(source) and not _secret_volume(source)),
-        (kind_code, True),
+        (kind_code, parsed.token is not None or wrong_kind),
     )
     return list(dict.fromkeys(code for code, applies in rules if applies and code is not None))
 

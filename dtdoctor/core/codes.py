@@ -74,10 +74,10 @@ class Code:
         return _general(self.remediation) if self.summary else self.remediation
 
     def fields(self) -> list[str]:
-        """The evidence names the templates use."""
+        """The evidence names the templates use, as a reader knows them (wording-only names lose their ``_``)."""
         found = []
         for template in (self.summary, self.remediation) if self.summary else ():
-            found += [name for _, name, _, _ in string.Formatter().parse(template) if name]
+            found += [name.lstrip("_") for _, name, _, _ in string.Formatter().parse(template) if name]
         return list(dict.fromkeys(found))
 
 

@@ -54,6 +54,11 @@ EXIT_MEANING = {
     ExitCode.UNKNOWN: "at least one check could not run, so the verdict is incomplete",
 }
 NOTHING_CHECKED = "nothing was checked: every check was skipped (each result says why)"
+# A passing run that lacked part of its configuration proved less than "everything works".
+UNCHECKED_FOR_WANT_OF = {
+    "url.missing": "no environment URL was given, so only this host's local endpoint was checked",
+    "token.missing": "no API token was given, so the token and the events API were not checked",
+}
 
 
 def worst_status(statuses: Iterable[Status]) -> Status:
@@ -313,7 +318,11 @@ class Report:
 
     @property
     def exit_meaning(self) -> str:
-        return exit_meaning(self.status, self.exit_code)
+        meaning = exit_meaning(self.status, self.exit_code)
+        if self.exit_code is not ExitCode.OK or self.status is Status.SKIP:
+            return meaning
+        wanting = [UNCHECKED_FOR_WANT_OF[r.code] for r in self.checks if r.code in UNCHECKED_FOR_WANT_OF]
+        return f"nothing failed, but {'; '.join(dict.fromkeys(wanting))}" if wanting else meaning
 
     @property
     def counts(self) -> dict[str, int]:
