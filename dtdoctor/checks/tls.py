@@ -89,6 +89,22 @@ CODES = codes(
         "(downloadable from the AIA URL in the details) can be passed with --ca-bundle.",
     ),
     Code(
+        "tls.unknown_issuer",
+        Status.FAIL,
+        "The server sent only its own certificate, and the CA that issued it is in no trust store of this host "
+        "and names no download (AIA): the evidence cannot tell a missing intermediate from an untrusted "
+        "private root.",
+        "Either the server is configured with its certificate only and the issuer is an intermediate CA that "
+        "it should send too, or the issuer is a private or corporate root CA (which signs server certificates "
+        "directly) that this host does not trust.",
+        "Ask whoever runs {_host} which it is: if {_issuer} is an intermediate CA, configure {_host} with the "
+        "full chain (its certificate followed by the intermediate); if it is your organisation's root CA, "
+        + _PASS_CA + ". See what the server sends: `{_show_chain}`.",
+        summary="{_host} sent only its own certificate, issued by '{_issuer}', which no trust store of this "
+        "host holds and which names no download (AIA): a missing intermediate and an untrusted private root "
+        "look the same from here",
+    ),
+    Code(
         "tls.weak_protocol",
         Status.WARN,
         "The TLS handshake succeeded, but with a version below 1.2.",
@@ -599,27 +615,10 @@ def _untrusted(
     )
     intermediate_like = bool(leaf.ca_issuers) or any(word in leaf.issuer.lower() for word in _INTERMEDIATE_WORDS)
     inspection = next((facts.looks_like_inspection() for facts in chain if facts.looks_like_inspection()), None)
-    if leaf_only and intermediate_like and inspection is None:
-        # Certificates from Microsoft AD CS list an ldap:// URL first; the http(s) one is the download.
-        url = next(
-            (candidate for candidate in leaf.ca_issuers if candidate.lower().startswith(("http://", "https://"))),
-            leaf.ca_issuers[0] if leaf.ca_issuers else None,
-        )
-        details["missing_issuer"] = leaf.issuer
-        details["missing_issuer_url"] = url
-        where = f" (download: {url})" if url else ""
-        return Finding(
-            "tls.incomplete_chain",
-            f"{endpoint.host} sent only its own certificate, not the intermediate '{leaf.issuer_cn}' that issued it"
-            f"{where}",
-            details,
-            remediation=(
-                f"Configure {endpoint.host} with the full certificate chain (its certificate followed by "
-                f"'{leaf.issuer_cn}'). Workaround: download the intermediate{f' from {url}' if url else ''}, "
-                "convert it "
-                "to PEM (`openssl x509 -inform der -in issuer.crt -out issuer.pem`) and pass it with --ca-bundle."
-            ),
-        )
+    if leaf_only and inspection is None and intermediate_like:
+        return _incomplete_chain(endpoint, leaf, details)
+    if leaf_only and inspection is None and not top.self_issued:
+        return _unknown_issuer(endpoint, leaf, details)
     root_name = top.issuer_cn if not top.self_issued else top.subject_cn
     root = top.issuer if not top.self_issued else top.subject
     details["untrusted_root"] = root
@@ -632,6 +631,42 @@ def _untrusted(
     else:
         summary += " (a private or corporate CA, or a TLS-inspecting middlebox)"
     return Finding("tls.untrusted_root", summary, details, remediation=_remediation_for_ca(endpoint, f"'{root_name}'"))
+
+
+def _incomplete_chain(endpoint: Endpoint, leaf: Any, details: dict[str, Any]) -> Finding:
+    """``tls.incomplete_chain``: a lone leaf whose issuer looks like an intermediate (by AIA or by name)."""
+    # Certificates from Microsoft AD CS list an ldap:// URL first; the http(s) one is the download.
+    url = next(
+        (candidate for candidate in leaf.ca_issuers if candidate.lower().startswith(("http://", "https://"))),
+        leaf.ca_issuers[0] if leaf.ca_issuers else None,
+    )
+    details["missing_issuer"] = leaf.issuer
+    details["missing_issuer_url"] = url
+    where = f" (download: {url})" if url else ""
+    return Finding(
+        "tls.incomplete_chain",
+        f"{endpoint.host} sent only its own certificate, not the intermediate '{leaf.issuer_cn}' that issued it"
+        f"{where}",
+        details,
+        remediation=(
+            f"Configure {endpoint.host} with the full certificate chain (its certificate followed by "
+            f"'{leaf.issuer_cn}'). Workaround: download the intermediate{f' from {url}' if url else ''}, "
+            "convert it "
+            "to PEM (`openssl x509 -inform der -in issuer.crt -out issuer.pem`) and pass it with --ca-bundle."
+        ),
+    )
+
+
+def _unknown_issuer(endpoint: Endpoint, leaf: Any, details: dict[str, Any]) -> Finding:
+    """``tls.unknown_issuer``: a lone leaf whose issuer no store holds and that names no AIA download."""
+    details["unknown_issuer"] = leaf.issuer
+    details["issuer_download"] = None
+    wording = {
+        "_host": endpoint.host,
+        "_issuer": leaf.issuer_cn or leaf.issuer,
+        "_show_chain": _SHOW_CHAIN.format(address=endpoint.address, host=endpoint.host),
+    }
+    return Finding("tls.unknown_issuer", details={**details, **wording})
 
 
 def typed_evidence(found: tls_probe.Assessment, base: Evidence) -> Evidence:

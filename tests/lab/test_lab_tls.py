@@ -92,3 +92,14 @@ def test_a_firewall_that_resets_the_client_hello_by_server_name_is_named(check, 
     )
     assert found["details"]["without_server_name"] == "handshake completed"
     assert found["details"]["tcp_connected"] is True
+
+
+def test_a_leaf_without_its_intermediate_and_without_aia_says_the_evidence_cannot_tell(check):
+    # nginx sends the leaf only; its issuer is the lab's intermediate, which no store holds and no AIA names.
+    run = check("--url", managed("nochain"), "--only", "dns,tcp,tls")
+    found = run.result("tls")
+    assert found["code"] == "tls.unknown_issuer" and found["status"] == "fail", run.words("tls")
+    assert "nochain.lab.test sent only its own certificate, issued by 'OU=Testing CA" in found["summary"]
+    assert "a missing intermediate and an untrusted private root look the same from here" in found["summary"]
+    assert "configure nochain.lab.test with the full chain" in found["remediation"]
+    assert found["details"]["issuer_download"] is None and found["details"]["leaf"]["ca_issuers"] == []

@@ -120,10 +120,22 @@ def test_unknown_ca_names_the_root(root_file: Path) -> None:
 def test_untrusted_root_without_any_ca_bundle(root: Authority) -> None:
     """The system store does not hold the test CA: that is itself the untrusted_root case."""
     leaf = root.issue("127.0.0.1")
-    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+    with tls_server(leaf.chain_pem() + root.cert_pem, leaf.key_pem) as port:
         result = check_server(port, None)
     assert result.code == "tls.untrusted_root"
     assert "ca_bundle" not in result.details
+
+
+def test_a_lone_leaf_from_an_unknown_issuer_without_aia_says_the_evidence_cannot_tell(root: Authority) -> None:
+    """Leaf only, its issuer in no store, no AIA: a missing intermediate and a private root look the same."""
+    leaf = root.issue("127.0.0.1")
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        result = check_server(port, None)
+    assert result.code == "tls.unknown_issuer" and result.status is Status.FAIL
+    assert "a missing intermediate and an untrusted private root look the same from here" in result.summary
+    assert "if it is your organisation's root CA" in result.remediation
+    assert "configure 127.0.0.1 with the full chain" in result.remediation
+    assert result.details["issuer_download"] is None
 
 
 def test_inspecting_proxy_ca_is_recognised(root_file: Path) -> None:
