@@ -96,6 +96,7 @@ class ParsedUrl:
     text: str
     endpoint: Endpoint | None
     error: str | None = None
+    role: str = "environment"  # or "activegate": what the URL was given as, even when it cannot be parsed
 
 
 def format_address(host: str, port: int) -> str:
@@ -188,7 +189,7 @@ def parse_url(text: str, role: str = "environment") -> ParsedUrl:
     split = _split(text)
     if isinstance(split, str):
         # The text may hold credentials: only ever show it without them.
-        return ParsedUrl(display_url(text), None, split)
+        return ParsedUrl(display_url(text), None, split, role)
     parts, port, notes = split
     if parts.query or parts.fragment:
         notes.append("query and fragment ignored")
@@ -197,7 +198,7 @@ def parse_url(text: str, role: str = "environment") -> ParsedUrl:
     match = _ENV_PATH.match(root)
     if root and not match:
         return ParsedUrl(
-            text, None, f"unexpected path {parts.path!r}: expected none (SaaS) or /e/<environment-id>"
+            text, None, f"unexpected path {parts.path!r}: expected none (SaaS) or /e/<environment-id>", role
         )
     scheme = parts.scheme.lower()
     port = _default_port(port, scheme, role)
@@ -206,7 +207,7 @@ def parse_url(text: str, role: str = "environment") -> ParsedUrl:
     environment_id = host.split(".", 1)[0] if kind is EndpointKind.SAAS and path_id is None else path_id
     base_url = _origin(scheme, host, port) + (f"/e/{path_id}" if path_id else "")
     endpoint = Endpoint(scheme, host, port, kind, environment_id, base_url, role, tuple(notes), converted_from)
-    return ParsedUrl(text, endpoint)
+    return ParsedUrl(text, endpoint, role=role)
 
 
 def _generation(parts: SplitResult, role: str, notes: list[str]) -> tuple[str, str, str | None]:

@@ -123,7 +123,7 @@ def judge(parsed: ParsedUrl) -> Finding:
     """The code and its evidence; the ``_`` names serve the code's wording only."""
     code, evidence = classify(parsed)
     endpoint = parsed.endpoint
-    role = "environment" if endpoint is None else endpoint.role
+    role = parsed.role if endpoint is None else endpoint.role
     wording = {
         "_what": "environment URL" if role == "environment" else "ActiveGate URL",
         "_text": parsed.text,

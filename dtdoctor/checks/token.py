@@ -108,8 +108,8 @@ CODES = codes(
         "The endpoint timed out, failed TLS, answered with a server error, rate-limited the request, or "
         "something other than Dynatrace answered; or a platform token was refused by the classic API, which "
         "may refuse every platform token.",
-        "For an error: fix the api check's finding for this endpoint first, then run dtdoctor again. For a "
-        "platform token: use a classic access token (dt0c01) with Ingest events (events.ingest).",
+        # A refused platform token (the warning) brings its own advice: a classic access token.
+        "Fix the api check's finding for this endpoint first, then run dtdoctor again.",
         when={
             Status.WARN: "when Dynatrace answered and only the meaning is unconfirmed (a platform token refused by "
             "the classic API) or not yet known (HTTP 429: asking again later will tell)",

@@ -1,4 +1,4 @@
-"""Token edges: known kinds with broken shapes, and how explain names evidence."""
+"""Input edges: known token kinds with broken shapes, what explain and the exit line claim, bad ActiveGate URLs."""
 
 from __future__ import annotations
 
@@ -45,3 +45,14 @@ def test_a_run_without_a_token_does_not_claim_everything_works() -> None:
     assert result.exit_code == 0
     assert "everything needed to send events works" not in result.stdout
     assert "no API token was given, so the token and the events API were not checked" in result.stdout
+
+
+def test_an_invalid_activegate_url_is_called_an_activegate_url() -> None:
+    result = invoke(
+        "check", "--only", "config", "--url", "https://abc12345.live.dynatrace.com",
+        "--activegate", "https://u:PASS@127.0.0.1:18777", "-f", "json", env={"DT_API_TOKEN": ""},
+    )
+    invalid = [check for check in json.loads(result.stdout)["checks"] if check["code"] == "url.invalid"]
+    assert len(invalid) == 1
+    assert invalid[0]["summary"].startswith("ActiveGate URL ")
+    assert "PASS" not in result.stdout
