@@ -169,7 +169,7 @@ def _package_of(
 ) -> ca_package.PackageRecord | None:
     if store is None or store.kind == "os":
         return None
-    return ca_package.installed(ctx.root, family)
+    return ca_package.installed(ctx.root, family, ctx.timeout)
 
 
 def _mozilla_roots() -> dict[str, roots.Root]:
@@ -388,7 +388,7 @@ def _store_line(facts: StoreFacts) -> str:
     elif package.date is None:
         line += f", {package.label()} (no date in its version)"
     else:
-        line += f", {package.label()} of {package.date.isoformat()}"
+        line += f", {package.label()} {'built' if package.built else 'of'} {package.date.isoformat()}"
     return line
 
 

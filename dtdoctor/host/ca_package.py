@@ -16,8 +16,21 @@ or when a corporate CA is added):
   is the ``NSS_BUILTINS_LIBRARY_VERSION`` in its header, and its time is the
   one the package gave it (Fedora's ``ca-certificates.spec`` installs it with
   ``install -p`` and ``touch -r certdata.txt``; rpm keeps packaged file
-  times), which ``update-ca-trust`` never rewrites.
-- Anything else (SUSE keeps the date in the rpm database only): no date.
+  times), which ``update-ca-trust`` never rewrites. Where an ``rpm`` binary
+  exists, the rpm database names the package's version-release
+  (``2024.2.69_v8.0.303-91.4.el9_4``); that version is ``year.`` plus the
+  NSS builtins version (Fedora's ``ca-certificates.spec``: "For the package
+  version number, we use: year.{upstream version}"), a year and no day, so
+  the date stays the list's packaged time, or the build time when the list
+  is not there.
+- SUSE: the rpm database only (``ca-certificates-mozilla``). Its version is
+  the ``NSS_BUILTINS_LIBRARY_VERSION`` of ``nssckbi.h`` (the package's spec
+  file: "Version number is NSS_BUILTINS_LIBRARY_VERSION"), no date, so the
+  date is the package's build time, and says so.
+- Without ``rpm``, or when it fails: the files above, else no date.
+
+rpm is asked of the local database under the root only (``rpm --root ROOT
+-q``), with the probe's timeout.
 
 Whether the installed package is the newest one is asked of the package
 manager's local metadata only (apt's package lists already on disk, apk's
@@ -30,6 +43,8 @@ import datetime
 import gzip
 import io
 import re
+import shutil
+import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,9 +64,19 @@ class PackageRecord:
     version: str
     date: datetime.date | None
     source: str
+    built: bool = False  # the date is the package's build time, not the list's
 
     def label(self) -> str:
         return f"{self.name} {self.version}".strip()
+
+
+@dataclass(frozen=True)
+class RpmRecord:
+    """What the rpm database says of one installed package."""
+
+    name: str
+    version_release: str
+    built: datetime.date
 
 
 @dataclass(frozen=True)
@@ -152,17 +177,76 @@ _READERS = {
     "debian": (from_dpkg_status, from_debian_changelog),
     "alpine": (from_apk,),
     "rhel": (from_p11kit_list,),
+    "suse": (),
 }
 _ALL_READERS = (from_dpkg_status, from_debian_changelog, from_apk, from_p11kit_list)
+# The package that owns the Mozilla list, per family that keeps it in an rpm database.
+RPM_PACKAGES = {"suse": "ca-certificates-mozilla", "rhel": PACKAGE}
+_RPM_FORMAT = "%{VERSION}-%{RELEASE} %{BUILDTIME}\\n"
 
 
-def installed(root: Path, family: str | None) -> PackageRecord | None:
-    """The installed ca-certificates package, from the family's own records (any family's when unknown)."""
+# Where rpm keeps its database: /usr/lib/sysimage/rpm since Fedora 36 and openSUSE Tumbleweed
+# (/var/lib/rpm is then a link to it), /var/lib/rpm before.
+RPM_DATABASES = ("/usr/lib/sysimage/rpm", "/var/lib/rpm")
+
+
+def rpm_database(root: Path) -> str | None:
+    """The root's rpm database folder, None when it has none (rpm is then not asked: it would create one)."""
+    for folder in RPM_DATABASES:
+        path = root / folder.lstrip("/")
+        if path.is_dir() and any(path.iterdir()):
+            return folder
+    return None
+
+
+def query_rpm(root: Path, name: str, timeout: float) -> RpmRecord | None:
+    """``rpm --root ROOT --dbpath DB -q NAME`` on the root's own database.
+
+    None without rpm, without a database, on failure or timeout. The database path is given because an rpm
+    built for another distribution (Debian's keeps ``~/.rpmdb``) would otherwise look, and create one, elsewhere.
+    """
+    rpm, dbpath = shutil.which("rpm"), rpm_database(root)
+    if rpm is None or dbpath is None:
+        return None
+    command = [rpm, "--root", str(root), "--dbpath", dbpath, "-q", "--qf", _RPM_FORMAT, name]
+    try:
+        completed = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    fields = completed.stdout.split("\n", 1)[0].split()
+    if completed.returncode != 0 or len(fields) != 2 or not fields[1].isdigit():
+        return None
+    built = datetime.datetime.fromtimestamp(int(fields[1]), datetime.timezone.utc).date()
+    return RpmRecord(name, fields[0], built)
+
+
+def _with_rpm(record: PackageRecord | None, rpm: RpmRecord) -> PackageRecord:
+    """The rpm database's version-release; the list's packaged time when there is one, else the build time."""
+    source = f"rpm database (rpm -q {rpm.name})"
+    if record is not None and record.date is not None:
+        return PackageRecord(rpm.name, rpm.version_release, record.date, f"{source}; date: {record.source}")
+    return PackageRecord(rpm.name, rpm.version_release, rpm.built, f"{source}; date: its build time", built=True)
+
+
+def _from_files(root: Path, family: str | None) -> PackageRecord | None:
     for reader in _READERS.get(family or "", _ALL_READERS):
         record = reader(root)
         if record is not None:
             return record
     return None
+
+
+def installed(root: Path, family: str | None, timeout: float) -> PackageRecord | None:
+    """The installed ca-certificates package, from the family's own records (any family's when unknown).
+
+    Where the family keeps its packages in an rpm database and ``rpm`` answers, the version is rpm's.
+    """
+    record = _from_files(root, family)
+    name = RPM_PACKAGES.get(family or "")
+    rpm = query_rpm(root, name, timeout) if name else None
+    return record if rpm is None else _with_rpm(record, rpm)
 
 
 def _apt_candidate(root: Path, installed_version: str, timeout: float) -> Newest:
