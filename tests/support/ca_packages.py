@@ -47,7 +47,7 @@ class DebianStore:
 def unavailable(reason: str) -> None:
     """Skip where apt cannot fetch (a laptop without Debian's mirrors); CI must have them."""
     if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must build the trust-store fixtures from Debian's packages: {reason}")
+        pytest.fail(f"CI must build the trust-store fixtures from real packages: {reason}")
     pytest.skip(reason)
 
 

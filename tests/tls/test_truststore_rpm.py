@@ -113,6 +113,6 @@ def test_a_hung_rpm_costs_one_timeout(tmp_path: Path, root: Authority, monkeypat
     monkeypatch.setenv("PATH", f"{hung.parent}{os.pathsep}{os.environ['PATH']}")
     started = time.monotonic()
     record = ca_package.installed(host, "rhel", 0.5)
-    assert time.monotonic() - started < 5
+    assert 0.5 <= time.monotonic() - started < 5  # waited for the timeout, then stopped rpm
     assert record is not None and record.version == "(NSS builtins 2.60)"
 
