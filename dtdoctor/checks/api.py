@@ -16,6 +16,7 @@ carries an ``/e/<env-id>`` path (those serve the environment API).
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Callable, Union
 
@@ -26,7 +27,7 @@ from dtdoctor.config import Endpoint, Settings, format_address
 from dtdoctor.core.codes import Code, codes, emits, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
-from dtdoctor.net import http, ratelimit
+from dtdoctor.net import http, proxy_cause, ratelimit
 from dtdoctor.net.proxy import route
 from dtdoctor.net.untrusted import ascii_int
 
@@ -45,6 +46,20 @@ CODES = codes(
         "environment, or a status dtdoctor does not expect.",
         "Retry later; if it persists, check the ActiveGate's health and logs, or Dynatrace's status page, "
         "and open a support ticket with the report (--bundle).",
+    ),
+    Code(
+        "api.origin_tls_rejected_by_proxy",
+        Status.FAIL,
+        "A TLS-inspecting proxy answered the API request itself: it could not make a verified TLS connection "
+        "to the real server, and said why.",
+        "The proxy (squid ssl-bump, a next-generation firewall) checks the origin's certificate on its own "
+        "connection: the origin's certificate is expired, self-signed or for another name, or the proxy "
+        "does not trust the origin's CA. This host only sees the proxy's certificate.",
+        "Ask the team that runs the inspecting proxy to check its connection to {_host} (the certificate "
+        "problem it names), or to exempt the Dynatrace hosts from inspection; if the origin's certificate "
+        "really is bad, whoever runs {_host} must fix it.",
+        summary="{_where}: the inspecting proxy {_proxy} answered HTTP {status} itself ({_said}): it rejected the "
+        "certificate of the real server{_tls_code}{_detail}",
     ),
     Code(
         "api.rate_limited",
@@ -227,6 +242,9 @@ def judge(settings: Settings, endpoint: Endpoint, response: http.HttpResponse) -
     if reason is not None and not (status >= 500 and http.looks_like_html(response)):
         return Finding("api.not_dynatrace", f"{where}: {reason}", details)
     error = http.dynatrace_error(response)
+    rejected = origin_tls_rejected(endpoint, response, details)
+    if rejected is not None:
+        return rejected
     if status >= 500:
         if error:
             message = http.error_message(error)
@@ -274,6 +292,38 @@ def judge(settings: Settings, endpoint: Endpoint, response: http.HttpResponse) -
         )
     details["error"] = http.error_message(error)
     return Finding("api.http_error", f"{where}: unexpected HTTP {status}: {http.error_message(error)}", details)
+
+
+# squid's ERR_SECURE_CONNECT_FAIL page: "<pre>... (TLS code: X509_V_ERR_CERT_HAS_EXPIRED+broken_cert)</pre>"
+# followed by one line of detail ("<p>SSL Certificate expired on: ...</p>"), from its error-details.txt.
+_SQUID_TLS_CODE = re.compile(r"\(TLS code: ([A-Za-z0-9_+]{1,80})\)")
+_SQUID_TLS_DETAIL = re.compile(r"</pre>\s*<p>([ -;=?-~]{1,160})</p>")
+
+
+def origin_tls_rejected(endpoint: Endpoint, response: http.HttpResponse, details: dict[str, object]) -> Finding | None:
+    """``api.origin_tls_rejected_by_proxy`` when an inspecting proxy said it rejected the origin's TLS."""
+    cause = proxy_cause.classify(response.status, response.headers)
+    if cause.kind != proxy_cause.ORIGIN_TLS or not cause.evidence:
+        return None
+    page = response.text[: http.MAX_BODY]
+    code = _SQUID_TLS_CODE.search(page)
+    detail = _SQUID_TLS_DETAIL.search(page)
+    details.update(
+        proxy_said=cause.evidence,
+        origin_tls_error=code.group(1) if code else None,
+        origin_tls_detail=" ".join(detail.group(1).split()) if detail else None,
+        proxy_via=response.headers.get("via", "")[:120] or None,
+    )
+    via = response.headers.get("via", "")
+    wording = {
+        "_where": endpoint.base_url,
+        "_proxy": f"({via[:120]})" if via else "in between",
+        "_said": cause.evidence,
+        "_host": endpoint.host,
+        "_tls_code": f" ({details['origin_tls_error']})" if code else "",
+        "_detail": f": {details['origin_tls_detail']}" if detail else "",
+    }
+    return Finding("api.origin_tls_rejected_by_proxy", details={**details, **wording})
 
 
 def rate_limited_finding(

@@ -25,6 +25,9 @@ DOMAIN = "lab.test"
 SAAS_HOST = "abc12345.live.dynatrace.com"
 # A name of the good server's address whose ClientHello the router's firewall resets (it matches the server name).
 SNI_BLOCKED = "sniblock.lab.test"
+# A SaaS-like name the lab DNS gives the server with the expired certificate, reached through the bumping squid.
+BUMPED_SAAS_HOST = "bumped0001.live.dynatrace.com"
+BUMP_CA_NAME = "Lab Inspection CA"
 
 # Server addresses (host part in 10.201.2.0/24) and the names the lab DNS gives them.
 HOSTS: dict[str, str] = {
@@ -196,6 +199,7 @@ def dnsmasq_argv(folder: Path, address: str, mode: str) -> list[str]:
         records = [f"--host-record={name(label)},{ip}" for label, ip in HOSTS.items()]
         records.append(f"--host-record={SAAS_HOST},{HOSTS['good']}")
         records.append(f"--host-record={SNI_BLOCKED},{HOSTS['good']}")
+        records.append(f"--host-record={BUMPED_SAAS_HOST},{HOSTS['expired']}")
         records.append(f"--host-record=good6.{DOMAIN},{HOSTS6['good6']}")
         return [
             *base, f"--local=/{DOMAIN}/", "--local=/dynatrace.com/", *records,
@@ -255,6 +259,10 @@ def squid_config(folder: Path, label: str, certs: Certificates) -> Path:
             "auth_param ntlm program /usr/lib/squid/ntlm_fake_auth\nauth_param ntlm children 1\n"
             "acl labusers proxy_auth REQUIRED\nhttp_access deny !labusers\n" + extra
         )
+    if label == "bumpproxy":
+        extra = _bump_extra(folder, own, certs).replace("http_port {address}:3128", "") + extra.replace(
+            f"http_port {HOSTS[label]}:3128\n", ""
+        )
     extra_file = folder / f"squid-{label}.extra.conf"
     extra_file.write_text(extra)
     lines = []
@@ -267,6 +275,26 @@ def squid_config(folder: Path, label: str, certs: Certificates) -> Path:
     config = folder / f"squid-{label}.conf"
     config.write_text("\n".join(lines) + "\n")
     return config
+
+
+def _bump_extra(folder: Path, own: Path, certs: Certificates) -> str:
+    """squid-openssl's ssl-bump: its own CA (trusted by the client beside the lab root), a certificate db
+    made by security_file_certgen, and every tunnel bumped."""
+    authority = trustme.CA(organization_name=BUMP_CA_NAME)
+    ca = folder / "bump-ca.pem"
+    ca.write_bytes(authority.cert_pem.bytes() + authority.private_key_pem.bytes())
+    with certs.ca_file.open("ab") as trusted:
+        trusted.write(authority.cert_pem.bytes())
+    database = own / "ssl_db"
+    netns.run("/usr/lib/squid/security_file_certgen", "-c", "-s", str(database), "-M", "4MB")
+    for path in (database, *database.rglob("*")):
+        shutil.chown(path, "proxy", "proxy")
+    return (
+        f"http_port {HOSTS['bumpproxy']}:3128 ssl-bump tls-cert={ca} generate-host-certificates=on "
+        "dynamic_cert_mem_cache_size=4MB\n"
+        f"sslcrtd_program /usr/lib/squid/security_file_certgen -s {database} -M 4MB\nsslcrtd_children 2\n"
+        f"tls_outgoing_options cafile={certs.ca_file}\nssl_bump bump all\n"
+    )
 
 
 @dataclass
@@ -332,7 +360,7 @@ def start_all(folder: Path) -> Lab:
         for mode, label in (("main", "dns"), ("refused", "dnsrefused"), ("servfail", "dnsservfail")):
             lab.start(f"dnsmasq-{mode}", dnsmasq_argv(folder, HOSTS[label], mode))
         squids = []
-        for label in ("proxy", "authproxy", "ntlmproxy"):
+        for label in ("proxy", "authproxy", "ntlmproxy", "bumpproxy"):
             config = squid_config(folder, label, certs)
             squids.append((label, lab.start(f"squid-{label}", ["squid", "-N", "-f", str(config)])))
         wait_for_port(HOSTS["good"], 443, nginx, "nginx")

@@ -104,3 +104,25 @@ def test_ntlm_only_proxy_says_dtdoctor_speaks_basic_only(check):
     assert found["code"] == "proxy.auth_required", found["summary"]
     assert "accepts only NTLM authentication" in found["summary"]
     assert "Basic only" in found["summary"]
+
+
+def test_an_inspecting_squid_in_front_of_an_expired_origin_is_named_with_what_it_said(check):
+    # squid-openssl with ssl-bump (its own CA, trusted by the client) bumps the tunnel; the origin behind the
+    # SaaS-like name is nginx with the expired certificate, so squid answers the API request with its error page.
+    from tests.lab.services import BUMP_CA_NAME, BUMPED_SAAS_HOST, HOSTS
+
+    run = check(
+        "--url", f"https://{BUMPED_SAAS_HOST}", "--proxy", f"http://{HOSTS['bumpproxy']}:3128",
+        "--only", "dns,tcp,proxy,tls,api",
+    )
+    tls = run.result("tls")
+    assert tls["code"] == "tls.inspected", run.words("tls")
+    assert f"O={BUMP_CA_NAME}" in tls["summary"] and f"the traffic to {BUMPED_SAAS_HOST} is inspected" in tls["summary"]
+    api = run.result("api")
+    assert api["code"] == "api.origin_tls_rejected_by_proxy" and api["status"] == "fail", run.words("api")
+    assert "X-Squid-Error: ERR_SECURE_CONNECT_FAIL" in api["summary"]
+    assert "it rejected the certificate of the real server (X509_V_ERR_CERT_HAS_EXPIRED" in api["summary"]
+    assert "SSL Certificate expired on:" in api["summary"]
+    assert "Ask the team that runs the inspecting proxy" in api["remediation"]
+    assert "status page" not in run.words("api")
+    assert api["details"]["origin_tls_error"].startswith("X509_V_ERR_CERT_HAS_EXPIRED")
