@@ -108,7 +108,8 @@ ctr=$(buildah "${storage[@]}" from -q localhost/dtdoctor:ci)
 user=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["User"])' "$work/config.json")
 mapfile -t entrypoint < <("$python" -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["Entrypoint"]))' "$work/config.json")
 mapfile -t cmd < <("$python" -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["Cmd"] or []))' "$work/config.json")
-mapfile -t health < <("$python" -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["Healthcheck"]["Test"][1:]))' "$work/config.json")
+# NUL-separated: the HEALTHCHECK's Python program spans several lines.
+mapfile -t -d '' health < <("$python" -c 'import json,sys; sys.stdout.write("\0".join(json.load(open(sys.argv[1]))["Healthcheck"]["Test"][1:]))' "$work/config.json")
 in_image() { buildah "${storage[@]}" run --isolation chroot --user "$user" "$ctr" -- "$@"; }
 
 echo "=== in the image: ENTRYPOINT --version, ENTRYPOINT check"
@@ -130,8 +131,9 @@ grep -q "run 1 finished" "$work/serve.err" || { cat "$work/serve.err"; fail "'${
 code=$("$python" -c 'import urllib.request as u, urllib.error as e
 try: print(u.urlopen("http://127.0.0.1:9758/healthz", timeout=10).status)
 except e.HTTPError as error: print(error.code)')
-hc=0; in_image "${health[@]}" > /dev/null 2>&1 || hc=$?
-echo "/healthz $code, HEALTHCHECK exit $hc"
+hc=0; health_out=$(in_image "${health[@]}" 2>&1) || hc=$?
+echo "/healthz $code, HEALTHCHECK exit $hc: $health_out"
+! grep -q "Traceback" <<<"$health_out" || fail "HEALTHCHECK printed a traceback into the health log"
 { [ "$code" = 200 ] && [ "$hc" = 0 ]; } || { [ "$code" = 503 ] && [ "$hc" = 1 ]; } \
   || fail "HEALTHCHECK (exit $hc) disagrees with /healthz ($code)"
 took=$("$python" "$here/manifest_commands.py" --stop "$serve_pid")
