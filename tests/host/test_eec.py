@@ -266,3 +266,14 @@ def test_owner_on_another_address_is_not_the_one_asked_about() -> None:
         there = listener_owner(port, "127.0.0.2")
     assert not elsewhere.found and elsewhere.note == "no listening socket seen on that port"
     assert there.found and there.process is not None and there.process.pid == os.getpid()
+
+
+def test_a_listener_on_every_address_owns_the_loopback_port() -> None:
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("0.0.0.0", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        owner = listener_owner(port)
+    assert owner.found and owner.process is not None and owner.process.pid == os.getpid()
