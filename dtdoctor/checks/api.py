@@ -90,9 +90,11 @@ CODES = codes(
         Status.FAIL,
         "The endpoint redirects to another host, port or scheme; dtdoctor did not follow it and the token "
         "was not sent there.",
-        "A captive portal or single sign-on page, an old URL that moved, or http:// redirected to https://.",
+        "A captive portal or single sign-on page, an old URL that moved, http:// redirected to https://, or a "
+        "reverse proxy that sends HTTPS requests to plain http:// (it believes TLS ends somewhere else).",
         "Use the final URL of the environment directly (see the redirect's target in the details) if it is "
-        "really Dynatrace; otherwise the redirect comes from a proxy or portal in between.",
+        "really Dynatrace; otherwise the redirect comes from a proxy or portal in between. A redirect to plain "
+        "http:// is never the URL to use: ask whoever runs the server or its reverse proxy to stop it.",
     ),
     Code(
         "api.tls_error",
@@ -209,24 +211,37 @@ def redirect_finding(prefix: str, response: http.HttpResponse, endpoint_text: st
     if not response.is_redirect:
         return None
     details = {"status": response.status, "redirects": [hop.to_json() for hop in response.hops]}
-    last = response.hops[-1] if response.hops else None
-    where = f" to {last.location}" if last else ""
-    why = f" ({last.reason})" if last and last.reason else ""
-    remediation = None
-    target = http.origin_or_none(last.location) if last is not None else None
-    if target is not None:
-        scheme, host, port = target
-        remediation = (
-            f"If {scheme}://{format_address(host, port)} is really your Dynatrace environment, use that URL "
-            "directly (--url / --activegate); otherwise a proxy or portal between this host and Dynatrace "
-            "redirects the request: ask the network team to let this host reach Dynatrace directly."
-        )
+    where, why, remediation = _redirect_words(response.hops[-1], endpoint_text) if response.hops else ("", "", None)
     return Finding(
         f"{prefix}.redirect",
         f"{endpoint_text} redirects{where} (HTTP {response.status}){why}; not followed: nothing was sent there",
         details,
         remediation=remediation,
     )
+
+
+def _redirect_words(last: http.Hop, endpoint_text: str) -> tuple[str, str, str | None]:
+    """Where the redirect points, why it was not followed, and what to do about it."""
+    target = http.origin_or_none(last.location)
+    why = f" ({last.reason})" if last.reason else ""
+    if target is None:
+        return f" to {last.location}", why, None
+    scheme, host, port = target
+    if scheme == "http" and endpoint_text.startswith("https://"):
+        # An https:// URL sent to plain HTTP is never a URL to use instead: the token would travel unencrypted.
+        return f" to plain HTTP ({last.location})", "", _PLAIN_HTTP_FIX.format(host=host)
+    return f" to {last.location}", why, _ELSEWHERE_FIX.format(origin=f"{scheme}://{format_address(host, port)}")
+_ELSEWHERE_FIX = (
+    "If {origin} is really your Dynatrace environment, use that URL directly (--url / --activegate); otherwise "
+    "a proxy or portal between this host and Dynatrace redirects the request: ask the network team to let this "
+    "host reach Dynatrace directly."
+)
+_PLAIN_HTTP_FIX = (
+    "Keep the https:// URL: dtdoctor never sends the token over plain HTTP, and neither should any client. "
+    "A server or reverse proxy that answers HTTPS with a redirect to http:// usually believes TLS ends "
+    "somewhere else (a load balancer that does not pass X-Forwarded-Proto, a rewrite rule): ask whoever runs "
+    "{host} (or the reverse proxy or load balancer in front of it) to stop redirecting HTTPS requests to http://."
+)
 
 
 def judge(settings: Settings, endpoint: Endpoint, response: http.HttpResponse) -> Finding:
