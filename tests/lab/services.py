@@ -40,9 +40,14 @@ HOSTS: dict[str, str] = {
     "tls13": "10.201.2.16",
     "plain": "10.201.2.17",
     "captive": "10.201.2.18",
+    "tls12": "10.201.2.19",
     "fw": "10.201.2.20",
     "blackhole": "10.201.2.21",
     "bigdrop": "10.201.2.22",
+    "redirect": "10.201.2.23",
+    "downgrade": "10.201.2.24",
+    "skewed": "10.201.2.40",
+    "skewedsmall": "10.201.2.41",
     "proxy": "10.201.2.30",
     "authproxy": "10.201.2.31",
     "bumpproxy": "10.201.2.32",
@@ -56,7 +61,10 @@ HOSTS6 = {"good6": "fd00:201:2::10"}
 PROXY_USER = "labuser"
 # A password with characters that are percent-encoded in a URL, so every encoding of it can be looked for.
 PROXY_PASSWORD = "pr0xy-s3cret/%:@lab"
-API_TIME_BODY = "1767225600000"  # what /api/v1/time answers (epoch ms), beside a real Date header
+# The lab's servers whose clock libfaketime sets off (its README, 4d: "+2h" is two hours ahead), one nginx
+# each, and the host the redirecting server sends the API to.
+SKEWED: dict[str, str] = {"skewed": "+2h", "skewedsmall": "+10"}
+REDIRECT_TARGET = "elsewhere.lab.test"
 
 
 def name(label: str) -> str:
@@ -104,10 +112,18 @@ def _server_block(address: str, cert: tuple[Path, Path] | None, body: str, extra
     return f"server {{ listen {listen}; {tls} {extra} {body} }}\n"
 
 
+# /api/v1/time answers the server's own time in epoch milliseconds, as Dynatrace's does: nginx's $msec
+# ("1767225600.123", from the server's clock, faked or not) without its dot, so body and Date header agree.
+_EPOCH_MS_MAP = r'map $msec $epoch_ms { "~^(?<s>\d+)\.(?<ms>\d+)$" "$s$ms"; }'
 _API_BODY = (
-    f'location ~ /api/v1/time$ {{ default_type text/plain; return 200 "{API_TIME_BODY}"; }} '
+    'location ~ /api/v1/time$ { default_type text/plain; return 200 "$epoch_ms"; } '
     'location / { default_type text/plain; return 404 "not found"; }'
 )
+# A reverse proxy or load balancer that sends every request to another host (a wrong environment URL, a
+# moved cluster): 301 with a Location, as nginx writes it for `return 301 URL`.
+_REDIRECT_BODY = f"location / {{ return 301 https://{REDIRECT_TARGET}$request_uri; }}"
+# One that sends HTTPS requests to plain http:// on the same host (a proxy that believes TLS ends elsewhere).
+_DOWNGRADE_BODY = "location / { return 301 http://$host$request_uri; }"
 _CAPTIVE_BODY = (
     'location / { default_type text/html; return 200 "<html><head><title>Guest Wi-Fi: please log in</title>'
     '</head><body>Accept the terms to continue.</body></html>"; }'
@@ -116,7 +132,8 @@ _CAPTIVE_BODY = (
 
 def nginx_config(folder: Path, certs: Certificates) -> str:
     now = datetime.datetime.now(datetime.timezone.utc)
-    good_names = [name(label) for label in ("good", "fw", "captive", "bigdrop", "tls13", "tls10", "good6")]
+    good_names = [name(label) for label in ("good", "fw", "captive", "bigdrop", "tls13", "tls12", "tls10", "good6",
+                                            "redirect", "downgrade", *SKEWED)]
     good = certs.issue("good", *good_names, SAAS_HOST)
     expired = certs.issue("expired", name("expired"), not_before=now - datetime.timedelta(days=400),
                           not_after=now - datetime.timedelta(days=3))
@@ -133,6 +150,9 @@ def nginx_config(folder: Path, certs: Certificates) -> str:
         _server_block(HOSTS["nochain"], nochain, _API_BODY),
         _server_block(HOSTS["tls10"], good, _API_BODY, tls10),
         _server_block(HOSTS["tls13"], good, _API_BODY, "ssl_protocols TLSv1.3;"),
+        _server_block(HOSTS["tls12"], good, _API_BODY, "ssl_protocols TLSv1.2;"),
+        _server_block(HOSTS["redirect"], good, _REDIRECT_BODY),
+        _server_block(HOSTS["downgrade"], good, _DOWNGRADE_BODY),
         _server_block(HOSTS["plain"], None, _API_BODY),
         _server_block(HOSTS["captive"], good, _CAPTIVE_BODY),
         _server_block(HOSTS["fw"], good, _API_BODY),
@@ -140,14 +160,42 @@ def nginx_config(folder: Path, certs: Certificates) -> str:
     ]
     # Every port the firewall rules below name also has a listener, so only the firewall makes them fail.
     blocks += [_server_block(HOSTS["fw"], good, _API_BODY, port=port) for port in FIREWALLED_PORTS]
+    return _nginx_main(folder, "nginx", blocks)
+
+
+def _nginx_main(folder: Path, label: str, blocks: list[str], top: str = "") -> str:
     return (
-        f"pid {folder}/nginx.pid; error_log {folder}/nginx-error.log; worker_processes 1;\n"
+        f"pid {folder}/{label}.pid; error_log {folder}/{label}-error.log; worker_processes 1; {top}\n"
         "events { worker_connections 256; }\n"
-        f"http {{ access_log {folder}/nginx-access.log; client_body_temp_path {folder}; "
+        f"http {{ access_log {folder}/{label}-access.log; client_body_temp_path {folder}; "
         f"proxy_temp_path {folder}; fastcgi_temp_path {folder}; uwsgi_temp_path {folder}; scgi_temp_path {folder};\n"
+        f"{_EPOCH_MS_MAP}\n"
         + "".join(blocks)
         + "}\n"
     )
+
+
+def skewed_nginx(folder: Path, label: str) -> list[str]:
+    """An nginx whose clock libfaketime sets off by ``SKEWED[label]``: its Date header and its /api/v1/time.
+
+    libfaketime is loaded with LD_PRELOAD and told the offset in FAKETIME (its README, 4a and 4d). nginx
+    clears its workers' environment except what ``env`` names, so both are kept for the worker.
+    """
+    good = (folder / "good.crt", folder / "good.key")
+    config = folder / f"nginx-{label}.conf"
+    block = _server_block(HOSTS[label], good, _API_BODY)
+    config.write_text(_nginx_main(folder, f"nginx-{label}", [block], "env LD_PRELOAD; env FAKETIME;"))
+    library = faketime_library()
+    return ["env", f"LD_PRELOAD={library}", f"FAKETIME={SKEWED[label]}", "nginx", "-c", str(config),
+            "-g", "daemon off;"]
+
+
+def faketime_library() -> str:
+    """Where Debian's libfaketime package put the library, for this machine's architecture."""
+    found = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    if not found:
+        raise netns.LabUnavailable("libfaketime is not installed (see .ci/lab for the packages)")
+    return str(found[0])
 
 
 # Port -> what the router's firewall does to TCP from the client to fw.lab.test on that port.
@@ -357,6 +405,7 @@ def start_all(folder: Path) -> Lab:
         router_firewall()
         (folder / "nginx.conf").write_text(nginx_config(folder, certs))
         nginx = lab.start("nginx", ["nginx", "-c", str(folder / "nginx.conf"), "-g", "daemon off;"])
+        skewed = [(label, lab.start(f"nginx-{label}", skewed_nginx(folder, label))) for label in SKEWED]
         for mode, label in (("main", "dns"), ("refused", "dnsrefused"), ("servfail", "dnsservfail")):
             lab.start(f"dnsmasq-{mode}", dnsmasq_argv(folder, HOSTS[label], mode))
         squids = []
@@ -364,6 +413,8 @@ def start_all(folder: Path) -> Lab:
             config = squid_config(folder, label, certs)
             squids.append((label, lab.start(f"squid-{label}", ["squid", "-N", "-f", str(config)])))
         wait_for_port(HOSTS["good"], 443, nginx, "nginx")
+        for label, process in skewed:
+            wait_for_port(HOSTS[label], 443, process, f"nginx ({label}, under libfaketime)")
         for label, process in squids:
             wait_for_port(HOSTS[label], 3128, process, f"squid ({label})")
     except BaseException:

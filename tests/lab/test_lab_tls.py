@@ -42,6 +42,47 @@ def test_tls13_only_server_passes(check):
     assert found["details"]["protocol"] == "TLSv1.3"
 
 
+def test_tls12_only_server_passes(check):
+    # nginx with `ssl_protocols TLSv1.2;`: still the floor Dynatrace asks for, so no warning.
+    run = check("--url", managed("tls12"), "--only", "dns,tcp,tls")
+    found = run.result("tls")
+    assert (found["code"], found["status"]) == ("tls.ok", "pass"), run.words("tls")
+    assert found["details"]["protocol"] == "TLSv1.2"
+    assert found["summary"].startswith("TLSv1.2, certificate for ")
+
+
+def test_a_redirect_to_another_host_names_where_it_points_and_what_to_do(check):
+    # nginx `return 301 https://elsewhere.lab.test$request_uri;`: a wrong environment URL or a moved cluster.
+    from tests.lab.services import REDIRECT_TARGET
+
+    run = check("--url", managed("redirect"), "--only", "dns,tcp,tls,api")
+    found = run.result("api")
+    assert (found["code"], found["status"]) == ("api.redirect", "fail"), run.words("api")
+    assert found["summary"] == (
+        f"https://{name('redirect')}/e/abc12345 redirects to https://{REDIRECT_TARGET}/e/abc12345/api/v1/time "
+        "(HTTP 301) (points to another host, port or scheme); not followed: nothing was sent there"
+    )
+    assert found["remediation"].startswith(
+        f"If https://{REDIRECT_TARGET}:443 is really your Dynatrace environment, use that URL directly"
+    )
+    assert found["details"]["redirects"] == [{
+        "status": 301, "location": f"https://{REDIRECT_TARGET}/e/abc12345/api/v1/time", "followed": False,
+        "reason": "points to another host, port or scheme",
+    }]
+
+
+def test_a_redirect_to_plain_http_is_never_advised_as_the_url_to_use(check):
+    # nginx `return 301 http://$host$request_uri;`: a reverse proxy that believes TLS ends somewhere else.
+    host = name("downgrade")
+    run = check("--url", managed("downgrade"), "--only", "dns,tcp,tls,api")
+    found = run.result("api")
+    assert (found["code"], found["status"]) == ("api.redirect", "fail"), run.words("api")
+    assert f"redirects to plain HTTP (http://{host}/e/abc12345/api/v1/time) (HTTP 301)" in found["summary"]
+    assert "use that URL directly" not in found["remediation"]
+    assert "dtdoctor never sends the token over plain HTTP" in found["remediation"]
+    assert f"ask whoever runs {host} (or the reverse proxy or load balancer in front of it)" in found["remediation"]
+
+
 def test_captive_page_is_not_dynatrace(check):
     run = check("--url", managed("captive"), "--only", "dns,tcp,tls,api")
     assert run.result("api")["code"] == "api.not_dynatrace", run.words("api")
