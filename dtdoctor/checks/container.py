@@ -110,6 +110,18 @@ def detection(probe: ProbeContext) -> detect.Detection | None:
     return found if found is not None else detect_here(probe.run)
 
 
+def weak_evidence(found: detect.Detection) -> dict[str, object]:
+    """What a container verdict on weak evidence only rests on: for the details of the checks that use it."""
+    sources = [item.source for item in found.evidence if item.points_to not in (None, detect.WSL)]
+    return {"strength": detect.WEAK, "sources": sources}
+
+
+def cannot_tell(found: detect.Detection) -> str:
+    """The clause for a check that judges a host whose container evidence is weak only."""
+    sources = " and ".join(weak_evidence(found)["sources"])  # type: ignore[arg-type]
+    return f"{sources} alone suggests a {found.runtime} container: weak evidence, cannot tell; judged as a host"
+
+
 def code_for(found: detect.Detection) -> str:
     return _RUNTIME_CODES.get(found.runtime, "container.other")
 

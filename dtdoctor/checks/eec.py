@@ -69,7 +69,8 @@ CODES = codes(
         Status.FAIL,
         "Nothing listens on OneAgent's local ingest port on 127.0.0.1.",
         "OneAgent is not installed or not running, the Extension Execution Controller or its local HTTP ingest "
-        "API is turned off, the host runs in Discovery mode, or OneAgent uses another port.",
+        "API is turned off, the host runs in Discovery mode, or OneAgent uses another port. Where the only "
+        "container evidence is weak (/.dockerenv alone), this may also be a container, and the result says so.",
         ENABLE_STEPS,
         when={
             Status.WARN: "when OneAgent is installed but events do not rely on its endpoint (an environment URL "
@@ -292,21 +293,53 @@ def _in_container(ctx: RunContext, found: Detection, relies: bool, note: str,
     """Nothing listens, in a container on its own network: the endpoint is not offered there."""
     target = eec_target(ctx)
     details["container"] = found.runtime
-    environment = ctx.settings.environment
-    url = ACTIVEGATE_FORM
-    if environment is not None and environment.environment_id:
-        url = f"https://<activegate>:9999/e/{environment.environment_id}/api/v2/events/ingest"
     remediation = (
-        f"This is a {found.runtime} container: OneAgent's local endpoint is not offered here. Send events "
-        f"through an ActiveGate: POST to {url} with an API token with the events.ingest scope"
-        + (f", or straight to {environment.api_url('/api/v2/events/ingest')}" if environment else "")
-        + " (set --url / DT_ENVIRONMENT_URL and DT_API_TOKEN to check that path)."
+        f"This is a {found.runtime} container: OneAgent's local endpoint is not offered here. "
+        + _activegate_advice(ctx)
     )
     status = Status.FAIL if relies else Status.SKIP
     summary = f"nothing listens on {target}: this is a {found.runtime} container{note}"
     if not relies:
         summary += "; events go to the configured environment instead"
     return Finding("eec.unavailable_in_container", summary, details, status, remediation)
+
+
+def _activegate_advice(ctx: RunContext, lead: str = "Send") -> str:
+    """Where events go when OneAgent's local endpoint is not offered: an ActiveGate or the environment."""
+    environment = ctx.settings.environment
+    url = ACTIVEGATE_FORM
+    if environment is not None and environment.environment_id:
+        url = f"https://<activegate>:9999/e/{environment.environment_id}/api/v2/events/ingest"
+    return (
+        f"{lead} events through an ActiveGate: POST to {url} with an API token with the events.ingest scope"
+        + (f", or straight to {environment.api_url('/api/v2/events/ingest')}" if environment else "")
+        + " (set --url / DT_ENVIRONMENT_URL and DT_API_TOKEN to check that path)."
+    )
+
+
+def _container_here(ctx: RunContext, found: Detection | None, details: dict[str, object]) -> Detection | None:
+    """The detection when it found a container whose loopback is its own; None on a host.
+
+    A pod on the node's network sees the node's loopback: judged as the node's endpoint.
+    """
+    network = pod_network(ctx.environ)
+    if network is not None:
+        details["pod_network"] = network.to_json()
+    if found is None or not found.is_container or (network is not None and network.shares_host):
+        return None
+    return found
+
+
+def _maybe_container(ctx: RunContext, found: Detection, finding: Finding, details: dict[str, object]) -> Finding:
+    """A host whose only container evidence is weak: judged as a host, saying it cannot tell, with both ways on."""
+    details["container"] = found.runtime
+    details["container_evidence"] = container.weak_evidence(found)
+    remediation = f"{finding.remediation} If this is a container, OneAgent's local endpoint is not offered in it: "
+    return replace(
+        finding,
+        summary=f"{finding.summary}; {container.cannot_tell(found)}",
+        remediation=remediation + _activegate_advice(ctx, "send"),
+    )
 
 
 def _not_listening(
@@ -319,12 +352,9 @@ def _not_listening(
 ) -> Finding:
     target = eec_target(ctx)
     relies = relies_on_local_endpoint(ctx)
-    network = pod_network(ctx.environ)
-    if network is not None:
-        details["pod_network"] = network.to_json()
-    # A pod on the node's network sees the node's loopback: judged as the node's endpoint below.
-    if found is not None and found.is_container and not (network is not None and network.shares_host):
-        return _in_container(ctx, found, relies, note, details)
+    maybe = _container_here(ctx, found, details)
+    if maybe is not None and not maybe.weak_only:
+        return _in_container(ctx, maybe, relies, note, details)
 
     install = installation(ctx)
     mode_output, _ = oneagentctl(ctx, "--get-monitoring-mode")
@@ -335,7 +365,9 @@ def _not_listening(
     status = _NOT_LISTENING_STATUS[(relies, install.installed)]
     summary = _nothing_listens(target, v4, note, install.installed, mode, status)
     steps = " ".join(_enable_steps(install.installed, mode, port))
-    return Finding("eec.not_listening", summary, details, status, steps)
+    finding = Finding("eec.not_listening", summary, details, status, steps)
+    # Weak evidence only (/.dockerenv alone): no telling whether this is a container.
+    return finding if maybe is None else _maybe_container(ctx, maybe, finding, details)
 
 
 def _nothing_listens(

@@ -248,12 +248,16 @@ def not_installed(probe_ctx: ProbeContext, install: Installation, details: dict[
     if running:  # e.g. the host's OneAgent seen from a container that shares its PID namespace
         details["note"] = "OneAgent processes run, but no installation was found under the filesystem root"
     found = container.detection(probe_ctx)
-    where = ""
+    where, unsure = "", ""
     if found is not None and found.is_container:
-        where = f"; this is a {found.runtime} container: OneAgent runs on the host, not inside containers"
         details["container"] = found.runtime
+        if found.weak_only:  # /.dockerenv alone: judged as a host, saying so
+            details["container_evidence"] = container.weak_evidence(found)
+            unsure = f"; {container.cannot_tell(found)}"
+        else:
+            where = f"; this is a {found.runtime} container: OneAgent runs on the host, not inside containers"
     looked = ", ".join(install.looked_at[:2])
-    summary = f"OneAgent is not installed here (looked at {looked}){where}"
+    summary = f"OneAgent is not installed here (looked at {looked}){where}{unsure}"
     if relies_on_local_endpoint(probe_ctx.run) and not where:
         return Finding("oneagent.not_installed", summary, details, Status.WARN)
     if where:  # expected in a container; the eec check carries the consequence and the advice

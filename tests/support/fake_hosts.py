@@ -89,6 +89,12 @@ class FakeHost:
         self.pid1_environ(HOME="/", TERM="linux")
         return self
 
+    def dockerenv_only(self) -> FakeHost:
+        """A plain host whose only container evidence is a ``/.dockerenv`` (left by an image, or by hand)."""
+        self.bare_metal()
+        self.write("/.dockerenv")
+        return self
+
     def docker_cgroup_v1(self) -> FakeHost:
         self.linux_basics()
         self.write("/.dockerenv")
