@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import IO, Mapping, Sequence
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from dtdoctor.redact import CREDENTIALS
+
 
 class ConfigError(Exception):
     """The command line or environment is unusable; the message is one line."""
@@ -138,7 +140,7 @@ def _split_userinfo(text: str) -> tuple[str, str | None, str]:
 def display_url(text: str) -> str:
     """The URL with any user:password part replaced, safe to print (parseable or not)."""
     prefix, userinfo, rest = _split_userinfo(text)
-    return text if userinfo is None else f"{prefix}<credentials>@{rest}"
+    return text if userinfo is None else f"{prefix}{CREDENTIALS}@{rest}"
 
 
 def url_basic_credentials(text: str | None) -> str | None:
@@ -160,7 +162,7 @@ def url_password(text: str | None) -> str | None:
     if not text:
         return None
     _, userinfo, _ = _split_userinfo(text.strip())
-    if not userinfo:
+    if not userinfo or userinfo == CREDENTIALS:  # a URL as shown (display_url) holds no secret
         return None
     user, colon, password = userinfo.partition(":")
     return unquote(password if colon else user) or None

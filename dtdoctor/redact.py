@@ -8,6 +8,9 @@ carry raw evidence (a server that echoes the token back) without leaking it.
 
 What is removed:
 - any Dynatrace token anywhere in the text, shown as ``<prefix>.<public>.<redacted>``;
+- the user information of every URL (``scheme://user:password@``, or a user
+  alone), shown as ``scheme://<credentials>@``: proxy, environment and
+  ActiveGate URLs alike, wherever they appear;
 - every registered secret (the token's secret part, a malformed token's text,
   passwords in proxy and Dynatrace URLs and their Basic credentials), in any
   letter case, URL-encoded or HTML-escaped, and any run of 12 or more
@@ -18,6 +21,7 @@ Values shorter than 8 characters are not removed: ``pass`` or ``null``
 would rewrite every ``"status": "pass"`` and corrupt the JSON, and a value
 that short is no token. dtdoctor never prints a password itself (URLs are
 shown with ``<credentials>@``); the redactor is the net for echoes.
+``<credentials>`` itself is never a secret.
 
 In markup (HTML, XML) the replacement is written escaped, so a redaction
 never breaks the document it lands in.
@@ -37,6 +41,17 @@ REDACTED_IN_MARKUP = html.escape(REDACTED)
 _FRAGMENT = 12  # a run of this many characters of a secret counts as the secret
 _MIN_SECRET = 8  # shorter values would shred ordinary text; they are not secrets worth the name
 _ANY_TOKEN = re.compile(r"\b(dt0[a-zA-Z][0-9]{2}\.[A-Za-z0-9]{8,24})\.[A-Za-z0-9]{16,}")
+CREDENTIALS = "<credentials>"
+# A URL's user information: after ``scheme://``, up to the last ``@`` before the path, query or fragment
+# (a password may hold an unescaped ``@``). ``<`` and quotes end it: they end a URL in text, and the
+# shown ``<credentials>`` is not user information.
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#<>\"'`]+@")
+
+
+def hide_userinfo(text: str, markup: bool = False) -> str:
+    """``text`` with the user information of every URL in it shown as ``<credentials>``."""
+    shown = html.escape(CREDENTIALS) if markup else CREDENTIALS
+    return _USERINFO.sub(lambda match: f"{match.group(1)}{shown}@", text)
 
 
 class Redactor:
@@ -77,7 +92,7 @@ class Redactor:
         if not text:
             return text
         replacement = REDACTED_IN_MARKUP if markup else REDACTED
-        text = _ANY_TOKEN.sub(lambda match: f"{match.group(1)}.{replacement}", text)
+        text = hide_userinfo(_ANY_TOKEN.sub(lambda match: f"{match.group(1)}.{replacement}", text), markup)
         pattern, grams = self._compiled()
         if pattern is None:
             return text

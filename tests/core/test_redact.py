@@ -32,8 +32,21 @@ def test_url_encoded_secret_is_caught():
     password = "p@ss:w/rd!long-enough"
     from urllib.parse import quote
 
-    text = Redactor([password]).scrub(f"proxy=http://u:{quote(password, safe='')}@proxy:3128")
+    text = Redactor([password]).scrub(f"proxy said: {quote(password, safe='')}")
     assert quote(password, safe="") not in text and "<redacted>" in text
+    in_url = Redactor([password]).scrub(f"proxy=http://u:{quote(password, safe='')}@proxy:3128")
+    assert in_url == "proxy=http://<credentials>@proxy:3128"
+
+
+def test_user_information_of_any_url_is_hidden_as_credentials():
+    redactor = Redactor()
+    assert redactor.scrub("GET https://alice@ag.example.com:9999/e/abc") == "GET https://<credentials>@ag.example.com:9999/e/abc"
+    assert redactor.scrub("'http://bob:p@ss@proxy:3128/x'") == "'http://<credentials>@proxy:3128/x'"  # the last @
+    assert redactor.scrub("<a href=\"https://u:pw@h/\">", markup=True) == '<a href="https://&lt;credentials&gt;@h/">'
+    for untouched in ("https://host/path@v2", "mail alice@example.com", "https://<credentials>@h", "a://b?c=d@e"):
+        assert redactor.scrub(untouched) == untouched
+    shown = redactor.scrub("https://&lt;credentials&gt;@h", markup=True)
+    assert shown == "https://&lt;credentials&gt;@h"  # scrubbing twice changes nothing
 
 
 def test_stream_catches_a_secret_split_across_writes():

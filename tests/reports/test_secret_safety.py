@@ -130,3 +130,39 @@ def test_a_short_secret_leaves_every_format_parseable(tmp_path, variable, value)
     report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert {check["status"] for check in report["checks"]} <= {"pass", "warn", "fail", "skip", "error"}
     ElementTree.fromstring((tmp_path / "r.xml").read_bytes())
+
+
+USER_CANARIES = {
+    "DT_ENVIRONMENT_URL": "envuserCanary7",
+    "DT_ACTIVEGATE_URLS": "aguserCanary7",
+    "HTTPS_PROXY": "proxyuserCanary7",
+    "http_proxy": "httpuserCanary7",
+}
+
+
+def test_user_names_in_every_url_are_hidden_alike_in_every_output(tmp_path, monkeypatch):
+    """A URL's user name is half of its credentials: proxies, the environment and ActiveGates show none of it."""
+    port = closed_port()
+    urls = {
+        "DT_ENVIRONMENT_URL": f"https://{USER_CANARIES['DT_ENVIRONMENT_URL']}:EnvPassw0rd99@127.0.0.1:{port}/e/abc",
+        "DT_ACTIVEGATE_URLS": f"https://{USER_CANARIES['DT_ACTIVEGATE_URLS']}:AgPassw0rd99@ag.example.com:9999/e/abc",
+        "HTTPS_PROXY": f"http://{USER_CANARIES['HTTPS_PROXY']}:ProxyPassw0rd99@127.0.0.1:{port}",
+        "http_proxy": f"http://{USER_CANARIES['http_proxy']}@127.0.0.1:{port}",
+    }
+    for name, value in urls.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DT_API_TOKEN", CANARY_TOKEN)
+    bundle, report = tmp_path / "support.zip", tmp_path / "r.html"
+    run = run_cli(["check", "-f", "json", "--timeout", "0.5", "--root", str(tmp_path), "-v",
+                   "--activegate", "https://cliuserCanary7@ag2.example.com:9999", "-o", str(report),
+                   "--bundle", str(bundle)])
+    outputs = {"stdout": run.stdout, "stderr": run.stderr, "r.html": report.read_text(encoding="utf-8")}
+    with zipfile.ZipFile(bundle) as archive:
+        outputs.update({name: archive.read(name).decode("utf-8") for name in archive.namelist()})
+    for where, text in outputs.items():
+        for user in [*USER_CANARIES.values(), "cliuserCanary7"]:
+            assert user.lower() not in text.lower(), f"the user name {user} leaked into {where}"
+    environment = json.loads(outputs["environment.json"])
+    for name in urls:
+        assert "<credentials>@" in environment[name], (name, environment[name])
+    assert "<credentials>@ag2.example.com" in run.stdout  # the placeholder is never itself redacted
