@@ -97,11 +97,16 @@ def test_output_folder_gets_named_html_and_json(tmp_path):
         (["-o", "/nonexistent-folder/"], "folder for report files '/nonexistent-folder/' does not exist"),
         (["-o", "/nonexistent-folder/r.html"], "does not exist"),
         (["--bundle", "/nonexistent-folder/b.zip"], "cannot write the support bundle"),
+        (["--bundle", "ticket.txt"], "the support bundle is a zip file: give a name ending in .zip, not 'ticket.txt'"),
+        (["--bundle", "ticket"], "give a name ending in .zip, not 'ticket'"),
         (["-f", "yaml"], "unknown format 'yaml'"),
     ],
 )
-def test_unusable_output_options_fail_before_the_run(args, message, tmp_path):
+def test_unusable_output_options_fail_before_the_run(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     run = run_cli(["check", "--root", str(tmp_path), *args])
     assert run.exit_code == 3
     assert message in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
     assert run.stdout == ""
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even a bundle under another name
