@@ -83,7 +83,7 @@ def merge_line(fleet: Fleet) -> str:
     """What the merge did, in one line: hosts per status, what was left out or is unaccounted for, the verdict."""
     grouped = fleet.hosts_by_status()
     by_status = ", ".join(f"{len(grouped[s.value])} {s.value}" for s in STATUS_ORDER if grouped[s.value])
-    tallies = (("older superseded", fleet.superseded), ("skipped", len(fleet.skipped)),
+    tallies = (("older superseded", fleet.superseded), ("duplicate", fleet.duplicates), ("skipped", len(fleet.skipped)),
                ("refused", len(fleet.refused)), ("missing", len(fleet.missing)), ("stale", len(fleet.stale)),
                ("unexpected", len(fleet.unexpected)))
     extras = [f"{count} {name}" for name, count in tallies if count]

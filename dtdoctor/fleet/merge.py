@@ -79,6 +79,7 @@ class FleetMerger:
     refused: list[SkippedFile] = field(default_factory=list)
     files_read: int = 0
     superseded: int = 0
+    duplicates: int = 0
 
     def add_file(self, path: str | Path) -> None:
         self.add_outcome(read_and_summarize(str(path), self.host_from))
@@ -91,6 +92,9 @@ class FleetMerger:
         known = self.hosts.get(outcome.host)
         if known is None:
             self.hosts[outcome.host] = outcome
+            return
+        if outcome.digest and outcome.digest == known.digest:
+            self.duplicates += 1  # the same report collected twice: neither is older
             return
         self.superseded += 1
         if outcome.sort_key >= known.sort_key:
@@ -115,6 +119,7 @@ class FleetMerger:
             refused=tuple(self.refused),
             files_read=self.files_read,
             superseded=self.superseded,
+            duplicates=self.duplicates,
             warn_ok=warn_ok,
             expected=None if expected is None else len(expected),
             missing=tuple(missing_hosts(ordered, expected or ())),
@@ -133,6 +138,7 @@ class Fleet:
     refused: tuple[SkippedFile, ...] = ()
     files_read: int = 0
     superseded: int = 0
+    duplicates: int = 0
     warn_ok: bool = False
     expected: int | None = None  # how many hosts the expect file named (None: no --expect)
     missing: tuple[MissingHost, ...] = ()
@@ -223,6 +229,7 @@ class Fleet:
                 "read": self.files_read,
                 "merged": len(self.hosts),
                 "superseded": self.superseded,
+                "duplicates": self.duplicates,
                 "skipped": [item.to_json() for item in self.skipped],
                 "refused": [item.to_json() for item in self.refused],
             },

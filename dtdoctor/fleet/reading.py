@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -101,6 +102,11 @@ def with_typed_evidence(data: Any) -> Any:
 
 def read_report(path: str | Path) -> Any:
     """Parse one file, refusing anything too large to be a host report."""
+    return parse_report(read_report_bytes(path))
+
+
+def read_report_bytes(path: str | Path) -> bytes:
+    """One file's bytes, refusing anything too large to be a host report."""
     try:
         # A FIFO or device named *.json would block open() or read() for ever: only regular files are reports.
         if not stat.S_ISREG(os.stat(path).st_mode):
@@ -114,6 +120,10 @@ def read_report(path: str | Path) -> Any:
         raise NotAReport(f"unreadable: {exc.strerror or exc}") from None
     if len(raw) > MAX_REPORT_BYTES:
         raise NotAReport("too large for a dtdoctor report")
+    return raw
+
+
+def parse_report(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -122,13 +132,27 @@ def read_report(path: str | Path) -> Any:
 
 
 def iter_report_files(paths: Iterable[str | Path]) -> Iterator[str]:
-    """Every file given, and every ``*.json`` under every folder given, in a stable order."""
+    """Every file given, and every ``*.json`` under every folder given, in a stable order; a file
+    reached twice (given twice, or also found in a folder given) is listed once."""
     visited: set[tuple[int, int]] = set()
     for given in paths:
-        if os.path.isdir(given):
-            yield from _json_files_under(os.fspath(given), visited)
-        else:
-            yield os.fspath(given)
+        found = _json_files_under(os.fspath(given), visited) if os.path.isdir(given) else iter([os.fspath(given)])
+        for path in found:
+            if _first_visit(path, visited):
+                yield path
+
+
+def _first_visit(path: str, visited: set[tuple[int, int]]) -> bool:
+    """Whether ``path`` is a file not seen before; one that cannot be looked at is listed (and skipped later)."""
+    try:
+        identity = os.stat(path)
+    except OSError:
+        return True
+    key = (identity.st_dev, identity.st_ino)
+    if key in visited:
+        return False
+    visited.add(key)
+    return True
 
 
 def _json_files_under(folder: str, visited: set[tuple[int, int]]) -> Iterator[str]:
@@ -166,7 +190,10 @@ def host_name_for(path: str, host_from: str) -> str | None:
 def read_and_summarize(path: str, host_from: str = "report") -> HostSummary | SkippedFile:
     """One file's contribution to the merge: its host summary, or why it was left out."""
     try:
-        return summarize(with_typed_evidence(read_report(path)), path, host_name_for(path, host_from))
+        raw = read_report_bytes(path)
+        summary = summarize(with_typed_evidence(parse_report(raw)), path, host_name_for(path, host_from))
+        summary.digest = hashlib.sha256(raw).hexdigest()
+        return summary
     except NewerSchema as exc:
         return SkippedFile(
             path,

@@ -97,6 +97,7 @@ class HostSummary:
         code_counts: how many results carry each code on this host.
         problems: the warn/fail/error results, at most ``MAX_PROBLEMS_PER_HOST``.
         problems_omitted: how many problem results were left out.
+        digest: SHA-256 of the report file's bytes: the same report collected twice has the same one.
     """
 
     host: str
@@ -114,6 +115,7 @@ class HostSummary:
     problems: tuple[ProblemSummary, ...]
     problems_omitted: int = 0
     sort_key: tuple[dt.datetime, str] = field(default=(dt.datetime.min.replace(tzinfo=dt.timezone.utc), ""))
+    digest: str = ""
 
     @property
     def exit_code(self) -> ExitCode:

@@ -303,7 +303,7 @@ def test_a_fifo_named_like_a_report_is_skipped_not_waited_on(tmp_path: Path) -> 
     merger = FleetMerger()
     merger.add_paths([folder, folder / "pipe.json"])
     assert list(merger.hosts) == ["good"]
-    assert [item.reason for item in merger.skipped] == ["not a regular file", "not a regular file"]
+    assert [item.reason for item in merger.skipped] == ["not a regular file"]  # found and given: one file
 
 
 @pytest.mark.parametrize("schema", ["dtdoctor.report/v" + "9" * 5000, "dtdoctor.report/v²"])
@@ -316,3 +316,29 @@ def test_a_schema_version_that_is_not_a_small_number_is_skipped(tmp_path: Path, 
     merger.add_paths([tmp_path / "in"])
     assert list(merger.hosts) == ["good"]
     assert "not a dtdoctor host report" in merger.skipped[0].reason
+
+
+def test_the_same_report_given_twice_or_copied_is_one_report_not_an_older_one(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    real_check_report(folder / "web-01.json")
+    copy = folder / "copies" / "web-01.json"
+    copy.parent.mkdir()
+    copy.write_bytes((folder / "web-01.json").read_bytes())  # collected twice: the same bytes
+
+    run, data = merge_json(tmp_path, str(folder / "web-01.json"), str(folder / "web-01.json"), str(folder))
+
+    assert data["hosts_total"] == 1
+    assert data["files"]["read"] == 2  # the file given twice (and found in the folder) is read once
+    assert data["files"]["duplicates"] == 1  # the copy is the same report, not an older one
+    assert data["files"]["superseded"] == 0
+    assert "superseded" not in run.stdout and "1 duplicate" in run.stdout
+
+
+def test_an_older_report_of_the_same_host_is_still_superseded_next_to_a_duplicate(tmp_path: Path) -> None:
+    old = write_json(tmp_path / "old.json", host_report("web-01", problem("tcp.timeout"),
+                                                        generated_at="2026-11-20T08:00:00Z"))
+    new = write_json(tmp_path / "new.json", host_report("web-01", generated_at="2026-11-22T08:00:00Z"))
+    (tmp_path / "new-copy.json").write_bytes(new.read_bytes())
+    fleet = merge_paths([new, old, tmp_path / "new-copy.json"])
+    assert fleet.superseded == 1 and fleet.duplicates == 1
+    assert fleet.hosts[0].source == str(new) and fleet.hosts[0].status is Status.PASS
