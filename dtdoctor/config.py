@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Mapping, Sequence
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from dtdoctor.redact import CREDENTIALS
+from dtdoctor.redact import CREDENTIALS, REDACTED
 
 
 class ConfigError(Exception):
@@ -500,6 +500,17 @@ class ParsedToken:
         if self.kind in WRONG_KINDS and len(parts) == 3:
             return parts[2]
         return "" if self.kind is TokenKind.OAUTH_CLIENT and len(parts) == 2 else self.raw
+
+    @property
+    def redacted(self) -> str | None:
+        """How reports show the token: its id and ``<redacted>`` in place of the secret (for an ActiveGate
+        token or an OAuth client credential too); None when its kind does not say which part is secret."""
+        if self.token is not None:
+            return self.token.redacted
+        secret = self.secret_text
+        if self.kind not in WRONG_KINDS or not self.shown or secret == self.raw:
+            return None
+        return f"{self.shown}.{REDACTED}" if secret else self.shown  # an OAuth client id alone has no secret
 
 
 def parse_token(text: str) -> ParsedToken:

@@ -17,7 +17,7 @@ def redacted_config(settings: Settings) -> dict[str, Any]:
         url = settings.url.endpoint.base_url if settings.url.endpoint else display_url(settings.url.text)
     token: str | None = None
     if settings.token is not None:
-        token = settings.token.token.redacted if settings.token.token else "<malformed, redacted>"
+        token = settings.token.redacted or "<malformed, redacted>"
     config: dict[str, Any] = {
         "url": url,
         "token": token,

@@ -42,10 +42,8 @@ def is_relevant(name: str) -> bool:
 def environment_value(name: str, value: str) -> str:
     """A variable's value as the bundle shows it: tokens as their public id, proxies without credentials."""
     if name == TOKEN_VARIABLE:
-        parsed = parse_token(value)
-        if parsed.token is not None:
-            return parsed.token.redacted
-        return f"<malformed token, {len(value.strip())} characters, redacted>"
+        shown = parse_token(value).redacted
+        return shown or f"<malformed token, {len(value.strip())} characters, redacted>"
     if _SECRET_NAME.search(name):
         return REDACTED
     if _PROXY_NAME.match(name) and name.lower() != "no_proxy":

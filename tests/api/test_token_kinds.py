@@ -75,6 +75,27 @@ def test_an_old_format_token_is_shown_by_its_prefix_only(server_tls, ca_bundle):
     assert report["checks"][0]["status"] == "warn" and result.exit_code == 1
 
 
+@pytest.mark.parametrize(("token", "shown"), [
+    ("dt0g02.AGCANARY." + SECRET, "dt0g02.AGCANARY.<redacted>"),
+    ("dt0s02.OAUTHCAN." + SECRET, "dt0s02.OAUTHCAN.<redacted>"),  # a client secret
+    ("dt0s02.OAUTHCAN", "dt0s02.OAUTHCAN"),  # a client id alone has no secret part
+])
+def test_a_token_of_another_kind_is_shown_by_its_id_in_the_report_and_the_bundle(tmp_path, token, shown):
+    bundle = tmp_path / "b.zip"
+    result = invoke(["check", "--only", "config.token", "-f", "json", "--bundle", str(bundle)],
+                    {"DT_API_TOKEN": token})
+    assert json.loads(result.stdout)["config"]["token"] == shown
+    with zipfile.ZipFile(bundle) as archive:
+        assert json.loads(archive.read("environment.json"))["DT_API_TOKEN"] == shown
+        assert json.loads(archive.read("report.json"))["config"]["token"] == shown
+    assert SECRET[:12] not in result.stdout
+
+
+def test_a_malformed_token_shows_nothing_of_itself(tmp_path):
+    result = invoke(["check", "--only", "config.token", "-f", "json"], {"DT_API_TOKEN": "dt0g02.AGCANARY"})
+    assert json.loads(result.stdout)["config"]["token"] == "<malformed, redacted>"
+
+
 @pytest.mark.parametrize(("token", "secret"), [(token, secret) for token, _, code, secret in KINDS if code])
 def test_a_server_echoing_any_kind_of_token_never_gets_it_into_the_output(server_tls, ca_bundle, token, secret):
     from tests.api.test_cli_end_to_end import Recorded, Reply
