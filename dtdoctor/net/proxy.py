@@ -58,7 +58,12 @@ def _first(environ: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str
 
 
 def no_proxy_match(host: str, port: int, no_proxy: str) -> str | None:
-    """The NO_PROXY entry that matches ``host``, if any (curl's rules, plus CIDR)."""
+    """The NO_PROXY entry that matches ``host``, if any (curl's rules, plus CIDR).
+
+    An IP address entry matches by value, as curl's ``lib/noproxy.c`` compares
+    them (inet_pton on both sides); an IPv6 entry may be written bare or in
+    brackets, with or without a ``/prefix``.
+    """
     host = host.lower().strip("[]")
     for raw in no_proxy.split(","):
         entry = raw.strip().lower()
@@ -78,12 +83,20 @@ def _entry_matches(host: str, port: int, entry: str) -> bool:
     if "/" in name:
         return _in_network(host, name)
     name = name.lstrip("*").lstrip(".")
-    return host == name or host.endswith("." + name)
+    return host == name or host.endswith("." + name) or _same_address(host, name)
 
 
 def _in_network(host: str, network: str) -> bool:
     try:
         return ipaddress.ip_address(host) in ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        return False
+
+
+def _same_address(host: str, name: str) -> bool:
+    """Two spellings of one IP address (``fd00::1``, ``fd00:0::1``): curl compares addresses, not text."""
+    try:
+        return ipaddress.ip_address(host) == ipaddress.ip_address(name)
     except ValueError:
         return False
 

@@ -31,6 +31,17 @@ from dtdoctor.net.proxy import ProxyChoice, choose_proxy, no_proxy_match
         ("[::1]", 443, "::1", "::1"),
         ("[fd00::5]", 443, "fd00::/8", "fd00::/8"),
         ("fd00::5", 443, "fd00::5", "fd00::5"),
+        # Bracketed IPv6 addresses and networks, as in a URL: accepted too (curl, httpx and requests take only
+        # the bare form; dtdoctor is lenient, since the bracketed form is what users copy from URLs).
+        ("fd00::1", 443, "[fd00::1],[fd00::/64]", "[fd00::1]"),
+        ("fd00::5", 443, "[fd00::1],[fd00::/64]", "[fd00::/64]"),
+        ("fd00::5", 443, "fd00::/64", "fd00::/64"),
+        ("fd01::5", 443, "[fd00::1],[fd00::/64],fd00::/64", None),
+        # An IP address is compared as an address, not as text: curl's lib/noproxy.c parses both sides with
+        # inet_pton (Curl_cidr6_match, Curl_cidr4_match), so another spelling of the same address matches.
+        ("fd00::1", 443, "fd00:0:0::1", "fd00:0:0::1"),
+        ("[FD00::1]", 443, "fd00:0000::0001", "fd00:0000::0001"),
+        ("fd00::10", 443, "fd00::1", None),  # no text match: ::1 is not a suffix to match on
     ],
 )
 def test_no_proxy_match(host: str, port: int, no_proxy: str, expected: str | None) -> None:
