@@ -36,8 +36,9 @@ from dtdoctor.net import certs, roots, tls_probe, trust
 ID = "truststore"
 
 STALE_AFTER_DAYS = 365
-# How many roots of a group the summary names before "and N more" (the details list all).
-NAMED_IN_SUMMARY = 3
+# A summary is one short line: it is what `-q`, Nagios' first line and the fleet view show. The store,
+# every root and every endpoint are in the details.
+SUMMARY_MAX = 200
 
 CODES = codes(
     Code(
@@ -361,10 +362,10 @@ def classify(evidence: Evidence) -> list[str]:
 # --- word ---------------------------------------------------------------------
 
 
-def _names(items: list[str]) -> str:
-    shown = ", ".join(items[:NAMED_IN_SUMMARY])
-    more = len(items) - NAMED_IN_SUMMARY
-    return shown + (f" and {more} more" if more > 0 else "")
+def _first_and_more(clauses: list[str], what: str) -> str:
+    """The first clause, and how many more the details hold."""
+    more = len(clauses) - 1
+    return clauses[0] + (f" (and {more} more {what})" if more > 0 else "")
 
 
 def _cn(subject: str) -> str:
@@ -381,15 +382,16 @@ def _store_line(facts: StoreFacts) -> str:
         return "no system trust store"
     if store.kind == "os":
         return f"the {store.path} is used"
-    line = f"{store.path} ({store.origin}) holds {store.roots} certificate(s)"
+    return f"{store.path} ({store.origin}) holds {store.roots} certificate(s), {_package_words(facts)}"
+
+
+def _package_words(facts: StoreFacts) -> str:
     package = facts.package
     if package is None:
-        line += ", no package date found"
-    elif package.date is None:
-        line += f", {package.label()} (no date in its version)"
-    else:
-        line += f", {package.label()} {'built' if package.built else 'of'} {package.date.isoformat()}"
-    return line
+        return "no package date found"
+    if package.date is None:
+        return f"{package.label()} (no date in its version)"
+    return f"{package.label()} {'built' if package.built else 'of'} {package.date.isoformat()}"
 
 
 def _content_line(facts: StoreFacts) -> str:
@@ -406,11 +408,11 @@ def _content_line(facts: StoreFacts) -> str:
 
 
 def _clause_root_missing(evidence: Evidence) -> str:
-    return "; ".join(
+    return _first_and_more([
         f"{endpoint.address} needs the root '{_cn(endpoint.root) or 'unknown'}', which the system store lacks"
         + (" (certifi has it)" if endpoint.in_certifi else "")
         for endpoint in evidence.needs_missing
-    )
+    ], "endpoint(s)")
 
 
 def _unneeded_missing(evidence: Evidence) -> list[roots.Root]:
@@ -424,18 +426,20 @@ def _clause_outdated(evidence: Evidence) -> str:
     assert content is not None
     unneeded = _unneeded_missing(evidence)
     parts = [f"{len(unneeded)} root(s) of Mozilla's list missing that no reached endpoint needs"] if unneeded else []
-    for label, group in (("expired root(s)", content.expired), ("root(s) Mozilla removed", content.removed)):
-        if group:
-            parts.append(f"{len(group)} {label} still trusted ({_names([_cn(r.subject) for r in group])})")
+    # Counts only: the roots themselves are in details.root_groups.
+    trusted = [f"{len(group)} {label}" for label, group in (("expired", content.expired),
+                                                             ("removed by Mozilla", content.removed)) if group]
+    if trusted:
+        parts.append(f"{' and '.join(trusted)} root(s) still trusted")
     return "; ".join(parts) or "the store differs from Mozilla's list"
 
 
 def _clause_disagree(evidence: Evidence) -> str:
-    return "; ".join(
+    return _first_and_more([
         f"the system store trusts {endpoint.address} but certifi's bundle rejects it: clients that ship certifi "
         "(pip, requests, httpx) would fail"
         for endpoint in evidence.private
-    )
+    ], "endpoint(s)")
 
 
 def _clause_stale(evidence: Evidence) -> str:
@@ -476,18 +480,38 @@ def _endpoint_note(evidence: Evidence) -> str:
         return "no HTTPS endpoint configured: the content judgement stands alone"
     if not evidence.reached:
         return "no endpoint was reached: the content judgement stands alone"
-    return "; ".join(_where(endpoint) for endpoint in evidence.reached if not endpoint.root_missing)
+    notes = [_where(endpoint) for endpoint in evidence.reached if not endpoint.root_missing]
+    return _first_and_more(notes, "endpoint(s) in the details") if notes else ""
+
+
+# What another verdict that also holds adds to the summary: a few words; its own clause is in the details.
+_ALSO: dict[str, Callable[[Evidence], str]] = {
+    "truststore.root_missing": lambda e: _first_and_more([f"{x.address} needs a root the system store lacks"
+                                                          for x in e.needs_missing], "endpoint(s)"),
+    "truststore.outdated": lambda e: "the store differs from Mozilla's list",
+    "truststore.disagree": lambda e: _first_and_more([f"certifi's bundle rejects {x.address}, which the system "
+                                                      "store trusts" for x in e.private], "endpoint(s)"),
+    "truststore.stale": _clause_stale,
+}
 
 
 def summarize(evidence: Evidence, found: list[str]) -> str:
-    clauses = [_CLAUSES[code](evidence) for code in found if code in _CLAUSES]
-    head = clauses[0] if clauses else ""
-    also = f"; also {'; '.join(clauses[1:])}" if len(clauses) > 1 else ""
+    """A problem's clause, a few words for each other problem, and the package (the details hold the rest);
+    with no problem, the store, its content and the reached endpoints' roots."""
+    if found[0] not in _CLAUSES:
+        return _healthy_summary(evidence)
+    also = [_ALSO[code](evidence) for code in found[1:] if code in _ALSO]
+    summary = _CLAUSES[found[0]](evidence) + (f"; also {'; '.join(also)}" if also else "")
     facts = evidence.facts
-    tail = [_store_line(facts)] + ([_content_line(facts)] if facts.store is not None else [])
-    note = _endpoint_note(evidence) if facts.store is not None else ""
-    body = "; ".join(part for part in (*tail, note) if part)
-    return f"{head}{also} ({body})" if head else body
+    if facts.store is None:
+        return summary
+    package = _package_words(facts) + "; " if facts.store.kind != "os" else ""
+    return f"{summary} ({package}certifi {facts.certifi_version})"
+
+
+def _healthy_summary(evidence: Evidence) -> str:
+    parts = [_store_line(evidence.facts), _content_line(evidence.facts), _endpoint_note(evidence)]
+    return "; ".join(part for part in parts if part)
 
 
 # --- remediation ---------------------------------------------------------------

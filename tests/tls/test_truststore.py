@@ -281,7 +281,8 @@ def test_outdated_store_outranks_a_disagreement_and_names_both(
     result = truststore_results(results)
     assert result.code == "truststore.outdated" and result.status is Status.WARN
     assert "2 root(s) of Mozilla's list missing that no reached endpoint needs" in result.summary
-    assert f"also the system store trusts {address} but certifi's bundle rejects it" in result.summary
+    assert f"also certifi's bundle rejects {address}, which the system store trusts" in result.summary
+    assert len(result.summary) <= truststore.SUMMARY_MAX, result.summary
     assert result.details["also"] == ["truststore.disagree"]
     assert len(result.details["root_groups"]["missing"]) == 2
     assert f"The CA of {address}" in result.remediation
@@ -517,11 +518,14 @@ def test_real_debian_packages_are_dated_and_judged_like_an_independent_count(
             "date": day.isoformat(), "from": f"ca-certificates {store.version} (dpkg status (/var/lib/dpkg/status))",
         }
         assert f"ca-certificates {store.version} of {day.isoformat()}" in finding.summary
-        assert (
-            f"{expected['missing']} missing, {expected['expired']} expired, {expected['removed']} removed by Mozilla"
-        ) in finding.summary
         differs = expected["missing"] or expected["expired"] or expected["removed"]
         assert finding.code == ("truststore.outdated" if differs else "truststore.ok"), finding.summary
+        if differs:  # one short line: the counts that differ; the details name every root
+            assert len(finding.summary) <= truststore.SUMMARY_MAX, finding.summary
+            assert all(f"{expected[group]} {group}" in finding.summary for group in ("expired", "removed")
+                       if expected[group]), finding.summary
+        else:
+            assert f"{expected['missing']} missing, 0 expired, 0 removed by Mozilla" in finding.summary
         # Without dpkg's database the package's own changelog.gz dates it the same.
         (store.root / "var/lib/dpkg/status").rename(store.root / "var/lib/dpkg/status.away")
         try:
@@ -575,6 +579,7 @@ def test_this_machines_own_store(capsys: pytest.CaptureFixture[str]) -> None:
     assert counts["mozilla"] == len(mozilla)
     with capsys.disabled():
         print(f"\nthis machine's store: {finding.summary}")
+    assert len(finding.summary) <= truststore.SUMMARY_MAX, finding.summary
 
 
 def test_the_needed_root_follows_openssl_trusted_first_through_a_cross_sign() -> None:
@@ -646,3 +651,23 @@ def test_without_local_package_metadata_the_newest_is_not_claimed(tmp_path: Path
     assert "newest_known" not in finding.details["package"]
     assert "already the newest" not in (finding.remediation or "")
     assert "apt-get update && apt-get install --only-upgrade ca-certificates" in (finding.remediation or "")
+
+
+def test_an_outdated_store_is_one_short_line_in_nagios_and_quiet_console(tmp_path: Path, root: Authority) -> None:
+    """The summary is what -q prints and what Nagios' first line holds: one short line; the details the rest."""
+    from dtdoctor.render.nagios import SERVICE
+    from tests.support.reports import run_cli
+
+    fake_host(tmp_path, "debian", None, root)
+    blocks = re.findall(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n", MOZILLA, re.DOTALL)
+    bundle = tmp_path / "etc/ssl/certs/ca-certificates.crt"
+    bundle.parent.mkdir(parents=True)
+    bundle.write_bytes(b"".join(blocks[:-3]) + pem_bundle(root, 2))  # three of Mozilla's roots left out
+    args = ["check", "--root", str(tmp_path), "--only", "truststore", "--warn-ok"]
+    nagios = run_cli([*args, "-f", "nagios"])
+    status = nagios.stdout.splitlines()[0].split(" | ")[0]
+    assert status.startswith(f"{SERVICE} OK - ") and "truststore" in status  # --warn-ok: exit 0
+    assert len(status) <= 80 + truststore.SUMMARY_MAX, status
+    quiet = run_cli([*args, "-q", "--no-color"])
+    line = next(text for text in quiet.stdout.splitlines() if "[truststore.outdated]" in text)
+    assert "3 root(s) of Mozilla's list missing" in line and len(line) <= 40 + truststore.SUMMARY_MAX, line
