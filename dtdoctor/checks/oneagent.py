@@ -204,7 +204,7 @@ def probe(probe_ctx: ProbeContext) -> Finding:
         )
     install = installation(ctx)
     details: dict[str, object] = {"installation": install.to_json()}
-    processes, process_note = oneagent_processes()
+    processes, process_note = oneagent_processes(ctx.root)
     details["processes"] = [process.to_json() for process in processes]
     if process_note:
         details["processes_note"] = process_note

@@ -7,7 +7,9 @@ without root), a missing ``/proc``, psutil itself missing.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 NOT_PERMITTED = "not permitted (run as root/admin to see it)"
@@ -107,8 +109,14 @@ def _listens_on(connection: Any, listen: str, port: int, host: str) -> bool:
     return bool(listen_port == port and (address == host or address in _WILDCARD))
 
 
-def oneagent_processes() -> tuple[list[ProcessInfo], str]:
-    """Running processes whose name starts with ``oneagent``; (processes, note)."""
+def oneagent_processes(root: Path | None = None) -> tuple[list[ProcessInfo], str]:
+    """Running processes whose name starts with ``oneagent``; (processes, note).
+
+    With a filesystem ``root`` other than ``/`` (a host built in a folder), only
+    processes whose executable lies under it are that host's: psutil sees every
+    process of the machine, and another program's process named like OneAgent's
+    must not appear as the host's (nor its path in a report).
+    """
     try:
         import psutil
     except ImportError:
@@ -118,9 +126,15 @@ def oneagent_processes() -> tuple[list[ProcessInfo], str]:
         for process in psutil.process_iter(["pid", "name", "exe", "username"]):
             info = process.info
             name = info.get("name") or ""
-            if not name.lower().startswith("oneagent"):
-                continue
-            found.append(ProcessInfo(info.get("pid"), name, info.get("exe"), info.get("username")))
+            if name.lower().startswith("oneagent") and _runs_from(info.get("exe"), root):
+                found.append(ProcessInfo(info.get("pid"), name, info.get("exe"), info.get("username")))
     except (psutil.Error, OSError) as exc:
         return found, f"cannot list processes: {exc}"
     return found, ""
+
+
+def _runs_from(exe: str | None, root: Path | None) -> bool:
+    """Whether a process with executable ``exe`` belongs to the host whose filesystem is ``root``."""
+    if root is None or os.path.realpath(root) == os.path.realpath("/"):
+        return True
+    return bool(exe) and os.path.realpath(str(exe)).startswith(os.path.realpath(root) + os.sep)

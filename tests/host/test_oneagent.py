@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -25,10 +27,10 @@ def run(ctx) -> Finding:  # type: ignore[no-untyped-def]
     return oneagent.probe(ProbeContext(ctx, {}))
 
 
-@pytest.fixture
-def oneagent_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A real process named ``oneagentos`` (a copy of sleep), as the watchdog would start."""
-    folder = tmp_path_factory.mktemp("bin")
+@contextlib.contextmanager
+def oneagent_process_in(folder: Path) -> Iterator[int]:
+    """A real process named ``oneagentos`` (a copy of sleep) run from ``folder``, as the watchdog would start."""
+    folder.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(running_program(folder, "oneagentos"))
     try:
         for _ in range(50):
@@ -39,6 +41,13 @@ def oneagent_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     finally:
         process.kill()
         process.wait(5)
+
+
+@pytest.fixture
+def oneagent_running(tmp_path: Path) -> Iterator[int]:
+    """OneAgent's process on the fake host: its executable under the host's root (``tmp_path``)."""
+    with oneagent_process_in(tmp_path / "opt/dynatrace/oneagent/agent/lib64") as pid:
+        yield pid
 
 
 def installed_host(tmp_path: Path, **answers: str) -> FakeHost:
@@ -63,11 +72,24 @@ def test_installed_and_running(tmp_path: Path, oneagent_running: int) -> None:
 
 def test_installed_but_not_running(tmp_path: Path) -> None:
     built = installed_host(tmp_path)
-    if oneagent_processes()[0]:
-        pytest.skip("a real OneAgent runs on this machine")
     finding = run(context(built.environ, tmp_path, timeout=3))
     assert finding.code == "oneagent.not_running"
     assert "systemctl start oneagent" in (finding.remediation or oneagent.CODES["oneagent.not_running"].remediation)
+
+
+def test_a_oneagent_process_outside_the_hosts_root_is_not_this_hosts(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A fake host's processes are those run from under its root: another test's (or another run's) process
+    named like OneAgent's, from a temporary folder elsewhere, is neither counted nor shown."""
+    built = installed_host(tmp_path)
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    with oneagent_process_in(elsewhere) as pid:
+        assert any(found.pid == pid for found in oneagent_processes()[0])  # the machine does run it
+        finding = run(context(built.environ, tmp_path, timeout=3))
+    assert finding.code == "oneagent.not_running", finding.summary
+    assert finding.details["processes"] == []
+    assert str(elsewhere) not in json.dumps(finding.details)
 
 
 def test_proxy_mismatch_is_a_warning(tmp_path: Path, oneagent_running: int) -> None:

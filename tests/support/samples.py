@@ -44,12 +44,14 @@ LOCAL_FAMILIES = "container,oneagent"
 
 
 @contextlib.contextmanager
-def oneagent_process(folder: Path, running: bool) -> Iterator[None]:
-    """While the run lasts, a process with the name of OneAgent's (a copy of sleep) when ``running``."""
+def oneagent_process(root: FakeHost, running: bool) -> Iterator[None]:
+    """While the run lasts, a process with the name of OneAgent's (a copy of sleep) when ``running``, run from
+    OneAgent's folder in the fake root: the run counts only processes under its root, so nothing else
+    running on the machine (another test's fake OneAgent in a temporary folder) can show in a sample."""
     if not running:
         yield
         return
-    process = subprocess.Popen(running_program(folder, "oneagentos"))
+    process = subprocess.Popen(running_program(root.mkdir("/opt/dynatrace/oneagent/agent/lib64"), "oneagentos"))
     try:
         yield
     finally:
@@ -64,7 +66,7 @@ def _run(name: str, host_kind: str, oneagent: bool, extra_families: str = "", **
         getattr(root, host_kind)()
         if oneagent:
             root.oneagent()
-        with live_run.lab(folder / "lab", **lab) as setup, oneagent_process(folder, oneagent):
+        with live_run.lab(folder / "lab", **lab) as setup, oneagent_process(root, oneagent):
             outputs = live_run.check(setup, folder, "--root", str(root.root), name=name,
                                      only=f"{live_run.REMOTE_FAMILIES},{LOCAL_FAMILIES}{extra_families}")
         text = outputs.text("json").replace(str(folder), SAMPLE_FOLDER)
