@@ -3,18 +3,25 @@
 Certificates and token expiry are judged by the local clock, so a skew of
 minutes breaks things that look unrelated. One small HTTPS request per host
 (``GET <env>/api/v1/time``, through the proxy when one applies) gives the
-server's ``Date`` header and, when the token may be sent there and the
-server answers, Dynatrace's own time in epoch milliseconds. The result says
-whether NTP synchronisation is active, where the OS tells.
+server's ``Date`` header and, when the server answers it, Dynatrace's own
+time in epoch milliseconds. The result says whether NTP synchronisation is
+active, where the OS tells.
+
+A difference says nothing about which clock is wrong. What does: this host's
+NTP synchronisation, and the other servers of the same run (their probes
+share what they measured on a board). A server that agrees with this host
+puts the blame on the one that does not; servers off by the same amount put
+it here; with neither, the verdict says it cannot tell.
 """
 
 from __future__ import annotations
 
 import datetime
 import ssl
+import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from dtdoctor.checks import config_url, tls
@@ -47,12 +54,28 @@ CODES = codes(
     Code(
         "clock.skew",
         Status.WARN,
-        "This host's clock differs from the server's: a warning above 30 s, a failure above 5 minutes.",
-        "No NTP synchronisation, a blocked NTP port, or a virtual machine whose clock drifted after a pause.",
+        "This host's clock differs from the server's, and the evidence does not clear this host: a warning above "
+        "30 s, a failure above 5 minutes.",
+        "No NTP synchronisation, a blocked NTP port, or a virtual machine whose clock drifted after a pause; or "
+        "the server's clock, when nothing here proves this host's right (the summary says which the evidence "
+        "supports: other servers off by the same amount, or nothing to tell).",
         "Enable time synchronisation: `timedatectl set-ntp true` (systemd-timesyncd), or run chronyd/ntpd "
-        "and allow UDP port 123 to your NTP servers; check with `timedatectl` or `chronyc tracking`.",
+        "and allow UDP port 123 to your NTP servers; check with `timedatectl` or `chronyc tracking`. If this "
+        "host's clock is synchronised and right, ask whoever runs {_host} to synchronise its clock.",
         when={Status.FAIL: "when the difference is above 5 minutes"},
-        summary="this host's clock is {_amount} {_direction} {_host} ({source}); {_ntp}",
+        summary="this host's clock is {_amount} {_direction} {_host} ({source}); {_ntp}; {_whose}",
+    ),
+    Code(
+        "clock.server_skew",
+        Status.WARN,
+        "The server's clock is off, not this host's: this host is synchronised by NTP, or another server of the "
+        "same run agrees with this host. A warning above 30 s, a failure above 5 minutes.",
+        "The server (a Managed cluster node, an ActiveGate, or a reverse proxy or load balancer that answers in "
+        "its name) does not synchronise its clock.",
+        "Ask whoever runs {_host} (or the reverse proxy or load balancer that answers in its name) to synchronise "
+        "its clock with NTP; this host's clock needs no change.",
+        when={Status.FAIL: "when the difference is above 5 minutes"},
+        summary="{_host}'s clock is {_amount} {_server_direction} this host's ({source}); {_whose}",
     ),
     Code(
         "clock.unknown",
@@ -178,7 +201,9 @@ def _api_time(body: bytes) -> datetime.datetime | None:
         return None  # beyond the years datetime or the platform can represent: fall back to the Date header
 
 
-def judge(endpoint: Endpoint, sample: TimeSample, ntp: Any) -> Finding:
+def judge(endpoint: Endpoint, sample: TimeSample, ntp: Any, others: Mapping[str, float]) -> Finding:
+    """The code for one server's difference, and whose clock the evidence blames (``others``: the
+    differences the run measured with its other servers, by host)."""
     skew = (sample.local - sample.server).total_seconds()
     details: dict[str, Any] = {
         "local_utc": sample.local.isoformat(timespec="milliseconds"),
@@ -190,6 +215,7 @@ def judge(endpoint: Endpoint, sample: TimeSample, ntp: Any) -> Finding:
         "verified_connection": sample.verified,
         "round_trip_ms": sample.round_trip_ms,
         "ntp": ntp.to_json(),
+        "compared_with": {host: round(other, 3) for host, other in others.items()},
     }
     amount = abs(skew)
     details.update(
@@ -197,42 +223,156 @@ def judge(endpoint: Endpoint, sample: TimeSample, ntp: Any) -> Finding:
         _ntp=ntp.sentence,
         _amount=_duration(amount),
         _direction="ahead of" if skew > 0 else "behind",
+        _server_direction="behind" if skew > 0 else "ahead of",
         _within=max(amount, sample.precision_s),
     )
-    code, status = next(((code, status) for limit, code, status in _SKEW if amount > limit), ("clock.ok", None))
+    status = next((status for limit, status in _SKEW if amount > limit), None)
+    if status is None:
+        return Finding("clock.ok", details=details)
+    code, side = whose(skew, ntp, others)
+    details["blamed"] = _BLAMED[side]
+    details["_whose"] = _whose_words(side, endpoint.host, ntp, others, skew)
     return Finding(code, details=details, status=status)
 
 
 # Classify the difference, largest limit first.
-_SKEW = ((FAIL_SECONDS, "clock.skew", Status.FAIL), (WARN_SECONDS, "clock.skew", None))
+_SKEW = ((FAIL_SECONDS, Status.FAIL), (WARN_SECONDS, Status.WARN))
+
+
+# What each kind of evidence says, as the details' ``blamed``.
+_BLAMED = {"agrees": "server", "ntp": "server", "this_host": "this_host", "cannot_tell": "cannot_tell"}
+
+
+def whose(skew: float, ntp: Any, others: Mapping[str, float]) -> tuple[str, str]:
+    """Whose clock the evidence blames, first evidence first: (code, kind of evidence)."""
+    from dtdoctor.host.timesync import SYNCHRONIZED
+
+    if _agreeing(others):
+        return "clock.server_skew", "agrees"
+    if ntp.state == SYNCHRONIZED:
+        return "clock.server_skew", "ntp"
+    if _alike(skew, others):
+        return "clock.skew", "this_host"
+    return "clock.skew", "cannot_tell"
+
+
+def _agreeing(others: Mapping[str, float]) -> list[str]:
+    return [host for host, other in others.items() if abs(other) <= WARN_SECONDS]
+
+
+def _alike(skew: float, others: Mapping[str, float]) -> list[str]:
+    return [host for host, other in others.items() if abs(other - skew) <= WARN_SECONDS]
+
+
+def _whose_words(side: str, host: str, ntp: Any, others: Mapping[str, float], skew: float) -> str:
+    """The clause that says whose clock the evidence blames, and why."""
+    if side == "agrees":
+        agreeing = _agreeing(others)
+        closest = max(1.0, max(abs(others[name]) for name in agreeing))
+        return (
+            f"{_names(agreeing)} {_verb(agreeing, 'agrees', 'agree')} with this host to within {_duration(closest)}, "
+            f"so {host}'s clock is the one that is off"
+        )
+    if side == "ntp":
+        return f"NTP synchronisation is active here ({ntp.service}), so {host}'s clock is the one that is off"
+    if side == "this_host":
+        alike = _alike(skew, others)
+        return (
+            f"{_names(alike)} {_verb(alike, 'is', 'are')} off by the same amount, so this host's clock is the "
+            "likelier one to be off"
+        )
+    return "with no other server's time to compare, dtdoctor cannot tell which of the two clocks is wrong"
+
+
+def _names(hosts: Sequence[str]) -> str:
+    return hosts[0] if len(hosts) == 1 else f"{', '.join(hosts[:-1])} and {hosts[-1]}"
+
+
+def _verb(hosts: Sequence[str], one: str, many: str) -> str:
+    return one if len(hosts) == 1 else many
 
 
 def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} s"
-    if seconds < 7200:
+    if seconds < 5400:  # up to 90 min; beyond, hours (so two hours read the same either side of 7200 s)
         return f"{seconds / 60:.0f} min"
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.0f} days"
 
 
-def probe_host(endpoint: Endpoint, probe: ProbeContext) -> Finding:
+class Board:
+    """What this run's clock probes measured, so each server is judged against the others.
+
+    Every probe posts its server's difference (None when it got no time).
+    Each probe starts once every server's route result is in (``after``), so
+    it knows which other probes run (the others are skipped); it waits, up to
+    a deadline, for those still measuring. They started at about the same
+    time, so the wait costs at most what the slowest request costs anyway.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._skews: dict[str, float | None] = {}
+
+    def post(self, host: str, skew: float | None) -> None:
+        with self._changed:
+            self._skews.setdefault(host, skew)
+            self._changed.notify_all()
+
+    def others(self, expected: Sequence[str], until: float) -> dict[str, float]:
+        """The ``expected`` servers' differences, waiting until the monotonic ``until`` for those not in yet."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: all(name in self._skews for name in expected), timeout=max(0.0, until - time.monotonic())
+            )
+            found = {name: self._skews.get(name) for name in expected}
+        return {name: skew for name, skew in found.items() if skew is not None}
+
+
+# How long a probe waits for the other servers' times, in per-probe timeouts from its start: a time request
+# needs a connect and at most two timeouts more (the watchdog), within the probe's budget of five.
+_BOARD_WAIT = 4.0
+_RUNS = (Status.PASS, Status.WARN)  # a probe whose route result has another status is skipped by the runner
+
+
+def probe_host(endpoint: Endpoint, probe: ProbeContext, board: Board, others: Mapping[str, Endpoint]) -> Finding:
+    started = time.monotonic()
+    try:
+        measured = _measure(endpoint, probe)
+        if isinstance(measured, Finding):
+            return measured
+        sample, ntp, route = measured
+        board.post(endpoint.host, (sample.local - sample.server).total_seconds())
+        running = [host for host, other in others.items() if _will_run(probe, other)]
+        finding = judge(endpoint, sample, ntp, board.others(running, started + _BOARD_WAIT * probe.timeout))
+    finally:
+        board.post(endpoint.host, None)  # no-op once the difference was posted; never leaves others waiting
+    details = {**finding.details, "route": proxy_check.route_details(route)}
+    evidence = proxy_check.route_evidence(route, http_status=sample.status, latency_ms=sample.round_trip_ms)
+    return replace(finding, details=details, evidence=evidence)
+
+
+def _will_run(probe: ProbeContext, endpoint: Endpoint) -> bool:
+    """Whether the clock probe of ``endpoint`` runs: its route results (when planned) are usable."""
+    found = (probe.result(*key) for key in proxy_check.route_requirements(probe.run, endpoint))
+    return all(result is None or result.status in _RUNS for result in found)
+
+
+def _measure(endpoint: Endpoint, probe: ProbeContext) -> Finding | tuple[TimeSample, Any, ProxyChoice]:
+    """This server's time, this host's NTP state and the route; ``clock.unknown`` when no time came back."""
     from dtdoctor.host.timesync import ntp_status
 
     run = probe.run
     ntp = run.memo("timesync.ntp_status", lambda: ntp_status(run.root))
     route = net_proxy.route(run, endpoint)
     try:
-        sample = sample_time(endpoint, route, run)
+        return sample_time(endpoint, route, run), ntp, route
     except NoTime as exc:
         details = {"ntp": ntp.to_json(), "route": proxy_check.route_details(route)}
         words = {"_host": endpoint.host, "_reason": str(exc), "_ntp": ntp.sentence}
         return Finding("clock.unknown", details={**details, **words}, evidence=proxy_check.route_evidence(route))
-    finding = judge(endpoint, sample, ntp)
-    details = {**finding.details, "route": proxy_check.route_details(route)}
-    evidence = proxy_check.route_evidence(route, http_status=sample.status, latency_ms=sample.round_trip_ms)
-    return replace(finding, details=details, evidence=evidence)
 
 
 def plan(ctx: RunContext) -> list[Probe]:
@@ -242,13 +382,17 @@ def plan(ctx: RunContext) -> list[Probe]:
     by_host: dict[str, Endpoint] = {}
     for endpoint in endpoints:
         by_host.setdefault(endpoint.host.lower(), endpoint)
+    board = Board()
 
     def probe_for(endpoint: Endpoint) -> Probe:
+        others = {other.host: other for other in by_host.values() if other is not endpoint}
         return Probe(
             endpoint.host,
-            lambda probe: probe_host(endpoint, probe),
+            lambda probe: probe_host(endpoint, probe, board, others),
             requires=proxy_check.route_requirements(ctx, endpoint),
             budget=5.0,
+            # Every other server's route result, read (never required) to know which clock probes run.
+            after=tuple(key for other in others.values() for key in proxy_check.route_requirements(ctx, other)),
         )
 
     return [probe_for(endpoint) for endpoint in by_host.values()]

@@ -114,15 +114,17 @@ SERVER = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.timezone.utc)
     (0.2, "clock.ok", Status.PASS, "within 0.5 s of tenant.example (Date header); whether NTP synchronisation is "
      "active is unknown"),
     (-45, "clock.skew", Status.WARN, "this host's clock is 45 s behind tenant.example (Date header); whether NTP "
-     "synchronisation is active is unknown"),
+     "synchronisation is active is unknown; with no other server's time to compare, dtdoctor cannot tell which "
+     "of the two clocks is wrong"),
     (3 * 3600, "clock.skew", Status.FAIL, "this host's clock is 3.0 h ahead of tenant.example (Date header); "
-     "whether NTP synchronisation is active is unknown"),
+     "whether NTP synchronisation is active is unknown; with no other server's time to compare, dtdoctor cannot "
+     "tell which of the two clocks is wrong"),
 ])
 def test_the_clock_verdict_is_a_table(offset_s: float, code: str, status: Status, summary: str) -> None:
     local = SERVER + datetime.timedelta(seconds=offset_s)
     sample = clock.TimeSample(local, SERVER, "Date header", 0.5, 20, 200, True)
     endpoint = context(url="https://tenant.example").settings.remote_endpoints[0]
-    finding = clock.judge(endpoint, sample, NtpStatus("unknown"))
+    finding = clock.judge(endpoint, sample, NtpStatus("unknown"), {})
     table_code = clock.CODES[finding.code]
     assert (finding.code, table_code.status_for(finding.status)) == (code, status)
     assert word(table_code, finding.summary, finding.remediation, finding.details)[0] == summary

@@ -18,6 +18,8 @@ from tests.support.listeners import closed_port
 from tests.support.tls_servers import Authority, ServerLog, http_answer, tls_server
 from tests.tls.helpers import ctx_for, only, run
 
+NO_NTP_EVIDENCE = Path(__file__).parent / "no-such-root"
+
 
 def clock_result(
     root: Authority,
@@ -29,6 +31,8 @@ def clock_result(
 ):
     leaf = root.issue("127.0.0.1")
     answer = functools.partial(http_answer, clock_offset_s=offset, time_api=time_api)
+    # No NTP evidence (a root without /proc): whose clock is off stays this host's to check, on any machine.
+    options.setdefault("root", NO_NTP_EVIDENCE)
     with tls_server(leaf.chain_pem(), leaf.key_pem, answer=answer, log=log) as port:
         if root_file is not None:
             options["ca_bundle"] = str(root_file)
@@ -147,7 +151,8 @@ def hostile_clock_result(root: Authority, root_file: Path, body: bytes, date: st
     now = datetime.datetime.now(datetime.timezone.utc)
     shown_date = format_datetime(now, usegmt=True) if date == "now" else date
     with tls_server(leaf.chain_pem(), leaf.key_pem, answer=_answer_with(body, shown_date)) as port:
-        ctx = ctx_for(f"https://127.0.0.1:{port}", ca_bundle=str(root_file), environ={"DT_API_TOKEN": CANARY_TOKEN})
+        ctx = ctx_for(f"https://127.0.0.1:{port}", ca_bundle=str(root_file), environ={"DT_API_TOKEN": CANARY_TOKEN},
+                      root=NO_NTP_EVIDENCE)
         return only(run(clock, ctx=ctx), "clock", "127.0.0.1")
 
 

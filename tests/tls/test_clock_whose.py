@@ -1,0 +1,142 @@
+"""Whose clock is off: this host's, the server's, or the evidence cannot tell.
+
+A difference between two clocks says nothing about which one is wrong. The
+evidence that does: this host's NTP synchronisation (systemd-timesyncd's
+flag), and the other servers of the same run (one that agrees with this host
+puts the blame on the server; several that are off alike put it here).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from pathlib import Path
+
+import pytest
+
+from dtdoctor.checks import clock
+from dtdoctor.config import parse_url
+from dtdoctor.core.codes import word
+from dtdoctor.core.model import Status
+from dtdoctor.host import timesync
+from tests.support.tls_servers import Authority, http_answer, tls_server
+from tests.tls.helpers import ctx_for, run
+
+NOW = datetime.datetime(2026, 11, 30, 8, 0, tzinfo=datetime.timezone.utc)
+SYNCED = timesync.NtpStatus(timesync.SYNCHRONIZED, "systemd-timesyncd", "flag")
+NO_NTP = timesync.NtpStatus(timesync.NONE, None, "no time daemon found in /proc")
+CHRONY = timesync.NtpStatus(timesync.SERVICE_RUNNING, "chronyd", "chronyd found in /proc")
+
+
+def verdict(server_ahead_s: float, ntp: timesync.NtpStatus, others: dict[str, float] | None = None):
+    endpoint = parse_url("https://cluster.example.com/e/abc").endpoint
+    assert endpoint is not None
+    sample = clock.TimeSample(NOW, NOW + datetime.timedelta(seconds=server_ahead_s), "api/v1/time", 0.01, 20, 200,
+                              True)
+    finding = clock.judge(endpoint, sample, ntp, others or {})
+    code = clock.CODES[finding.code]
+    summary, remediation = word(code, finding.summary, finding.remediation, finding.details)
+    return finding, code.status_for(finding.status), summary, remediation
+
+
+def test_a_server_two_hours_ahead_of_an_ntp_synchronised_host_is_the_servers_fault():
+    finding, status, summary, remediation = verdict(7200, SYNCED)
+    assert (finding.code, status) == ("clock.server_skew", Status.FAIL)
+    assert summary == (
+        "cluster.example.com's clock is 2.0 h ahead of this host's (api/v1/time); NTP synchronisation is active "
+        "here (systemd-timesyncd), so cluster.example.com's clock is the one that is off"
+    )
+    assert remediation.startswith("Ask whoever runs cluster.example.com")
+    assert "timedatectl set-ntp" not in remediation
+
+
+def test_one_server_and_no_sync_seen_here_cannot_tell_whose_clock_is_wrong():
+    finding, status, summary, remediation = verdict(7200, NO_NTP)
+    assert (finding.code, status) == ("clock.skew", Status.FAIL)
+    assert summary == (
+        "this host's clock is 2.0 h behind cluster.example.com (api/v1/time); no NTP service (chronyd, ntpd, "
+        "systemd-timesyncd) is running; with no other server's time to compare, dtdoctor cannot tell which of "
+        "the two clocks is wrong"
+    )
+    assert "timedatectl set-ntp true" in remediation
+    assert "ask whoever runs cluster.example.com to synchronise its clock" in remediation
+
+
+def test_a_daemon_whose_sync_state_is_not_visible_is_no_proof_either():
+    finding, _, summary, _ = verdict(-600, CHRONY)
+    assert finding.code == "clock.skew"
+    assert summary.startswith("this host's clock is 10 min ahead of cluster.example.com (api/v1/time); chronyd is")
+    assert summary.endswith("dtdoctor cannot tell which of the two clocks is wrong")
+
+
+def test_another_server_that_agrees_with_this_host_puts_the_blame_on_the_server():
+    finding, status, summary, _ = verdict(7200, NO_NTP, {"abc12345.live.dynatrace.com": 0.4})
+    assert (finding.code, status) == ("clock.server_skew", Status.FAIL)
+    assert summary == (
+        "cluster.example.com's clock is 2.0 h ahead of this host's (api/v1/time); abc12345.live.dynatrace.com "
+        "agrees with this host to within 1 s, so cluster.example.com's clock is the one that is off"
+    )
+    assert finding.details["compared_with"] == {"abc12345.live.dynatrace.com": 0.4}
+
+
+def test_other_servers_off_by_the_same_amount_put_the_blame_on_this_host():
+    finding, status, summary, remediation = verdict(45, NO_NTP, {"ag1.example.com": -44.2, "ag2.example.com": -46})
+    assert (finding.code, status) == ("clock.skew", Status.WARN)
+    assert summary.endswith(
+        "ag1.example.com and ag2.example.com are off by the same amount, so this host's clock is the likelier "
+        "one to be off"
+    )
+    assert "timedatectl set-ntp true" in remediation
+
+
+def test_ntp_synchronisation_here_outranks_servers_that_agree_with_each_other():
+    finding, _, summary, _ = verdict(7200, SYNCED, {"ag1.example.com": -7200})
+    assert finding.code == "clock.server_skew"
+    assert "NTP synchronisation is active here (systemd-timesyncd)" in summary
+
+
+def test_a_small_difference_is_ok_whatever_the_others_say():
+    finding, status, summary, _ = verdict(10, NO_NTP, {"ag1.example.com": -7200})
+    assert (finding.code, status) == ("clock.ok", Status.PASS)
+    assert summary.startswith("within 10.0 s of cluster.example.com")
+
+
+@pytest.fixture()
+def no_ntp_root(tmp_path: Path) -> Path:
+    (tmp_path / "proc/1").mkdir(parents=True)
+    (tmp_path / "proc/1/comm").write_text("bash\n")
+    return tmp_path
+
+
+def test_two_real_servers_in_one_run_are_judged_against_each_other(root: Authority, root_file: Path, no_ntp_root):
+    leaf = root.issue("127.0.0.1", "localhost")
+    ahead = functools.partial(http_answer, clock_offset_s=7200, time_api=True)
+    right = functools.partial(http_answer, clock_offset_s=0, time_api=True)
+    with tls_server(leaf.chain_pem(), leaf.key_pem, answer=ahead) as skewed, \
+            tls_server(leaf.chain_pem(), leaf.key_pem, answer=right) as good:
+        ctx = ctx_for(f"https://127.0.0.1:{skewed}/e/abc", activegates=(f"https://localhost:{good}/e/abc",),
+                      ca_bundle=str(root_file))
+        ctx = type(ctx)(ctx.settings, ctx.environ, no_ntp_root)
+        results = {result.target: result for result in run(clock, ctx=ctx)}
+    assert results["localhost"].code == "clock.ok"
+    skewed_result = results["127.0.0.1"]
+    assert (skewed_result.code, skewed_result.status) == ("clock.server_skew", Status.FAIL), skewed_result.summary
+    assert "localhost agrees with this host to within" in skewed_result.summary
+
+
+def test_a_server_whose_clock_probe_is_skipped_is_not_waited_for(root: Authority, root_file: Path, no_ntp_root):
+    # localhost's port is closed: tcp fails, so its clock probe never runs; 127.0.0.1's must not wait for it.
+    from dtdoctor.checks import tcp
+    from tests.support.listeners import closed_port
+
+    leaf = root.issue("127.0.0.1")
+    ahead = functools.partial(http_answer, clock_offset_s=7200, time_api=True)
+    with tls_server(leaf.chain_pem(), leaf.key_pem, answer=ahead) as skewed:
+        ctx = ctx_for(f"https://127.0.0.1:{skewed}/e/abc", activegates=(f"https://localhost:{closed_port()}/e/abc",),
+                      ca_bundle=str(root_file), timeout=2.0)
+        ctx = type(ctx)(ctx.settings, ctx.environ, no_ntp_root)
+        results = run(tcp, clock, ctx=ctx)
+    found = next(result for result in results if result.id == "clock" and result.target == "127.0.0.1")
+    assert found.code == "clock.skew" and found.details["blamed"] == "cannot_tell", found.summary
+    assert found.duration_ms < 1500  # no wait for the other server's time: one per-probe timeout is 2 s
+    assert [r.code for r in results if r.id == "clock" and r.target == "localhost"] == ["prerequisite.failed"]
