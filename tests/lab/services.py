@@ -48,6 +48,7 @@ HOSTS: dict[str, str] = {
     "downgrade": "10.201.2.24",
     "skewed": "10.201.2.40",
     "skewedsmall": "10.201.2.41",
+    "skewedtoo": "10.201.2.42",
     "proxy": "10.201.2.30",
     "authproxy": "10.201.2.31",
     "bumpproxy": "10.201.2.32",
@@ -64,6 +65,8 @@ PROXY_PASSWORD = "pr0xy-s3cret/%:@lab"
 # The lab's servers whose clock libfaketime sets off (its README, 4d: "+2h" is two hours ahead), one nginx
 # each, and the host the redirecting server sends the API to.
 SKEWED: dict[str, str] = {"skewed": "+2h", "skewedsmall": "+10"}
+# A second name and address the +2 h nginx serves: two servers whose clocks agree with each other.
+SKEWED_ALSO: dict[str, tuple[str, ...]] = {"skewed": ("skewedtoo",)}
 REDIRECT_TARGET = "elsewhere.lab.test"
 
 
@@ -133,7 +136,7 @@ _CAPTIVE_BODY = (
 def nginx_config(folder: Path, certs: Certificates) -> str:
     now = datetime.datetime.now(datetime.timezone.utc)
     good_names = [name(label) for label in ("good", "fw", "captive", "bigdrop", "tls13", "tls12", "tls10", "good6",
-                                            "redirect", "downgrade", *SKEWED)]
+                                            "redirect", "downgrade", *SKEWED, "skewedtoo")]
     good = certs.issue("good", *good_names, SAAS_HOST)
     expired = certs.issue("expired", name("expired"), not_before=now - datetime.timedelta(days=400),
                           not_after=now - datetime.timedelta(days=3))
@@ -183,8 +186,8 @@ def skewed_nginx(folder: Path, label: str) -> list[str]:
     """
     good = (folder / "good.crt", folder / "good.key")
     config = folder / f"nginx-{label}.conf"
-    block = _server_block(HOSTS[label], good, _API_BODY)
-    config.write_text(_nginx_main(folder, f"nginx-{label}", [block], "env LD_PRELOAD; env FAKETIME;"))
+    blocks = [_server_block(HOSTS[served], good, _API_BODY) for served in (label, *SKEWED_ALSO.get(label, ()))]
+    config.write_text(_nginx_main(folder, f"nginx-{label}", blocks, "env LD_PRELOAD; env FAKETIME;"))
     library = faketime_library()
     return ["env", f"LD_PRELOAD={library}", f"FAKETIME={SKEWED[label]}", "nginx", "-c", str(config),
             "-g", "daemon off;"]
