@@ -22,7 +22,7 @@ from dtdoctor.core.codes import Code, codes, emits, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Evidence, Status
 from dtdoctor.net import proxy_cause
-from dtdoctor.net.proxy import ProxyChoice, route
+from dtdoctor.net.proxy import ProxyChoice, credentials_example, route
 from dtdoctor.net.tunnel import (
     NO_ANSWER,
     PROXY_STAGES,
@@ -52,9 +52,13 @@ CODES = codes(
         Status.FAIL,
         "The proxy cannot be reached or refuses to open a tunnel to the endpoint.",
         "A wrong proxy host or port, a proxy that is down, or a proxy policy that blocks the destination "
-        "(403) or cannot reach it (502, 503, 504).",
+        "(403) or cannot reach it (502, 503, 504). For an https:// proxy (TLS to the proxy itself): its own "
+        "certificate is not trusted here or not issued for the name in the URL, or the port speaks plain HTTP; "
+        "the summary names the proxy's certificate, never the destination's.",
         "Check the proxy URL and port; ask the proxy's administrators to allow CONNECT to the Dynatrace "
-        "endpoint's host and port (443, or 9999 for an Environment ActiveGate).",
+        "endpoint's host and port (443, or 9999 for an Environment ActiveGate). For an https:// proxy, pass "
+        "the CA of its own certificate with --ca-bundle, use a name its certificate covers, or write http:// "
+        "for a proxy that speaks plain HTTP.",
     ),
     Code(
         "proxy.auth_required",
@@ -62,8 +66,9 @@ CODES = codes(
         "The proxy demands credentials (407 Proxy Authentication Required) that were not given or not accepted.",
         "The proxy URL has no user:password, or they are wrong, or the proxy wants another scheme "
         "(NTLM, Kerberos) than Basic.",
-        "Put the credentials in the proxy URL: --proxy http://USER:PASSWORD@proxy:PORT (or HTTPS_PROXY); "
-        "the same setting is needed for OneAgent (oneagentctl --set-proxy).",
+        "Put the credentials in the proxy URL, keeping its scheme: --proxy http://USER:PASSWORD@proxy:PORT "
+        "(https:// for a proxy reached over TLS), or in HTTPS_PROXY; the same setting is needed for OneAgent "
+        "(oneagentctl --set-proxy).",
     ),
 )
 
@@ -194,6 +199,10 @@ def _auth_finding(
         "proxy.auth_required",
         f"the proxy {proxy_display} wants credentials (407) for CONNECT {destination}; none were sent",
         details,
+        remediation=(
+            f"Put the credentials in the proxy URL: --proxy {credentials_example(proxy_display)} (or HTTPS_PROXY); "
+            "the same setting is needed for OneAgent (oneagentctl --set-proxy)."
+        ),
         evidence=evidence,
     )
 

@@ -23,7 +23,7 @@ from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Evidence, Status
 from dtdoctor.net import proxy_cause
 from dtdoctor.net import tcp as net_tcp
-from dtdoctor.net.proxy import ProxyChoice, route
+from dtdoctor.net.proxy import ProxyChoice, credentials_example, route
 from dtdoctor.net.resolve import resolve
 from dtdoctor.net.tunnel import NO_ANSWER, TIMEOUT, TunnelError
 
@@ -216,7 +216,7 @@ _TUNNEL_WORDS: dict[str, tuple[str, str, str]] = {
     proxy_cause.AUTH: (
         "tcp.tunnel_refused",
         "proxy {proxy} wants credentials (407) for CONNECT {dest}",
-        "See the proxy result; put the credentials in the proxy URL (--proxy http://USER:PASSWORD@proxy:PORT).",
+        "See the proxy result; put the credentials in the proxy URL (--proxy {credentials}).",
     ),
     proxy_cause.DNS: (
         "tcp.tunnel_failed",
@@ -280,7 +280,8 @@ def tunnel_verdict(
                        f"{endpoint.address}", details, evidence=evidence)
     details.update({"stage": error.stage, "status": error.status, "proxy_said": dict(error.said)})
     fields = {"proxy": proxy, "dest": endpoint.address, "host": endpoint.host, "port": endpoint.port,
-              "timeout": timeout, "status": error.status or "", "evidence": "", "port_note": "", "rule": ""}
+              "timeout": timeout, "status": error.status or "", "evidence": "", "port_note": "", "rule": "",
+              "credentials": credentials_example(proxy)}
     if error.status is None:
         silent = error.stage == TIMEOUT and error.reason == NO_ANSWER
         template = _SILENT_TUNNEL if silent else _PROXY_FAILED

@@ -136,3 +136,11 @@ def route(ctx: RunContext, endpoint: Endpoint) -> ProxyChoice:
     """The proxy (or none) for an endpoint in this run, and which setting supplied it."""
     choice = choose_proxy(endpoint.scheme, endpoint.host, endpoint.port, ctx.settings.proxy, ctx.environ)
     return replace(choice, ca_bundle=ctx.settings.ca_bundle)
+
+
+def credentials_example(proxy_display: str) -> str:
+    """The proxy URL with placeholders for credentials, in the proxy's own scheme (an https:// proxy stays one)."""
+    scheme, found, rest = proxy_display.partition("://")
+    if not found:
+        scheme, rest = "http", proxy_display
+    return f"{scheme}://USER:PASSWORD@{rest.rpartition('@')[2]}"

@@ -27,6 +27,13 @@ SAAS_HOST = "abc12345.live.dynatrace.com"
 SNI_BLOCKED = "sniblock.lab.test"
 # A SaaS-like name the lab DNS gives the server with the expired certificate, reached through the bumping squid.
 BUMPED_SAAS_HOST = "bumped0001.live.dynatrace.com"
+# SaaS-like names the lab DNS gives the servers with bad certificates, reached through the bumping squid.
+BUMPED_ORIGINS: dict[str, str] = {
+    BUMPED_SAAS_HOST: "expired",
+    "bumped0002.live.dynatrace.com": "selfsigned",
+    "bumped0003.live.dynatrace.com": "wronghost",
+    "bumped0004.live.dynatrace.com": "nochain",
+}
 BUMP_CA_NAME = "Lab Inspection CA"
 
 # Server addresses (host part in 10.201.2.0/24) and the names the lab DNS gives them.
@@ -53,6 +60,7 @@ HOSTS: dict[str, str] = {
     "authproxy": "10.201.2.31",
     "bumpproxy": "10.201.2.32",
     "ntlmproxy": "10.201.2.33",
+    "tlsproxy": "10.201.2.34",
     "dns": "10.201.2.53",
     "dnsrefused": "10.201.2.54",
     "dnsservfail": "10.201.2.55",
@@ -250,7 +258,7 @@ def dnsmasq_argv(folder: Path, address: str, mode: str) -> list[str]:
         records = [f"--host-record={name(label)},{ip}" for label, ip in HOSTS.items()]
         records.append(f"--host-record={SAAS_HOST},{HOSTS['good']}")
         records.append(f"--host-record={SNI_BLOCKED},{HOSTS['good']}")
-        records.append(f"--host-record={BUMPED_SAAS_HOST},{HOSTS['expired']}")
+        records += [f"--host-record={host},{HOSTS[label]}" for host, label in BUMPED_ORIGINS.items()]
         records.append(f"--host-record=good6.{DOMAIN},{HOSTS6['good6']}")
         return [
             *base, f"--local=/{DOMAIN}/", "--local=/dynatrace.com/", *records,
@@ -298,13 +306,7 @@ def squid_config(folder: Path, label: str, certs: Certificates) -> Path:
     shutil.chown(own, "proxy", "proxy")
     extra = _SQUID_EXTRA.format(address=HOSTS[label], own=own, dns=HOSTS["dns"])
     if label == "authproxy":
-        users = folder / "squid-passwd"
-        hashed = netns.run("openssl", "passwd", "-apr1", PROXY_PASSWORD).stdout.strip()
-        users.write_text(f"{PROXY_USER}:{hashed}\n")
-        extra = (
-            f"auth_param basic program /usr/lib/squid/basic_ncsa_auth {users}\n"
-            "auth_param basic realm lab\nacl labusers proxy_auth REQUIRED\nhttp_access deny !labusers\n" + extra
-        )
+        extra = _basic_auth(folder, "http_access deny !labusers") + extra
     if label == "ntlmproxy":
         extra = (
             "auth_param ntlm program /usr/lib/squid/ntlm_fake_auth\nauth_param ntlm children 1\n"
@@ -314,6 +316,8 @@ def squid_config(folder: Path, label: str, certs: Certificates) -> Path:
         extra = _bump_extra(folder, own, certs).replace("http_port {address}:3128", "") + extra.replace(
             f"http_port {HOSTS[label]}:3128\n", ""
         )
+    if label == "tlsproxy":
+        extra = _tls_extra(folder, certs) + extra.replace(f"http_port {HOSTS[label]}:3128\n", "")
     extra_file = folder / f"squid-{label}.extra.conf"
     extra_file.write_text(extra)
     lines = []
@@ -326,6 +330,38 @@ def squid_config(folder: Path, label: str, certs: Certificates) -> Path:
     config = folder / f"squid-{label}.conf"
     config.write_text("\n".join(lines) + "\n")
     return config
+
+
+def _basic_auth(folder: Path, rule: str) -> str:
+    """Basic authentication against the lab's one user (basic_ncsa_auth), then ``rule`` to demand it."""
+    users = folder / "squid-passwd"
+    if not users.exists():
+        hashed = netns.run("openssl", "passwd", "-apr1", PROXY_PASSWORD).stdout.strip()
+        users.write_text(f"{PROXY_USER}:{hashed}\n")
+    return (
+        f"auth_param basic program /usr/lib/squid/basic_ncsa_auth {users}\n"
+        f"auth_param basic realm lab\nacl labusers proxy_auth REQUIRED\n{rule}\n"
+    )
+
+
+# The https_port squid's ports: TLS to the proxy itself, with a certificate from the lab's CA (for the proxy's
+# name, so an address in the URL does not match it), the same with Basic auth, and a self-signed certificate.
+TLS_PROXY_PORT = 3129
+TLS_PROXY_AUTH_PORT = 3130
+TLS_PROXY_SELF_SIGNED_PORT = 3131
+
+
+def _tls_extra(folder: Path, certs: Certificates) -> str:
+    """squid's https_port (a proxy that clients reach over TLS: HTTPS_PROXY=https://...)."""
+    address = HOSTS["tlsproxy"]
+    cert, key = certs.issue("tlsproxy", name("tlsproxy"))
+    own_cert, own_key = certs.self_signed("tlsproxy-self", name("tlsproxy"))
+    return (
+        f"https_port {address}:{TLS_PROXY_PORT} tls-cert={cert} tls-key={key}\n"
+        f"https_port {address}:{TLS_PROXY_AUTH_PORT} tls-cert={cert} tls-key={key} name=tlsauth\n"
+        f"https_port {address}:{TLS_PROXY_SELF_SIGNED_PORT} tls-cert={own_cert} tls-key={own_key}\n"
+        + _basic_auth(folder, "acl tlsauth myportname tlsauth\nhttp_access deny tlsauth !labusers")
+    )
 
 
 def _bump_extra(folder: Path, own: Path, certs: Certificates) -> str:
@@ -412,14 +448,15 @@ def start_all(folder: Path) -> Lab:
         for mode, label in (("main", "dns"), ("refused", "dnsrefused"), ("servfail", "dnsservfail")):
             lab.start(f"dnsmasq-{mode}", dnsmasq_argv(folder, HOSTS[label], mode))
         squids = []
-        for label in ("proxy", "authproxy", "ntlmproxy", "bumpproxy"):
+        for label in ("proxy", "authproxy", "ntlmproxy", "bumpproxy", "tlsproxy"):
             config = squid_config(folder, label, certs)
             squids.append((label, lab.start(f"squid-{label}", ["squid", "-N", "-f", str(config)])))
         wait_for_port(HOSTS["good"], 443, nginx, "nginx")
         for label, process in skewed:
             wait_for_port(HOSTS[label], 443, process, f"nginx ({label}, under libfaketime)")
         for label, process in squids:
-            wait_for_port(HOSTS[label], 3128, process, f"squid ({label})")
+            port = TLS_PROXY_PORT if label == "tlsproxy" else 3128
+            wait_for_port(HOSTS[label], port, process, f"squid ({label})")
     except BaseException:
         lab.stop()
         raise

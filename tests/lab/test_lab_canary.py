@@ -1,8 +1,9 @@
 """No secret in any output of a lab run: the token and the proxy password, in every form they travel in.
 
-The run goes through the basic-auth squid with the password in the proxy URL
-(percent-encoded there, Basic-encoded on the wire) and a token in the
-environment, to endpoints that pass, fail and are refused, and writes every
+The run goes through a basic-auth squid with the password in the proxy URL
+(percent-encoded there, Basic-encoded on the wire), on its http_port and on an
+https_port (the CONNECT and its credentials inside TLS to the proxy), and a
+token in the environment, to endpoints that pass, fail and are refused, and writes every
 report format and a bundle.
 """
 
@@ -15,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.lab.services import HOSTS, PROXY_PASSWORD, PROXY_USER, name
+from tests.lab.services import HOSTS, PROXY_PASSWORD, PROXY_USER, TLS_PROXY_AUTH_PORT, name
 from tests.support.factories import CANARY_SECRET, CANARY_TOKEN
 
 pytestmark = pytest.mark.lab
@@ -43,10 +44,18 @@ def texts_of(run, folder: Path) -> dict[str, str]:
     return found
 
 
+# The basic-auth squid on its http_port, and the https_port squid whose Basic auth travels inside TLS.
+PROXIES = {
+    "http": f"http://{{}}@{HOSTS['authproxy']}:3128",
+    "https": f"https://{{}}@{name('tlsproxy')}:{TLS_PROXY_AUTH_PORT}",
+}
+
+
+@pytest.mark.parametrize("scheme", sorted(PROXIES))
 @pytest.mark.parametrize("password", ["right", "wrong"])
-def test_no_secret_in_any_output(check, tmp_path, password):
+def test_no_secret_in_any_output(check, tmp_path, password, scheme):
     secret = PROXY_PASSWORD if password == "right" else PROXY_PASSWORD[::-1]
-    proxy = f"http://{PROXY_USER}:{quote(secret, safe='')}@{HOSTS['authproxy']}:3128"
+    proxy = PROXIES[scheme].format(f"{PROXY_USER}:{quote(secret, safe='')}")
     out = tmp_path / "out"
     out.mkdir()
     out.chmod(0o777)
@@ -60,6 +69,7 @@ def test_no_secret_in_any_output(check, tmp_path, password):
     outputs = texts_of(run, out)
     assert len(outputs) > 6, outputs.keys()
     assert "dt0c01." in "".join(outputs.values())  # the token's public part is shown: the run did use it
+    assert f"{scheme}://<credentials>@" in run.stdout  # and the proxy, with credentials
     leaks = [
         f"{form} in {where}"
         for where, text in outputs.items()
