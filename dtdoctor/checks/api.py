@@ -16,18 +16,17 @@ carries an ``/e/<env-id>`` path (those serve the environment API).
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Callable, Union
 
 from dtdoctor.checks import config_token, config_url
 from dtdoctor.checks import proxy as proxy_check
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, unique_target
-from dtdoctor.config import Endpoint, Settings, format_address
+from dtdoctor.config import Endpoint, EndpointKind, Settings, format_address
 from dtdoctor.core.codes import Code, codes, emits, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
-from dtdoctor.net import http, proxy_cause, ratelimit
+from dtdoctor.net import http, proxy_cause, proxy_page, ratelimit
 from dtdoctor.net.proxy import route
 from dtdoctor.net.untrusted import ascii_int
 
@@ -54,12 +53,16 @@ CODES = codes(
         "to the real server, and said why.",
         "The proxy (squid ssl-bump, a next-generation firewall) checks the origin's certificate on its own "
         "connection: the origin's certificate is expired, self-signed or for another name, or the proxy "
-        "does not trust the origin's CA. This host only sees the proxy's certificate.",
+        "does not trust the origin's CA. This host only sees the proxy's certificate. The summary says which, "
+        "in words, from the TLS code on the proxy's error page (squid: 'TLS code: X509_V_ERR_...'), or that the "
+        "proxy named no specific certificate error. For a Dynatrace SaaS host, whose real certificates are "
+        "valid and public, a self-signed, wrong-name or expired one means the proxy's own connection ends "
+        "somewhere else.",
         "Ask the team that runs the inspecting proxy to check its connection to {_host} (the certificate "
         "problem it names), or to exempt the Dynatrace hosts from inspection; if the origin's certificate "
-        "really is bad, whoever runs {_host} must fix it.",
+        "really is bad, whoever runs {_host} must fix it.{_upstream}",
         summary="{_where}: the inspecting proxy {_proxy} answered HTTP {status} itself ({_said}): it rejected the "
-        "certificate of the real server{_tls_code}{_detail}",
+        "certificate of the real server{_because}{_tls_code}",
     ),
     Code(
         "api.rate_limited",
@@ -309,10 +312,28 @@ def judge(settings: Settings, endpoint: Endpoint, response: http.HttpResponse) -
     return Finding("api.http_error", f"{where}: unexpected HTTP {status}: {http.error_message(error)}", details)
 
 
-# squid's ERR_SECURE_CONNECT_FAIL page: "<pre>... (TLS code: X509_V_ERR_CERT_HAS_EXPIRED+broken_cert)</pre>"
-# followed by one line of detail ("<p>SSL Certificate expired on: ...</p>"), from its error-details.txt.
-_SQUID_TLS_CODE = re.compile(r"\(TLS code: ([A-Za-z0-9_+]{1,80})\)")
-_SQUID_TLS_DETAIL = re.compile(r"</pre>\s*<p>([ -;=?-~]{1,160})</p>")
+# Why the inspecting proxy rejected the real server's certificate (net.proxy_page's reasons), in words.
+_ORIGIN_TLS_BECAUSE = {
+    proxy_page.EXPIRED: " because that certificate has expired",
+    proxy_page.NOT_YET_VALID: " because that certificate is not valid yet",
+    proxy_page.SELF_SIGNED: " because that certificate is self-signed",
+    proxy_page.UNTRUSTED_ROOT: " because that certificate's chain ends in a self-signed root the proxy does not trust",
+    proxy_page.UNKNOWN_ISSUER: " because the proxy does not know or trust that certificate's issuer",
+    proxy_page.NAME_MISMATCH: " because that certificate is issued for another name, not {host}",
+    proxy_page.REVOKED: " because that certificate is revoked",
+    proxy_page.HANDSHAKE: (
+        " or could not complete a TLS handshake with it (the proxy names no specific certificate error)"
+    ),
+}
+# Dynatrace's SaaS servers present certificates from public CAs, valid and for their own names: when the proxy
+# sees anything else for a SaaS host, its own connection ends somewhere else.
+_NOT_DYNATRACE = (
+    " Dynatrace's SaaS servers present valid certificates from public CAs for their own names, so the proxy's "
+    "own connection to {host} does not reach Dynatrace: ask where it goes (the proxy's DNS answer for {host}, "
+    "a further proxy or filter upstream){clock}."
+)
+_NOT_DYNATRACE_REASONS = {proxy_page.SELF_SIGNED: "", proxy_page.NAME_MISMATCH: "",
+                          proxy_page.EXPIRED: ", or the proxy's clock is wrong"}
 
 
 def origin_tls_rejected(endpoint: Endpoint, response: http.HttpResponse, details: dict[str, object]) -> Finding | None:
@@ -320,23 +341,21 @@ def origin_tls_rejected(endpoint: Endpoint, response: http.HttpResponse, details
     cause = proxy_cause.classify(response.status, response.headers)
     if cause.kind != proxy_cause.ORIGIN_TLS or not cause.evidence:
         return None
-    page = response.text[: http.MAX_BODY]
-    code = _SQUID_TLS_CODE.search(page)
-    detail = _SQUID_TLS_DETAIL.search(page)
-    details.update(
-        proxy_said=cause.evidence,
-        origin_tls_error=code.group(1) if code else None,
-        origin_tls_detail=" ".join(detail.group(1).split()) if detail else None,
-        proxy_via=response.headers.get("via", "")[:120] or None,
-    )
-    via = response.headers.get("via", "")
+    said = proxy_page.read(response.text[: http.MAX_BODY])
+    via = response.headers.get("via", "")[:120]
+    details.update(proxy_said=cause.evidence, origin_tls_error=said.error, origin_tls_detail=said.detail,
+                   origin_tls_reason=said.reason, proxy_via=via or None)
+    quoted = ": ".join(part for part in (said.error, said.detail) if part)
+    clock = _NOT_DYNATRACE_REASONS.get(said.reason)
+    saas = endpoint.kind is EndpointKind.SAAS and clock is not None
     wording = {
         "_where": endpoint.base_url,
-        "_proxy": f"({via[:120]})" if via else "in between",
+        "_proxy": f"({via})" if via else "in between",
         "_said": cause.evidence,
         "_host": endpoint.host,
-        "_tls_code": f" ({details['origin_tls_error']})" if code else "",
-        "_detail": f": {details['origin_tls_detail']}" if detail else "",
+        "_because": _ORIGIN_TLS_BECAUSE.get(said.reason, "").format(host=endpoint.host),
+        "_tls_code": f" ({quoted})" if quoted else "",
+        "_upstream": _NOT_DYNATRACE.format(host=endpoint.host, clock=clock) if saas else "",
     }
     return Finding("api.origin_tls_rejected_by_proxy", details={**details, **wording})
 

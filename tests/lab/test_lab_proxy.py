@@ -10,7 +10,14 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.lab.services import HOSTS, PROXY_PASSWORD, PROXY_USER, name
+from tests.lab.services import (
+    BUMP_CA_NAME,
+    BUMPED_ORIGINS,
+    HOSTS,
+    PROXY_PASSWORD,
+    PROXY_USER,
+    name,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -106,23 +113,63 @@ def test_ntlm_only_proxy_says_dtdoctor_speaks_basic_only(check):
     assert "Basic only" in found["summary"]
 
 
-def test_an_inspecting_squid_in_front_of_an_expired_origin_is_named_with_what_it_said(check):
-    # squid-openssl with ssl-bump (its own CA, trusted by the client) bumps the tunnel; the origin behind the
-    # SaaS-like name is nginx with the expired certificate, so squid answers the API request with its error page.
-    from tests.lab.services import BUMP_CA_NAME, BUMPED_SAAS_HOST, HOSTS
+def bumped(check, host):
+    """dtdoctor through squid-openssl with ssl-bump (its own CA, trusted by the client), which bumps the tunnel;
+    the origin behind the SaaS-like name is nginx with a bad certificate, so squid answers the API request with
+    its error page."""
+    return check("--url", f"https://{host}", "--proxy", f"http://{HOSTS['bumpproxy']}:3128",
+                 "--only", "dns,tcp,proxy,tls,api")
 
-    run = check(
-        "--url", f"https://{BUMPED_SAAS_HOST}", "--proxy", f"http://{HOSTS['bumpproxy']}:3128",
-        "--only", "dns,tcp,proxy,tls,api",
-    )
+
+def assert_inspected(run, host):
     tls = run.result("tls")
     assert tls["code"] == "tls.inspected", run.words("tls")
-    assert f"O={BUMP_CA_NAME}" in tls["summary"] and f"the traffic to {BUMPED_SAAS_HOST} is inspected" in tls["summary"]
+    assert f"O={BUMP_CA_NAME}" in tls["summary"] and f"the traffic to {host} is inspected" in tls["summary"]
+
+
+# What squid 5.7 wrote on its ERR_SECURE_CONNECT_FAIL page for each origin ("TLS code: ..." and the detail line),
+# and the words the summary turns it into.
+ORIGIN_FAULTS = [
+    ("expired", "X509_V_ERR_CERT_HAS_EXPIRED", "SSL Certificate expired on:", "because that certificate has expired"),
+    ("selfsigned", "X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT", f"Self-signed SSL Certificate: /CN={name('selfsigned')}",
+     "because that certificate is self-signed"),
+    ("wronghost", "SQUID_X509_V_ERR_DOMAIN_MISMATCH", "Certificate does not match domainname: /O=trustme",
+     "because that certificate is issued for another name, not {host}"),
+]
+REASONS = {"expired": "expired", "selfsigned": "self_signed", "wronghost": "name_mismatch"}
+
+
+@pytest.mark.parametrize(("origin", "tls_code", "detail", "because"), ORIGIN_FAULTS)
+def test_an_inspecting_squid_in_front_of_a_bad_origin_certificate_is_named_with_what_it_said(
+    check, origin, tls_code, detail, because
+):
+    host = next(host for host, label in BUMPED_ORIGINS.items() if label == origin)
+    run = bumped(check, host)
+    assert_inspected(run, host)
     api = run.result("api")
-    assert api["code"] == "api.origin_tls_rejected_by_proxy" and api["status"] == "fail", run.words("api")
+    assert api["code"] == "api.origin_tls_rejected_by_proxy" and api["status"] == "fail", api["summary"]
     assert "X-Squid-Error: ERR_SECURE_CONNECT_FAIL" in api["summary"]
-    assert "it rejected the certificate of the real server (X509_V_ERR_CERT_HAS_EXPIRED" in api["summary"]
-    assert "SSL Certificate expired on:" in api["summary"]
+    assert f"it rejected the certificate of the real server {because.format(host=host)} ({tls_code}+broken_cert: " \
+           f"{detail}" in api["summary"]
+    assert api["details"]["origin_tls_error"] == f"{tls_code}+broken_cert"
+    assert api["details"]["origin_tls_reason"] == REASONS[origin]
     assert "Ask the team that runs the inspecting proxy" in api["remediation"]
-    assert "status page" not in run.words("api")
-    assert api["details"]["origin_tls_error"].startswith("X509_V_ERR_CERT_HAS_EXPIRED")
+    assert "status page" not in f"{api['summary']} {api['remediation']}"
+    assert f"the proxy's own connection to {host} does not reach Dynatrace" in api["remediation"]
+
+
+def test_an_inspecting_squid_that_fails_the_handshake_with_a_leaf_only_origin_names_no_certificate_error(check):
+    # nginx sends its leaf without the intermediate; squid 5.7 then reports SQUID_TLS_ERR_CONNECT (with
+    # TLS_IO_ERR=1, sometimes also OpenSSL's "certificate verify failed"), a failed handshake without a specific
+    # certificate error: the verdict does not invent one.
+    host = "bumped0004.live.dynatrace.com"
+    assert BUMPED_ORIGINS[host] == "nochain"
+    run = bumped(check, host)
+    assert_inspected(run, host)
+    api = run.result("api")
+    assert api["code"] == "api.origin_tls_rejected_by_proxy", api["summary"]
+    assert "or could not complete a TLS handshake with it (the proxy names no specific certificate error) " \
+           "(SQUID_TLS_ERR_CONNECT+" in api["summary"]
+    assert "Failed to establish a secure connection" in api["summary"]
+    assert api["details"]["origin_tls_reason"] == "handshake"
+    assert "does not reach Dynatrace" not in api["remediation"]

@@ -1,0 +1,46 @@
+"""net.proxy_page reads squid's ERR_SECURE_CONNECT_FAIL block as squid 5.7 wrote it in the network lab.
+
+The lab (tests/lab/test_lab_proxy.py) runs the real squid; these are the
+"The system returned" blocks it sent, plus squid's placeholders for lost
+details and hostile text, which must not turn into a reason.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dtdoctor.net import proxy_page
+
+
+def block(code: str, detail: str) -> str:
+    return f"<p>The system returned:</p>\n<pre>[No Error] (TLS code: {code})</pre>\n<p>{detail}</p>\n<p>This proxy"
+
+
+@pytest.mark.parametrize(
+    ("code", "detail", "reason"),
+    [
+        ("X509_V_ERR_CERT_HAS_EXPIRED+broken_cert", "SSL Certificate expired on: Nov 27 06:42:44 2026 GMT",
+         proxy_page.EXPIRED),
+        ("X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT+broken_cert", "Self-signed SSL Certificate: /CN=selfsigned.lab.test",
+         proxy_page.SELF_SIGNED),
+        ("SQUID_X509_V_ERR_DOMAIN_MISMATCH+broken_cert", "Certificate does not match domainname: /O=trustme v1.2.1",
+         proxy_page.NAME_MISMATCH),
+        ("SQUID_TLS_ERR_CONNECT+TLS_IO_ERR=1", "Failed to establish a secure connection: [No Error]",
+         proxy_page.HANDSHAKE),
+        ("X509_V_ERR_SOMETHING_NEW", "Something new", proxy_page.UNKNOWN),
+    ],
+)
+def test_the_tls_code_and_its_detail_line_are_read(code, detail, reason):
+    said = proxy_page.read(block(code, detail))
+    assert (said.error, said.detail, said.reason) == (code, detail, reason)
+
+
+def test_squids_placeholders_for_lost_details_are_not_evidence():
+    said = proxy_page.read(block("[Unknown Error Code]", "[No Error Detail]"))
+    assert (said.error, said.detail, said.reason) == (None, None, proxy_page.UNKNOWN)
+
+
+def test_markup_or_overlong_text_in_the_page_is_not_quoted():
+    said = proxy_page.read(block("X509_V_ERR_CERT_HAS_EXPIRED", "<script>alert(1)</script>" + "x" * 500))
+    assert said.reason == proxy_page.EXPIRED and said.detail is None
+    assert proxy_page.read("(TLS code: " + "A" * 200 + ")").error is None
