@@ -66,9 +66,9 @@ CODES = codes(
         "The proxy demands credentials (407 Proxy Authentication Required) that were not given or not accepted.",
         "The proxy URL has no user:password, or they are wrong, or the proxy wants another scheme "
         "(NTLM, Kerberos) than Basic.",
-        "Put the credentials in the proxy URL, keeping its scheme: --proxy http://USER:PASSWORD@proxy:PORT "
-        "(https:// for a proxy reached over TLS), or in HTTPS_PROXY; the same setting is needed for OneAgent "
-        "(oneagentctl --set-proxy).",
+        "Put the credentials in the proxy URL, keeping its scheme: --proxy http://<credentials>@proxy:PORT "
+        "with USER:PASSWORD as <credentials> (https:// for a proxy reached over TLS), or in HTTPS_PROXY; the "
+        "same setting is needed for OneAgent (oneagentctl --set-proxy).",
     ),
 )
 

@@ -139,8 +139,12 @@ def route(ctx: RunContext, endpoint: Endpoint) -> ProxyChoice:
 
 
 def credentials_example(proxy_display: str) -> str:
-    """The proxy URL with placeholders for credentials, in the proxy's own scheme (an https:// proxy stays one)."""
+    """The proxy URL with a placeholder for credentials, in the proxy's own scheme (an https:// proxy stays one).
+
+    The placeholder is the redactor's own ``<credentials>``, which every output shows for a URL's user
+    information anyway; the words around it say what goes there.
+    """
     scheme, found, rest = proxy_display.partition("://")
     if not found:
         scheme, rest = "http", proxy_display
-    return f"{scheme}://USER:PASSWORD@{rest.rpartition('@')[2]}"
+    return f"{scheme}://<credentials>@{rest.rpartition('@')[2]} with USER:PASSWORD as <credentials>"

@@ -112,7 +112,12 @@ def test_basic_auth_inside_tls_without_credentials_keeps_the_https_scheme_in_the
     found = run.result("proxy")
     assert found["code"] == "proxy.auth_required", run.words("proxy")
     assert "none were sent" in found["summary"]
-    # The advice keeps the scheme the proxy speaks: http:// would send the credentials to a TLS port in clear.
-    where = f"https://USER:PASSWORD@{name('tlsproxy')}:{TLS_PROXY_AUTH_PORT}"
-    assert where in found["remediation"], found["remediation"]
-    assert "http://USER" not in found["remediation"]
+    # The advice keeps the scheme the proxy speaks (http:// would not even reach a TLS port), and writes the
+    # credentials' place as every output shows a URL's user information: <credentials>.
+    where = f"https://<credentials>@{name('tlsproxy')}:{TLS_PROXY_AUTH_PORT} with USER:PASSWORD as <credentials>"
+    assert f"--proxy {where}" in found["remediation"], found["remediation"]
+    assert "http://<credentials>" not in found["remediation"]
+    # Without the proxy check, the endpoint's tunnel verdict gives the same advice.
+    alone = check("--url", ENV, "--proxy", tls_authproxy(None), "--only", "tcp")
+    tunnel = alone.result("tcp")
+    assert tunnel["code"] == "tcp.tunnel_refused" and where in tunnel["remediation"], alone.words("tcp")

@@ -60,7 +60,9 @@ def test_proxy_wanting_credentials_is_auth_required(root: Authority, root_file: 
     assert "none were sent" in only(results, "proxy").summary
     tls_result = only(results, "tls")
     assert tls_result.code == "prerequisite.failed" and tls_result.status is Status.SKIP
-    assert "USER:PASSWORD@" in only(results, "proxy").remediation
+    # The place of the credentials in the proxy's own URL, written as every output shows user information.
+    assert (f"--proxy http://<credentials>@127.0.0.1:{proxy_port} with USER:PASSWORD as <credentials>"
+            in only(results, "proxy").remediation)
 
 
 def test_tls_alone_reports_the_proxy_failure_when_the_proxy_check_is_not_selected(root: Authority) -> None:
