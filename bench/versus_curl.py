@@ -14,6 +14,10 @@ would report this script's resident size as its peak: Linux carries the
 pre-exec peak over.) For curl they are summed (CPU) and maxed (RSS) over its
 four processes.
 
+Python runs every measured command from compiled bytecode, as it runs an
+installed package: ``PYTHONDONTWRITEBYTECODE`` is removed from their
+environment, so the warm-up run writes dtdoctor's ``__pycache__``.
+
 The same check without the ``truststore`` check is shown too: where the
 system store is older than certifi, that check asks the package manager for a
 newer package (``apt-cache policy``, a process of its own).
@@ -60,12 +64,20 @@ class Sample:
     code: int
 
 
+def installed_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a measured command: Python reads and writes compiled bytecode, as an installed
+    package runs (pip compiles it at install time); with PYTHONDONTWRITEBYTECODE every run would compile
+    each module of dtdoctor from source again."""
+    return {k: v for k, v in (os.environ if env is None else env).items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run(command: Sequence[str], env: dict[str, str] | None = None) -> Sample:
     """One child process: its wall time, CPU time, peak RSS and exit code."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as usage:
         started = time.perf_counter()
         done = subprocess.run([GNU_TIME, "-q", "-o", usage.name, "-f", "%U %S %M", *command],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=installed_env(env),
+                              check=False)
         wall = time.perf_counter() - started
         user, system, rss_kb = usage.read().split()[-3:]
     return Sample(wall, float(user) + float(system), int(rss_kb) / 1024, done.returncode)
@@ -131,7 +143,7 @@ def healthy_rows(runs: int) -> list[tuple[str, ...]]:
     by_hand: list[Sample] = []
     with servers() as (setup, eec_port):
         command, commands = check_command(setup, eec_port), curl_commands(setup, eec_port)
-        run(command)  # warm the page cache once, for both sides
+        run(command)  # warm the page cache once, for both sides, and write dtdoctor's compiled bytecode
         for _ in range(runs):
             doctor.append(run(command))
             by_hand.append(run_all(commands))
