@@ -699,7 +699,8 @@ def check_ca_bundle(path: Path) -> None:
     except OSError as exc:
         raise ConfigError(f"CA bundle {path} cannot be read: {exc.strerror or exc}") from None
     try:
-        ssl.create_default_context().load_verify_locations(cafile=str(path))
+        # An empty context: loading the system store as well would only cost time.
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(path))
     except (ssl.SSLError, ValueError, OSError) as exc:
         reason = getattr(exc, "reason", None) or type(exc).__name__
         raise ConfigError(
