@@ -93,7 +93,8 @@ def probe_activegate(endpoint: Endpoint, probe: ProbeContext) -> Finding:
         return skip
     url = f"{endpoint.scheme}://{endpoint.address}{HEALTH_PATH}"
     try:
-        response = http.fetch(probe.run, "GET", url, authenticate=False, accept="text/plain, */*")
+        response = http.fetch(probe.run, "GET", url, authenticate=False, accept="text/plain, */*",
+                              connection=api.tls_connection(probe, endpoint))
     except http.HttpFailure as failure:
         finding = api.failure_finding("activegate", failure, f"ActiveGate {endpoint.address}", "activegate.unreachable")
         return api.with_exchange(probe.run, endpoint, finding, failure)

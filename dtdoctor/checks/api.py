@@ -27,6 +27,7 @@ from dtdoctor.core.codes import Code, codes, emits, subset
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
 from dtdoctor.net import http, proxy_cause, proxy_page, ratelimit
+from dtdoctor.net.connection import HeldConnection
 from dtdoctor.net.proxy import route
 from dtdoctor.net.untrusted import ascii_int
 
@@ -371,6 +372,13 @@ def rate_limited_finding(
     return Finding(code, f"{what}; {advice}", details, status, f"{advice[0].upper()}{advice[1:]}; {then}.")
 
 
+def tls_connection(probe: ProbeContext, endpoint: Endpoint) -> HeldConnection | None:
+    """The connection the ``tls`` check verified for ``endpoint``, which the first request there may take over."""
+    found = probe.fact("tls", endpoint.address)
+    connection = getattr(found, "connection", None)
+    return connection if isinstance(connection, HeldConnection) else None
+
+
 def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
     skip = plaintext_finding(endpoint)
     if skip is not None:
@@ -378,11 +386,14 @@ def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
     settings = probe.run.settings
     try:
         response = http.fetch(
-            probe.run, "GET", endpoint.api_url(TIME_PATH), authenticate=True, accept="text/plain, application/json"
+            probe.run, "GET", endpoint.api_url(TIME_PATH), authenticate=True, accept="text/plain, application/json",
+            connection=tls_connection(probe, endpoint), keep=True,
         )
     except http.HttpFailure as failure:
         return with_exchange(probe.run, endpoint, failure_finding("api", failure, endpoint.base_url), failure)
-    return with_exchange(probe.run, endpoint, judge(settings, endpoint, response), response)
+    finding = with_exchange(probe.run, endpoint, judge(settings, endpoint, response), response)
+    # The connection stays open for the token lookup, which waits for this result.
+    return replace(finding, fact=response.connection)
 
 
 def plan(ctx: RunContext) -> list[Probe]:

@@ -12,6 +12,7 @@ that wait for that result. The runner turns each probe's ``Finding`` into a
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -37,7 +38,8 @@ class Finding:
 
     ``fact`` is an in-memory object the probe measured and other probes may
     reuse (never serialized): the runner hands it to every probe that waits
-    for this result.
+    for this result. A fact that holds a resource (an open connection) has a
+    ``release()``, which the runner calls when the run ends.
 
     ``details`` are free-form evidence for people; ``evidence`` holds the typed
     facts renderers and the fleet view read.
@@ -59,6 +61,14 @@ class ProbeContext:
     run: RunContext
     prior: Mapping[ResultKey, CheckResult]
     facts: Mapping[ResultKey, Any] = field(default_factory=dict)
+    preparation: Preparation | None = None
+
+    def prepared(self) -> Any:
+        """What the probe's ``prepare`` returned (waiting for it to finish), or None when nothing was prepared.
+
+        An exception of ``prepare`` is raised here, so it is the probe's crash.
+        """
+        return None if self.preparation is None else self.preparation.result()
 
     @property
     def timeout(self) -> float:
@@ -85,6 +95,13 @@ class Probe:
     are in and sees them like ``requires``, but runs whatever their status
     (a probe that reports on a failure of another check must not be skipped
     because of it).
+
+    ``prepare`` is work of the probe that waits for no result (reading a
+    file, scanning a package list): the runner starts it in a thread of its
+    own when the run starts, so it is done, or under way, when the results
+    the probe waits for are in; the probe reads it with
+    ``ProbeContext.prepared()``. It carries its own timeouts like any probe
+    work; the probe's limit still counts from the probe's own start.
     """
 
     target: str
@@ -92,6 +109,32 @@ class Probe:
     requires: tuple[ResultKey, ...] = ()
     budget: float = 1.0
     after: tuple[ResultKey, ...] = ()
+    prepare: Callable[[RunContext], Any] | None = None
+
+
+class Preparation:
+    """A probe's ``prepare``, run in a thread of its own; ``result()`` waits for it."""
+
+    def __init__(self, work: Callable[[], Any], name: str) -> None:
+        self._work = work
+        self._done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._work()
+        except BaseException as exc:  # handed to the probe, which the runner contains
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> Any:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Evidence, Status, utc_timestamp
 from dtdoctor.net import http
+from dtdoctor.net.connection import HeldConnection
 
 ID = "token"
 LOOKUP_PATH = "/api/v2/apiTokens/lookup"
@@ -426,13 +427,21 @@ def ask(endpoint: Endpoint, where: str, probe: ProbeContext) -> Finding:
         # dynatrace-operator skips the scope lookup for platform tokens (cmd/troubleshoot/dynakube.go).
         return infer(probe, endpoint, where, "platform tokens skip the token lookup, as Dynatrace's operator does")
     try:
-        response = http.fetch(probe.run, "POST", url, json_body={"token": token.value}, authenticate=True)
+        response = http.fetch(probe.run, "POST", url, json_body={"token": token.value}, authenticate=True,
+                              connection=api_connection(probe, endpoint))
     except http.HttpFailure as failure:
         finding = api.failure_finding("token", failure, where, single_code="token.unverified")
         return api.with_exchange(probe.run, endpoint, finding, failure)
     if lookup_unavailable(settings, response):
         return infer(probe, endpoint, where, f"the token lookup answered HTTP {response.status}")
     return api.with_exchange(probe.run, endpoint, judge_answer(settings, response, where), response)
+
+
+def api_connection(probe: ProbeContext, endpoint: Endpoint) -> HeldConnection | None:
+    """The connection the ``api`` request left open to ``endpoint``: the lookup, which waits for it, goes over it."""
+    found = lookup_endpoint(probe.run.settings)
+    connection = probe.fact(api.ID, found[1]) if found is not None and found[0] == endpoint else None
+    return connection if isinstance(connection, HeldConnection) else None
 
 
 def lookup_unavailable(settings: Settings, response: http.HttpResponse) -> bool:

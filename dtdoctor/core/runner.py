@@ -1,7 +1,8 @@
 """Schedule probes concurrently, enforce deadlines and prerequisites, contain crashes.
 
 Every probe runs in its own daemon thread as soon as the results it waits for
-are in: its ``requires`` and ``after`` that are part of this run's plan. Those
+are in: its ``requires`` and ``after`` that are part of this run's plan. Its
+``prepare`` (work that waits for nothing) starts with the run. Those
 are the one dependency graph: the result's ``depends_on`` lists the check ids
 of exactly the results the runner waited for (``Runner.waited`` keeps them per
 result), and the facts those probes found are handed on with their results.
@@ -12,10 +13,13 @@ grace second becomes a ``check.deadline`` error and its thread is abandoned
 (daemon threads never hold up the exit). A probe that raises becomes a
 ``check.crashed`` error for that probe alone, and so does one that reports a
 code its check does not declare, or a status its code does not declare.
+When the run ends, every fact that holds something (an open connection no
+probe took over) is released.
 """
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -23,7 +27,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext, ResultKey
+from dtdoctor.checks.base import Check, Finding, Preparation, Probe, ProbeContext, ResultKey
 from dtdoctor.core.codes import RUNNER_CODES, Code, code_table, word
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import CheckResult, Status
@@ -77,6 +81,13 @@ def plan(checks: Sequence[Check], ctx: RunContext) -> list[Task]:
     return tasks
 
 
+def release(fact: Any) -> None:
+    """Free what a fact holds (an open connection no probe took), once no probe can read it any more."""
+    releasing = getattr(fact, "release", None)
+    if callable(releasing):
+        releasing()
+
+
 def kept_details(details: Mapping[str, Any]) -> dict[str, Any]:
     """A finding's details as the result keeps them: without the names only its wording uses."""
     return {name: value for name, value in details.items() if not name.startswith("_")}
@@ -109,6 +120,7 @@ class Runner:
         # What each result waited for, recorded when the runner started (or skipped) its probe.
         self.waited: dict[ResultKey, tuple[ResultKey, ...]] = {}
         self.facts: dict[ResultKey, Any] = {}
+        self.preparations: dict[ResultKey, Preparation] = {}
         # Backstop for the whole run: the longest chain of probes, each at its limit.
         self.deadline = deadline if deadline is not None else self._default_deadline()
 
@@ -140,6 +152,7 @@ class Runner:
         running: dict[ResultKey, tuple[Task, float]] = {}  # key -> (task, started)
         done: queue.Queue[tuple[ResultKey, CheckResult, Any]] = queue.Queue()
         hard_stop = time.monotonic() + self.deadline
+        self._prepare()
 
         while waiting or running:
             waiting = self._start_ready(waiting, results, running, done)
@@ -147,7 +160,17 @@ class Runner:
                 self._skip_unreachable(waiting, results)
                 break
             self._collect(results, running, done, hard_stop)
+        for fact in self.facts.values():
+            release(fact)
         return [results[task.key] for task in self.tasks if task.key in results]
+
+    def _prepare(self) -> None:
+        """Start every probe's ``prepare``: it waits for no result, so it runs from the start."""
+        for task in self.tasks:
+            work = task.probe.prepare
+            if work is not None:
+                name = f"dtdoctor-prepare-{task.check.id}-{task.probe.target}"
+                self.preparations[task.key] = Preparation(functools.partial(work, self.ctx), name)
 
     def _skip_unreachable(self, waiting: list[Task], results: dict[ResultKey, CheckResult]) -> None:
         """Requirements that can never be met (a cycle): skip naming the first one."""
@@ -176,12 +199,14 @@ class Runner:
                     results[key] = self._overran(task, started, now)
                     self.progress("done", key, results[key])
             return
-        if key in running:  # an abandoned probe that finished late is ignored
-            del running[key]
-            results[key] = result
-            if fact is not None:
-                self.facts[key] = fact
-            self.progress("done", key, result)
+        if key not in running:  # an abandoned probe that finished late is ignored
+            release(fact)
+            return
+        del running[key]
+        results[key] = result
+        if fact is not None:
+            self.facts[key] = fact
+        self.progress("done", key, result)
 
     def _start_ready(
         self,
@@ -229,7 +254,7 @@ class Runner:
         self.progress("start", task.key, None)
         thread = threading.Thread(
             target=self._execute,
-            args=(task, ProbeContext(self.ctx, prior, facts), done),
+            args=(task, ProbeContext(self.ctx, prior, facts, self.preparations.get(task.key)), done),
             name=f"dtdoctor-{task.check.id}-{task.probe.target}",
             daemon=True,
         )

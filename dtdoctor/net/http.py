@@ -17,8 +17,15 @@ enforces the safety rules in one place:
 - TLS is verified against the system store plus ``--ca-bundle``; the proxy
   is chosen as curl would (``NO_PROXY`` honoured, loopback always direct).
 
+Requests go over connections of dtdoctor's own (``net/tls_probe.open_stream``:
+direct, or through the proxy's CONNECT tunnel, then TLS), spoken with
+``http.client`` (``net/wire.py``); a caller can offer an open connection (the
+``tls`` check's handshake, the ``api`` request's kept-alive connection) for
+the request to take over. httpx, imported only then, carries the one case
+left: plain HTTP that a proxy forwards.
+
 Failures come back as ``HttpFailure`` with a ``kind`` the checks turn into
-precise result codes. httpx is imported lazily to keep start-up light.
+precise result codes.
 """
 
 from __future__ import annotations
@@ -28,16 +35,19 @@ import json
 import socket
 import ssl
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 from urllib.parse import urljoin, urlsplit
 
 from dtdoctor.config import Endpoint, Settings, display_url
 from dtdoctor.core.context import RunContext
+from dtdoctor.net import wire
+from dtdoctor.net.connection import HeldConnection
 from dtdoctor.net.deadline import Watchdog
-from dtdoctor.net.proxy import choose_proxy
+from dtdoctor.net.proxy import ProxyChoice, choose_proxy
+from dtdoctor.net.tls_probe import ConnectError, open_stream
 from dtdoctor.net.trust import SYSTEM, shared_context
-from dtdoctor.net.tunnel import proxy_tls_context
+from dtdoctor.net.tunnel import TunnelError, proxy_tls_context
 
 MAX_BODY = 1024 * 1024  # 1 MiB: every legitimate answer dtdoctor asks for is a few hundred bytes
 MAX_REDIRECTS = 3
@@ -102,6 +112,8 @@ class HttpResponse:
     hops: tuple[Hop, ...] = ()
     token_sent: bool = False
     echoed_token: bool = False
+    # With ``fetch(..., keep=True)``: the connection, open for the next request, when the server keeps it.
+    connection: HeldConnection | None = field(default=None, compare=False, repr=False)
 
     @property
     def content_type(self) -> str:
@@ -279,12 +291,20 @@ class _Exchange:
     # each socket operation additionally has its own timeout.
     deadline: float
     hops: list[Hop]
+    # A connection the caller offers (the tls check's, the api request's): taken when it fits the first hop.
+    offered: HeldConnection | None = None
+    # The connection the last answer left open, for the next hop or the caller.
+    kept: HeldConnection | None = None
 
     def elapsed(self) -> int:
         return round((time.monotonic() - self.started) * 1000)
 
     def failure(self, kind: str, message: str) -> HttpFailure:
         return HttpFailure(kind, message, self.elapsed(), tuple(self.hops))
+
+    def socket_timeout(self) -> float:
+        """Each socket operation's limit: the probe's timeout, within what is left of the deadline."""
+        return max(0.05, min(self.limit, self.deadline - time.monotonic()))
 
     def headers(self, token_sent: bool) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT, "Accept": self.accept, "Accept-Encoding": "identity"}
@@ -305,7 +325,7 @@ class _Exchange:
             "verify": _ssl_context(self.ctx),
             "trust_env": False,  # the proxy is chosen above, from ctx.environ
             "follow_redirects": False,
-            "timeout": httpx.Timeout(max(0.05, min(self.limit, self.deadline - time.monotonic()))),
+            "timeout": httpx.Timeout(self.socket_timeout()),
             "event_hooks": {"response": [functools.partial(_set_aside_unparseable_location, unparseable)]},
         }
         if proxy.url and proxy.url.lower().startswith("https://"):
@@ -325,23 +345,50 @@ def fetch(
     authenticate: bool = False,
     timeout: float | None = None,
     accept: str = "application/json",
+    connection: HeldConnection | None = None,
+    keep: bool = False,
 ) -> HttpResponse:
     """One request (plus same-origin redirects for GET/HEAD); raises ``HttpFailure``.
 
     ``authenticate`` asks for the token; whether it is really attached is
-    decided per hop by ``may_send_token``.
+    decided per hop by ``may_send_token``. ``connection`` is an open
+    connection the request may take over instead of opening one (it is
+    taken only when it leads to the same origin, over the same route, with
+    the same trust); with ``keep`` the answer carries the connection on,
+    when the server keeps it open, for the caller to offer to the next
+    request.
     """
     limit = timeout if timeout is not None else ctx.timeout
     started = time.monotonic()
     content = None if json_body is None else json.dumps(json_body).encode("utf-8")
-    exchange = _Exchange(ctx, method, accept, content, authenticate, limit, started, started + limit * 2, [])
+    exchange = _Exchange(
+        ctx, method, accept, content, authenticate, limit, started, started + limit * 2, [], offered=connection
+    )
+    try:
+        answer = _follow(exchange, url)
+    except BaseException:
+        _drop(exchange.kept)
+        raise
+    if keep and exchange.kept is not None:
+        return replace(answer, connection=exchange.kept)
+    _drop(exchange.kept)
+    return answer
+
+
+def _drop(connection: HeldConnection | None) -> None:
+    if connection is not None:
+        connection.release()
+
+
+def _follow(exchange: _Exchange, url: str) -> HttpResponse:
+    """The request and the same-origin redirects it may follow."""
     current = url
     while True:
         answer = _hop(exchange, current)
         location = answer.headers.get("location", "") if answer.is_redirect else ""
         if not location:
             return answer
-        target, refusal = _redirect_refusal(current, location, method, len(exchange.hops))
+        target, refusal = _redirect_refusal(current, location, exchange.method, len(exchange.hops))
         shown = safe_location(target if target is not None else location)
         if target is None or refusal:
             exchange.hops.append(Hop(answer.status, shown, False, refusal))
@@ -351,11 +398,20 @@ def fetch(
 
 
 def _hop(exchange: _Exchange, current: str) -> HttpResponse:
-    """One request of the exchange, its answer read whole (up to ``MAX_BODY``) or turned into a failure."""
-    import httpx
-
+    """One request of the exchange: over dtdoctor's own connection, or httpx where a proxy forwards plain HTTP."""
     settings = exchange.ctx.settings
     token_sent = bool(exchange.authenticate and settings.api_token is not None and may_send_token(settings, current))
+    scheme, host, port = origin(current)
+    route = choose_proxy(scheme, host, port, settings.proxy, exchange.ctx.environ)
+    if scheme == "https" or (scheme == "http" and route.direct):
+        return _wire_hop(exchange, current, token_sent, replace(route, ca_bundle=settings.ca_bundle))
+    return _httpx_hop(exchange, current, token_sent)
+
+
+def _httpx_hop(exchange: _Exchange, current: str, token_sent: bool) -> HttpResponse:
+    """One request through httpx (a proxy that forwards plain HTTP, or a scheme it names as unsupported)."""
+    import httpx
+
     unparseable: dict[str, str] = {}
     client_options = exchange.client_options(current, unparseable)
     body_started = False
@@ -371,12 +427,163 @@ def _hop(exchange: _Exchange, current: str) -> HttpResponse:
         ) as response:
             body_started = True
             body, truncated = _read_body(exchange, response, watchdog)
-            return _answer(exchange, current, response, body, truncated, token_sent, unparseable)
+            headers = {name.lower(): value for name, value in response.headers.items()} | unparseable
+            received = wire.Answer(response.status_code, response.http_version, headers, body, truncated, False)
+            return _answer(exchange, current, received, token_sent)
     except HttpFailure:
         raise
     except (httpx.HTTPError, httpx.InvalidURL, ssl.SSLError, OSError, ValueError) as exc:
         # ValueError/InvalidURL: a proxy or URL httpx cannot use.
         raise _failure_of(exchange, exc, watchdog, body_started) from None
+
+
+def _wire_hop(exchange: _Exchange, current: str, token_sent: bool, route: ProxyChoice) -> HttpResponse:
+    """One request over a connection of dtdoctor's own (taken over, or opened here), read with ``http.client``.
+
+    Socket timeouts apply per read: the watchdog ends a trickle of
+    handshake, header or body bytes at the exchange's deadline.
+    """
+    head = wire.request_head(exchange.method, current, exchange.headers(token_sent), exchange.content)
+    watchdog = Watchdog(exchange.deadline - time.monotonic())
+    try:
+        with watchdog:
+            received, sock = _send(exchange, current, route, head, watchdog)
+    except (wire.WireError, wire.TooSlow, ConnectError, TunnelError, OSError, ValueError) as exc:
+        raise _wire_failure(exchange, exc, watchdog) from None
+    if watchdog.fired:
+        # A body without Content-Length ends at EOF, so the cut connection looked like its end.
+        sock.close()
+        total = exchange.deadline - exchange.started
+        raise exchange.failure(STALLED, f"the answer started, then did not complete within {total:.1f} s")
+    if received.reusable:
+        exchange.kept = HeldConnection(sock, origin(current), route.url, _trust_of(exchange, current))
+    else:
+        sock.close()
+    return _answer(exchange, current, received, token_sent)
+
+
+def _trust_of(exchange: _Exchange, url: str) -> ssl.SSLContext | None:
+    return _ssl_context(exchange.ctx) if origin(url)[0] == "https" else None
+
+
+def _send(
+    exchange: _Exchange, current: str, route: ProxyChoice, head: bytes, watchdog: Watchdog
+) -> tuple[wire.Answer, socket.socket]:
+    """The answer and the connection it came on; a held connection the server closed meanwhile is replaced once."""
+    sock, reused = _connection(exchange, current, route, watchdog)
+    try:
+        return _exchange_on(sock, exchange, head, watchdog), sock
+    except wire.WireError as exc:
+        sock.close()
+        if not (reused and _closed_unanswered(exc)):
+            raise
+    except BaseException:
+        sock.close()
+        raise
+    # Servers close idle connections: the request was never answered, so it goes once more, on a new connection.
+    sock = _open(exchange, current, route, watchdog)
+    try:
+        return _exchange_on(sock, exchange, head, watchdog), sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _exchange_on(sock: socket.socket, exchange: _Exchange, head: bytes, watchdog: Watchdog) -> wire.Answer:
+    return wire.exchange(
+        sock, exchange.method, head, exchange.content, exchange.deadline, MAX_BODY, lambda: watchdog.fired
+    )
+
+
+def _closed_unanswered(exc: wire.WireError) -> bool:
+    """The server closed (or reset) the connection before any byte of an answer: the request was not served."""
+    unanswered = exc.stage in (wire.SEND, wire.HEADERS)
+    return unanswered and isinstance(exc.cause, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError))
+
+
+def _connection(
+    exchange: _Exchange, current: str, route: ProxyChoice, watchdog: Watchdog
+) -> tuple[socket.socket, bool]:
+    """A held connection that fits this request (the last hop's, else the one offered), or a new one."""
+    kept, exchange.kept = exchange.kept, None
+    wanted = (origin(current), route.url, _trust_of(exchange, current))
+    for held in (kept, exchange.offered):
+        sock = held.take(*wanted) if held is not None else None
+        if sock is not None:
+            _drop(kept)
+            sock.settimeout(exchange.socket_timeout())
+            watchdog.watch(sock)
+            return sock, True
+    _drop(kept)
+    return _open(exchange, current, route, watchdog), False
+
+
+def _open(exchange: _Exchange, current: str, route: ProxyChoice, watchdog: Watchdog) -> socket.socket:
+    """A new connection, direct or through the proxy's tunnel, with TLS verified as everywhere else."""
+    scheme, host, port = origin(current)
+    timeout = exchange.socket_timeout()
+    raw = open_stream(host, port, route, timeout)
+    watchdog.watch(raw)
+    raw.settimeout(timeout)
+    if scheme != "https":
+        return raw
+    try:
+        sock = _ssl_context(exchange.ctx).wrap_socket(raw, server_hostname=host)
+    except BaseException as exc:
+        raw.close()
+        raise wire.WireError(wire.CONNECT, exc) from None
+    watchdog.watch(sock)
+    return sock
+
+
+def _wire_failure(exchange: _Exchange, exc: Exception, watchdog: Watchdog) -> HttpFailure:
+    stage = exc.stage if isinstance(exc, wire.WireError) else wire.CONNECT
+    total = exchange.deadline - exchange.started
+    if watchdog.fired:
+        return _failure_of(exchange, exc, watchdog, stage == wire.BODY)
+    if isinstance(exc, wire.TooSlow):
+        return exchange.failure(STALLED, f"the answer trickled: not complete within {total:.1f} s")
+    cause = exc.cause if isinstance(exc, wire.WireError) else exc
+    kind, message = _classify_wire(cause, stage, exchange.limit)
+    return exchange.failure(kind, message)
+
+
+def _classify_wire(cause: BaseException, stage: str, timeout: float) -> tuple[str, str]:
+    """The kind of a failed exchange on dtdoctor's own connection, and its words."""
+    tls = _tls_cause(cause)
+    if tls is not None:
+        return TLS, _describe_tls(tls)
+    text = str(cause)
+    if isinstance(cause, TunnelError):
+        return PROXY, f"the proxy failed the request: {text}"
+    if isinstance(cause, socket.timeout) or (isinstance(cause, ConnectError) and "timed out" in text):
+        kind, words = _WIRE_TIMEOUTS[stage]
+        return kind, words.format(timeout=timeout)
+    if isinstance(cause, ConnectError):
+        return (REFUSED, "connection refused") if "refused" in text.lower() else (CONNECT, f"cannot connect: {text}")
+    return _broken_exchange(cause, stage)
+
+
+# A timeout, by the stage it cut: no connection yet, no answer yet, or an answer that stopped.
+_WIRE_TIMEOUTS = {
+    wire.CONNECT: (TIMEOUT, "no connection within {timeout:g} s"),
+    wire.SEND: (TIMEOUT, "no answer within {timeout:g} s"),
+    wire.HEADERS: (TIMEOUT, "no answer within {timeout:g} s"),
+    wire.BODY: (STALLED, "the answer started, then stalled: no further data within {timeout:g} s"),
+}
+
+
+def _broken_exchange(cause: BaseException, stage: str) -> tuple[str, str]:
+    """A connection that broke, or a peer that broke HTTP."""
+    from http.client import HTTPException, IncompleteRead
+
+    if isinstance(cause, IncompleteRead) or (stage == wire.BODY and isinstance(cause, (HTTPException, OSError))):
+        return PROTOCOL, "the server closed the connection before the answer was complete"
+    if isinstance(cause, HTTPException):
+        return PROTOCOL, f"the server broke the HTTP protocol: {cause}"
+    if isinstance(cause, ValueError):
+        return INVALID, f"cannot request this URL: {cause}"
+    return CONNECT, f"{type(cause).__name__}: {cause}"
 
 
 def _read_body(exchange: _Exchange, response: Any, watchdog: Watchdog) -> tuple[bytes, bool]:
@@ -399,28 +606,21 @@ def _read_body(exchange: _Exchange, response: Any, watchdog: Watchdog) -> tuple[
     return b"".join(chunks)[:MAX_BODY], truncated
 
 
-def _answer(
-    exchange: _Exchange,
-    current: str,
-    response: Any,
-    body: bytes,
-    truncated: bool,
-    token_sent: bool,
-    unparseable: dict[str, str],
-) -> HttpResponse:
+def _answer(exchange: _Exchange, current: str, received: wire.Answer, token_sent: bool) -> HttpResponse:
     # A server that echoes the token back must not put it into any
     # result: scrub it here, so nothing downstream can carry it.
     token = exchange.ctx.settings.api_token
+    body = received.body
     echoed = token is not None and token.secret.encode() in body
     if echoed and token is not None:
         body = body.replace(token.secret.encode(), b"<redacted>")
     return HttpResponse(
         url=current,
-        status=response.status_code,
-        http_version=response.http_version,
-        headers={name.lower(): value for name, value in response.headers.items()} | unparseable,
+        status=received.status,
+        http_version=received.http_version,
+        headers=received.headers,
         body=body,
-        truncated=truncated,
+        truncated=received.truncated,
         elapsed_ms=exchange.elapsed(),
         hops=tuple(exchange.hops),
         token_sent=token_sent,

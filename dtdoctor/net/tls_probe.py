@@ -10,17 +10,20 @@ run (system store, certifi, and the unverified one on failure).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from dtdoctor.config import Endpoint, format_address
 from dtdoctor.net import trust
+from dtdoctor.net.connection import HeldConnection
 from dtdoctor.net.proxy import ProxyChoice
 from dtdoctor.net.resolve import resolve
 from dtdoctor.net.tunnel import TunnelError, open_tunnel, parse_proxy
@@ -100,6 +103,18 @@ def open_stream(host: str, port: int, route: ProxyChoice, timeout: float, mss: i
 
     ``mss`` (direct only) caps the segment size this host asks the server to send.
     """
+    return _without_delay(_stream(host, port, route, timeout, mss))
+
+
+def _without_delay(sock: socket.socket) -> socket.socket:
+    """Send small writes at once, as curl does: the request that follows a handshake is not held back
+    until the server acknowledges the handshake's last flight (Nagle's algorithm against a delayed ACK)."""
+    with contextlib.suppress(OSError):  # not TCP (a proxy tunnel relayed through a socket pair)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _stream(host: str, port: int, route: ProxyChoice, timeout: float, mss: int | None) -> socket.socket:
     if route.url is not None:
         tunnel = open_tunnel(parse_proxy(route.url), host, port, timeout, route.ca_bundle)
         return tunnel.sock
@@ -257,6 +272,17 @@ def handshake(
         recorded = _recorded_unverified(host, port, context, route, timeout)
         if recorded is not None:
             return recorded
+    seen, connection = kept_handshake(host, port, context, store, route, timeout, mss, send_name)
+    if connection is not None:
+        connection.close()
+    return seen
+
+
+def kept_handshake(
+    host: str, port: int, context: ssl.SSLContext, store: str, route: ProxyChoice, timeout: float,
+    mss: int | None = None, send_name: bool = True,
+) -> tuple[Handshake, ssl.SSLSocket | None]:
+    """One handshake, and the connection it opened when it succeeded: open, for a request to use."""
     started = time.monotonic()
 
     def elapsed() -> int:
@@ -265,43 +291,50 @@ def handshake(
     try:
         raw = open_stream(host, port, route, timeout, mss)
     except TunnelError as exc:
-        return Handshake(store, TUNNEL_FAILED, elapsed(), message=exc.message, tunnel_error=exc)
+        return Handshake(store, TUNNEL_FAILED, elapsed(), message=exc.message, tunnel_error=exc), None
     except ConnectError as exc:
-        return Handshake(store, CONNECT_FAILED, elapsed(), message=str(exc))
-    server_name = host.strip("[]") if send_name else None
+        return Handshake(store, CONNECT_FAILED, elapsed(), message=str(exc)), None
     try:
         raw.settimeout(timeout)
-        with context.wrap_socket(raw, server_hostname=server_name) as tls_sock:
-            chain, complete = _chain_of(tls_sock)
-            cipher = tls_sock.cipher()
-            return Handshake(
-                store,
-                OK,
-                elapsed(),
-                version=tls_sock.version() or "",
-                cipher=cipher[0] if cipher else "",
-                chain=chain,
-                chain_complete=complete,
-            )
+        tls_sock = context.wrap_socket(raw, server_hostname=host.strip("[]") if send_name else None)
+    except BaseException as exc:
+        raw.close()
+        return _failed(store, exc, elapsed(), timeout), None
+    chain, complete = _chain_of(tls_sock)
+    cipher = tls_sock.cipher()
+    seen = Handshake(
+        store,
+        OK,
+        elapsed(),
+        version=tls_sock.version() or "",
+        cipher=cipher[0] if cipher else "",
+        chain=chain,
+        chain_complete=complete,
+    )
+    return seen, tls_sock
+
+
+def _failed(store: str, error: BaseException, elapsed: int, timeout: float) -> Handshake:
+    """What a handshake that raised ``error`` saw; anything but a socket or TLS error is raised again."""
+    try:
+        raise error
     except ssl.SSLCertVerificationError as exc:
         return Handshake(
             store,
             VERIFY_FAILED,
-            elapsed(),
+            elapsed,
             verify_code=exc.verify_code,
             verify_message=str(exc.verify_message or exc.reason or exc),
             reason=str(exc.reason or ""),
             message=str(exc),
         )
     except socket.timeout:
-        return Handshake(store, TIMEOUT, elapsed(), message=f"no TLS handshake within {timeout:g} s")
+        return Handshake(store, TIMEOUT, elapsed, message=f"no TLS handshake within {timeout:g} s")
     except ssl.SSLError as exc:
-        return Handshake(store, FAILED, elapsed(), reason=str(exc.reason or exc.__class__.__name__), message=str(exc))
+        return Handshake(store, FAILED, elapsed, reason=str(exc.reason or exc.__class__.__name__), message=str(exc))
     except OSError as exc:
         name = type(exc).__name__
-        return Handshake(store, FAILED, elapsed(), reason=name, message=f"{name}: {exc.strerror or exc}")
-    finally:
-        raw.close()
+        return Handshake(store, FAILED, elapsed, reason=name, message=f"{name}: {exc.strerror or exc}")
 
 
 @dataclass(frozen=True)
@@ -319,6 +352,13 @@ class Assessment:
     small_segments: Handshake | None = None
     # After a reset during the handshake: the same handshake without the server name (SNI) in the ClientHello.
     nameless: Handshake | None = None
+    # The verified system-store connection, open for the request that waits for this endpoint's tls result.
+    connection: HeldConnection | None = field(default=None, compare=False, repr=False)
+
+    def release(self) -> None:
+        """Close the held connection if no request took it."""
+        if self.connection is not None:
+            self.connection.release()
 
     @property
     def presented(self) -> Handshake | None:
@@ -369,19 +409,57 @@ def _after_failure(failed: Assessment, timeout: float) -> Assessment:
     return failed
 
 
+class _Background:
+    """A handshake run in a thread of its own, so two stores' handshakes overlap instead of adding up."""
+
+    def __init__(self, work: Callable[[], Handshake]) -> None:
+        self._work = work
+        self._result: list[Handshake] = []
+        self._thread = threading.Thread(target=self._run, name="dtdoctor-handshake", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        self._result.append(self._work())
+
+    def result(self, timeout: float) -> Handshake | None:
+        """The handshake, once done; it has its own timeout, ``timeout`` only guards the wait."""
+        self._thread.join(timeout)
+        return self._result[0] if self._result else None
+
+
 def assess(endpoint: Endpoint, route: ProxyChoice, ca_bundle: Path | None, timeout: float) -> Assessment:
+    """The system store's handshake (kept open on success), certifi's at the same time, and those a failure needs."""
     host, port = endpoint.host, endpoint.port
-    system = handshake(host, port, trust.shared_context(trust.SYSTEM, ca_bundle), trust.SYSTEM, route, timeout)
+    second = _Background(
+        lambda: handshake(host, port, trust.shared_context(trust.CERTIFI, ca_bundle), trust.CERTIFI, route, timeout)
+    )
+    system_context = trust.shared_context(trust.SYSTEM, ca_bundle)
+    system, sock = kept_handshake(host, port, system_context, trust.SYSTEM, route, timeout)
+    held = None if sock is None else HeldConnection(sock, ("https", host.lower(), port), route.url, system_context)
+    if system.outcome in (OK, VERIFY_FAILED):
+        # A tunnel or a handshake may take one timeout each; the certifi handshake started with the system one.
+        certifi = second.result(3 * timeout + 1)
+        found = Assessment(endpoint, route, system, certifi, ca_bundle=ca_bundle, connection=held)
+        return _verified_or_rejected(found, timeout)
+    return _failed_before_verdict(Assessment(endpoint, route, system, ca_bundle=ca_bundle), timeout)
+
+
+def _failed_before_verdict(failed: Assessment, timeout: float) -> Assessment:
+    """No certificate verdict: the handshake that names why (small packets, no server name, old protocols)."""
+    host, port, route, system = failed.endpoint.host, failed.endpoint.port, failed.route, failed.system
     if system.outcome == TIMEOUT and route.direct:
         # A path that drops large packets lets the handshake's small packets through, never the certificate:
         # with small segments it completes.
         small = handshake(host, port, unverified_context(), UNVERIFIED, route, timeout, mss=SMALL_MSS)
-        return Assessment(endpoint, route, system, ca_bundle=ca_bundle, small_segments=small)
-    if system.outcome in (TIMEOUT, CONNECT_FAILED, TUNNEL_FAILED):
-        return Assessment(endpoint, route, system, ca_bundle=ca_bundle)
+        return replace(failed, small_segments=small)
     if system.outcome == FAILED:
-        return _after_failure(Assessment(endpoint, route, system, ca_bundle=ca_bundle), timeout)
-    certifi = handshake(host, port, trust.shared_context(trust.CERTIFI, ca_bundle), trust.CERTIFI, route, timeout)
+        return _after_failure(failed, timeout)
+    return failed
+
+
+def _verified_or_rejected(found: Assessment, timeout: float) -> Assessment:
+    """After a certificate verdict: the unverified handshakes that read what the server presented."""
+    host, port, route, system = found.endpoint.host, found.endpoint.port, found.route, found.system
     unverified = None
     legacy = None
     if not system.ok or not system.chain_complete:
@@ -390,4 +468,4 @@ def assess(endpoint: Endpoint, route: ProxyChoice, ca_bundle: Path | None, timeo
         # certificate first, and only the unverified one on the outdated protocol: name what is offered.
         if unverified.outcome == FAILED and any(reason in unverified.reason.upper() for reason in _PROTOCOL_REASONS):
             legacy = handshake(host, port, legacy_context(), UNVERIFIED, route, timeout)
-    return Assessment(endpoint, route, system, certifi, unverified, legacy, ca_bundle=ca_bundle)
+    return replace(found, unverified=unverified, legacy=legacy)

@@ -88,6 +88,8 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    # The client's (address, port): requests with the same peer came over one connection.
+    peer: tuple[str, int] = ("", 0)
 
     @property
     def authorization(self) -> str | None:
@@ -105,6 +107,9 @@ class Reply:
     content_type: str = "application/json"
     # Send only this many bytes of the body, then hold the connection open (a stalled server).
     stall_after: int | None = None
+    # Close the connection after this answer without announcing it (no ``Connection: close``), as a
+    # server whose idle timeout for kept connections passed does (RFC 9112, section 9.3.1 lets it).
+    hang_up: bool = False
 
     def payload(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -131,7 +136,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        record = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        record = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body,
+                          (str(self.client_address[0]), int(self.client_address[1])))
         self.server.requests.append(record)
         reply = self.server.app(record)
         payload = reply.payload()
@@ -148,6 +154,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(payload)
+        if reply.hang_up:
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_HEAD = _serve
 
@@ -160,6 +168,12 @@ class _Server(http.server.ThreadingHTTPServer):
         self.app = app
         self.requests: list[Recorded] = []
         self.stopping = threading.Event()
+        self.accepted = 0  # connections accepted (over TLS: handshakes completed)
+
+    def get_request(self) -> Any:
+        request = super().get_request()
+        self.accepted += 1
+        return request
 
     def handle_error(self, request: Any, client_address: Any) -> None:  # clients that hang up are fine
         pass

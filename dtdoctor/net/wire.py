@@ -1,0 +1,148 @@
+"""One HTTP/1.1 request over a connection dtdoctor opened itself, its answer read with ``http.client``.
+
+``net/http.py`` decides what is sent and what an answer means; this module
+only moves the bytes: it writes the request, reads the status line, the
+headers and up to ``max_body`` bytes of the body (chunked, by length or up to
+the end of the connection), and says whether the connection can carry the
+next request. A failure says at which stage it happened, so the caller can
+tell a connection that never answered from an answer that stalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import time
+from dataclasses import dataclass
+from typing import Callable
+from urllib.parse import SplitResult, quote, urlsplit
+
+from dtdoctor.config import format_address
+
+# Stages of one exchange, in order.
+CONNECT = "connect"  # TCP, the tunnel, the TLS handshake
+SEND = "send"  # writing the request
+HEADERS = "headers"  # waiting for the status line and headers
+BODY = "body"  # reading the body
+
+# Characters left as they are in a request target: RFC 3986's reserved and unreserved ones, and escapes.
+_SAFE_PATH = "/%:@!$&'()*+,;=-._~"
+_SAFE_QUERY = _SAFE_PATH + "?"
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What came back: ``reusable`` when the server keeps the connection open for another request."""
+
+    status: int
+    http_version: str
+    headers: dict[str, str]
+    body: bytes
+    truncated: bool
+    reusable: bool
+
+
+class WireError(Exception):
+    """The exchange failed at ``stage``; ``cause`` is the socket, TLS or HTTP error."""
+
+    def __init__(self, stage: str, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.stage = stage
+        self.cause = cause
+
+
+class TooSlow(Exception):
+    """The body did not complete by the exchange's deadline."""
+
+
+def request_head(method: str, url: str, headers: dict[str, str], content: bytes | None) -> bytes:
+    """The request line and headers of ``method url``, with ``Host`` and ``Content-Length``."""
+    parts = urlsplit(url)
+    lines = [f"{method.upper()} {_target(parts)} HTTP/1.1", f"Host: {_authority(parts)}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    if content is not None or method.upper() in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(content or b'')}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _authority(parts: SplitResult) -> str:
+    """``Host``: the host, with the port unless it is the scheme's own."""
+    host = parts.hostname or ""
+    default = 443 if parts.scheme.lower() == "https" else 80
+    port = parts.port or default
+    if port != default:
+        return format_address(host, port)
+    return f"[{host}]" if ":" in host else host
+
+
+def _target(parts: SplitResult) -> str:
+    """The path and query, escaped where a server's Location left characters a request line cannot carry."""
+    query = f"?{quote(parts.query, safe=_SAFE_QUERY)}" if parts.query else ""
+    return quote(parts.path or "/", safe=_SAFE_PATH) + query
+
+
+def exchange(sock: socket.socket, method: str, head: bytes, content: bytes | None, deadline: float,
+             max_body: int, cut: Callable[[], bool] = lambda: False) -> Answer:
+    """Send one request and read its answer; raises ``WireError`` (or ``TooSlow`` past ``deadline``).
+
+    ``cut`` says whether a watchdog shut the connection down: ``http.client``
+    takes the end of the connection for the end of the headers, so headers
+    cut short would pass for complete ones.
+    """
+    try:
+        sock.sendall(head + (content or b""))
+    except OSError as exc:
+        raise WireError(SEND, exc) from None
+    _acknowledge_at_once(sock)
+    response = http.client.HTTPResponse(sock, method=method.upper())
+    try:
+        response.begin()
+    except (OSError, http.client.HTTPException) as exc:
+        response.close()
+        raise WireError(HEADERS, exc) from None
+    if cut():
+        response.close()
+        raise WireError(HEADERS, socket.timeout("the headers did not complete in time"))
+    try:
+        body, truncated = _body(response, deadline, max_body)
+    except (OSError, http.client.HTTPException) as exc:
+        raise WireError(BODY, exc) from None
+    finally:
+        response.close()
+    headers = {name.lower(): value for name, value in response.getheaders()}
+    version = {9: "HTTP/0.9", 10: "HTTP/1.0"}.get(response.version, "HTTP/1.1")
+    return Answer(response.status, version, headers, body, truncated, not truncated and not response.will_close)
+
+
+def _body(response: http.client.HTTPResponse, deadline: float, max_body: int) -> tuple[bytes, bool]:
+    """Up to ``max_body`` bytes, and whether there was more; chunk by chunk, each before ``deadline``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = response.read1(_CHUNK)
+        if not chunk:
+            if response.length:  # the connection ended before the length the headers announced
+                raise http.client.IncompleteRead(b"".join(chunks), response.length)
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_body:
+            return b"".join(chunks)[:max_body], True
+        if time.monotonic() > deadline:
+            raise TooSlow()
+
+
+def _acknowledge_at_once(sock: socket.socket) -> None:
+    """Acknowledge the answer's first segment at once instead of after the delayed-ACK timer (Linux).
+
+    A server that writes the headers and the body separately with Nagle's
+    algorithm on (Python's http.server, many small servers) holds the body
+    until the headers are acknowledged; on a connection already past its
+    first exchanges a delayed ACK makes that a 40 ms pause per request.
+    """
+    quickack = getattr(socket, "TCP_QUICKACK", None)
+    if quickack is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
