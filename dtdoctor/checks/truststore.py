@@ -682,36 +682,64 @@ def _noon(day: datetime.date) -> datetime.datetime:
 _ASKS_FOR_NEWEST = ("truststore.root_missing", "truststore.outdated", "truststore.stale")
 
 
-def judge(evidence: Evidence, ctx: RunContext) -> Finding:
+def judge(evidence: Evidence, ctx: RunContext, newest: ca_package.Newest | None = None) -> Finding:
+    """The verdict; ``newest`` is the package lists' answer when it was read ahead, else read here if needed."""
     found = classify(evidence)
     facts = evidence.facts
     if found[0] in _ASKS_FOR_NEWEST and facts.package is not None:
-        newest = ca_package.newest(ctx.root, facts.family, facts.package.version, ctx.timeout)
+        if newest is None:
+            newest = ca_package.newest(ctx.root, facts.family, facts.package.version, ctx.timeout)
         evidence = Evidence(dataclasses.replace(facts, newest=newest), evidence.endpoints)
     return Finding(
         found[0], summarize(evidence, found), details_of(evidence, found), remediation=remediation(evidence, found)
     )
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """The store's facts, read before the tls results are in, and the package lists' answer when the store
+    alone already calls for it (``None``: not read yet)."""
+
+    facts: StoreFacts
+    newest: ca_package.Newest | None
+
+
+def prepare_store(ctx: RunContext, platform: str, today: datetime.date) -> Prepared:
+    """Everything that needs no endpoint: the store, its content, and (for an outdated or stale store, whatever
+    the endpoints show) the newest package the lists offer."""
+    facts = measure_store(ctx, platform, _noon(today))
+    alone = Evidence(facts, [])
+    package = facts.package
+    if package is None or not (alone.content_differs() or alone.stale()):
+        return Prepared(facts, None)
+    return Prepared(facts, ca_package.newest(ctx.root, facts.family, package.version, ctx.timeout))
+
+
 def probe_trust(endpoints: list[Endpoint], probe: ProbeContext, platform: str, today: datetime.date) -> Finding:
     """The one ``local`` result: the store, its content, and what the reached endpoints need of it."""
-    facts = measure_store(probe.run, platform, _noon(today))
+    prepared = probe.prepared()
+    if not isinstance(prepared, Prepared):  # called outside a runner
+        prepared = prepare_store(probe.run, platform, today)
+    facts = prepared.facts
     judged = [
         endpoint_trust(e.address, probe.result(tls.ID, e.address), probe.fact(tls.ID, e.address), facts)
         for e in endpoints
     ]
-    return judge(Evidence(facts, judged), probe.run)
+    return judge(Evidence(facts, judged), probe.run, prepared.newest)
 
 
 def plan(ctx: RunContext) -> list[Probe]:
     endpoints = tls.https_endpoints(ctx)
+    today = datetime.date.today()
     return [
         Probe(
             LOCAL,
-            lambda probe: probe_trust(endpoints, probe, sys.platform, datetime.date.today()),
+            lambda probe: probe_trust(endpoints, probe, sys.platform, today),
             # Read each endpoint's tls result, whatever its status: a failing one is often what the store explains.
             after=tuple((tls.ID, endpoint.address) for endpoint in endpoints),
             budget=3.0,
+            # The store's own facts wait for no endpoint: read them while the handshakes run.
+            prepare=lambda run: prepare_store(run, sys.platform, today),
         )
     ]
 
