@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable
 
 from dtdoctor.checks import config_url
 from dtdoctor.checks.base import Check, Finding, Probe, constant
@@ -39,7 +40,8 @@ CODES = codes(
         "The resolver did not answer within the timeout.",
         "The configured nameservers are unreachable or overloaded.",
         "Check the nameservers in /etc/resolv.conf and that this host may reach them (UDP and TCP port 53); "
-        "test with `getent hosts <host>`.",
+        "test with `getent hosts <host>`. Behind systemd-resolved's stub (127.0.0.53) the servers it forwards "
+        "to (/run/systemd/resolve/resolv.conf, `resolvectl status`) are asked too, and the silent one is named.",
     ),
     Code(
         "dns.nodata",
@@ -56,7 +58,8 @@ CODES = codes(
         "The resolver's own upstream servers fail or cannot be reached, the zone's servers are broken, or a "
         "DNSSEC validation failed on the resolver.",
         "Ask whoever runs the resolver named in the summary to check its upstream servers and DNSSEC "
-        "validation for the name (`dig <host> @<resolver>`).",
+        "validation for the name (`dig <host> @<resolver>`). Behind systemd-resolved's stub (127.0.0.53), the "
+        "server it forwards to that answered SERVFAIL is the one named.",
     ),
     Code(
         "dns.refused",
@@ -96,11 +99,14 @@ def lookup(ctx: RunContext, host: str, timeout: float) -> Finding:
     servers = nameservers(ctx)
     if resolution.ok or resolution.literal or not servers:
         return judge(resolution, servers)
-    answers = dns_query.ask_all(host, servers, timeout)
-    return judge(resolution, servers, answers, dns_query.stub_upstreams(ctx.path("/"), servers))
+    # Behind systemd-resolved's stub, the servers it forwards to are asked too, at the same time.
+    upstreams = dns_query.stub_upstreams(ctx.path("/"), servers)
+    answers = dns_query.ask_all(host, [*servers, *(server for server in upstreams if server not in servers)], timeout)
+    return judge(resolution, servers, answers, upstreams)
 
 
-# Classify: what the first resolver that gave a clear answer said -> the code and its words.
+# Classify: what the first resolver that gave a clear answer said -> the code and its words. ``configured`` is
+# where this host's resolvers are set: /etc/resolv.conf, or systemd-resolved's servers behind its stub.
 _ANSWERS: dict[str, tuple[str, str, str]] = {
     dns_query.NXDOMAIN: (
         "dns.failed",
@@ -123,10 +129,18 @@ _ANSWERS: dict[str, tuple[str, str, str]] = {
     dns_query.REFUSED: (
         "dns.refused",
         "resolver {server} answered REFUSED for {host}: it will not resolve this name for this host",
-        "Use a resolver that serves this host in /etc/resolv.conf, or ask whoever runs {server} to allow "
+        "Use a resolver that serves this host in {configured}, or ask whoever runs {server} to allow "
         "recursion for this host.",
     ),
 }
+_SILENT = (
+    "dns.timeout",
+    "no answer for {host} from resolver {server}: it does not answer at all",
+    "Check that this host may reach {address} on UDP and TCP port 53, and that it runs; or use another resolver "
+    "in {configured}.",
+)
+_RESOLV_CONF = "/etc/resolv.conf"
+_RESOLVED_SERVERS = "systemd-resolved's DNS servers (`resolvectl status`, /etc/systemd/resolved.conf)"
 
 
 def _server_name(server: str, upstreams: list[str]) -> str:
@@ -136,21 +150,37 @@ def _server_name(server: str, upstreams: list[str]) -> str:
 
 
 def _asked(resolution: Resolution, answers: list[dns_query.ServerAnswer], upstreams: list[str]) -> Finding | None:
-    """The verdict from the resolvers' own answers, when one of them was clear."""
+    """The verdict from the resolvers' own answers, when they were clear: the servers behind
+    systemd-resolved's stub first (the stub only relays what they say, or answers SERVFAIL for their silence),
+    then the resolvers /etc/resolv.conf names."""
+    behind = [answer for answer in answers if answer.server in upstreams]
+    named = [answer for answer in answers if answer.server not in upstreams]
+    stub = next((answer.server for answer in named if answer.server in dns_query.STUB), dns_query.STUB[0])
+
+    def upstream(server: str) -> str:
+        return f"{server} (behind systemd-resolved's stub {stub} on this host)"
+
+    return _decisive(resolution, behind, upstream, _RESOLVED_SERVERS) or _decisive(
+        resolution, named, lambda server: _server_name(server, upstreams), _RESOLV_CONF
+    )
+
+
+def _decisive(
+    resolution: Resolution, answers: list[dns_query.ServerAnswer], named: Callable[[str], str], configured: str
+) -> Finding | None:
+    """The first clear answer among ``answers``, or their silence when none answered at all."""
     clear = next((answer for answer in answers if answer.answer in _ANSWERS), None)
     if clear is not None:
         code, summary, fix = _ANSWERS[clear.answer]
-        words = {"server": _server_name(clear.server, upstreams), "address": clear.server, "host": resolution.host}
-        return Finding(code, summary.format(**words), remediation=fix.format(**words))
-    if answers and all(answer.answer == dns_query.SILENT for answer in answers):
-        names = ", ".join(_server_name(answer.server, upstreams) for answer in answers)
-        return Finding(
-            "dns.timeout",
-            f"no answer for {resolution.host} from resolver {names}: it does not answer at all",
-            remediation=f"Check that this host may reach {names} on UDP and TCP port 53, and that it runs; "
-            "or use another resolver in /etc/resolv.conf.",
-        )
-    return None
+        server, address = named(clear.server), clear.server
+    elif answers and all(answer.answer == dns_query.SILENT for answer in answers):
+        code, summary, fix = _SILENT
+        server = ", ".join(named(answer.server) for answer in answers)
+        address = ", ".join(answer.server for answer in answers)
+    else:
+        return None
+    words = {"server": server, "address": address, "host": resolution.host, "configured": configured}
+    return Finding(code, summary.format(**words), remediation=fix.format(**words))
 
 
 def judge(

@@ -24,7 +24,7 @@ SILENT = "SILENT"  # no answer within the timeout
 OTHER = "OTHER"
 
 # The systemd-resolved stub listens here; the servers it forwards to are listed in this file.
-_STUB = ("127.0.0.53", "127.0.0.54")
+STUB = ("127.0.0.53", "127.0.0.54")
 _RESOLVED_UPSTREAMS = "/run/systemd/resolve/resolv.conf"
 
 
@@ -48,9 +48,9 @@ def nameservers(root: Path) -> list[str]:
 
 def stub_upstreams(root: Path, servers: list[str]) -> list[str]:
     """The servers behind the systemd-resolved stub, when the stub is the configured resolver."""
-    if not any(server in _STUB for server in servers):
+    if not any(server in STUB for server in servers):
         return []
-    return [server for server in _servers_in(root / _RESOLVED_UPSTREAMS.lstrip("/")) if server not in _STUB]
+    return [server for server in _servers_in(root / _RESOLVED_UPSTREAMS.lstrip("/")) if server not in STUB]
 
 
 def _servers_in(path: Path) -> list[str]:
