@@ -278,6 +278,35 @@ def dnsmasq_argv(folder: Path, address: str, mode: str) -> list[str]:
     ]
 
 
+# systemd-resolved's stub listener, as /run/systemd/resolve/stub-resolv.conf names it (systemd-resolved.service(8),
+# "/etc/resolv.conf"); the servers it forwards to are in /run/systemd/resolve/resolv.conf.
+RESOLVED_STUB = "127.0.0.53"
+# What resolved writes in stub-resolv.conf, with the lab's short timeout (glibc's default would wait 10 s for a
+# stub that stays silent).
+STUB_RESOLV_CONF = f"nameserver {RESOLVED_STUB}\noptions edns0 trust-ad timeout:1 attempts:1\nsearch .\n"
+
+
+def resolved_stub_argv(folder: Path, upstream: str) -> list[str]:
+    """dnsmasq standing in for systemd-resolved's stub: 127.0.0.53 in the client namespace, forwarding every
+    query to ``upstream`` and caching nothing. Like the stub, it relays the upstream's answer code (SERVFAIL,
+    REFUSED, NXDOMAIN); unlike resolved, which answers SERVFAIL when its upstreams time out, it stays silent."""
+    return [
+        "dnsmasq", "--keep-in-foreground", "--no-hosts", "--no-resolv", "--bind-interfaces",
+        f"--listen-address={RESOLVED_STUB}", f"--pid-file={folder}/dnsmasq-stub.pid", "--user=root",
+        "--cache-size=0", f"--server={upstream}", "--log-facility=-", "--log-queries",
+    ]
+
+
+def resolved_files(root: Path, upstreams: list[str]) -> None:
+    """The files resolved keeps, under a filesystem root dtdoctor reads (``--root``): /etc/resolv.conf naming the
+    stub, and /run/systemd/resolve/resolv.conf naming the upstream servers."""
+    (root / "etc").mkdir(parents=True, exist_ok=True)
+    (root / "etc/resolv.conf").write_text(STUB_RESOLV_CONF)
+    (root / "run/systemd/resolve").mkdir(parents=True, exist_ok=True)
+    (root / "run/systemd/resolve/stub-resolv.conf").write_text(STUB_RESOLV_CONF)
+    (root / "run/systemd/resolve/resolv.conf").write_text("".join(f"nameserver {server}\n" for server in upstreams))
+
+
 _SQUID_EXTRA = """
 # What the lab adds to Debian's default squid.conf: where to listen, the lab's network, its own files.
 http_port {address}:3128
@@ -417,14 +446,17 @@ class Lab:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def wait_for_port(address: str, port: int, process: subprocess.Popen[bytes], what: str, limit: float = 20) -> None:
-    """Wait until ``address:port`` accepts TCP inside the servers namespace."""
+def wait_for_port(
+    address: str, port: int, process: subprocess.Popen[bytes], what: str, limit: float = 20,
+    namespace: str = netns.SERVERS,
+) -> None:
+    """Wait until ``address:port`` accepts TCP inside ``namespace`` (the servers' by default)."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{what} exited with {process.returncode}")
         probe = netns.in_ns(
-            netns.SERVERS, "python3", "-c",
+            namespace, "python3", "-c",
             f"import socket; socket.create_connection(({address!r}, {port}), timeout=1).close()",
             check=False,
         )
