@@ -89,8 +89,10 @@ CODES = codes(
         Status.FAIL,
         "The proxy tried to open a tunnel to this endpoint and failed: it cannot resolve, reach or connect "
         "to it.",
-        "The proxy's DNS does not know the name, its own outbound firewall blocks the destination, the "
-        "destination is down, or its connection timed out (the summary quotes the proxy's reason).",
+        "The proxy's DNS does not know the name, it has no way to forward (its parent proxies are down, direct "
+        "connections are not allowed), its own outbound firewall blocks the destination, the destination is "
+        "down, or its connection timed out (the summary quotes the proxy's reason). squid's ERR_CANNOT_FORWARD "
+        "is the same answer for a name it cannot resolve and for no way out: the summary says it cannot tell.",
         "Ask the proxy's administrators why the proxy cannot reach the endpoint (the summary names the cause); "
         "check the host name in the URL.",
     ),
@@ -225,10 +227,11 @@ _TUNNEL_WORDS: dict[str, tuple[str, str, str]] = {
     ),
     proxy_cause.FORWARD: (
         "tcp.tunnel_failed",
-        "proxy {proxy} could not forward to {dest} ({status}{evidence}): it cannot resolve {host} or has no way "
-        "to reach it",
-        "Ask the administrators of proxy {proxy} whether it can resolve and reach {host} port {port}; check "
-        "the host name in the URL.",
+        "proxy {proxy} could not forward to {dest} ({status}{evidence}): it cannot resolve {host}, or it has no "
+        "way to forward (a parent proxy down, direct connections not allowed){forward_note}",
+        "Ask the administrators of proxy {proxy} whether it can resolve {host} (its DNS) and whether it has a way "
+        "out to {host} port {port} (its parent proxies, its never_direct or other forwarding rules); check the "
+        "host name in the URL.",
     ),
     proxy_cause.CONNECT: (
         "tcp.tunnel_failed",
@@ -268,6 +271,17 @@ _PROXY_FAILED = (
 )
 
 
+def _squid_notes(kind: str, said: dict[str, str], port: int) -> dict[str, str]:
+    """What squid's own answer adds to the words: its CONNECT rules, and what ERR_CANNOT_FORWARD cannot tell."""
+    if kind == proxy_cause.POLICY and "squid" in said.get("server", "") + said.get("via", ""):
+        note = f"; squid's default allows CONNECT to port 443 only, not {port}" if port != 443 else ""
+        return {"rule": " (squid: the SSL_ports ACL and http_access rules)", "port_note": note}
+    if kind == proxy_cause.FORWARD and said.get("x-squid-error", "").startswith("ERR_CANNOT_FORWARD"):
+        # squid's bug 5294: a failed lookup is ERR_CANNOT_FORWARD too, and that page has no DNS detail.
+        return {"forward_note": "; squid gives this one answer for both, and its page does not say which"}
+    return {}
+
+
 def tunnel_verdict(
     endpoint: Endpoint, choice: ProxyChoice, error: TunnelError | None, timeout: float
 ) -> Finding:
@@ -281,7 +295,7 @@ def tunnel_verdict(
     details.update({"stage": error.stage, "status": error.status, "proxy_said": dict(error.said)})
     fields = {"proxy": proxy, "dest": endpoint.address, "host": endpoint.host, "port": endpoint.port,
               "timeout": timeout, "status": error.status or "", "evidence": "", "port_note": "", "rule": "",
-              "credentials": credentials_example(proxy)}
+              "forward_note": "", "credentials": credentials_example(proxy)}
     if error.status is None:
         silent = error.stage == TIMEOUT and error.reason == NO_ANSWER
         template = _SILENT_TUNNEL if silent else _PROXY_FAILED
@@ -291,10 +305,7 @@ def tunnel_verdict(
         template = _TUNNEL_WORDS[cause.kind]
         fields["evidence"] = f", {cause.evidence}" if cause.evidence else ""
         details["cause"] = cause.kind
-        if cause.kind == proxy_cause.POLICY and "squid" in error.said.get("server", "") + error.said.get("via", ""):
-            fields["rule"] = " (squid: the SSL_ports ACL and http_access rules)"
-            if endpoint.port != 443:
-                fields["port_note"] = f"; squid's default allows CONNECT to port 443 only, not {endpoint.port}"
+        fields.update(_squid_notes(cause.kind, error.said, endpoint.port))
     code, summary, fix = template
     return Finding(code, summary.format(**fields), details, remediation=fix.format(**fields),
                    evidence=replace(evidence, http_status=error.status, error=error.stage))

@@ -61,6 +61,7 @@ HOSTS: dict[str, str] = {
     "bumpproxy": "10.201.2.32",
     "ntlmproxy": "10.201.2.33",
     "tlsproxy": "10.201.2.34",
+    "parentproxy": "10.201.2.35",
     "dns": "10.201.2.53",
     "dnsrefused": "10.201.2.54",
     "dnsservfail": "10.201.2.55",
@@ -345,6 +346,10 @@ def squid_config(folder: Path, label: str, certs: Certificates) -> Path:
         extra = _bump_extra(folder, own, certs).replace("http_port {address}:3128", "") + extra.replace(
             f"http_port {HOSTS[label]}:3128\n", ""
         )
+    if label == "parentproxy":
+        # A squid whose only way out is a parent proxy that is down (nothing listens on its port): it cannot
+        # forward anything, to names it can resolve too.
+        extra += f"cache_peer {HOSTS['good']} parent {DEAD_PARENT_PORT} 0 no-query no-digest\nnever_direct allow all\n"
     if label == "tlsproxy":
         extra = _tls_extra(folder, certs) + extra.replace(f"http_port {HOSTS[label]}:3128\n", "")
     extra_file = folder / f"squid-{label}.extra.conf"
@@ -373,6 +378,8 @@ def _basic_auth(folder: Path, rule: str) -> str:
     )
 
 
+# A port of the good server's address where nothing listens: the parent of the parentproxy squid.
+DEAD_PARENT_PORT = 3999
 # The https_port squid's ports: TLS to the proxy itself, with a certificate from the lab's CA (for the proxy's
 # name, so an address in the URL does not match it), the same with Basic auth, and a self-signed certificate.
 TLS_PROXY_PORT = 3129
@@ -480,7 +487,7 @@ def start_all(folder: Path) -> Lab:
         for mode, label in (("main", "dns"), ("refused", "dnsrefused"), ("servfail", "dnsservfail")):
             lab.start(f"dnsmasq-{mode}", dnsmasq_argv(folder, HOSTS[label], mode))
         squids = []
-        for label in ("proxy", "authproxy", "ntlmproxy", "bumpproxy", "tlsproxy"):
+        for label in ("proxy", "authproxy", "ntlmproxy", "bumpproxy", "tlsproxy", "parentproxy"):
             config = squid_config(folder, label, certs)
             squids.append((label, lab.start(f"squid-{label}", ["squid", "-N", "-f", str(config)])))
         wait_for_port(HOSTS["good"], 443, nginx, "nginx")

@@ -56,13 +56,28 @@ def test_squid_that_cannot_connect_says_so(check):
     assert "allow CONNECT" not in found["remediation"]
 
 
-def test_squid_that_cannot_resolve_the_name_says_so(check):
-    # squid 5.7 answers a CONNECT to a name it cannot resolve with 500 ERR_CANNOT_FORWARD.
-    run = check("--url", f"https://{name('nope')}/e/abc12345", "--proxy", PROXY, "--only", "proxy,tcp")
+# squid 5.7 answers both with the same 500, X-Squid-Error: ERR_CANNOT_FORWARD 0 and the same page (its template
+# has no DNS detail; squid's bug 5294 made a failed lookup ERR_CANNOT_FORWARD): the verdict says it cannot tell.
+CANNOT_FORWARD = [
+    pytest.param("proxy", "nope", id="unresolvable name"),
+    pytest.param("proxy", "nodata", id="name without addresses"),
+    pytest.param("parentproxy", "good", id="resolvable name, parent proxy down"),
+]
+
+
+@pytest.mark.parametrize(("squid", "label"), CANNOT_FORWARD)
+def test_squid_that_cannot_forward_says_it_cannot_tell_resolving_from_forwarding(check, squid, label):
+    proxy = f"http://{HOSTS[squid]}:3128"
+    run = check("--url", f"https://{name(label)}/e/abc12345", "--proxy", proxy, "--only", "proxy,tcp")
     found = run.result("tcp")
     assert found["code"] == "tcp.tunnel_failed", found["summary"]
-    assert "could not forward" in found["summary"] and "cannot resolve" in found["summary"]
-    assert "ERR_CANNOT_FORWARD" in found["summary"]
+    assert f"proxy {proxy} could not forward to {name(label)}:443 (500, X-Squid-Error: ERR_CANNOT_FORWARD 0)" \
+        in found["summary"]
+    assert f"it cannot resolve {name(label)}, or it has no way to forward (a parent proxy down, direct " \
+           "connections not allowed)" in found["summary"]
+    assert "squid gives this one answer for both, and its page does not say which" in found["summary"]
+    assert "its DNS" in found["remediation"] and "parent proxies" in found["remediation"]
+    assert found["details"]["proxy_said"]["title"] == "ERROR: The requested URL could not be retrieved"
 
 
 def test_tunnels_open_at_once_and_a_silent_one_is_named(check):
