@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from dtdoctor.checks import config_url, tls
+from dtdoctor.checks import config_url, container, tls
 from dtdoctor.checks import proxy as proxy_check
 from dtdoctor.checks.base import Check, Finding, Probe, ProbeContext
 from dtdoctor.config import Endpoint
@@ -60,8 +60,9 @@ CODES = codes(
         "the server's clock, when nothing here proves this host's right (the summary says which the evidence "
         "supports: other servers off by the same amount, or nothing to tell).",
         "Enable time synchronisation: `timedatectl set-ntp true` (systemd-timesyncd), or run chronyd/ntpd "
-        "and allow UDP port 123 to your NTP servers; check with `timedatectl` or `chronyc tracking`. If this "
-        "host's clock is synchronised and right, ask whoever runs {_host} to synchronise its clock.",
+        "and allow UDP port 123 to your NTP servers (in a container, on its host: a container has no clock of "
+        "its own); check with `timedatectl` or `chronyc tracking`. If this host's clock is synchronised and "
+        "right, ask whoever runs {_host} to synchronise its clock.",
         when={Status.FAIL: "when the difference is above 5 minutes"},
         summary="this host's clock is {_amount} {_direction} {_host} ({source}); {_ntp}; {_whose}",
     ),
@@ -362,10 +363,13 @@ def _will_run(probe: ProbeContext, endpoint: Endpoint) -> bool:
 
 def _measure(endpoint: Endpoint, probe: ProbeContext) -> Finding | tuple[TimeSample, Any, ProxyChoice]:
     """This server's time, this host's NTP state and the route; ``clock.unknown`` when no time came back."""
-    from dtdoctor.host.timesync import ntp_status
+    from dtdoctor.host.timesync import ntp_status, seen_from_container
 
     run = probe.run
     ntp = run.memo("timesync.ntp_status", lambda: ntp_status(run.root))
+    found = container.detection(probe)
+    if found is not None and found.is_container and not found.weak_only:
+        ntp = seen_from_container(ntp, found.runtime)
     route = net_proxy.route(run, endpoint)
     try:
         return sample_time(endpoint, route, run), ntp, route
@@ -391,8 +395,12 @@ def plan(ctx: RunContext) -> list[Probe]:
             lambda probe: probe_host(endpoint, probe, board, others),
             requires=proxy_check.route_requirements(ctx, endpoint),
             budget=5.0,
-            # Every other server's route result, read (never required) to know which clock probes run.
-            after=tuple(key for other in others.values() for key in proxy_check.route_requirements(ctx, other)),
+            # Every other server's route result, read (never required) to know which clock probes run; and
+            # the container check's detection (a container's clock is its host's).
+            after=(
+                *(key for other in others.values() for key in proxy_check.route_requirements(ctx, other)),
+                container.KEY,
+            ),
         )
 
     return [probe_for(endpoint) for endpoint in by_host.values()]

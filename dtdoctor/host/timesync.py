@@ -17,6 +17,7 @@ SERVICE_RUNNING = "service_running"  # a daemon runs; whether it is in sync is n
 NOT_SYNCHRONIZED = "not_synchronized"
 NONE = "none"  # /proc was readable and no time daemon runs
 UNKNOWN = "unknown"
+CONTAINER = "container"  # in a container: the clock is the host's, whose time daemon is not visible from inside
 
 _DAEMONS = ("chronyd", "ntpd", "systemd-timesyn", "openntpd", "timesyncd", "ntpsec")
 _PID_FILES = (
@@ -45,6 +46,9 @@ class NtpStatus:
             return f"{self.service} runs but reports the clock as not synchronised"
         if self.state == NONE:
             return "no NTP service (chronyd, ntpd, systemd-timesyncd) is running"
+        if self.state == CONTAINER:
+            return f"this is a {self.service} container, whose clock is its host's: the host's NTP state is not " \
+                "visible here"
         return "whether NTP synchronisation is active is unknown"
 
     def to_json(self) -> dict[str, object]:
@@ -83,6 +87,14 @@ def ntp_status(root: Path) -> NtpStatus:
     if daemons is not None:
         return NtpStatus(NONE, None, "no time daemon found in /proc")
     return NtpStatus(UNKNOWN, None, "/proc is not readable")
+
+
+def seen_from_container(status: NtpStatus, runtime: str) -> NtpStatus:
+    """What ``status`` tells from inside a container: a container has no clock of its own (it reads its host's
+    kernel clock), so no time daemon inside proves nothing; a sync state that is visible stays."""
+    if status.state in (NONE, UNKNOWN):
+        return NtpStatus(CONTAINER, runtime, f"a {runtime} container; {status.evidence}")
+    return status
 
 
 def _from_daemons(daemons: list[str]) -> NtpStatus:

@@ -140,3 +140,37 @@ def test_a_server_whose_clock_probe_is_skipped_is_not_waited_for(root: Authority
     assert found.code == "clock.skew" and found.details["blamed"] == "cannot_tell", found.summary
     assert found.duration_ms < 1500  # no wait for the other server's time: one per-probe timeout is 2 s
     assert [r.code for r in results if r.id == "clock" and r.target == "localhost"] == ["prerequisite.failed"]
+
+
+def test_in_a_container_no_time_daemon_inside_is_no_evidence_about_the_clock():
+    # A container's clock is its host's kernel clock: the host's NTP daemon is not visible from inside.
+    seen = timesync.seen_from_container(NO_NTP, "podman")
+    assert seen.state == timesync.CONTAINER
+    assert seen.sentence == "this is a podman container, whose clock is its host's: the host's NTP state is not " \
+        "visible here"
+    finding, _, summary, remediation = verdict(7200, seen)
+    assert finding.code == "clock.skew" and finding.details["blamed"] == "cannot_tell"
+    assert "no NTP service" not in summary and "whose clock is its host's" in summary
+    assert "in a container, on its host" in remediation
+
+
+def test_a_visible_sync_state_is_kept_in_a_container():
+    assert timesync.seen_from_container(SYNCED, "docker") == SYNCED
+
+
+def test_a_podman_container_is_named_in_the_clock_verdict(root: Authority, root_file: Path, no_ntp_root):
+    from dtdoctor.checks import container
+
+    (no_ntp_root / "run").mkdir()
+    (no_ntp_root / "run/.containerenv").touch()
+    leaf = root.issue("127.0.0.1")
+    ahead = functools.partial(http_answer, clock_offset_s=7200, time_api=True)
+    with tls_server(leaf.chain_pem(), leaf.key_pem, answer=ahead) as skewed:
+        ctx = ctx_for(f"https://127.0.0.1:{skewed}/e/abc", ca_bundle=str(root_file))
+        ctx = type(ctx)(ctx.settings, ctx.environ, no_ntp_root)
+        results = {result.id: result for result in run(container, clock, ctx=ctx)}
+    assert results["container"].code == "container.podman"
+    found = results["clock"]
+    assert found.code == "clock.skew", found.summary
+    assert "this is a podman container, whose clock is its host's" in found.summary
+    assert found.details["ntp"]["state"] == "container"
