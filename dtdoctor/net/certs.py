@@ -147,6 +147,18 @@ def cert_facts(der: bytes) -> CertFacts:
     )
 
 
+def root_facts(der: bytes) -> tuple[str, datetime.datetime]:
+    """The subject and ``notAfter`` of one DER certificate, as ``cert_facts`` words them; raises ``ValueError``.
+
+    All a trust store listing needs: a store holds hundreds of roots, and
+    reading their extensions as well would only cost time.
+    """
+    from cryptography import x509
+
+    cert = x509.load_der_x509_certificate(der)
+    return cert.subject.rfc4514_string(), _utc(cert, "not_valid_after")
+
+
 def _common_name(name: Any) -> str:
     """The name's common name, or the whole name when it has none."""
     from cryptography.x509.oid import NameOID

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from dtdoctor.net.certs import cert_facts, iso
+from dtdoctor.net.certs import fingerprint, iso, root_facts
 
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----\s+(.*?)-----END CERTIFICATE-----", re.DOTALL)
 _HASH_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
@@ -59,15 +59,16 @@ def der_certificates(data: bytes) -> list[bytes]:
 def roots_of(ders: Iterable[bytes]) -> dict[str, Root]:
     """Parsed roots by fingerprint; unreadable certificates are left out, duplicates count once."""
     found: dict[str, Root] = {}
-    for der in ders:
-        try:
-            with warnings.catch_warnings():
-                # Old roots in real stores carry serials RFC 5280 forbids; cryptography warns about each.
-                warnings.simplefilter("ignore")
-                facts = cert_facts(der)
-        except ValueError:
-            continue
-        found.setdefault(facts.sha256, Root(facts.subject, facts.sha256, facts.not_after))
+    with warnings.catch_warnings():
+        # Old roots in real stores carry serials RFC 5280 forbids; cryptography warns about each.
+        warnings.simplefilter("ignore")
+        for der in ders:
+            try:
+                subject, not_after = root_facts(der)
+            except ValueError:
+                continue
+            sha256 = fingerprint(der)
+            found.setdefault(sha256, Root(subject, sha256, not_after))
     return found
 
 
