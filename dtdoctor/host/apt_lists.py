@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import IO, Iterator
 
 APT_HELPER = "usr/lib/apt/apt-helper"
-_CHUNK = 1 << 20
+# 64 KiB, a pipe's own buffer: larger reads copy more per search (1 MiB doubled the CPU time of a scan).
+_CHUNK = 1 << 16
 
 
 def list_files(root: Path) -> list[Path]:

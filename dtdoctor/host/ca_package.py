@@ -127,9 +127,21 @@ def _stanzas(text: str) -> list[dict[str, str]]:
     return found
 
 
+def _blocks_naming(text: str, package: str) -> str:
+    """Only the stanzas of ``package``: a status file lists every package, and parsing them all costs time."""
+    marker = f"\nPackage: {package}\n"
+    found: list[str] = []
+    start = ("\n" + text).find(marker)
+    while start >= 0:
+        end = text.find("\n\n", start)
+        found.append(text[start : end if end >= 0 else len(text)])
+        start = text.find(marker, end) if end >= 0 else -1
+    return "\n\n".join(found)
+
+
 def from_dpkg_status(root: Path) -> PackageRecord | None:
     text = _read(root / "var/lib/dpkg/status")
-    for stanza in _stanzas(text or ""):
+    for stanza in _stanzas(_blocks_naming(text or "", PACKAGE)):
         if stanza.get("Package") == PACKAGE and stanza.get("Status", "").endswith(" installed"):
             version = stanza.get("Version", "")
             return PackageRecord(PACKAGE, version, dated_version(version), "dpkg status (/var/lib/dpkg/status)")
