@@ -7,6 +7,11 @@ came over which connection.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import ssl
+import threading
+
 from dtdoctor.checks import CHECKS
 from dtdoctor.core.runner import Runner, select_checks
 from dtdoctor.net.tls_probe import HAS_CHAIN_API
@@ -26,8 +31,9 @@ def dynatrace() -> FakeDynatrace:
     return fake
 
 
-def runner(only: str, ca_bundle: str, url: str, **options: object) -> Runner:
-    ctx = factories.context({"DT_API_TOKEN": TOKEN}, url=url, ca_bundle=ca_bundle, timeout=2.0, **options)
+def runner(only: str, ca_bundle: str, url: str | None, **options: object) -> Runner:
+    options.setdefault("timeout", 2.0)
+    ctx = factories.context({"DT_API_TOKEN": TOKEN}, url=url, ca_bundle=ca_bundle, **options)
     return Runner(select_checks(CHECKS, only.split(",")), ctx)
 
 
@@ -104,3 +110,52 @@ def test_the_activegate_health_and_its_api_request_share_out_one_connection(serv
     assert by_id(results, "activegate")[0].code == "activegate.running"
     # Whichever asked first took the tls check's connection; the other opened its own.
     assert accepted == TLS_HANDSHAKES + 1
+
+
+class PairedHandshakes:
+    """A TLS server that answers no ClientHello until two connections are open, then every one at once.
+
+    A client that makes the certifi handshake only after the system store's
+    never gets an answer to the first: the two must run side by side.
+    """
+
+    def __init__(self, server_tls: ssl.SSLContext) -> None:
+        self.context = server_tls
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.paired = threading.Event()
+        self.open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.open.append(conn)
+            if len(self.open) >= 2:
+                self.paired.set()
+            threading.Thread(target=self._handshake, args=(conn,), daemon=True).start()
+
+    def _handshake(self, conn: socket.socket) -> None:
+        if self.paired.wait(3.0):
+            with contextlib.suppress(OSError):
+                self.context.wrap_socket(conn, server_side=True)
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.open:
+            conn.close()
+
+
+def test_the_certifi_handshake_runs_alongside_the_system_stores(server_tls, ca_bundle):
+    server = PairedHandshakes(server_tls)
+    try:
+        results = runner("tls", ca_bundle, f"https://127.0.0.1:{server.port}/e/abc", timeout=1.0).run()
+    finally:
+        server.close()
+    result = one(results, "tls")
+    assert result.code == "tls.ok", result.summary
+    assert set(result.details["trust_stores"]) == {"system", "certifi"}
+    assert all(verdict == "trusted" for verdict in result.details["trust_stores"].values())
