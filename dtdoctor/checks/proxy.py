@@ -53,12 +53,12 @@ CODES = codes(
         "The proxy cannot be reached or refuses to open a tunnel to the endpoint.",
         "A wrong proxy host or port, a proxy that is down, or a proxy policy that blocks the destination "
         "(403) or cannot reach it (502, 503, 504). For an https:// proxy (TLS to the proxy itself): its own "
-        "certificate is not trusted here or not issued for the name in the URL, or the port speaks plain HTTP; "
-        "the summary names the proxy's certificate, never the destination's.",
+        "certificate is not trusted here, has expired, or is not issued for the name in the URL, or the port "
+        "speaks plain HTTP; the summary names the proxy's certificate, never the destination's.",
         "Check the proxy URL and port; ask the proxy's administrators to allow CONNECT to the Dynatrace "
         "endpoint's host and port (443, or 9999 for an Environment ActiveGate). For an https:// proxy, pass "
-        "the CA of its own certificate with --ca-bundle, use a name its certificate covers, or write http:// "
-        "for a proxy that speaks plain HTTP.",
+        "the CA of its own certificate with --ca-bundle, have an expired one renewed, use a name its "
+        "certificate covers, or write http:// for a proxy that speaks plain HTTP.",
     ),
     Code(
         "proxy.auth_required",
@@ -150,6 +150,14 @@ _PROXY_TLS_FIXES = {
     "verify": (
         "Pass the CA that issued the proxy's own certificate with --ca-bundle (and install it system-wide), "
         "or use the proxy's http:// port if it has one."
+    ),
+    "expired": (
+        "Ask the proxy's administrators to renew its own certificate; if its dates look right, check this "
+        "host's clock (the clock check)."
+    ),
+    "not_yet_valid": (
+        "Check this host's clock (the clock check): it may be behind; otherwise the proxy's own certificate was "
+        "issued with a start date in the future and its administrators must replace it."
     ),
 }
 _PROXY_TLS_OTHER = "Check that the proxy's port speaks TLS (an https:// proxy URL); most proxies need http://."

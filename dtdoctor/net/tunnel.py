@@ -43,8 +43,13 @@ NO_ANSWER = "no_answer"  # reason: the proxy took the CONNECT but said nothing i
 # Stages at which the proxy itself failed, before any destination mattered.
 PROXY_STAGES = (RESOLVE, CONNECT, PROXY_TLS, PROTOCOL, UNSUPPORTED)
 
-# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH.
-_NAME_MISMATCH = (62, 64)
+# The proxy's own certificate by OpenSSL's verify code (reason, words): X509_V_ERR_HOSTNAME_MISMATCH and
+# X509_V_ERR_IP_ADDRESS_MISMATCH, X509_V_ERR_CERT_HAS_EXPIRED and X509_V_ERR_CERT_NOT_YET_VALID; any other code
+# is about its issuer or its chain.
+_NAME_WORDS = ("name", "is not for the name {host}")
+_PROXY_CERT_FAULTS = {
+    62: _NAME_WORDS, 64: _NAME_WORDS, 10: ("expired", "has expired"), 9: ("not_yet_valid", "is not valid yet"),
+}
 # What a web server says when plain HTTP reaches its TLS port (nginx: "The plain HTTP request was sent to
 # HTTPS port"; Apache: "speaking plain HTTP to an SSL-enabled server port").
 _TLS_PORT_WORDS = (b"https port", b"ssl-enabled", b"tls-enabled", b"ssl port", b"tls port")
@@ -184,16 +189,7 @@ def _tls_to_proxy(sock: socket.socket, proxy: ProxyAddress, timeout: float, ca_b
     try:
         return proxy_tls_context(ca_bundle).wrap_socket(sock, server_hostname=proxy.host)
     except ssl.SSLCertVerificationError as exc:
-        message = str(exc.verify_message or exc.reason or exc)
-        if exc.verify_code in _NAME_MISMATCH:
-            raise TunnelError(
-                PROXY_TLS,
-                f"the proxy {proxy.address}'s own certificate is not for the name {proxy.host}: {message}",
-                reason="name",
-            ) from None
-        raise TunnelError(
-            PROXY_TLS, f"the proxy {proxy.address}'s own certificate is not trusted: {message}", reason="verify"
-        ) from None
+        raise _certificate_error(proxy, exc) from None
     except (ssl.SSLError, socket.timeout, OSError) as exc:
         # A TLS alert comes from a TLS server: its port is right, whatever went wrong. Only silence, a
         # closed connection or bytes that are not TLS (a "wrong version number") suggest plain HTTP.
@@ -209,6 +205,16 @@ def _tls_to_proxy(sock: socket.socket, proxy: ProxyAddress, timeout: float, ca_b
         raise TunnelError(
             PROXY_TLS, f"no TLS handshake with the proxy {proxy.address}: {_tls_failure(exc, timeout)}"
         ) from None
+
+
+def _certificate_error(proxy: ProxyAddress, exc: ssl.SSLCertVerificationError) -> TunnelError:
+    """Why the proxy's own certificate failed verification: its name, its dates, or its issuer."""
+    message = str(exc.verify_message or exc.reason or exc)
+    reason, words = _PROXY_CERT_FAULTS.get(exc.verify_code, ("verify", "is not trusted"))
+    return TunnelError(
+        PROXY_TLS, f"the proxy {proxy.address}'s own certificate {words.format(host=proxy.host)}: {message}",
+        reason=reason,
+    )
 
 
 def _tls_failure(exc: BaseException, timeout: float) -> str:

@@ -381,10 +381,12 @@ def _basic_auth(folder: Path, rule: str) -> str:
 # A port of the good server's address where nothing listens: the parent of the parentproxy squid.
 DEAD_PARENT_PORT = 3999
 # The https_port squid's ports: TLS to the proxy itself, with a certificate from the lab's CA (for the proxy's
-# name, so an address in the URL does not match it), the same with Basic auth, and a self-signed certificate.
+# name, so an address in the URL does not match it), the same with Basic auth, a self-signed certificate
+# and an expired one.
 TLS_PROXY_PORT = 3129
 TLS_PROXY_AUTH_PORT = 3130
 TLS_PROXY_SELF_SIGNED_PORT = 3131
+TLS_PROXY_EXPIRED_PORT = 3132
 
 
 def _tls_extra(folder: Path, certs: Certificates) -> str:
@@ -392,10 +394,14 @@ def _tls_extra(folder: Path, certs: Certificates) -> str:
     address = HOSTS["tlsproxy"]
     cert, key = certs.issue("tlsproxy", name("tlsproxy"))
     own_cert, own_key = certs.self_signed("tlsproxy-self", name("tlsproxy"))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    old_cert, old_key = certs.issue("tlsproxy-expired", name("tlsproxy"), not_before=now - datetime.timedelta(days=400),
+                                    not_after=now - datetime.timedelta(days=2))
     return (
         f"https_port {address}:{TLS_PROXY_PORT} tls-cert={cert} tls-key={key}\n"
         f"https_port {address}:{TLS_PROXY_AUTH_PORT} tls-cert={cert} tls-key={key} name=tlsauth\n"
         f"https_port {address}:{TLS_PROXY_SELF_SIGNED_PORT} tls-cert={own_cert} tls-key={own_key}\n"
+        f"https_port {address}:{TLS_PROXY_EXPIRED_PORT} tls-cert={old_cert} tls-key={old_key}\n"
         + _basic_auth(folder, "acl tlsauth myportname tlsauth\nhttp_access deny tlsauth !labusers")
     )
 

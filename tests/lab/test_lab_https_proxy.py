@@ -1,7 +1,8 @@
 """squid on ``https_port``: a proxy the client reaches over TLS (``HTTPS_PROXY=https://...``).
 
 squid-openssl listens with a certificate from the lab's CA for tlsproxy.lab.test
-on three ports: open, with Basic auth, and with a self-signed certificate. TLS
+on two ports, open and with Basic auth, and on two more with a self-signed
+and with an expired certificate. TLS
 to the proxy is verified against the system store plus ``--ca-bundle``, and
 CONNECT travels inside it; a fault of the proxy's own certificate is named as
 the proxy's, never as the destination's.
@@ -19,6 +20,7 @@ from tests.lab.services import (
     PROXY_PASSWORD,
     PROXY_USER,
     TLS_PROXY_AUTH_PORT,
+    TLS_PROXY_EXPIRED_PORT,
     TLS_PROXY_PORT,
     TLS_PROXY_SELF_SIGNED_PORT,
     name,
@@ -68,6 +70,19 @@ def test_a_proxy_certificate_from_a_ca_this_host_does_not_trust_is_named_as_the_
     assert found["code"] == "proxy.failed", run.words("proxy")
     assert f"the proxy {name('tlsproxy')}:{TLS_PROXY_PORT}'s own certificate is not trusted: unable to get local " \
            "issuer certificate" in found["summary"]
+    assert run.result("tls")["code"] == "prerequisite.failed"
+
+
+def test_an_expired_proxy_certificate_is_called_expired_not_untrusted(check):
+    proxy = f"https://{name('tlsproxy')}:{TLS_PROXY_EXPIRED_PORT}"
+    run = check("--url", ENV, "--proxy", proxy, "--only", "proxy,tcp,tls")
+    found = run.result("proxy")
+    assert found["code"] == "proxy.failed", run.words("proxy")
+    assert f"the proxy {name('tlsproxy')}:{TLS_PROXY_EXPIRED_PORT}'s own certificate has expired: certificate " \
+           "has expired" in found["summary"]
+    # Its CA is trusted (the lab's, passed with --ca-bundle): advice about trusting a CA would not help.
+    assert "--ca-bundle" not in found["remediation"]
+    assert "renew" in found["remediation"] and "clock" in found["remediation"]
     assert run.result("tls")["code"] == "prerequisite.failed"
 
 

@@ -23,6 +23,8 @@ TENANT = "tenant.dtdoctor.test"
         (TunnelError(PROXY_TLS, "m", reason="plain_http"), "Write the proxy URL with http://"),
         (TunnelError(PROXY_TLS, "m", reason="name"), "Write the proxy URL with a name its certificate covers"),
         (TunnelError(PROXY_TLS, "m", reason="verify"), "Pass the CA that issued the proxy's own certificate"),
+        (TunnelError(PROXY_TLS, "m", reason="expired"), "Ask the proxy's administrators to renew its own certificate"),
+        (TunnelError(PROXY_TLS, "m", reason="not_yet_valid"), "Check this host's clock"),
         (TunnelError(PROXY_TLS, "m", reason="other"), "Check that the proxy's port speaks TLS"),
     ],
 )
