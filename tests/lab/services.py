@@ -191,15 +191,18 @@ def skewed_nginx(folder: Path, label: str) -> list[str]:
     """An nginx whose clock libfaketime sets off by ``SKEWED[label]``: its Date header and its /api/v1/time.
 
     libfaketime is loaded with LD_PRELOAD and told the offset in FAKETIME (its README, 4a and 4d). nginx
-    clears its workers' environment except what ``env`` names, so both are kept for the worker.
+    clears its workers' environment except what ``env`` names, so both are kept for the worker: libfaketime
+    reads FAKETIME again when its cache runs out (README, 4e), and a worker without it falls back to the real
+    clock. FAKETIME_CACHE_DURATION=1 makes that show within a second instead of after the default 10 s, so
+    the clock tests fail at once if the worker loses the offset, whenever they run.
     """
     good = (folder / "good.crt", folder / "good.key")
     config = folder / f"nginx-{label}.conf"
     blocks = [_server_block(HOSTS[served], good, _API_BODY) for served in (label, *SKEWED_ALSO.get(label, ()))]
     config.write_text(_nginx_main(folder, f"nginx-{label}", blocks, "env LD_PRELOAD; env FAKETIME;"))
     library = faketime_library()
-    return ["env", f"LD_PRELOAD={library}", f"FAKETIME={SKEWED[label]}", "nginx", "-c", str(config),
-            "-g", "daemon off;"]
+    return ["env", f"LD_PRELOAD={library}", f"FAKETIME={SKEWED[label]}", "FAKETIME_CACHE_DURATION=1",
+            "nginx", "-c", str(config), "-g", "daemon off;"]
 
 
 def faketime_library() -> str:
