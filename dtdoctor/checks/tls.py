@@ -23,7 +23,7 @@ from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Evidence, Status, utc_timestamp
 from dtdoctor.net import proxy as net_proxy
-from dtdoctor.net import tls_probe
+from dtdoctor.net import tls_probe, trust
 
 ID = "tls"
 
@@ -689,9 +689,17 @@ def typed_evidence(found: tls_probe.Assessment, base: Evidence) -> Evidence:
     return replace(typed, http_status=base.http_status, error=typed.error or base.error)
 
 
+def load_trust(ctx: RunContext) -> None:
+    """Build the trust stores' SSL contexts, shared by every handshake: loading a store takes tens of
+    milliseconds (without holding the interpreter), so it runs while DNS and TCP are checked."""
+    for store in (trust.SYSTEM, trust.CERTIFI):
+        trust.shared_context(store, ctx.settings.ca_bundle)
+
+
 def probe_endpoint(endpoint: Endpoint, probe: ProbeContext) -> Finding:
     from dtdoctor.net.certs import utc_now
 
+    probe.prepared()  # the trust contexts
     found = assessment(probe.run, endpoint)
     finding = judge(endpoint, found, probe.run.settings.expiry_warn_days, utc_now())
     if finding.code == "tls.incomplete_chain":
@@ -766,6 +774,7 @@ def plan(ctx: RunContext) -> list[Probe]:
             lambda probe: probe_endpoint(endpoint, probe),
             requires=proxy_check.route_requirements(ctx, endpoint),
             budget=7.0,
+            prepare=load_trust,
         )
 
     return [probe_for(endpoint) for endpoint in endpoints]

@@ -102,3 +102,27 @@ def test_a_run_loads_each_store_once(builds: list[str], tmp_path: Path) -> None:
         results = run(config_url, config_token, dns, tcp, tls, clock, api, activegate, token, ctx=ctx)
     assert {r.id for r in results if r.status is Status.PASS} >= {"tls", "api", "activegate", "token", "clock"}
     assert sorted(builds) == [trust.CERTIFI, trust.SYSTEM]
+
+
+def test_the_tls_checks_preparation_builds_the_contexts_its_handshakes_use(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Loading the stores waits for no result: it runs in the preparation started with the run, so the
+    handshakes (here with no DNS or TCP result to wait for) find the contexts built."""
+    monkeypatch.setattr(trust, "_CONTEXTS", {})
+    builders: list[tuple[str, str]] = []
+    build: Callable[..., ssl.SSLContext] = trust.ssl_context
+
+    def recorded(store: str = trust.SYSTEM, ca_bundle: Path | None = None) -> ssl.SSLContext:
+        builders.append((store, threading.current_thread().name))
+        return build(store, ca_bundle)
+
+    monkeypatch.setattr(trust, "ssl_context", recorded)
+    authority = Authority("Prepared Root")
+    leaf = authority.issue("127.0.0.1")
+    with tls_server(leaf.chain_pem(), leaf.key_pem) as port:
+        ctx = ctx_for(f"https://127.0.0.1:{port}/e/abc", ca_bundle=str(authority.write_pem(tmp_path)), timeout=2.0)
+        results = run(tls, ctx=ctx)
+    assert [r.code for r in results] == ["tls.ok"]
+    assert sorted(store for store, _ in builders) == [trust.CERTIFI, trust.SYSTEM]
+    assert all(thread.startswith("dtdoctor-prepare-tls-") for _, thread in builders), builders
