@@ -62,6 +62,7 @@ HOSTS: dict[str, str] = {
     "ntlmproxy": "10.201.2.33",
     "tlsproxy": "10.201.2.34",
     "parentproxy": "10.201.2.35",
+    "peekbumpproxy": "10.201.2.36",
     "dns": "10.201.2.53",
     "dnsrefused": "10.201.2.54",
     "dnsservfail": "10.201.2.55",
@@ -345,10 +346,8 @@ def squid_config(folder: Path, label: str, certs: Certificates) -> Path:
             "auth_param ntlm program /usr/lib/squid/ntlm_fake_auth\nauth_param ntlm children 1\n"
             "acl labusers proxy_auth REQUIRED\nhttp_access deny !labusers\n" + extra
         )
-    if label == "bumpproxy":
-        extra = _bump_extra(folder, own, certs).replace("http_port {address}:3128", "") + extra.replace(
-            f"http_port {HOSTS[label]}:3128\n", ""
-        )
+    if label in BUMP_RULES:
+        extra = _bump_extra(folder, own, certs, label) + extra.replace(f"http_port {HOSTS[label]}:3128\n", "")
     if label == "parentproxy":
         # A squid whose only way out is a parent proxy that is down (nothing listens on its port): it cannot
         # forward anything, to names it can resolve too.
@@ -409,11 +408,19 @@ def _tls_extra(folder: Path, certs: Certificates) -> str:
     )
 
 
-def _bump_extra(folder: Path, own: Path, certs: Certificates) -> str:
+# How each bumping squid decides (squid.conf's ssl_bump): at once, before it knows anything of the server
+# (client-first), or after peeking at the client's ClientHello (its server name), as most current configurations do.
+BUMP_RULES = {
+    "bumpproxy": "ssl_bump bump all\n",
+    "peekbumpproxy": "acl step1 at_step SslBump1\nssl_bump peek step1\nssl_bump bump all\n",
+}
+
+
+def _bump_extra(folder: Path, own: Path, certs: Certificates, label: str) -> str:
     """squid-openssl's ssl-bump: its own CA (trusted by the client beside the lab root), a certificate db
     made by security_file_certgen, and every tunnel bumped."""
     authority = trustme.CA(organization_name=BUMP_CA_NAME)
-    ca = folder / "bump-ca.pem"
+    ca = folder / f"{label}-ca.pem"
     ca.write_bytes(authority.cert_pem.bytes() + authority.private_key_pem.bytes())
     with certs.ca_file.open("ab") as trusted:
         trusted.write(authority.cert_pem.bytes())
@@ -422,10 +429,10 @@ def _bump_extra(folder: Path, own: Path, certs: Certificates) -> str:
     for path in (database, *database.rglob("*")):
         shutil.chown(path, "proxy", "proxy")
     return (
-        f"http_port {HOSTS['bumpproxy']}:3128 ssl-bump tls-cert={ca} generate-host-certificates=on "
+        f"http_port {HOSTS[label]}:3128 ssl-bump tls-cert={ca} generate-host-certificates=on "
         "dynamic_cert_mem_cache_size=4MB\n"
         f"sslcrtd_program /usr/lib/squid/security_file_certgen -s {database} -M 4MB\nsslcrtd_children 2\n"
-        f"tls_outgoing_options cafile={certs.ca_file}\nssl_bump bump all\n"
+        f"tls_outgoing_options cafile={certs.ca_file}\n{BUMP_RULES[label]}"
     )
 
 
@@ -496,7 +503,7 @@ def start_all(folder: Path) -> Lab:
         for mode, label in (("main", "dns"), ("refused", "dnsrefused"), ("servfail", "dnsservfail")):
             lab.start(f"dnsmasq-{mode}", dnsmasq_argv(folder, HOSTS[label], mode))
         squids = []
-        for label in ("proxy", "authproxy", "ntlmproxy", "bumpproxy", "tlsproxy", "parentproxy"):
+        for label in ("proxy", "authproxy", "ntlmproxy", "bumpproxy", "peekbumpproxy", "tlsproxy", "parentproxy"):
             config = squid_config(folder, label, certs)
             squids.append((label, lab.start(f"squid-{label}", ["squid", "-N", "-f", str(config)])))
         wait_for_port(HOSTS["good"], 443, nginx, "nginx")

@@ -128,12 +128,16 @@ def test_ntlm_only_proxy_says_dtdoctor_speaks_basic_only(check):
     assert "Basic only" in found["summary"]
 
 
-def bumped(check, host):
+def bumped(check, host, bumper):
     """dtdoctor through squid-openssl with ssl-bump (its own CA, trusted by the client), which bumps the tunnel;
     the origin behind the SaaS-like name is nginx with a bad certificate, so squid answers the API request with
     its error page."""
-    return check("--url", f"https://{host}", "--proxy", f"http://{HOSTS['bumpproxy']}:3128",
+    return check("--url", f"https://{host}", "--proxy", f"http://{HOSTS[bumper]}:3128",
                  "--only", "dns,tcp,proxy,tls,api")
+
+
+# squid bumping at once (client-first), and after peeking at the ClientHello (BUMP_RULES in services.py).
+BUMPERS = pytest.mark.parametrize("bumper", ["bumpproxy", "peekbumpproxy"])
 
 
 def assert_inspected(run, host):
@@ -154,12 +158,13 @@ ORIGIN_FAULTS = [
 REASONS = {"expired": "expired", "selfsigned": "self_signed", "wronghost": "name_mismatch"}
 
 
+@BUMPERS
 @pytest.mark.parametrize(("origin", "tls_code", "detail", "because"), ORIGIN_FAULTS)
 def test_an_inspecting_squid_in_front_of_a_bad_origin_certificate_is_named_with_what_it_said(
-    check, origin, tls_code, detail, because
+    check, bumper, origin, tls_code, detail, because
 ):
     host = next(host for host, label in BUMPED_ORIGINS.items() if label == origin)
-    run = bumped(check, host)
+    run = bumped(check, host, bumper)
     assert_inspected(run, host)
     api = run.result("api")
     assert api["code"] == "api.origin_tls_rejected_by_proxy" and api["status"] == "fail", api["summary"]
@@ -173,13 +178,16 @@ def test_an_inspecting_squid_in_front_of_a_bad_origin_certificate_is_named_with_
     assert f"the proxy's own connection to {host} does not reach Dynatrace" in api["remediation"]
 
 
-def test_an_inspecting_squid_that_fails_the_handshake_with_a_leaf_only_origin_names_no_certificate_error(check):
+@BUMPERS
+def test_an_inspecting_squid_that_fails_the_handshake_with_a_leaf_only_origin_names_no_certificate_error(
+    check, bumper
+):
     # nginx sends its leaf without the intermediate; squid 5.7 then reports SQUID_TLS_ERR_CONNECT (with
     # TLS_IO_ERR=1, sometimes also OpenSSL's "certificate verify failed"), a failed handshake without a specific
     # certificate error: the verdict does not invent one.
     host = "bumped0004.live.dynatrace.com"
     assert BUMPED_ORIGINS[host] == "nochain"
-    run = bumped(check, host)
+    run = bumped(check, host, bumper)
     assert_inspected(run, host)
     api = run.result("api")
     assert api["code"] == "api.origin_tls_rejected_by_proxy", api["summary"]
