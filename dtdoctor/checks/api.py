@@ -56,14 +56,16 @@ CODES = codes(
         "connection: the origin's certificate is expired, self-signed or for another name, or the proxy "
         "does not trust the origin's CA. This host only sees the proxy's certificate. The summary says which, "
         "in words, from the TLS code on the proxy's error page (squid: 'TLS code: X509_V_ERR_...'), or that the "
-        "proxy named no specific certificate error. For a Dynatrace SaaS host, whose real certificates are "
+        "proxy could not verify the certificate and named no reason (squid's answer when it cannot find the "
+        "issuer: a private CA it does not trust, a missing intermediate), or that the TLS handshake itself "
+        "failed. For a Dynatrace SaaS host, whose real certificates are "
         "valid and public, a self-signed, wrong-name or expired one means the proxy's own connection ends "
         "somewhere else.",
         "Ask the team that runs the inspecting proxy to check its connection to {_host} (the certificate "
         "problem it names), or to exempt the Dynatrace hosts from inspection; if the origin's certificate "
         "really is bad, whoever runs {_host} must fix it.{_upstream}",
-        summary="{_where}: the inspecting proxy {_proxy} answered HTTP {status} itself ({_said}): it rejected the "
-        "certificate of the real server{_because}{_tls_code}",
+        summary="{_where}: the inspecting proxy {_proxy} answered HTTP {status} itself ({_said}): "
+        "{_verdict}{_tls_code}",
     ),
     Code(
         "api.rate_limited",
@@ -314,18 +316,26 @@ def judge(settings: Settings, endpoint: Endpoint, response: http.HttpResponse) -
 
 
 # Why the inspecting proxy rejected the real server's certificate (net.proxy_page's reasons), in words.
-_ORIGIN_TLS_BECAUSE = {
-    proxy_page.EXPIRED: " because that certificate has expired",
-    proxy_page.NOT_YET_VALID: " because that certificate is not valid yet",
-    proxy_page.SELF_SIGNED: " because that certificate is self-signed",
-    proxy_page.UNTRUSTED_ROOT: " because that certificate's chain ends in a self-signed root the proxy does not trust",
-    proxy_page.UNKNOWN_ISSUER: " because the proxy does not know or trust that certificate's issuer",
-    proxy_page.NAME_MISMATCH: " because that certificate is issued for another name, not {host}",
-    proxy_page.REVOKED: " because that certificate is revoked",
-    proxy_page.HANDSHAKE: (
-        " or could not complete a TLS handshake with it (the proxy names no specific certificate error)"
-    ),
+_REJECTED = "it rejected the certificate of the real server"
+_ORIGIN_TLS_VERDICT = {
+    proxy_page.EXPIRED: f"{_REJECTED} because that certificate has expired",
+    proxy_page.NOT_YET_VALID: f"{_REJECTED} because that certificate is not valid yet",
+    proxy_page.SELF_SIGNED: f"{_REJECTED} because that certificate is self-signed",
+    proxy_page.UNTRUSTED_ROOT: f"{_REJECTED} because that certificate's chain ends in a self-signed root the proxy "
+    "does not trust",
+    proxy_page.UNKNOWN_ISSUER: f"{_REJECTED} because the proxy does not know or trust that certificate's issuer",
+    proxy_page.NAME_MISMATCH: f"{_REJECTED} because that certificate is issued for another name, not {{host}}",
+    proxy_page.REVOKED: f"{_REJECTED} because that certificate is revoked",
+    proxy_page.UNVERIFIED: "it could not verify the certificate of the real server and names no reason, as squid "
+    "does when it cannot find the certificate's issuer (a private CA it does not trust, or an intermediate the "
+    "server does not send)",
+    proxy_page.HANDSHAKE: "it could not complete a TLS handshake with the real server (an OpenSSL error, not a "
+    "certificate error)",
 }
+_ISSUER_ADVICE = (
+    " If {host} uses a private CA, the proxy must trust that CA too (squid: tls_outgoing_options cafile=), or "
+    "{host} must send its intermediate certificates."
+)
 # Dynatrace's SaaS servers present certificates from public CAs, valid and for their own names: when the proxy
 # sees anything else for a SaaS host, its own connection ends somewhere else.
 _NOT_DYNATRACE = (
@@ -347,18 +357,26 @@ def origin_tls_rejected(endpoint: Endpoint, response: http.HttpResponse, details
     details.update(proxy_said=cause.evidence, origin_tls_error=said.error, origin_tls_detail=said.detail,
                    origin_tls_reason=said.reason, proxy_via=via or None)
     quoted = ": ".join(part for part in (said.error, said.detail) if part)
-    clock = _NOT_DYNATRACE_REASONS.get(said.reason)
-    saas = endpoint.kind is EndpointKind.SAAS and clock is not None
     wording = {
         "_where": endpoint.base_url,
         "_proxy": f"({via})" if via else "in between",
         "_said": cause.evidence,
         "_host": endpoint.host,
-        "_because": _ORIGIN_TLS_BECAUSE.get(said.reason, "").format(host=endpoint.host),
+        "_verdict": _ORIGIN_TLS_VERDICT.get(said.reason, _REJECTED).format(host=endpoint.host),
         "_tls_code": f" ({quoted})" if quoted else "",
-        "_upstream": _NOT_DYNATRACE.format(host=endpoint.host, clock=clock) if saas else "",
+        "_upstream": _upstream_advice(endpoint, said.reason),
     }
     return Finding("api.origin_tls_rejected_by_proxy", details={**details, **wording})
+
+
+def _upstream_advice(endpoint: Endpoint, reason: str) -> str:
+    """What the reason adds to the advice: where a SaaS host's connection ends, or the proxy's trust."""
+    clock = _NOT_DYNATRACE_REASONS.get(reason)
+    if endpoint.kind is EndpointKind.SAAS and clock is not None:
+        return _NOT_DYNATRACE.format(host=endpoint.host, clock=clock)
+    if reason in (proxy_page.UNVERIFIED, proxy_page.UNKNOWN_ISSUER, proxy_page.UNTRUSTED_ROOT):
+        return _ISSUER_ADVICE.format(host=endpoint.host)
+    return ""
 
 
 def rate_limited_finding(

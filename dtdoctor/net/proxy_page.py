@@ -22,7 +22,10 @@ UNTRUSTED_ROOT = "untrusted_root"  # the chain ends in a self-signed root the pr
 UNKNOWN_ISSUER = "unknown_issuer"
 NAME_MISMATCH = "name_mismatch"
 REVOKED = "revoked"
-HANDSHAKE = "handshake"  # no certificate verdict: the TLS handshake itself failed
+HANDSHAKE = "handshake"  # no certificate verdict: the TLS handshake failed with another OpenSSL error
+# No certificate error named, and OpenSSL's only complaint (if any) is "certificate verify failed": squid 5 reports
+# a certificate whose issuer it cannot find (a private CA, a missing intermediate) so (its PR 898).
+UNVERIFIED = "unverified"
 UNKNOWN = "unknown"
 
 # OpenSSL's X509_V_ERR_* names and squid's own SQUID_* additions (error-details.txt of squid 5).
@@ -43,6 +46,9 @@ _REASONS: Mapping[str, str] = {
 }
 
 # "X509_V_ERR_CERT_HAS_EXPIRED+broken_cert", "SQUID_TLS_ERR_CONNECT+TLS_IO_ERR=1"
+# The OpenSSL error squid appends to SQUID_TLS_ERR_CONNECT; 0A000086 is the SSL library's "certificate verify failed".
+_LIB_ERROR = re.compile(r"\+TLS_LIB_ERR=([0-9A-F]{1,8})\b")
+_VERIFY_FAILED = "A000086"
 _TLS_CODE = re.compile(r"\(TLS code: ([A-Za-z0-9_+=]{1,80})\)")
 # The one line of detail right after the <pre> block (printable ASCII without '<' and '>').
 _DETAIL = re.compile(r"</pre>\s*<p>([ -;=?-~]{1,160})</p>")
@@ -62,8 +68,17 @@ def read(page: str) -> OriginTls:
     code = _TLS_CODE.search(page)
     detail = _DETAIL.search(page)
     error = code.group(1) if code else None
-    # squid appends "+broken_cert" (and other flags) to the name of the error.
-    reason = _REASONS.get(error.split("+", 1)[0], UNKNOWN) if error else UNKNOWN
+    reason = _reason(error) if error else UNKNOWN
     line = " ".join(detail.group(1).split()) if detail else None
     # squid's placeholders when it lost the details (its PR 2373): "[Unknown Error Code]", "[No Error Detail]".
     return OriginTls(error, None if line == "[No Error Detail]" else line, reason)
+
+
+def _reason(error: str) -> str:
+    """The reason of squid's TLS code: its name (squid appends "+broken_cert" and other flags to it), and for a
+    failed handshake without a certificate error, the OpenSSL error it appends."""
+    reason = _REASONS.get(error.split("+", 1)[0], UNKNOWN)
+    if reason != HANDSHAKE:
+        return reason
+    library = _LIB_ERROR.search(error)
+    return UNVERIFIED if library is None or library.group(1) == _VERIFY_FAILED else HANDSHAKE

@@ -63,6 +63,7 @@ HOSTS: dict[str, str] = {
     "tlsproxy": "10.201.2.34",
     "parentproxy": "10.201.2.35",
     "peekbumpproxy": "10.201.2.36",
+    "publicbumpproxy": "10.201.2.37",
     "dns": "10.201.2.53",
     "dnsrefused": "10.201.2.54",
     "dnsservfail": "10.201.2.55",
@@ -413,7 +414,11 @@ def _tls_extra(folder: Path, certs: Certificates) -> str:
 BUMP_RULES = {
     "bumpproxy": "ssl_bump bump all\n",
     "peekbumpproxy": "acl step1 at_step SslBump1\nssl_bump peek step1\nssl_bump bump all\n",
+    "publicbumpproxy": "ssl_bump bump all\n",
 }
+# The CA file each bumping squid verifies servers with: the lab's root, or (publicbumpproxy) only the public
+# roots of the ca-certificates package, like a proxy that was never given a private CA.
+PUBLIC_ROOTS = "/etc/ssl/certs/ca-certificates.crt"
 
 
 def _bump_extra(folder: Path, own: Path, certs: Certificates, label: str) -> str:
@@ -432,7 +437,8 @@ def _bump_extra(folder: Path, own: Path, certs: Certificates, label: str) -> str
         f"http_port {HOSTS[label]}:3128 ssl-bump tls-cert={ca} generate-host-certificates=on "
         "dynamic_cert_mem_cache_size=4MB\n"
         f"sslcrtd_program /usr/lib/squid/security_file_certgen -s {database} -M 4MB\nsslcrtd_children 2\n"
-        f"tls_outgoing_options cafile={certs.ca_file}\n{BUMP_RULES[label]}"
+        f"tls_outgoing_options cafile={PUBLIC_ROOTS if label == 'publicbumpproxy' else certs.ca_file}\n"
+        + BUMP_RULES[label]
     )
 
 
@@ -503,7 +509,8 @@ def start_all(folder: Path) -> Lab:
         for mode, label in (("main", "dns"), ("refused", "dnsrefused"), ("servfail", "dnsservfail")):
             lab.start(f"dnsmasq-{mode}", dnsmasq_argv(folder, HOSTS[label], mode))
         squids = []
-        for label in ("proxy", "authproxy", "ntlmproxy", "bumpproxy", "peekbumpproxy", "tlsproxy", "parentproxy"):
+        for label in ("proxy", "authproxy", "ntlmproxy", "bumpproxy", "peekbumpproxy", "publicbumpproxy", "tlsproxy",
+                      "parentproxy"):
             config = squid_config(folder, label, certs)
             squids.append((label, lab.start(f"squid-{label}", ["squid", "-N", "-f", str(config)])))
         wait_for_port(HOSTS["good"], 443, nginx, "nginx")

@@ -178,21 +178,36 @@ def test_an_inspecting_squid_in_front_of_a_bad_origin_certificate_is_named_with_
     assert f"the proxy's own connection to {host} does not reach Dynatrace" in api["remediation"]
 
 
-@BUMPERS
-def test_an_inspecting_squid_that_fails_the_handshake_with_a_leaf_only_origin_names_no_certificate_error(
-    check, bumper
-):
-    # nginx sends its leaf without the intermediate; squid 5.7 then reports SQUID_TLS_ERR_CONNECT (with
-    # TLS_IO_ERR=1, sometimes also OpenSSL's "certificate verify failed"), a failed handshake without a specific
-    # certificate error: the verdict does not invent one.
-    host = "bumped0004.live.dynatrace.com"
-    assert BUMPED_ORIGINS[host] == "nochain"
+# squid 5.7 names no certificate error when it cannot find a certificate's issuer: a leaf sent without its
+# intermediate, or (publicbumpproxy, which trusts only the public roots) a chain from the lab's private CA. Its TLS
+# code is SQUID_TLS_ERR_CONNECT+TLS_IO_ERR=1, sometimes with OpenSSL's "certificate verify failed" (A000086).
+UNVERIFIED = [
+    pytest.param("bumpproxy", "bumped0004.live.dynatrace.com", id="leaf without intermediate"),
+    pytest.param("peekbumpproxy", "bumped0004.live.dynatrace.com", id="leaf without intermediate, peek first"),
+    pytest.param("publicbumpproxy", name("good"), id="private CA the proxy does not trust"),
+]
+
+
+@pytest.mark.parametrize(("bumper", "host"), UNVERIFIED)
+def test_an_inspecting_squid_that_cannot_find_the_issuer_is_said_to_name_no_reason(check, bumper, host):
+    assert BUMPED_ORIGINS.get("bumped0004.live.dynatrace.com") == "nochain"
     run = bumped(check, host, bumper)
-    assert_inspected(run, host)
     api = run.result("api")
     assert api["code"] == "api.origin_tls_rejected_by_proxy", api["summary"]
-    assert "or could not complete a TLS handshake with it (the proxy names no specific certificate error) " \
-           "(SQUID_TLS_ERR_CONNECT+" in api["summary"]
-    assert "Failed to establish a secure connection" in api["summary"]
-    assert api["details"]["origin_tls_reason"] == "handshake"
+    assert "it could not verify the certificate of the real server and names no reason, as squid does when it " \
+           "cannot find the certificate's issuer (a private CA it does not trust, or an intermediate the server " \
+           "does not send) (SQUID_TLS_ERR_CONNECT+" in api["summary"]
+    assert api["details"]["origin_tls_reason"] == "unverified"
+    assert f"If {host} uses a private CA, the proxy must trust that CA too" in api["remediation"]
     assert "does not reach Dynatrace" not in api["remediation"]
+
+
+def test_an_inspecting_squid_that_fails_the_handshake_itself_names_the_openssl_error(check):
+    # nginx speaking TLS 1.0 only: squid's handshake fails with an OpenSSL protocol error, no certificate error.
+    run = bumped(check, name("tls10"), "bumpproxy")
+    api = run.result("api")
+    assert api["code"] == "api.origin_tls_rejected_by_proxy", api["summary"]
+    assert "it could not complete a TLS handshake with the real server (an OpenSSL error, not a certificate " \
+           "error) (SQUID_TLS_ERR_CONNECT+TLS_LIB_ERR=" in api["summary"]
+    assert "rejected the certificate" not in api["summary"]
+    assert api["details"]["origin_tls_reason"] == "handshake"
