@@ -30,7 +30,6 @@ is ``skip``.
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -103,6 +102,8 @@ _SHOWN = ("version", "monitoring_mode", "host_group", "network_zone")
 
 def ask_oneagentctl(ctx: RunContext) -> tuple[dict[str, str | None], dict[str, str]]:
     """Every question to ``oneagentctl`` at once; (answers, why-not per question)."""
+    from concurrent.futures import ThreadPoolExecutor  # only where OneAgent is installed: 7 ms to import
+
     answers: dict[str, str | None] = {}
     problems: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=len(_QUESTIONS)) as pool:

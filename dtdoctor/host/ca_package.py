@@ -40,12 +40,9 @@ cached indexes); never the network.
 from __future__ import annotations
 
 import datetime
-import gzip
 import io
 import re
-import shutil
 import subprocess
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +146,8 @@ def from_dpkg_status(root: Path) -> PackageRecord | None:
 
 
 def from_debian_changelog(root: Path) -> PackageRecord | None:
+    import gzip
+
     folder = root / "usr/share/doc" / PACKAGE
     for name in ("changelog.gz", "changelog.Debian.gz"):
         try:
@@ -217,6 +216,8 @@ def query_rpm(root: Path, name: str, timeout: float) -> RpmRecord | None:
     None without rpm, without a database, on failure or timeout. The database path is given because an rpm
     built for another distribution (Debian's keeps ``~/.rpmdb``) would otherwise look, and create one, elsewhere.
     """
+    import shutil
+
     rpm, dbpath = shutil.which("rpm"), rpm_database(root)
     if rpm is None or dbpath is None:
         return None
@@ -270,6 +271,8 @@ def _apt_candidate(root: Path, installed_version: str, timeout: float) -> Newest
 
 
 def _apk_candidate(root: Path) -> Newest:
+    import tarfile  # Alpine's index only
+
     versions: list[str] = []
     for index in sorted((root / "var/cache/apk").glob("APKINDEX.*.tar.gz")):
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -34,6 +33,8 @@ def write_atomic(path: Path, content: str | bytes, redactor: Redactor | None = N
     A reader (a textfile collector, a browser, a CI server) never sees a
     half-written file. Text passes through the redactor first.
     """
+    import tempfile  # only runs that write files pay for it
+
     if isinstance(content, str):
         markup = Path(path).suffix.lower() in MARKUP_SUFFIXES
         # Text from the environment or a server may carry lone surrogates (undecodable bytes): never a crash.
