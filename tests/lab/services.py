@@ -417,7 +417,7 @@ BUMP_RULES = {
     "publicbumpproxy": "ssl_bump bump all\n",
 }
 # The CA file each bumping squid verifies servers with: the lab's root, or (publicbumpproxy) only the public
-# roots of the ca-certificates package, like a proxy that was never given a private CA.
+# roots of the ca-certificates package (.ci/lab installs it), like a proxy that was never given a private CA.
 PUBLIC_ROOTS = "/etc/ssl/certs/ca-certificates.crt"
 
 
