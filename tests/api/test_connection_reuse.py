@@ -159,3 +159,18 @@ def test_the_certifi_handshake_runs_alongside_the_system_stores(server_tls, ca_b
     assert result.code == "tls.ok", result.summary
     assert set(result.details["trust_stores"]) == {"system", "certifi"}
     assert all(verdict == "trusted" for verdict in result.details["trust_stores"].values())
+
+
+def test_runs_in_one_long_lived_process_leave_no_connection_open(server_tls, ca_bundle):
+    """serve reuses the process: every connection a run kept open is closed by the time the run ends."""
+    import psutil
+
+    def open_to(port: int) -> list[object]:
+        return [c for c in psutil.Process().net_connections(kind="tcp") if c.raddr and c.raddr[1] == port]
+
+    with serve(dynatrace(), server_tls) as server:
+        for only in ("tls", "tls,api", "tls,api,token", "tls,api,activegate"):
+            options = {"activegates": (server.url(),)} if "activegate" in only else {}
+            run = runner(only, ca_bundle, server.url(), **options)
+            run.run()
+            assert open_to(server.port) == [], only  # the runner, and the facts it holds, still exist
