@@ -12,6 +12,15 @@ NTP synchronisation, and the other servers of the same run (their probes
 share what they measured on a board). A server that agrees with this host
 puts the blame on the one that does not; servers off by the same amount put
 it here; with neither, the verdict says it cannot tell.
+
+The time must be the server's. An inspecting proxy (the ``tls`` result
+``tls.inspected``, read when it is in: the probe runs after that result,
+and makes no request where the ``tls`` check completed no handshake) ends
+the TLS itself and may answer in the server's place: an answer that is the
+proxy's own (``net/answered_by.py``: squid's error page, RFC 9209's
+``Proxy-Status`` error) carries the proxy's clock, so it is reported as no
+time of the server's, and neither clock is judged by it. A relayed answer
+keeps the server's ``Date`` and body, and is judged as the server's.
 """
 
 from __future__ import annotations
@@ -31,8 +40,8 @@ from dtdoctor.config import Endpoint
 from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
+from dtdoctor.net import answered_by, tls_probe, trust
 from dtdoctor.net import proxy as net_proxy
-from dtdoctor.net import tls_probe, trust
 from dtdoctor.net.deadline import Watchdog
 from dtdoctor.net.proxy import ProxyChoice
 from dtdoctor.net.tunnel import TunnelError
@@ -49,7 +58,7 @@ CODES = codes(
         "clock.ok",
         Status.PASS,
         "This host's clock agrees with the server's within 30 seconds.",
-        summary="within {_within:.1f} s of {_host} ({source}); {_ntp}",
+        summary="within {_within:.1f} s of {_host} ({_source}); {_ntp}",
     ),
     Code(
         "clock.skew",
@@ -64,7 +73,7 @@ CODES = codes(
         "its own); check with `timedatectl` or `chronyc tracking`. If this host's clock is synchronised and "
         "right, ask whoever runs {_host} to synchronise its clock.",
         when={Status.FAIL: "when the difference is above 5 minutes"},
-        summary="this host's clock is {_amount} {_direction} {_host} ({source}); {_ntp}; {_whose}",
+        summary="this host's clock is {_amount} {_direction} {_host} ({_source}); {_ntp}; {_whose}",
     ),
     Code(
         "clock.server_skew",
@@ -76,14 +85,16 @@ CODES = codes(
         "Ask whoever runs {_host} (or the reverse proxy or load balancer that answers in its name) to synchronise "
         "its clock with NTP; this host's clock needs no change.",
         when={Status.FAIL: "when the difference is above 5 minutes"},
-        summary="{_host}'s clock is {_amount} {_server_direction} this host's ({source}); {_whose}",
+        summary="{_host}'s clock is {_amount} {_server_direction} this host's ({_source}); {_whose}",
     ),
     Code(
         "clock.unknown",
         Status.SKIP,
         "The server's time could not be read, so the clock could not be compared.",
-        "No HTTPS answer from the server, or an answer without a Date header.",
-        "See the tls and proxy results for this host.",
+        "No HTTPS answer from the server, or an answer without a Date header; or the answer came from a proxy "
+        "in between instead of the server (an inspecting proxy's own error page: its Date is the proxy's clock, "
+        "so it says nothing about either clock here).",
+        "See the tls, proxy and api results for this host: when a proxy answered, the api result says why.",
         summary="could not read the time of {_host}: {_reason}; {_ntp}",
     ),
 )
@@ -100,6 +111,10 @@ class TimeSample:
     round_trip_ms: int
     status: int
     verified: bool
+    # Who wrote the answer: the server, or a proxy in between in its place (then the time is not the server's).
+    author: answered_by.Author = answered_by.BY_SERVER
+    # The issuer of an inspecting proxy's certificate on the way (the tls result's), when one was seen.
+    inspected_by: str | None = None
 
 
 class NoTime(Exception):
@@ -152,8 +167,13 @@ def _request(
         raw.close()
 
 
-def sample_time(endpoint: Endpoint, route: ProxyChoice, run: RunContext) -> TimeSample:
-    """Ask the server for its time; the token goes only over a verified connection to a configured host."""
+def sample_time(
+    endpoint: Endpoint, route: ProxyChoice, run: RunContext, inspected_by: str | None = None
+) -> TimeSample:
+    """Ask the server for its time; the token goes only over a verified connection to a configured host.
+
+    ``inspected_by``: the issuer of an inspecting proxy's certificate on the way (the ``tls`` result's).
+    """
     from email.utils import parsedate_to_datetime
 
     settings = run.settings
@@ -172,9 +192,12 @@ def sample_time(endpoint: Endpoint, route: ProxyChoice, run: RunContext) -> Time
     status, headers, body, sent, received = answer
     local = datetime.datetime.fromtimestamp((sent + received) / 2, datetime.timezone.utc)
     round_trip_ms = round((received - sent) * 1000)
-    api_time = _api_time(body) if status == 200 else None
+    author = answered_by.classify(status, headers, inspected_by is not None)
+    api_time = _api_time(body) if status == 200 and author.by == answered_by.SERVER else None
     if api_time is not None:
-        return TimeSample(local, api_time, "api/v1/time", (received - sent) / 2, round_trip_ms, status, verified)
+        return TimeSample(
+            local, api_time, "api/v1/time", (received - sent) / 2, round_trip_ms, status, verified, author, inspected_by
+        )
     date = headers.get("date")
     if not date:
         raise NoTime(f"the answer (HTTP {status}) had no Date header")
@@ -187,7 +210,8 @@ def sample_time(endpoint: Endpoint, route: ProxyChoice, run: RunContext) -> Time
     except (TypeError, ValueError, IndexError, OverflowError):
         # A malformed date, or one at the edge of what datetime can hold (year 9999).
         raise NoTime(f"the Date header {date[:80]!r} cannot be read") from None
-    return TimeSample(local, server, "Date header", 0.5 + (received - sent) / 2, round_trip_ms, status, verified)
+    precision = 0.5 + (received - sent) / 2
+    return TimeSample(local, server, "Date header", precision, round_trip_ms, status, verified, author, inspected_by)
 
 
 def _api_time(body: bytes) -> datetime.datetime | None:
@@ -206,20 +230,11 @@ def judge(endpoint: Endpoint, sample: TimeSample, ntp: Any, others: Mapping[str,
     """The code for one server's difference, and whose clock the evidence blames (``others``: the
     differences the run measured with its other servers, by host)."""
     skew = (sample.local - sample.server).total_seconds()
-    details: dict[str, Any] = {
-        "local_utc": sample.local.isoformat(timespec="milliseconds"),
-        "server_utc": sample.server.isoformat(timespec="milliseconds"),
-        "skew_s": round(skew, 3),
-        "precision_s": round(sample.precision_s, 3),
-        "source": sample.source,
-        "http_status": sample.status,
-        "verified_connection": sample.verified,
-        "round_trip_ms": sample.round_trip_ms,
-        "ntp": ntp.to_json(),
-        "compared_with": {host: round(other, 3) for host, other in others.items()},
-    }
+    details = _sample_details(sample, ntp)
+    details["compared_with"] = {host: round(other, 3) for host, other in others.items()}
     amount = abs(skew)
     details.update(
+        _source=f"{sample.source}, relayed by the inspecting proxy" if sample.inspected_by else sample.source,
         _host=endpoint.host,
         _ntp=ntp.sentence,
         _amount=_duration(amount),
@@ -234,6 +249,27 @@ def judge(endpoint: Endpoint, sample: TimeSample, ntp: Any, others: Mapping[str,
     details["blamed"] = _BLAMED[side]
     details["_whose"] = _whose_words(side, endpoint.host, ntp, others, skew)
     return Finding(code, details=details, status=status)
+
+
+def _sample_details(sample: TimeSample, ntp: Any) -> dict[str, Any]:
+    """What a sample shows, for the details: both times, their difference, and where the time came from."""
+    details: dict[str, Any] = {
+        "local_utc": sample.local.isoformat(timespec="milliseconds"),
+        "server_utc": sample.server.isoformat(timespec="milliseconds"),
+        "skew_s": round((sample.local - sample.server).total_seconds(), 3),
+        "precision_s": round(sample.precision_s, 3),
+        "source": sample.source,
+        "http_status": sample.status,
+        "verified_connection": sample.verified,
+        "round_trip_ms": sample.round_trip_ms,
+        "answered_by": sample.author.by,
+        "ntp": ntp.to_json(),
+    }
+    if sample.inspected_by:
+        details["inspected_by"] = sample.inspected_by
+    if sample.author.evidence:
+        details["proxy_said"] = sample.author.evidence
+    return details
 
 
 # Classify the difference, largest limit first.
@@ -362,7 +398,8 @@ def _will_run(probe: ProbeContext, endpoint: Endpoint) -> bool:
 
 
 def _measure(endpoint: Endpoint, probe: ProbeContext) -> Finding | tuple[TimeSample, Any, ProxyChoice]:
-    """This server's time, this host's NTP state and the route; ``clock.unknown`` when no time came back."""
+    """This server's time, this host's NTP state and the route; ``clock.unknown`` when no time of the server's
+    came back (none at all, or the answer was a proxy's own)."""
     from dtdoctor.host.timesync import ntp_status, seen_from_container
 
     run = probe.run
@@ -371,12 +408,65 @@ def _measure(endpoint: Endpoint, probe: ProbeContext) -> Finding | tuple[TimeSam
     if found is not None and found.is_container and not found.weak_only:
         ntp = seen_from_container(ntp, found.runtime)
     route = net_proxy.route(run, endpoint)
+    handshake = _tls_seen(probe, endpoint)
     try:
-        return sample_time(endpoint, route, run), ntp, route
+        if handshake is not None and not handshake.completed:
+            raise NoTime(f"no TLS handshake with {endpoint.host} completed ({handshake.code}: see the tls result)")
+        sample = sample_time(endpoint, route, run, handshake.inspected_by if handshake else None)
     except NoTime as exc:
-        details = {"ntp": ntp.to_json(), "route": proxy_check.route_details(route)}
-        words = {"_host": endpoint.host, "_reason": str(exc), "_ntp": ntp.sentence}
-        return Finding("clock.unknown", details={**details, **words}, evidence=proxy_check.route_evidence(route))
+        return _unknown(endpoint, str(exc), ntp, route)
+    if sample.author.by != answered_by.SERVER:
+        return _not_the_servers(endpoint, sample, ntp, route)
+    return sample, ntp, route
+
+
+def _unknown(
+    endpoint: Endpoint, reason: str, ntp: Any, route: ProxyChoice, details: Mapping[str, Any] | None = None
+) -> Finding:
+    kept = {**(details or {}), "ntp": ntp.to_json(), "route": proxy_check.route_details(route)}
+    words = {"_host": endpoint.host, "_reason": reason, "_ntp": ntp.sentence}
+    return Finding("clock.unknown", details={**kept, **words}, evidence=proxy_check.route_evidence(route))
+
+
+# Why an answer's time is not the server's, by who wrote the answer (net.answered_by).
+_NOT_THE_SERVERS = {
+    answered_by.PROXY: "the answer came from the proxy in between, not from {host} ({said}): its {source} is the "
+    "proxy's clock, which says nothing about either clock here",
+    answered_by.CANNOT_TELL: "the answer ({said}) may be the inspecting proxy's own, not {host}'s: its {source} may "
+    "be the proxy's clock, so neither clock is judged by it",
+}
+
+
+def _not_the_servers(endpoint: Endpoint, sample: TimeSample, ntp: Any, route: ProxyChoice) -> Finding:
+    """``clock.unknown`` for an answer a proxy wrote in the server's place; the proxy's difference is kept, but
+    blames and clears nothing."""
+    details = _sample_details(sample, ntp)
+    details["proxy_skew_s"] = details.pop("skew_s")
+    details.pop("server_utc")
+    reason = _NOT_THE_SERVERS[sample.author.by].format(
+        host=endpoint.host, said=sample.author.evidence, source=sample.source
+    )
+    return _unknown(endpoint, reason, ntp, route, details)
+
+
+@dataclass(frozen=True)
+class _Handshake:
+    """What this run's ``tls`` result for the endpoint says: whether a handshake completed, and the issuer of
+    an inspecting proxy's certificate."""
+
+    code: str
+    completed: bool
+    inspected_by: str | None
+
+
+def _tls_seen(probe: ProbeContext, endpoint: Endpoint) -> _Handshake | None:
+    """The ``tls`` result of this endpoint, when it is in and shared its handshakes; None otherwise."""
+    result = probe.result(tls.ID, endpoint.address)
+    found = probe.fact(tls.ID, endpoint.address)
+    if result is None or not isinstance(found, tls_probe.Assessment):
+        return None
+    inspected = result.details.get("inspected_by") if result.code == "tls.inspected" else None
+    return _Handshake(result.code, found.presented is not None, str(inspected) if inspected else None)
 
 
 def plan(ctx: RunContext) -> list[Probe]:
@@ -395,10 +485,12 @@ def plan(ctx: RunContext) -> list[Probe]:
             lambda probe: probe_host(endpoint, probe, board, others),
             requires=proxy_check.route_requirements(ctx, endpoint),
             budget=5.0,
-            # Every other server's route result, read (never required) to know which clock probes run; and
-            # the container check's detection (a container's clock is its host's).
+            # Every other server's route result, read (never required) to know which clock probes run; this
+            # endpoint's tls result (whether a handshake completed, and whether an inspecting proxy's
+            # certificate was seen); and the container check's detection (a container's clock is its host's).
             after=(
                 *(key for other in others.values() for key in proxy_check.route_requirements(ctx, other)),
+                (tls.ID, endpoint.address),
                 container.KEY,
             ),
         )

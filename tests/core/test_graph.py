@@ -141,8 +141,9 @@ def test_the_edges_follow_the_route(ca: trustme.CA, ca_bundle: str) -> None:
     with configuration("send test event", ca, ca_bundle) as (environ, options):
         _, direct, _ = run_recording(environ, options)
     assert list(depends(proxied, "tls").values()) == [["tcp"]]
-    # clock also reads the container check (a container's clock is its host's).
-    assert list(depends(proxied, "clock").values()) == [["tcp", "container"]]
+    # clock also reads its endpoint's tls result (a handshake, an inspecting proxy) and the container check
+    # (a container's clock is its host's).
+    assert list(depends(proxied, "clock").values()) == [["tcp", "tls", "container"]]
     assert list(depends(proxied, "tcp").values()) == [["proxy"]]
     assert list(depends(proxied, "api").values()) == [["tcp", "tls"]]
     assert list(depends(proxied, "token").values()) == [["config.token", "tcp", "tls", "api"]]

@@ -48,6 +48,21 @@ def test_a_trickled_handshake_leaves_the_clock_unknown(root_file: Path) -> None:
     assert took < 4 * TIMEOUT
 
 
+def test_after_a_trickled_handshake_in_the_tls_check_the_clock_asks_nothing_more(root_file: Path) -> None:
+    # The clock probe reads the tls result (never required): where no handshake completed, it makes no request
+    # of its own, so the two checks together cost what the tls check costs.
+    with scripted_server(SLOW_RECORD, trickle=b"a" * 4000, read_request=False) as port:
+        started = time.monotonic()
+        results = run(tls, clock, ctx=ctx_for(f"https://127.0.0.1:{port}", ca_bundle=str(root_file), timeout=TIMEOUT))
+        took = time.monotonic() - started
+    found = only(results, "clock")
+    assert found.code == "clock.unknown" and found.depends_on == ("tls",), found.summary
+    assert found.summary.startswith("could not read the time of 127.0.0.1: no TLS handshake with 127.0.0.1 "
+                                    "completed (tls.timeout: see the tls result)")
+    assert found.duration_ms < 100
+    assert took < 4 * TIMEOUT + 1
+
+
 def test_trickled_headers_leave_the_clock_unknown(root_file: Path, server_context: ssl.SSLContext) -> None:
     with scripted_server(b"HTTP/1.1 200 OK\r\n", trickle=endless_header(), tls=server_context) as port:
         started = time.monotonic()
