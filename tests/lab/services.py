@@ -27,12 +27,19 @@ SAAS_HOST = "abc12345.live.dynatrace.com"
 SNI_BLOCKED = "sniblock.lab.test"
 # A SaaS-like name the lab DNS gives the server with the expired certificate, reached through the bumping squid.
 BUMPED_SAAS_HOST = "bumped0001.live.dynatrace.com"
-# SaaS-like names the lab DNS gives the servers with bad certificates, reached through the bumping squid.
+# SaaS-like names of the nginx whose clock is 2 hours ahead, reached through a bumping squid: one its certificate
+# covers (squid relays its answers) and one it does not (squid answers with its own error page, on squid's clock).
+BUMPED_SKEWED = "bumped0005.live.dynatrace.com"
+BUMPED_SKEWED_WRONG_NAME = "bumped0006.live.dynatrace.com"
+# SaaS-like names the lab DNS gives the servers with bad certificates (and the skewed one), reached through the
+# bumping squid.
 BUMPED_ORIGINS: dict[str, str] = {
     BUMPED_SAAS_HOST: "expired",
     "bumped0002.live.dynatrace.com": "selfsigned",
     "bumped0003.live.dynatrace.com": "wronghost",
     "bumped0004.live.dynatrace.com": "nochain",
+    BUMPED_SKEWED: "skewed",
+    BUMPED_SKEWED_WRONG_NAME: "skewed",
 }
 BUMP_CA_NAME = "Lab Inspection CA"
 
@@ -133,6 +140,8 @@ _API_BODY = (
     'location ~ /api/v1/time$ { default_type text/plain; return 200 "$epoch_ms"; } '
     'location / { default_type text/plain; return 404 "not found"; }'
 )
+# A server without the time API: every path is nginx's 404, whose Date header is the server's clock.
+_NO_TIME_API_BODY = 'location / { default_type text/plain; return 404 "not found"; }'
 # A reverse proxy or load balancer that sends every request to another host (a wrong environment URL, a
 # moved cluster): 301 with a Location, as nginx writes it for `return 301 URL`.
 _REDIRECT_BODY = f"location / {{ return 301 https://{REDIRECT_TARGET}$request_uri; }}"
@@ -148,6 +157,7 @@ def nginx_config(folder: Path, certs: Certificates) -> str:
     now = datetime.datetime.now(datetime.timezone.utc)
     good_names = [name(label) for label in ("good", "fw", "captive", "bigdrop", "tls13", "tls12", "tls10", "good6",
                                             "redirect", "downgrade", *SKEWED, "skewedtoo")]
+    good_names.append(BUMPED_SKEWED)
     good = certs.issue("good", *good_names, SAAS_HOST)
     expired = certs.issue("expired", name("expired"), not_before=now - datetime.timedelta(days=400),
                           not_after=now - datetime.timedelta(days=3))
@@ -201,6 +211,9 @@ def skewed_nginx(folder: Path, label: str) -> list[str]:
     good = (folder / "good.crt", folder / "good.key")
     config = folder / f"nginx-{label}.conf"
     blocks = [_server_block(HOSTS[served], good, _API_BODY) for served in (label, *SKEWED_ALSO.get(label, ()))]
+    if label == "skewed":
+        # Under the SaaS-like name the bumping squid relays, no time API: the Date header is the only time there.
+        blocks.append(_server_block(HOSTS[label], good, _NO_TIME_API_BODY, f"server_name {BUMPED_SKEWED};"))
     config.write_text(_nginx_main(folder, f"nginx-{label}", blocks, "env LD_PRELOAD; env FAKETIME;"))
     library = faketime_library()
     return ["env", f"LD_PRELOAD={library}", f"FAKETIME={SKEWED[label]}", "FAKETIME_CACHE_DURATION=1",

@@ -4,13 +4,18 @@ libfaketime (Debian's ``libfaketime``) is preloaded into nginx with
 ``FAKETIME="+2h"`` or ``"+10"`` (README of libfaketime 0.9.10, sections 4a and
 4d): its ``Date`` header and its ``/api/v1/time`` body (``$msec`` without the
 dot) both come from the faked clock. This host's clock is the machine's.
+
+Through squid-openssl bumping the tunnel (ssl-bump), the +2 h nginx's answer is
+relayed with its own ``Date`` (squid adds one only when the answer has none:
+``clientReplyContext::buildReplyHeader``), while squid's own error page (for
+a name the nginx's certificate does not cover) carries squid's clock.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.lab.services import name
+from tests.lab.services import BUMP_CA_NAME, BUMPED_SKEWED, BUMPED_SKEWED_WRONG_NAME, HOSTS, name
 
 pytestmark = pytest.mark.lab
 
@@ -111,3 +116,43 @@ def test_two_servers_off_by_the_same_amount_put_the_blame_on_this_host(check, nt
             f"{other} is off by the same amount, so this host's clock is the likelier one to be off"
         )
         assert found["remediation"].startswith("Enable time synchronisation: `timedatectl set-ntp true`")
+
+
+def bumped(check, host: str, root: str):
+    """dtdoctor through the squid that bumps every tunnel (its CA trusted here, beside the lab's root)."""
+    return check("--url", f"https://{host}", "--proxy", f"http://{HOSTS['bumpproxy']}:3128",
+                 "--only", "dns,tcp,proxy,tls,api,clock", "--root", root)
+
+
+def test_through_an_inspecting_squid_the_relayed_date_is_the_servers_and_says_so(check, ntp_root):
+    # The +2 h nginx under a name its certificate covers, with no time API there: squid relays its 404 and the
+    # Date header in it.
+    run = bumped(check, BUMPED_SKEWED, ntp_root("synced"))
+    assert run.result("tls")["code"] == "tls.inspected", run.words("tls")
+    found = run.result("clock")
+    assert (found["code"], found["status"]) == ("clock.server_skew", "fail"), run.words("clock")
+    assert found["summary"].startswith(
+        f"{BUMPED_SKEWED}'s clock is 2.0 h ahead of this host's (Date header, relayed by the inspecting proxy); "
+    )
+    details = found["details"]
+    assert 7195 < -details["skew_s"] < 7205 and details["answered_by"] == "server"
+    assert details["http_status"] == 404 and details["source"] == "Date header"
+    assert f"O={BUMP_CA_NAME}" in details["inspected_by"]
+
+
+def test_squids_own_error_page_is_the_proxys_time_not_the_servers(check, ntp_root):
+    # The same +2 h nginx under a name its certificate does not cover: squid answers with ERR_SECURE_CONNECT_FAIL,
+    # dated by squid's clock (this machine's), which must neither clear nor blame a clock.
+    run = bumped(check, BUMPED_SKEWED_WRONG_NAME, ntp_root("unsynced"))
+    assert run.result("api")["code"] == "api.origin_tls_rejected_by_proxy", run.words("api")
+    found = run.result("clock")
+    assert (found["code"], found["status"]) == ("clock.unknown", "skip"), run.words("clock")
+    assert found["summary"].startswith(
+        f"could not read the time of {BUMPED_SKEWED_WRONG_NAME}: the answer came from the proxy in between, not "
+        f"from {BUMPED_SKEWED_WRONG_NAME} (X-Squid-Error: ERR_SECURE_CONNECT_FAIL 0): its Date header is the "
+        "proxy's clock, which says nothing about either clock here"
+    ), found["summary"]
+    details = found["details"]
+    assert details["answered_by"] == "proxy" and "blamed" not in details and "skew_s" not in details
+    assert abs(details["proxy_skew_s"]) < 5  # squid runs on this machine's clock
+    assert "tls, proxy and api results" in found["remediation"]
