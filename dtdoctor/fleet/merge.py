@@ -80,6 +80,8 @@ class FleetMerger:
     files_read: int = 0
     superseded: int = 0
     duplicates: int = 0
+    # Every report's digest per host, so a copy is a duplicate whether its first copy was kept or superseded.
+    digests: dict[str, set[str]] = field(default_factory=dict)
 
     def add_file(self, path: str | Path) -> None:
         self.add_outcome(read_and_summarize(str(path), self.host_from))
@@ -89,12 +91,15 @@ class FleetMerger:
         if isinstance(outcome, SkippedFile):
             (self.refused if outcome.refused else self.skipped).append(outcome)
             return
+        seen = self.digests.setdefault(outcome.host, set())
+        if outcome.digest and outcome.digest in seen:
+            self.duplicates += 1  # the same report collected twice: neither is older
+            return
+        if outcome.digest:
+            seen.add(outcome.digest)
         known = self.hosts.get(outcome.host)
         if known is None:
             self.hosts[outcome.host] = outcome
-            return
-        if outcome.digest and outcome.digest == known.digest:
-            self.duplicates += 1  # the same report collected twice: neither is older
             return
         self.superseded += 1
         if outcome.sort_key >= known.sort_key:

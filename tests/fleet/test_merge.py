@@ -342,3 +342,15 @@ def test_an_older_report_of_the_same_host_is_still_superseded_next_to_a_duplicat
     fleet = merge_paths([new, old, tmp_path / "new-copy.json"])
     assert fleet.superseded == 1 and fleet.duplicates == 1
     assert fleet.hosts[0].source == str(new) and fleet.hosts[0].status is Status.PASS
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (1, 0, 2), (2, 0, 1), (1, 2, 0)])
+def test_a_copy_of_an_older_report_is_a_duplicate_in_whatever_order_the_files_come(tmp_path: Path, order) -> None:
+    old = write_json(tmp_path / "old.json", host_report("web-01", problem("tcp.timeout"),
+                                                        generated_at="2026-11-20T08:00:00Z"))
+    new = write_json(tmp_path / "new.json", host_report("web-01", generated_at="2026-11-22T08:00:00Z"))
+    (tmp_path / "old-copy.json").write_bytes(old.read_bytes())
+    files = [old, tmp_path / "old-copy.json", new]
+    fleet = merge_paths([files[index] for index in order])
+    assert (fleet.superseded, fleet.duplicates) == (1, 1)
+    assert fleet.hosts[0].source == str(new)
