@@ -693,6 +693,10 @@ def check_ca_bundle(path: Path) -> None:
 
     if path.is_dir():
         raise ConfigError(f"CA bundle {path} is a folder: give the PEM file inside it")
+    if not path.is_file():
+        # A pipe (``<(...)``) would be read up by this check, leaving nothing for the TLS checks, and a
+        # FIFO with no writer would block here for ever: the bundle is read more than once.
+        raise ConfigError(f"CA bundle {path} is not a regular file (a pipe or a device): save the PEM to a file")
     try:
         with open(path, "rb"):
             pass

@@ -74,6 +74,31 @@ def test_a_ca_bundle_that_is_not_pem_is_a_usage_error(tmp_path):
     assert run.exit_code == 3 and "holds no certificate OpenSSL can load" in run.stderr
 
 
+def test_a_ca_bundle_given_as_a_pipe_is_a_usage_error_not_a_crash_of_every_tls_check():
+    """``--ca-bundle <(kubectl get secret ...)``: a pipe is read once, by the check of the option, and
+    every TLS check after it found it empty; a FIFO with no writer blocked that check for ever."""
+    import certifi
+
+    pem = open(certifi.where(), "rb").read()[:20000]
+    read_end, write_end = os.pipe()
+    os.write(write_end, pem)
+    os.close(write_end)
+    try:
+        run = invoke("check", "--only", "config", "--ca-bundle", f"/dev/fd/{read_end}")
+    finally:
+        os.close(read_end)
+    assert run.exit_code == 3 and "not a regular file" in run.stderr and len(run.stderr.splitlines()) == 1
+
+
+def test_a_ca_bundle_that_is_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    from dtdoctor.config import ConfigError, check_ca_bundle
+
+    fifo = tmp_path / "ca.pem"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        check_ca_bundle(fifo)
+
+
 def test_redactor_is_quick_with_many_secrets():
     import time
 
