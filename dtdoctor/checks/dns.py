@@ -160,9 +160,19 @@ def _asked(resolution: Resolution, answers: list[dns_query.ServerAnswer], upstre
     def upstream(server: str) -> str:
         return f"{server} (behind systemd-resolved's stub {stub} on this host)"
 
-    return _decisive(resolution, behind, upstream, _RESOLVED_SERVERS) or _decisive(
-        resolution, named, lambda server: _server_name(server, upstreams), _RESOLV_CONF
+    found = _unless_relayed(_decisive(resolution, behind, upstream, _RESOLVED_SERVERS), named)
+    return found or _decisive(resolution, named, lambda server: _server_name(server, upstreams), _RESOLV_CONF)
+
+
+def _unless_relayed(found: Finding | None, named: list[dns_query.ServerAnswer]) -> Finding | None:
+    """The servers' silence behind the stub, unless the stub relayed a clear answer (not the SERVFAIL it gives
+    for their silence): a server behind it answered it, though not dtdoctor's own query (DNS over TLS, a
+    firewall open to systemd-resolved's way out only), so what it relayed is the verdict, not a timeout."""
+    relayed = any(
+        answer.server in dns_query.STUB and answer.answer in _ANSWERS and answer.answer != dns_query.SERVFAIL
+        for answer in named
     )
+    return None if found is not None and found.code == "dns.timeout" and relayed else found
 
 
 def _decisive(

@@ -84,3 +84,12 @@ def test_without_the_stub_nothing_changes():
     finding = dns.judge(FAILED, ["10.0.0.9"], answers, [])
     assert finding.code == "dns.timeout"
     assert finding.remediation.endswith("or use another resolver in /etc/resolv.conf.")
+
+
+@pytest.mark.parametrize("stub_said, code", [(dns_query.NXDOMAIN, "dns.failed"), (dns_query.NODATA, "dns.nodata")])
+def test_an_answer_the_stub_relayed_decides_over_upstreams_silent_to_this_host(stub_said, code):
+    """The stub's NXDOMAIN came from a server behind it that answered it: one silent to dtdoctor's own query
+    (systemd-resolved speaking DNS over TLS to it, a firewall open to port 853 only) is no timeout."""
+    finding = verdict(stub_said, dns_query.SILENT)
+    assert finding.code == code
+    assert finding.summary.startswith(f"resolver {STUB} (systemd-resolved, forwarding to {UPSTREAM})")
