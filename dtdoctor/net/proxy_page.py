@@ -46,9 +46,12 @@ _REASONS: Mapping[str, str] = {
 }
 
 # "X509_V_ERR_CERT_HAS_EXPIRED+broken_cert", "SQUID_TLS_ERR_CONNECT+TLS_IO_ERR=1"
-# The OpenSSL error squid appends to SQUID_TLS_ERR_CONNECT; 0A000086 is the SSL library's "certificate verify failed".
+# The OpenSSL error squid appends to SQUID_TLS_ERR_CONNECT, in hex: the SSL library's (20) reason 134, "certificate
+# verify failed", is 0A000086 from OpenSSL 3 (library << 23 | reason) and 1416F086 or 14090086 from OpenSSL 1.x
+# (library << 24 | function << 12 | reason; openssl/err.h of each).
 _LIB_ERROR = re.compile(r"\+TLS_LIB_ERR=([0-9A-F]{1,8})\b")
-_VERIFY_FAILED = "A000086"
+_SSL_LIBRARY = 20
+_VERIFY_FAILED = 134
 _TLS_CODE = re.compile(r"\(TLS code: ([A-Za-z0-9_+=]{1,80})\)")
 # The one line of detail right after the <pre> block (printable ASCII without '<' and '>').
 _DETAIL = re.compile(r"</pre>\s*<p>([ -;=?-~]{1,160})</p>")
@@ -81,4 +84,11 @@ def _reason(error: str) -> str:
     if reason != HANDSHAKE:
         return reason
     library = _LIB_ERROR.search(error)
-    return UNVERIFIED if library is None or library.group(1) == _VERIFY_FAILED else HANDSHAKE
+    return UNVERIFIED if library is None or _verify_failed(int(library.group(1), 16)) else HANDSHAKE
+
+
+def _verify_failed(packed: int) -> bool:
+    """Whether an OpenSSL error code (3.x or 1.x packing) is the SSL library's "certificate verify failed"."""
+    openssl3 = (packed >> 23) & 0xFF == _SSL_LIBRARY and packed & 0x7FFFFF == _VERIFY_FAILED
+    openssl1 = (packed >> 24) & 0xFF == _SSL_LIBRARY and packed & 0xFFF == _VERIFY_FAILED
+    return openssl3 or openssl1

@@ -50,3 +50,19 @@ def test_markup_or_overlong_text_in_the_page_is_not_quoted():
     said = proxy_page.read(block("X509_V_ERR_CERT_HAS_EXPIRED", "<script>alert(1)</script>" + "x" * 500))
     assert said.reason == proxy_page.EXPIRED and said.detail is None
     assert proxy_page.read("(TLS code: " + "A" * 200 + ")").error is None
+
+
+@pytest.mark.parametrize(
+    ("library_error", "reason"),
+    [
+        ("1416F086", proxy_page.UNVERIFIED),  # OpenSSL 1.1.1: tls_process_server_certificate: certificate verify failed
+        ("14090086", proxy_page.UNVERIFIED),  # OpenSSL 1.0.2: ssl3_get_server_certificate: certificate verify failed
+        ("1408F10B", proxy_page.HANDSHAKE),  # OpenSSL 1.1.1: ssl3_get_record: wrong version number
+        ("2000086", proxy_page.HANDSHAKE),  # another library's reason 0x86 (OpenSSL 3), not the SSL library's
+    ],
+)
+def test_an_openssl_1_error_code_is_read_as_squid_built_against_it_writes_it(library_error, reason):
+    """squid writes the OpenSSL error it appends in upper-case hex (``asHex(...).upperCase()``); an OpenSSL 1.x
+    code packs library, function and reason differently from OpenSSL 3's 0A000086."""
+    code = f"SQUID_TLS_ERR_CONNECT+TLS_LIB_ERR={library_error}+TLS_IO_ERR=1"
+    assert proxy_page.read(block(code, "Failed to establish a secure connection")).reason == reason
