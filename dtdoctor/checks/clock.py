@@ -2,7 +2,8 @@
 
 Certificates and token expiry are judged by the local clock, so a skew of
 minutes breaks things that look unrelated. One small HTTPS request per host
-(``GET <env>/api/v1/time``, through the proxy when one applies) gives the
+(``GET <env>/api/v1/time``, through the proxy when one applies, over a
+connection of its own made by ``net/http.py`` like every API request) gives the
 server's ``Date`` header and, when the server answers it, Dynatrace's own
 time in epoch milliseconds. The result says whether NTP synchronisation is
 active, where the OS tells.
@@ -26,12 +27,10 @@ keeps the server's ``Date`` and body, and is judged as the server's.
 from __future__ import annotations
 
 import datetime
-import ssl
 import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
-from urllib.parse import urlsplit
 
 from dtdoctor.checks import config_url, container, tls
 from dtdoctor.checks import proxy as proxy_check
@@ -40,18 +39,15 @@ from dtdoctor.config import Endpoint
 from dtdoctor.core.codes import Code, codes, emits
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import Status
-from dtdoctor.net import answered_by, tls_probe, trust
+from dtdoctor.net import answered_by, http, tls_probe
 from dtdoctor.net import proxy as net_proxy
-from dtdoctor.net.deadline import Watchdog
 from dtdoctor.net.proxy import ProxyChoice
-from dtdoctor.net.tunnel import TunnelError
 from dtdoctor.net.untrusted import ascii_int
 
 ID = "clock"
 
 WARN_SECONDS = 30.0
 FAIL_SECONDS = 300.0
-_MAX_BODY = 4096
 
 CODES = codes(
     Code(
@@ -121,97 +117,67 @@ class NoTime(Exception):
     """No usable time came back; the message says why."""
 
 
-def _request(
-    endpoint: Endpoint, route: ProxyChoice, context: ssl.SSLContext, path: str, authorization: str | None,
-    timeout: float,
-) -> tuple[int, dict[str, str], bytes, float, float]:
-    import http.client
-
+def _request(endpoint: Endpoint, run: RunContext, verify: bool) -> http.HttpResponse:
+    """``GET <endpoint>/api/v1/time`` over a connection of its own, by the transport every API request uses
+    (its deadline, proxy route and hostile-server limits); ``verify=False`` reads a server whose certificate
+    fails, without the token."""
     try:
-        raw = tls_probe.open_stream(endpoint.host, endpoint.port, route, timeout)
-    except (TunnelError, tls_probe.ConnectError) as exc:
-        raise NoTime(str(exc)) from None
-    # Socket timeouts apply per read: the watchdog bounds the whole exchange,
-    # so a server trickling its handshake or headers cannot hold the check.
-    watchdog = Watchdog(2 * timeout)
-    try:
-        raw.settimeout(timeout)
-        with watchdog, context.wrap_socket(
-            raw, server_hostname=endpoint.host.strip("[]"), do_handshake_on_connect=False
-        ) as sock:
-            watchdog.watch(sock)  # the TLS socket owns the connection from here on, the handshake included
-            sock.do_handshake()
-            host_header = endpoint.host if endpoint.port == 443 else endpoint.address
-            lines = [f"GET {path} HTTP/1.1", f"Host: {host_header}", "User-Agent: dtdoctor", "Accept: text/plain",
-                     "Connection: close"]
-            if authorization:
-                lines.append(f"Authorization: {authorization}")
-            sent = time.time()
-            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
-            response = http.client.HTTPResponse(sock)
-            response.begin()
-            received = time.time()
-            body = response.read(_MAX_BODY)
-            watchdog.disarm()  # complete: nothing may be shut down from now on
-            if watchdog.fired:  # cut at the deadline, which http.client may take for the end of the answer
-                raise NoTime(f"no complete answer within {2 * timeout:g} s (the server stalled or trickled)")
-            headers = {name.lower(): value for name, value in response.getheaders()}
-            return response.status, headers, body, sent, received
-    except ssl.SSLCertVerificationError:
-        raise
-    except (OSError, http.client.HTTPException) as exc:
-        if watchdog.fired:
-            raise NoTime(f"no complete answer within {2 * timeout:g} s (the server stalled or trickled)") from None
-        raise NoTime(f"{type(exc).__name__}: {exc}") from None
-    finally:
-        raw.close()
+        return http.fetch(
+            run, "GET", endpoint.api_url("api/v1/time"), authenticate=True, accept="text/plain", verify=verify
+        )
+    except http.HttpFailure as failure:
+        if verify and failure.certificate_rejected:
+            raise _Unverified() from None
+        raise NoTime(failure.message) from None
 
 
-def sample_time(
-    endpoint: Endpoint, route: ProxyChoice, run: RunContext, inspected_by: str | None = None
-) -> TimeSample:
+class _Unverified(Exception):
+    """The certificate failed verification: the tls check reports it; the time can still be read."""
+
+
+def sample_time(endpoint: Endpoint, run: RunContext, inspected_by: str | None = None) -> TimeSample:
     """Ask the server for its time; the token goes only over a verified connection to a configured host.
 
     ``inspected_by``: the issuer of an inspecting proxy's certificate on the way (the ``tls`` result's).
     """
-    from email.utils import parsedate_to_datetime
-
-    settings = run.settings
-    path = urlsplit(endpoint.api_url("api/v1/time")).path
-    token = settings.api_token
     verified = True
     try:
-        authorization = token.authorization if token is not None and settings.token_may_go_to(endpoint) else None
-        answer = _request(
-            endpoint, route, trust.shared_context(trust.SYSTEM, settings.ca_bundle), path, authorization, run.timeout
-        )
-    except ssl.SSLCertVerificationError:
+        answer = _request(endpoint, run, verify=True)
+    except _Unverified:
         # The certificate problem is the tls check's to report; the Date header is still evidence of time.
         verified = False
-        answer = _request(endpoint, route, tls_probe.unverified_context(), path, None, run.timeout)
-    status, headers, body, sent, received = answer
+        answer = _request(endpoint, run, verify=False)
+    sent, received = answer.sent_at, answer.answered_at
     local = datetime.datetime.fromtimestamp((sent + received) / 2, datetime.timezone.utc)
     round_trip_ms = round((received - sent) * 1000)
-    author = answered_by.classify(status, headers, inspected_by is not None)
-    api_time = _api_time(body) if status == 200 and author.by == answered_by.SERVER else None
+    status = answer.status
+    author = answered_by.classify(status, answer.headers, inspected_by is not None)
+    api_time = _api_time(answer.body) if status == 200 and author.by == answered_by.SERVER else None
     if api_time is not None:
         return TimeSample(
             local, api_time, "api/v1/time", (received - sent) / 2, round_trip_ms, status, verified, author, inspected_by
         )
-    date = headers.get("date")
+    server = _date_header(answer)
+    precision = 0.5 + (received - sent) / 2
+    return TimeSample(local, server, "Date header", precision, round_trip_ms, status, verified, author, inspected_by)
+
+
+def _date_header(answer: http.HttpResponse) -> datetime.datetime:
+    """The answer's ``Date``, at the middle of its second; ``NoTime`` when there is none to read."""
+    from email.utils import parsedate_to_datetime
+
+    date = answer.headers.get("date")
     if not date:
-        raise NoTime(f"the answer (HTTP {status}) had no Date header")
+        raise NoTime(f"the answer (HTTP {answer.status}) had no Date header")
     try:
         server = parsedate_to_datetime(date)
         if server.tzinfo is None:
             server = server.replace(tzinfo=datetime.timezone.utc)
         # The Date header is truncated to the second: its middle is the best estimate.
-        server += datetime.timedelta(milliseconds=500)
+        return server + datetime.timedelta(milliseconds=500)
     except (TypeError, ValueError, IndexError, OverflowError):
         # A malformed date, or one at the edge of what datetime can hold (year 9999).
         raise NoTime(f"the Date header {date[:80]!r} cannot be read") from None
-    precision = 0.5 + (received - sent) / 2
-    return TimeSample(local, server, "Date header", precision, round_trip_ms, status, verified, author, inspected_by)
 
 
 def _api_time(body: bytes) -> datetime.datetime | None:
@@ -369,7 +335,8 @@ class Board:
 
 
 # How long a probe waits for the other servers' times, in per-probe timeouts from its start: a time request
-# needs a connect and at most two timeouts more (the watchdog), within the probe's budget of five.
+# ends within two timeouts (http.fetch's deadline, the connect included), twice where the certificate fails
+# and the request is made again unverified, within the probe's budget of five.
 _BOARD_WAIT = 4.0
 _RUNS = (Status.PASS, Status.WARN)  # a probe whose route result has another status is skipped by the runner
 
@@ -412,7 +379,7 @@ def _measure(endpoint: Endpoint, probe: ProbeContext) -> Finding | tuple[TimeSam
     try:
         if handshake is not None and not handshake.completed:
             raise NoTime(f"no TLS handshake with {endpoint.host} completed ({handshake.code}: see the tls result)")
-        sample = sample_time(endpoint, route, run, handshake.inspected_by if handshake else None)
+        sample = sample_time(endpoint, run, handshake.inspected_by if handshake else None)
     except NoTime as exc:
         return _unknown(endpoint, str(exc), ntp, route)
     if sample.author.by != answered_by.SERVER:

@@ -45,7 +45,7 @@ from dtdoctor.net import wire
 from dtdoctor.net.connection import HeldConnection
 from dtdoctor.net.deadline import Watchdog
 from dtdoctor.net.proxy import ProxyChoice, choose_proxy
-from dtdoctor.net.tls_probe import ConnectError, open_stream
+from dtdoctor.net.tls_probe import ConnectError, open_stream, unverified_context
 from dtdoctor.net.trust import SYSTEM, shared_context
 from dtdoctor.net.tunnel import TunnelError, proxy_tls_context
 
@@ -114,6 +114,10 @@ class HttpResponse:
     echoed_token: bool = False
     # With ``fetch(..., keep=True)``: the connection, open for the next request, when the server keeps it.
     connection: HeldConnection | None = field(default=None, compare=False, repr=False)
+    # This host's wall clock (time.time()) when the final request was written and when its answer's headers were
+    # in: they bracket the moment the server dated the answer (the clock check's measure).
+    sent_at: float = 0.0
+    answered_at: float = 0.0
 
     @property
     def content_type(self) -> str:
@@ -151,12 +155,17 @@ class HttpFailure(Exception):
     such as ``__traceback__`` on exceptions passing through them.
     """
 
-    def __init__(self, kind: str, message: str, elapsed_ms: int = 0, hops: tuple[Hop, ...] = ()) -> None:
+    def __init__(
+        self, kind: str, message: str, elapsed_ms: int = 0, hops: tuple[Hop, ...] = (),
+        certificate_rejected: bool = False,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.elapsed_ms = elapsed_ms
         self.hops = hops
+        # A TLS failure that is the certificate's verification (the handshake itself worked).
+        self.certificate_rejected = certificate_rejected
 
     def __str__(self) -> str:
         return self.message
@@ -295,12 +304,18 @@ class _Exchange:
     offered: HeldConnection | None = None
     # The connection the last answer left open, for the next hop or the caller.
     kept: HeldConnection | None = None
+    # TLS that verifies nothing (``fetch(..., verify=False)``); None: the system store plus --ca-bundle.
+    unverified: ssl.SSLContext | None = None
 
     def elapsed(self) -> int:
         return round((time.monotonic() - self.started) * 1000)
 
-    def failure(self, kind: str, message: str) -> HttpFailure:
-        return HttpFailure(kind, message, self.elapsed(), tuple(self.hops))
+    def failure(self, kind: str, message: str, certificate_rejected: bool = False) -> HttpFailure:
+        return HttpFailure(kind, message, self.elapsed(), tuple(self.hops), certificate_rejected)
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The context every TLS connection of this exchange is made with."""
+        return self.unverified or _ssl_context(self.ctx)
 
     def socket_timeout(self) -> float:
         """Each socket operation's limit: the probe's timeout, within what is left of the deadline."""
@@ -322,7 +337,7 @@ class _Exchange:
         scheme, host, port = origin(url)
         proxy = choose_proxy(scheme, host, port, settings.proxy, self.ctx.environ)
         options: dict[str, Any] = {
-            "verify": _ssl_context(self.ctx),
+            "verify": self.tls_context(),
             "trust_env": False,  # the proxy is chosen above, from ctx.environ
             "follow_redirects": False,
             "timeout": httpx.Timeout(self.socket_timeout()),
@@ -347,6 +362,7 @@ def fetch(
     accept: str = "application/json",
     connection: HeldConnection | None = None,
     keep: bool = False,
+    verify: bool = True,
 ) -> HttpResponse:
     """One request (plus same-origin redirects for GET/HEAD); raises ``HttpFailure``.
 
@@ -356,13 +372,16 @@ def fetch(
     taken only when it leads to the same origin, over the same route, with
     the same trust); with ``keep`` the answer carries the connection on,
     when the server keeps it open, for the caller to offer to the next
-    request.
+    request. ``verify=False`` accepts any certificate, to read what a server
+    whose certificate fails answers (the clock check's ``Date``): the token
+    never goes with it, and no offered connection is taken.
     """
     limit = timeout if timeout is not None else ctx.timeout
     started = time.monotonic()
     content = None if json_body is None else json.dumps(json_body).encode("utf-8")
     exchange = _Exchange(
-        ctx, method, accept, content, authenticate, limit, started, started + limit * 2, [], offered=connection
+        ctx, method, accept, content, authenticate and verify, limit, started, started + limit * 2, [],
+        offered=connection if verify else None, unverified=None if verify else unverified_context(),
     )
     try:
         answer = _follow(exchange, url)
@@ -420,15 +439,19 @@ def _httpx_hop(exchange: _Exchange, current: str, token_sent: bool) -> HttpRespo
     # them and the body loop's check: the watchdog ends it at the deadline.
     watchdog = Watchdog(exchange.deadline - time.monotonic())
     trace = functools.partial(_watch_new_stream, watchdog)
+    sent_at = time.time()  # before the connection too: httpx writes the request where this cannot see
     try:
         with httpx.Client(**client_options) as client, watchdog, client.stream(
             exchange.method, current, content=exchange.content, headers=exchange.headers(token_sent),
             extensions={"trace": trace},
         ) as response:
+            answered_at = time.time()
             body_started = True
             body, truncated = _read_body(exchange, response, watchdog)
             headers = {name.lower(): value for name, value in response.headers.items()} | unparseable
-            received = wire.Answer(response.status_code, response.http_version, headers, body, truncated, False)
+            received = wire.Answer(
+                response.status_code, response.http_version, headers, body, truncated, False, sent_at, answered_at
+            )
             return _answer(exchange, current, received, token_sent)
     except HttpFailure:
         raise
@@ -463,7 +486,7 @@ def _wire_hop(exchange: _Exchange, current: str, token_sent: bool, route: ProxyC
 
 
 def _trust_of(exchange: _Exchange, url: str) -> ssl.SSLContext | None:
-    return _ssl_context(exchange.ctx) if origin(url)[0] == "https" else None
+    return exchange.tls_context() if origin(url)[0] == "https" else None
 
 
 def _send(
@@ -528,7 +551,7 @@ def _open(exchange: _Exchange, current: str, route: ProxyChoice, watchdog: Watch
     if scheme != "https":
         return raw
     try:
-        sock = _ssl_context(exchange.ctx).wrap_socket(raw, server_hostname=host)
+        sock = exchange.tls_context().wrap_socket(raw, server_hostname=host)
     except BaseException as exc:
         raw.close()
         raise wire.WireError(wire.CONNECT, exc) from None
@@ -545,7 +568,7 @@ def _wire_failure(exchange: _Exchange, exc: Exception, watchdog: Watchdog) -> Ht
         return exchange.failure(STALLED, f"the answer trickled: not complete within {total:.1f} s")
     cause = exc.cause if isinstance(exc, wire.WireError) else exc
     kind, message = _classify_wire(cause, stage, exchange.limit)
-    return exchange.failure(kind, message)
+    return exchange.failure(kind, message, isinstance(_tls_cause(cause), ssl.SSLCertVerificationError))
 
 
 def _classify_wire(cause: BaseException, stage: str, timeout: float) -> tuple[str, str]:
@@ -625,6 +648,8 @@ def _answer(exchange: _Exchange, current: str, received: wire.Answer, token_sent
         hops=tuple(exchange.hops),
         token_sent=token_sent,
         echoed_token=echoed,
+        sent_at=received.sent_at,
+        answered_at=received.answered_at,
     )
 
 

@@ -34,7 +34,11 @@ _CHUNK = 64 * 1024
 
 @dataclass(frozen=True)
 class Answer:
-    """What came back: ``reusable`` when the server keeps the connection open for another request."""
+    """What came back: ``reusable`` when the server keeps the connection open for another request.
+
+    ``sent_at`` and ``answered_at``: this host's wall clock (``time.time()``) when the request was written and
+    when the answer's headers were in, which bracket the moment the server dated its answer.
+    """
 
     status: int
     http_version: str
@@ -42,6 +46,8 @@ class Answer:
     body: bytes
     truncated: bool
     reusable: bool
+    sent_at: float = 0.0
+    answered_at: float = 0.0
 
 
 class WireError(Exception):
@@ -91,6 +97,7 @@ def exchange(sock: socket.socket, method: str, head: bytes, content: bytes | Non
     takes the end of the connection for the end of the headers, so headers
     cut short would pass for complete ones.
     """
+    sent_at = time.time()
     try:
         sock.sendall(head + (content or b""))
     except OSError as exc:
@@ -102,6 +109,7 @@ def exchange(sock: socket.socket, method: str, head: bytes, content: bytes | Non
     except (OSError, http.client.HTTPException) as exc:
         response.close()
         raise WireError(HEADERS, exc) from None
+    answered_at = time.time()
     if cut():
         response.close()
         raise WireError(HEADERS, socket.timeout("the headers did not complete in time"))
@@ -113,7 +121,8 @@ def exchange(sock: socket.socket, method: str, head: bytes, content: bytes | Non
         response.close()
     headers = {name.lower(): value for name, value in response.getheaders()}
     version = {9: "HTTP/0.9", 10: "HTTP/1.0"}.get(response.version, "HTTP/1.1")
-    return Answer(response.status, version, headers, body, truncated, not truncated and not response.will_close)
+    reusable = not truncated and not response.will_close
+    return Answer(response.status, version, headers, body, truncated, reusable, sent_at, answered_at)
 
 
 def _body(response: http.client.HTTPResponse, deadline: float, max_body: int) -> tuple[bytes, bool]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from dtdoctor.net import http
@@ -158,3 +160,31 @@ def test_locations_are_shown_without_query_or_credentials():
 def test_an_unusable_url_or_proxy_is_classified_not_raised():
     # Classified directly: a real attempt would need a non-loopback proxy host.
     assert http._classify(ValueError("bad proxy URL"), False, 1.0)[0] == http.INVALID
+
+
+def test_an_untrusted_certificate_is_named_as_rejected_and_verify_false_reads_the_answer_without_the_token(
+    server_tls,
+):
+    # No --ca-bundle: the test CA is trusted nowhere, so the handshake works and the verification fails.
+    with serve(ok, server_tls) as server:
+        ctx = ctx_for(server.url())
+        with pytest.raises(http.HttpFailure) as refused:
+            http.fetch(ctx, "GET", server.url() + "/api/v1/time", authenticate=True)
+        read = http.fetch(ctx, "GET", server.url() + "/api/v1/time", authenticate=True, verify=False)
+        assert [request.authorization for request in server.requests] == [None]
+    assert refused.value.kind == http.TLS and refused.value.certificate_rejected
+    assert read.status == 200 and read.token_sent is False
+
+
+def test_a_refused_connection_is_no_rejected_certificate():
+    with pytest.raises(http.HttpFailure) as refused:
+        http.fetch(ctx_for(None), "GET", f"https://127.0.0.1:{closed_port()}/x")
+    assert refused.value.kind == http.REFUSED and not refused.value.certificate_rejected
+
+
+def test_the_answer_says_when_its_request_went_and_its_headers_came(server_tls, ca_bundle):
+    with serve(ok, server_tls) as server:
+        before = time.time()
+        response = http.fetch(ctx_for(server.url(), ca_bundle), "GET", server.url() + "/api/v1/time")
+        after = time.time()
+    assert before <= response.sent_at <= response.answered_at <= after
