@@ -51,7 +51,16 @@ _USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#<>\"'`]+@")
 def hide_userinfo(text: str, markup: bool = False) -> str:
     """``text`` with the user information of every URL in it shown as ``<credentials>``."""
     shown = html.escape(CREDENTIALS) if markup else CREDENTIALS
-    return _USERINFO.sub(lambda match: f"{match.group(1)}{shown}@", text)
+
+    def hidden(match: re.Match[str]) -> str:
+        userinfo = match.group(0)[len(match.group(1)) : -1]
+        # The placeholder escaped by a renderer (``-f junit`` or ``-f html`` on stdout, which this does not know
+        # to be markup) stays as it is: written raw, ``<`` would break the document.
+        if html.unescape(html.unescape(userinfo)) == CREDENTIALS:
+            return match.group(0)
+        return f"{match.group(1)}{shown}@"
+
+    return _USERINFO.sub(hidden, text)
 
 
 class Redactor:

@@ -93,3 +93,27 @@ def test_in_markup_the_replacement_and_the_escaped_secret_are_handled():
     escaped = "p&amp;ss&lt;w0rd&gt;long"
     assert redactor.scrub(f"<failure message='{escaped}'/>", markup=True) == "<failure message='&lt;redacted&gt;'/>"
     assert redactor.scrub(f"say {password}") == "say <redacted>"
+
+
+def test_the_shown_placeholder_escaped_for_markup_is_left_as_it_is_outside_markup_too():
+    # ``-f junit`` and ``-f html`` go to stdout through a stream that does not know they are markup: the
+    # renderer's escaped ``&lt;credentials&gt;`` must not come out as a raw ``<credentials>`` there.
+    redactor = Redactor()
+    for shown in ("https://&lt;credentials&gt;@proxy:3128", "http://&amp;lt;credentials&amp;gt;@p:1"):
+        assert redactor.scrub(shown) == shown
+
+
+def test_junit_and_html_on_stdout_stay_well_formed_with_a_proxy_password(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from tests.support.cli import invoke
+    from tests.support.listeners import closed_port
+
+    environ = {"HTTPS_PROXY": f"http://alice:Sup3rSecretPw@127.0.0.1:{closed_port()}"}
+    url = "https://tenant.dtdoctor.test/e/abc"
+    junit = invoke("check", "--url", url, "--only", "proxy,dns", "-f", "junit", env=environ)
+    root = ET.fromstring(junit.stdout)  # a raw "<credentials>" in an attribute is not XML
+    assert "<credentials>" in " ".join(case.get("message", "") for case in root.iter("skipped"))
+    html = invoke("check", "--url", url, "--only", "proxy,dns", "-f", "html", env=environ)
+    assert "<credentials>" not in html.stdout and "&lt;credentials&gt;" in html.stdout
+    assert "Sup3rSecretPw" not in junit.stdout + html.stdout
