@@ -111,6 +111,8 @@ class TimeSample:
     author: answered_by.Author = answered_by.BY_SERVER
     # The issuer of an inspecting proxy's certificate on the way (the tls result's), when one was seen.
     inspected_by: str | None = None
+    # A cache's answer: how old it said it was (its Age header), already added to ``server``.
+    age_s: int = 0
 
 
 class NoTime(Exception):
@@ -152,14 +154,14 @@ def sample_time(endpoint: Endpoint, run: RunContext, inspected_by: str | None = 
     round_trip_ms = round((received - sent) * 1000)
     status = answer.status
     author = answered_by.classify(status, answer.headers, inspected_by is not None)
-    api_time = _api_time(answer.body) if status == 200 and author.by == answered_by.SERVER else None
-    if api_time is not None:
-        return TimeSample(
-            local, api_time, "api/v1/time", (received - sent) / 2, round_trip_ms, status, verified, author, inspected_by
-        )
-    server = _date_header(answer)
-    precision = 0.5 + (received - sent) / 2
-    return TimeSample(local, server, "Date header", precision, round_trip_ms, status, verified, author, inspected_by)
+    # A cache (squid on a hit) keeps the server's Date and body and says how old they are: RFC 9111, 5.1.
+    age = ascii_int(answer.headers.get("age", "").strip(), 10) or 0
+    server = _api_time(answer.body) if status == 200 and author.by == answered_by.SERVER else None
+    source, precision = "api/v1/time", (received - sent) / 2 + (1 if age else 0)  # Age counts whole seconds
+    if server is None:
+        server, source, precision = _date_header(answer), "Date header", precision + 0.5
+    server += datetime.timedelta(seconds=age)
+    return TimeSample(local, server, source, precision, round_trip_ms, status, verified, author, inspected_by, age)
 
 
 def _date_header(answer: http.HttpResponse) -> datetime.datetime:
@@ -235,6 +237,8 @@ def _sample_details(sample: TimeSample, ntp: Any) -> dict[str, Any]:
         details["inspected_by"] = sample.inspected_by
     if sample.author.evidence:
         details["proxy_said"] = sample.author.evidence
+    if sample.age_s:
+        details["age_s"] = sample.age_s
     return details
 
 

@@ -71,3 +71,27 @@ def test_a_proxys_error_page_two_hours_off_blames_no_clock(root: Authority, root
     assert result.details["answered_by"] == "proxy"
     assert 7195 < -result.details["proxy_skew_s"] < 7205
     assert "skew_s" not in result.details and "blamed" not in result.details
+
+
+def cached_answer(date_offset_s: float, age_s: int):
+    """A cache's answer as squid sends a hit: the server's Date from when it was stored, and its Age."""
+
+    def answer(request: bytes) -> bytes:
+        then = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=date_offset_s)
+        return (
+            f"HTTP/1.1 404 Not Found\r\nDate: {format_datetime(then, usegmt=True)}\r\nAge: {age_s}\r\n"
+            "X-Cache: HIT from proxy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        ).encode()
+
+    return answer
+
+
+@pytest.mark.parametrize(("date_offset_s", "age_s", "code"), [(-3600, 3600, "clock.ok"), (0, 3600, "clock.skew")])
+def test_a_cached_answers_date_is_as_old_as_its_age_says(root: Authority, root_file: Path, date_offset_s, age_s, code):
+    leaf = root.issue("127.0.0.1")
+    with tls_server(leaf.chain_pem(), leaf.key_pem, answer=cached_answer(date_offset_s, age_s)) as port:
+        ctx = ctx_for(f"https://127.0.0.1:{port}", ca_bundle=str(root_file), root=NO_NTP_EVIDENCE)
+        result = only(run(clock, ctx=ctx), "clock", "127.0.0.1")
+    assert result.code == code, result.summary
+    assert result.details["age_s"] == age_s and result.details["precision_s"] >= 1.5
+    assert abs(result.details["skew_s"] + date_offset_s + age_s) < 3
