@@ -306,6 +306,8 @@ class Runner:
         what = f"{check_id} {target}" if target not in ("-", "") else check_id
         if blocker_result is None:
             reason = f"skipped: {what} never ran"
+        elif blocker_result.code == "prerequisite.failed":
+            reason = blocker_result.summary  # the failure that started the chain, not the skip in between
         elif blocker_result.status is Status.SKIP:
             reason = f"skipped: {what} was skipped ({blocker_result.code})"
         else:

@@ -15,6 +15,7 @@ from tests.support.factories import context
 TEST_CODES = {
     "first": codes(Code("first.ok", Status.PASS, "ok"), Code("first.bad", Status.FAIL, "bad", remediation="fix first")),
     "second": codes(Code("second.ok", Status.PASS, "ok")),
+    "third": codes(Code("third.ok", Status.PASS, "ok")),
 }
 
 
@@ -50,6 +51,18 @@ def test_failed_prerequisite_skips_dependents_naming_it():
     assert skipped.summary == "skipped: first a failed (first.bad)"
     assert skipped.depends_on == ("first",)
     assert results[("second", "b")].status is Status.PASS
+
+
+def test_a_probe_behind_a_skipped_prerequisite_names_the_failure_that_started_the_chain():
+    # tls behind tcp behind a failed proxy: "tcp ... was skipped (prerequisite.failed)" names no cause.
+    first = make_check("first", [Probe("a", sleeper(0, "first.bad"))])
+    second = make_check("second", [Probe("a", sleeper(0, "second.ok"), requires=(("first", "a"),))])
+    third = make_check("third", [Probe("a", sleeper(0, "third.ok"), requires=(("second", "a"),))])
+    results = {r.id: r for r in run_checks([first, second, third], context())}
+    assert results["third"].code == "prerequisite.failed"
+    assert results["third"].summary == "skipped: first a failed (first.bad)"
+    assert results["third"].details["prerequisite"] == {"id": "second", "target": "a"}  # what it waited for
+    assert results["third"].depends_on == ("second",)
 
 
 def test_unselected_prerequisite_does_not_block():
