@@ -20,7 +20,7 @@ import click
 from dtdoctor.config import Settings, load_settings, url_basic_credentials, url_password
 from dtdoctor.core.model import Report, Status
 from dtdoctor.redact import Redactor
-from dtdoctor.render.output import report_path, write_stdout
+from dtdoctor.render.output import MARKUP_FORMATS, report_path, write_stdout
 
 
 @dataclass
@@ -232,7 +232,9 @@ def run_check(opts: CheckOptions, redactor: Redactor) -> int:
         verbosity=1 if opts.verbose else -1 if opts.quiet else 0,
         unicode=supports_unicode(sys.stdout),
     )
-    write_stdout(render(report, opts.output_format, options))
+    text = render(report, opts.output_format, options)
+    # What a server echoed is redacted escaped in markup: a raw "<redacted>" would break the XML or HTML.
+    write_stdout(redactor.scrub(text, markup=True) if opts.output_format in MARKUP_FORMATS else text)
     for path, fmt in report_files(files, report):
         write_atomic(path, render(report, fmt, RenderOptions()), redactor)
     write_bundle(report, opts, redactor, environ)

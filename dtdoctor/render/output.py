@@ -25,6 +25,8 @@ def report_path(text: str, suffixes: Mapping[str, str], what: str) -> tuple[Path
 
 # Files whose text is markup: a redaction inside them is written escaped.
 MARKUP_SUFFIXES = (".html", ".htm", ".xml")
+# The same for stdout, by format: its stream scrubs as plain text, so markup is scrubbed escaped before.
+MARKUP_FORMATS = ("html", "junit")
 
 
 def write_atomic(path: Path, content: str | bytes, redactor: Redactor | None = None) -> None:

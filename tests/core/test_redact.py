@@ -117,3 +117,22 @@ def test_junit_and_html_on_stdout_stay_well_formed_with_a_proxy_password(tmp_pat
     html = invoke("check", "--url", url, "--only", "proxy,dns", "-f", "html", env=environ)
     assert "<credentials>" not in html.stdout and "&lt;credentials&gt;" in html.stdout
     assert "Sup3rSecretPw" not in junit.stdout + html.stdout
+
+
+def test_a_secret_a_proxy_echoes_is_redacted_as_markup_in_junit_and_html_on_stdout():
+    import xml.etree.ElementTree as ET
+
+    from tests.support.cli import invoke
+    from tests.support.hostile_servers import scripted_server
+
+    page = b"<html><head><title>Denied for alice:Sup3rSecretPw</title></head></html>"
+    answer = (b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"lab\"\r\n"
+              b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(page)) + page
+    with scripted_server(answer, hold=False) as port:
+        environ = {"HTTPS_PROXY": f"http://alice:Sup3rSecretPw@127.0.0.1:{port}"}
+        args = ("check", "--url", "https://tenant.dtdoctor.test/e/abc", "--only", "proxy", "-v")
+        junit = invoke(*args, "-f", "junit", env=environ)
+        html = invoke(*args, "-f", "html", env=environ)
+    ET.fromstring(junit.stdout)  # the echo's redaction is escaped, not a "<redacted>" tag
+    assert "Denied for alice:&lt;redacted&gt;" in html.stdout
+    assert "Sup3rSecretPw" not in junit.stdout + html.stdout
