@@ -127,7 +127,9 @@ def bundle_target(bundle: str | None) -> Path | None:
     path = Path(bundle).expanduser()
     if path.suffix.lower() != ".zip":
         # A zip under another name is opened by the wrong program on the other end of the ticket.
-        raise click.UsageError(f"the support bundle is a zip file: give a name ending in .zip, not {bundle!r}")
+        # ".zip" alone does end in .zip, but is a hidden file without a name: say what is missing.
+        wanted = "a name before .zip (such as support.zip)" if path.name.lower() == ".zip" else "a name ending in .zip"
+        raise click.UsageError(f"the support bundle is a zip file: give {wanted}, not {bundle!r}")
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir() or not folder.is_dir():
         raise click.UsageError(f"cannot write the support bundle to {bundle!r}: give a file in an existing folder")

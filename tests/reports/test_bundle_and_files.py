@@ -99,6 +99,7 @@ def test_output_folder_gets_named_html_and_json(tmp_path):
         (["--bundle", "/nonexistent-folder/b.zip"], "cannot write the support bundle"),
         (["--bundle", "ticket.txt"], "the support bundle is a zip file: give a name ending in .zip, not 'ticket.txt'"),
         (["--bundle", "ticket"], "give a name ending in .zip, not 'ticket'"),
+        (["--bundle", ".zip"], "give a name before .zip (such as support.zip), not '.zip'"),
         (["-f", "yaml"], "unknown format 'yaml'"),
     ],
 )
