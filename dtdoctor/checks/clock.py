@@ -288,6 +288,13 @@ def _whose_words(side: str, host: str, ntp: Any, others: Mapping[str, float], sk
             f"{_names(alike)} {_verb(alike, 'is', 'are')} off by the same amount, so this host's clock is the "
             "likelier one to be off"
         )
+    if others:
+        compared = sorted(others)
+        return (
+            f"{_names(compared)} {_verb(compared, 'was', 'were')} compared too and "
+            f"{_verb(compared, 'disagrees', 'disagree')} with both this host and {host}, so the evidence cannot "
+            "tell whose clock is off"
+        )
     return "with no other server's time to compare, dtdoctor cannot tell which of the two clocks is wrong"
 
 

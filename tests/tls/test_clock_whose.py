@@ -174,3 +174,34 @@ def test_a_podman_container_is_named_in_the_clock_verdict(root: Authority, root_
     assert found.code == "clock.skew", found.summary
     assert "this is a podman container, whose clock is its host's" in found.summary
     assert found.details["ntp"]["state"] == "container"
+
+
+def test_servers_that_disagree_with_this_host_and_each_other_are_named_as_compared():
+    finding, status, summary, _ = verdict(400, NO_NTP, {"ag1.example.com": -120})
+    assert (finding.code, status) == ("clock.skew", Status.FAIL)
+    assert "no other server's time" not in summary
+    assert summary.endswith(
+        "ag1.example.com was compared too and disagrees with both this host and cluster.example.com, so the "
+        "evidence cannot tell whose clock is off"
+    )
+
+
+def test_two_real_servers_that_disagree_with_each_other_say_they_were_compared(root: Authority, root_file: Path,
+                                                                                no_ntp_root):
+    leaf = root.issue("127.0.0.1", "localhost")
+    far = functools.partial(http_answer, clock_offset_s=400, time_api=True)
+    near = functools.partial(http_answer, clock_offset_s=120, time_api=True)
+    with tls_server(leaf.chain_pem(), leaf.key_pem, answer=far) as first, \
+            tls_server(leaf.chain_pem(), leaf.key_pem, answer=near) as second:
+        ctx = ctx_for(f"https://127.0.0.1:{first}/e/abc", activegates=(f"https://localhost:{second}/e/abc",),
+                      ca_bundle=str(root_file))
+        ctx = type(ctx)(ctx.settings, ctx.environ, no_ntp_root)
+        results = {result.target: result for result in run(clock, ctx=ctx)}
+    assert results["127.0.0.1"].summary.endswith(
+        "localhost was compared too and disagrees with both this host and 127.0.0.1, so the evidence cannot tell "
+        "whose clock is off"
+    ), results["127.0.0.1"].summary
+    assert results["localhost"].summary.endswith(
+        "127.0.0.1 was compared too and disagrees with both this host and localhost, so the evidence cannot tell "
+        "whose clock is off"
+    ), results["localhost"].summary
