@@ -36,7 +36,7 @@ def _runtime(name: str, label: str, causes: str) -> Code:
         Status.PASS,
         f"This host is {label}.",
         causes,
-        summary="running in a container ({_label})" + _DECIDED,
+        summary="{_perhaps}running in a container ({_label})" + _DECIDED,
     )
 
 
@@ -57,7 +57,7 @@ CODES = codes(
         "Kubernetes' service-account mount or a kubepods cgroup was found. Pods send events through an "
         "ActiveGate (in the cluster: the Dynatrace Operator's ActiveGate) or straight to the environment; "
         "OneAgent's local ingest endpoint is not available to them.",
-        summary="running in a Kubernetes pod{_on}" + _DECIDED,
+        summary="{_perhaps}running in a Kubernetes pod{_on}" + _DECIDED,
     ),
     _runtime("containerd", "a containerd container", "containerd evidence was found." + _EEC_NOTE),
     _runtime("lxc", "an LXC container", "LXC evidence was found." + _EEC_NOTE),
@@ -67,7 +67,7 @@ CODES = codes(
         "This host is a container of another runtime (systemd-nspawn, OpenVZ, rkt, proot ...) or of one that "
         "could not be identified.",
         "Container evidence was found that names no runtime dtdoctor has a code for; details name it." + _EEC_NOTE,
-        summary="running in a container ({_label})" + _DECIDED,
+        summary="{_perhaps}running in a container ({_label})" + _DECIDED,
     ),
     Code(
         "container.wsl",
@@ -131,7 +131,10 @@ def judge(found: detect.Detection) -> Finding:
     evidence = found.to_json()
     evidence["_label"] = _LABELS.get(found.runtime, found.runtime)
     evidence["_on"] = f" on {found.underlying}" if found.underlying else ""
-    evidence["_qualifiers"] = "".join(f"; {clause}" for clause in detect.qualifiers(found))
+    # Weak evidence alone: the other checks (oneagent, eec, clock) judge this as a host; say the same here.
+    unsure = ": cannot tell; judged as a host by the other checks" if found.weak_only else ""
+    evidence["_qualifiers"] = "".join(f"; {clause}" for clause in detect.qualifiers(found)) + unsure
+    evidence["_perhaps"] = "perhaps " if found.weak_only else ""
     return Finding(code_for(found), details=evidence)
 
 

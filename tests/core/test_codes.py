@@ -78,7 +78,7 @@ def test_explain_shows_every_status_and_the_wording() -> None:
     assert "oneagent.not_installed  (warn/skip)" in result.output
     assert "  skip when OneAgent is not needed here" in result.output
     templated = invoke("explain", "container.kubernetes")
-    assert "Reported as: running in a Kubernetes pod<on>; decided by <decided_by[source]>" in templated.output
+    assert "Reported as: <perhaps>running in a Kubernetes pod<on>; decided by <decided_by[source]>" in templated.output
     assert "How to fix it: Restrict the file to its owner: chmod 600 <source_name>" in invoke(
         "explain", "token.file_insecure").output
     listing = invoke("explain")
@@ -94,7 +94,8 @@ WEAK = detect.Evidence("/.dockerenv", "present", detect.DOCKER, detect.WEAK)
     (detect.Detection(detect.WSL, None, wsl=True), "container.wsl",
      "Windows Subsystem for Linux (WSL), not a container"),
     (detect.Detection(detect.DOCKER, WEAK, (WEAK,)), "container.docker",
-     "running in a container (docker); decided by /.dockerenv (present); weak evidence only"),
+     "perhaps running in a container (docker); decided by /.dockerenv (present); weak evidence only: cannot "
+     "tell; judged as a host by the other checks"),
     (detect.Detection(detect.KUBERNETES, EVIDENCE, (EVIDENCE,), underlying=detect.CONTAINERD), "container.kubernetes",
      "running in a Kubernetes pod on containerd; decided by /proc/1/cgroup (0::/kubepods/pod1)"),
     (detect.Detection(detect.NSPAWN, EVIDENCE, (EVIDENCE,), wsl=True), "container.other",
