@@ -297,6 +297,8 @@ def explanation(found: Code) -> list[str]:
         lines.append(f"How to fix it: {found.general_remediation}")
     if found.fields():
         lines.append(f"Evidence it names: {', '.join(found.fields())}")
+    if "[<" in found.general_summary + found.general_remediation:
+        lines.append("[<name>]: a clause the evidence adds where it applies, left out otherwise")
     return lines
 
 

@@ -82,12 +82,26 @@ class Code:
 
 
 def _general(template: str) -> str:
-    parts = []
-    for literal, name, _, _ in string.Formatter().parse(template):
-        parts.append(literal)
-        if name is not None:
-            parts.append(f"<{name.lstrip('_')}>")
-    return "".join(parts)
+    """The template with each name as ``<name>``; a name glued to the text around it is a clause the evidence
+    may add or leave out (``{_upstream}`` after a sentence's full stop), shown apart as ``[<name>]``."""
+    parsed = list(string.Formatter().parse(template))
+    text = ""
+    for index, (literal, name, _, _) in enumerate(parsed):
+        text += literal
+        if name is None:
+            continue
+        following = parsed[index + 1][0] if index + 1 < len(parsed) else ""
+        glued_after = bool(text) and not text[-1].isspace() and text[-1] not in _OPENERS
+        glued_before = following[:1].isalnum()
+        if glued_after or glued_before:
+            text += (" " if glued_after else "") + f"[<{name.lstrip('_')}>]" + (" " if glued_before else "")
+        else:
+            text += f"<{name.lstrip('_')}>"
+    return text
+
+
+# What may stand right before a name that is a value, not a clause: an opening bracket or quote, a path's slash.
+_OPENERS = "([\"'`/:="
 
 
 def _names(statuses: Iterable[Status]) -> str:

@@ -78,7 +78,8 @@ def test_explain_shows_every_status_and_the_wording() -> None:
     assert "oneagent.not_installed  (warn/skip)" in result.output
     assert "  skip when OneAgent is not needed here" in result.output
     templated = invoke("explain", "container.kubernetes")
-    assert "Reported as: <perhaps>running in a Kubernetes pod<on>; decided by <decided_by[source]>" in templated.output
+    assert "Reported as: [<perhaps>] running in a Kubernetes pod [<on>]; decided by <decided_by[source]>" in (
+        templated.output)
     assert "How to fix it: Restrict the file to its owner: chmod 600 <source_name>" in invoke(
         "explain", "token.file_insecure").output
     listing = invoke("explain")
@@ -129,3 +130,34 @@ def test_the_clock_verdict_is_a_table(offset_s: float, code: str, status: Status
     table_code = clock.CODES[finding.code]
     assert (finding.code, table_code.status_for(finding.status)) == (code, status)
     assert word(table_code, finding.summary, finding.remediation, finding.details)[0] == summary
+
+
+def _glued(line: str, field: str) -> bool:
+    """Whether ``<field>`` stands in the line glued to the text around it, not shown apart as ``[<field>]``."""
+    shown, start = f"<{field}>", 0
+    while (at := line.find(shown, start)) >= 0:
+        start = at + len(shown)
+        before, after = line[at - 1:at], line[start:start + 1]
+        if before == "[" and after == "]":
+            continue
+        if (before and not before.isspace() and before not in "([\"'`/:=") or after.isalnum() or after == "<":
+            return True
+    return False
+
+
+@pytest.mark.parametrize("name", sorted(registry_codes()))
+def test_explain_shows_no_name_glued_to_the_text(name: str) -> None:
+    from dtdoctor.cli import explanation
+
+    entry = registry_codes()[name]
+    lines = explanation(entry)
+    assert not [line for line in lines for field in entry.fields() if _glued(line, field)], lines
+    assert not [line for line in lines if "{" in line and "}" in line and not line.startswith("Why")], lines
+
+
+def test_explain_shows_a_clause_the_evidence_may_leave_out_apart() -> None:
+    result = invoke("explain", "api.origin_tls_rejected_by_proxy")
+    assert result.exit_code == 0
+    assert "must fix it.<upstream>" not in result.output
+    assert "must fix it. [<upstream>]" in result.output
+    assert "[<name>]: a clause the evidence adds where it applies" in result.output
