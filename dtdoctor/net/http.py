@@ -598,8 +598,11 @@ _WIRE_TIMEOUTS = {
 
 def _broken_exchange(cause: BaseException, stage: str) -> tuple[str, str]:
     """A connection that broke, or a peer that broke HTTP."""
+    import zlib
     from http.client import HTTPException, IncompleteRead
 
+    if isinstance(cause, zlib.error):
+        return PROTOCOL, f"the server's answer does not decode as its Content-Encoding says: {cause}"
     if isinstance(cause, IncompleteRead) or (stage == wire.BODY and isinstance(cause, (HTTPException, OSError))):
         return PROTOCOL, "the server closed the connection before the answer was complete"
     if isinstance(cause, HTTPException):

@@ -3,7 +3,8 @@
 ``net/http.py`` decides what is sent and what an answer means; this module
 only moves the bytes: it writes the request, reads the status line, the
 headers and up to ``max_body`` bytes of the body (chunked, by length or up to
-the end of the connection), and says whether the connection can carry the
+the end of the connection; decoded where the server compressed it anyway,
+within the same cap), and says whether the connection can carry the
 next request. A failure says at which stage it happened, so the caller can
 tell a connection that never answered from an answer that stalled.
 """
@@ -14,6 +15,7 @@ import contextlib
 import http.client
 import socket
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import SplitResult, quote, urlsplit
@@ -115,7 +117,7 @@ def exchange(sock: socket.socket, method: str, head: bytes, content: bytes | Non
         raise WireError(HEADERS, socket.timeout("the headers did not complete in time"))
     try:
         body, truncated = _body(response, deadline, max_body)
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException, zlib.error) as exc:
         raise WireError(BODY, exc) from None
     finally:
         response.close()
@@ -126,21 +128,52 @@ def exchange(sock: socket.socket, method: str, head: bytes, content: bytes | Non
 
 
 def _body(response: http.client.HTTPResponse, deadline: float, max_body: int) -> tuple[bytes, bool]:
-    """Up to ``max_body`` bytes, and whether there was more; chunk by chunk, each before ``deadline``."""
+    """Up to ``max_body`` bytes, and whether there was more; chunk by chunk, each before ``deadline``.
+
+    A body the server compressed although the request asked for ``identity``
+    (gzip, deflate) is decoded as it comes, never to more than ``max_body``
+    bytes: a small bomb stays a capped, truncated body.
+    """
+    decode = _decoder(response.getheader("Content-Encoding", ""))
     chunks: list[bytes] = []
-    size = 0
+    size = read = 0
     while True:
-        chunk = response.read1(_CHUNK)
-        if not chunk:
+        raw = response.read1(_CHUNK)
+        if not raw:
             if response.length:  # the connection ended before the length the headers announced
                 raise http.client.IncompleteRead(b"".join(chunks), response.length)
             return b"".join(chunks), False
+        read += len(raw)
+        chunk = decode(raw, max_body - size + 1)
         chunks.append(chunk)
         size += len(chunk)
-        if size > max_body:
+        if size > max_body or read > max_body:
             return b"".join(chunks)[:max_body], True
         if time.monotonic() > deadline:
             raise TooSlow()
+
+
+def _decoder(encoding: str) -> Callable[[bytes, int], bytes]:
+    """What turns the body's bytes into the content, at most ``limit`` bytes a call (RFC 9110 section 8.4.1)."""
+    name = encoding.strip().lower()
+    if name in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress
+    if name == "deflate":
+        return _Deflate().decompress
+    return lambda raw, limit: raw
+
+
+class _Deflate:
+    """RFC 9110's deflate is zlib-wrapped (RFC 1950); some servers send the bare stream (RFC 1951): take either."""
+
+    def __init__(self) -> None:
+        self._inner: zlib._Decompress | None = None
+
+    def decompress(self, raw: bytes, limit: int) -> bytes:
+        if self._inner is None:
+            wrapped = len(raw) >= 2 and (raw[0] & 0x0F) == 8 and int.from_bytes(raw[:2], "big") % 31 == 0
+            self._inner = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        return self._inner.decompress(raw, limit)
 
 
 def _acknowledge_at_once(sock: socket.socket) -> None:
