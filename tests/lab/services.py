@@ -60,6 +60,8 @@ HOSTS: dict[str, str] = {
     "bigdrop": "10.201.2.22",
     "redirect": "10.201.2.23",
     "downgrade": "10.201.2.24",
+    "aia": "10.201.2.25",
+    "pki": "10.201.2.26",
     "skewed": "10.201.2.40",
     "skewedsmall": "10.201.2.41",
     "skewedtoo": "10.201.2.42",
@@ -86,6 +88,9 @@ SKEWED: dict[str, str] = {"skewed": "+2h", "skewedsmall": "+10"}
 # A second name and address the +2 h nginx serves: two servers whose clocks agree with each other.
 SKEWED_ALSO: dict[str, tuple[str, ...]] = {"skewed": ("skewedtoo",)}
 REDIRECT_TARGET = "elsewhere.lab.test"
+# Where the leaf of aia.lab.test says its issuer can be downloaded (its AIA "CA Issuers" URL), served by nginx on
+# pki.lab.test over plain HTTP, in DER, as public CAs publish their intermediates.
+AIA_URL = f"http://pki.{DOMAIN}/ca/intermediate.crt"
 
 
 def name(label: str) -> str:
@@ -114,6 +119,20 @@ class Certificates:
 
     def issue(self, label: str, *names: str, full_chain: bool = True, **dates: datetime.datetime) -> tuple[Path, Path]:
         return self._write(label, self.intermediate.issue_cert(*names, **dates), full_chain)
+
+    def issue_with_aia(self, label: str, host: str) -> tuple[Path, Path]:
+        """A leaf (sent alone) whose AIA names ``AIA_URL``, and the intermediate's DER file that URL serves."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        from tests.support.tls_servers import Authority
+
+        issuer = Authority.from_trustme(self.intermediate)
+        (self.folder / "intermediate.der").write_bytes(issuer.cert.public_bytes(Encoding.DER))
+        leaf = issuer.issue(host, aia_url=AIA_URL)
+        cert, key = self.folder / f"{label}.crt", self.folder / f"{label}.key"
+        cert.write_bytes(leaf.cert_pem)
+        key.write_bytes(leaf.key_pem)
+        return cert, key
 
     def self_signed(self, label: str, host: str) -> tuple[Path, Path]:
         cert, key = self.folder / f"{label}.crt", self.folder / f"{label}.key"
@@ -164,6 +183,12 @@ def nginx_config(folder: Path, certs: Certificates) -> str:
     wrong = certs.issue("wronghost", name("other"))
     selfsigned = certs.self_signed("selfsigned", name("selfsigned"))
     nochain = certs.issue("nochain", name("nochain"), full_chain=False)
+    aia = certs.issue_with_aia("aia", name("aia"))
+    # The intermediate as a CA publishes it: DER, with the media type RFC 2585 gives it.
+    pki_body = (
+        f"location = /ca/intermediate.crt {{ types {{ }} default_type application/pkix-cert; "
+        f"alias {folder}/intermediate.der; }}"
+    )
     tls10 = "ssl_protocols TLSv1; ssl_ciphers DEFAULT:@SECLEVEL=0;"
     blocks = [
         _server_block(HOSTS["good"], good, _API_BODY),
@@ -172,6 +197,8 @@ def nginx_config(folder: Path, certs: Certificates) -> str:
         _server_block(HOSTS["wronghost"], wrong, _API_BODY),
         _server_block(HOSTS["selfsigned"], selfsigned, _API_BODY),
         _server_block(HOSTS["nochain"], nochain, _API_BODY),
+        _server_block(HOSTS["aia"], aia, _API_BODY),
+        _server_block(HOSTS["pki"], None, pki_body, port=80),
         _server_block(HOSTS["tls10"], good, _API_BODY, tls10),
         _server_block(HOSTS["tls13"], good, _API_BODY, "ssl_protocols TLSv1.3;"),
         _server_block(HOSTS["tls12"], good, _API_BODY, "ssl_protocols TLSv1.2;"),

@@ -144,3 +144,19 @@ def test_a_leaf_without_its_intermediate_and_without_aia_says_the_evidence_canno
     assert "a missing intermediate and an untrusted private root look the same from here" in found["summary"]
     assert "configure nochain.lab.test with the full chain" in found["remediation"]
     assert found["details"]["issuer_download"] is None and found["details"]["leaf"]["ca_issuers"] == []
+
+
+def test_a_leaf_without_its_intermediate_but_with_aia_is_proven_incomplete_by_the_download(check):
+    # nginx sends the leaf only; its AIA names the intermediate, which another nginx serves over HTTP in DER.
+    from tests.lab.services import AIA_URL
+
+    host = name("aia")
+    run = check("--url", managed("aia"), "--only", "dns,tcp,tls")
+    found = run.result("tls")
+    assert found["code"] == "tls.incomplete_chain" and found["status"] == "fail", run.words("tls")
+    download = found["details"]["issuer_download"]
+    assert download["url"] == AIA_URL and download["chain_verifies"] is True, download
+    assert f"{host} sent only its own certificate, not the intermediate" in found["summary"]
+    assert f"downloaded from {AIA_URL} the chain verifies, so the server's chain is the only problem" in (
+        found["summary"]
+    )
