@@ -85,8 +85,8 @@ CODES = codes(
         "The server sent its certificate without the intermediate CA certificate that links it to a trusted root.",
         "The server is configured with the leaf certificate only instead of the full chain "
         "('unable to verify the first certificate').",
-        "Configure the server with the full chain (leaf plus intermediates). Until then, the intermediate "
-        "(downloadable from the AIA URL in the details) can be passed with --ca-bundle.",
+        "Whoever runs the server must configure it with the full chain (leaf plus intermediates). Until then, "
+        "the intermediate (downloadable from the AIA URL in the details) can be passed with --ca-bundle.",
     ),
     Code(
         "tls.unknown_issuer",
@@ -649,10 +649,10 @@ def _incomplete_chain(endpoint: Endpoint, leaf: Any, details: dict[str, Any]) ->
         f"{where}",
         details,
         remediation=(
-            f"Configure {endpoint.host} with the full certificate chain (its certificate followed by "
-            f"'{leaf.issuer_cn}'). Workaround: download the intermediate{f' from {url}' if url else ''}, "
-            "convert it "
-            "to PEM (`openssl x509 -inform der -in issuer.crt -out issuer.pem`) and pass it with --ca-bundle."
+            f"Ask whoever runs {endpoint.host} to configure it with the full certificate chain (its certificate "
+            f"followed by '{leaf.issuer_cn}'). Workaround: download the intermediate{f' from {url}' if url else ''}, "
+            "convert it to PEM (`openssl x509 -inform der -in issuer.crt -out issuer.pem`) and pass it with "
+            "--ca-bundle."
         ),
     )
 
