@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from dtdoctor.net.proxy_cause import proxy_status_params
+
 SERVER = "server"
 PROXY = "proxy"
 CANNOT_TELL = "cannot_tell"
@@ -63,13 +65,6 @@ def classify(status: int, headers: Mapping[str, str], inspected: bool) -> Author
 
 
 def _proxy_status_error(value: str) -> bool:
-    """Whether the last proxy of a ``Proxy-Status`` list reports an error and received no status.
-
-    Each member is ``name; param=value; ...`` (RFC 9209, section 2); the
-    proxy nearest this host comes last.
-    """
-    if not value:
-        return False
-    last = value.rsplit(",", 1)[-1]
-    params = {part.partition("=")[0].strip().lower() for part in last.split(";")[1:]}
+    """Whether the proxy nearest this host reports an error and received no status."""
+    params = proxy_status_params(value)
     return "error" in params and "received-status" not in params

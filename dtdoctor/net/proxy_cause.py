@@ -84,11 +84,22 @@ def classify(status: int | None, said: Mapping[str, str]) -> Cause:
 
 
 def _rfc9209_error(value: str) -> str:
-    for part in value.split(";"):
-        key, _, found = part.strip().partition("=")
-        if key.strip().lower() == "error":
-            return found.strip().strip('"').lower()
-    return ""
+    return proxy_status_params(value).get("error", "").lower()
+
+
+def proxy_status_params(value: str) -> dict[str, str]:
+    """The parameters of the last member of a ``Proxy-Status`` list, names in lower case, values unquoted.
+
+    Each member is ``name; param=value; ...`` (RFC 9209, section 2), and
+    the proxy nearest this host comes last: its words are the ones about
+    this answer.
+    """
+    last = value.rsplit(",", 1)[-1]
+    params: dict[str, str] = {}
+    for part in last.split(";")[1:]:
+        key, _, found = part.partition("=")
+        params[key.strip().lower()] = found.strip().strip('"')
+    return params
 
 
 def _errno_words(number: str) -> str:

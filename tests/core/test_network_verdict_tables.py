@@ -23,6 +23,9 @@ from dtdoctor.net.resolve import Resolution
         (502, {"proxy-status": "proxy.example; error=connection_refused"}, proxy_cause.CONNECT),
         (504, {"proxy-status": "proxy.example; error=connection_timeout"}, proxy_cause.TIMEOUT),
         (502, {"proxy-status": "proxy.example; error=tls_certificate_error"}, proxy_cause.ORIGIN_TLS),
+        # A list names the proxy nearest this host last (RFC 9209, section 2): its error is the one about this answer.
+        (504, {"proxy-status": "far.example; error=dns_error, near.example; error=connection_timeout"},
+         proxy_cause.TIMEOUT),
         (503, {"x-squid-error": "ERR_CONNECT_FAIL 110"}, proxy_cause.TIMEOUT),
         (503, {"x-squid-error": "ERR_SECURE_CONNECT_FAIL 0"}, proxy_cause.ORIGIN_TLS),
         (403, {}, proxy_cause.POLICY),
