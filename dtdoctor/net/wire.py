@@ -121,10 +121,27 @@ def exchange(sock: socket.socket, method: str, head: bytes, content: bytes | Non
         raise WireError(BODY, exc) from None
     finally:
         response.close()
-    headers = {name.lower(): value for name, value in response.getheaders()}
+    headers = {name.lower(): header_text(value) for name, value in response.getheaders()}
     version = {9: "HTTP/0.9", 10: "HTTP/1.0"}.get(response.version, "HTTP/1.1")
     reusable = not truncated and not response.will_close
     return Answer(response.status, version, headers, body, truncated, reusable, sent_at, answered_at)
+
+
+def header_text(value: str) -> str:
+    """A header value as text: UTF-8 where its bytes are valid UTF-8, else as sent (latin-1).
+
+    ``http.client`` decodes every header as latin-1, so a ``Location`` whose
+    path a server wrote in UTF-8 (``/e/b\xc3\xa9c``) would be escaped from
+    the wrong characters (``%C3%83%C2%A9``). httpx decodes headers the same
+    way as here; curl sends such a path's bytes escaped one by one, which for
+    UTF-8 is the same request.
+    """
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
 
 
 def _body(response: http.client.HTTPResponse, deadline: float, max_body: int) -> tuple[bytes, bool]:

@@ -188,3 +188,13 @@ def test_the_answer_says_when_its_request_went_and_its_headers_came(server_tls, 
         response = http.fetch(ctx_for(server.url(), ca_bundle), "GET", server.url() + "/api/v1/time")
         after = time.time()
     assert before <= response.sent_at <= response.answered_at <= after
+
+
+def test_a_utf8_location_path_is_requested_as_its_utf8_bytes_escaped(server_tls, ca_bundle):
+    sent = "/e/a b\u00e9c".encode().decode("latin-1")  # the raw UTF-8 bytes, as http.server writes a str
+    answers = iter([Reply(302, b"", {"Location": sent}), ok(None)])  # type: ignore[arg-type]
+    with serve(lambda request: next(answers), server_tls) as server:
+        response = http.fetch(ctx_for(server.url(), ca_bundle), "GET", server.url() + "/start")
+        paths = [request.path for request in server.requests]
+    assert response.status == 200
+    assert paths[1:] == ["/e/a%20b%C3%A9c"]  # not "%C3%83%C2%A9", the escape of its latin-1 reading
