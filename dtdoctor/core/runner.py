@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -152,25 +153,34 @@ class Runner:
         running: dict[ResultKey, tuple[Task, float]] = {}  # key -> (task, started)
         done: queue.Queue[tuple[ResultKey, CheckResult, Any]] = queue.Queue()
         hard_stop = time.monotonic() + self.deadline
+        sys.audit("dtdoctor.run.start", len(self.tasks))  # for observers such as bench/phases.py; free without one
+        # The probes that wait for nothing start first, so they are in their first syscalls before the
+        # preparations (CPU-bound: reading trust stores) compete with them for the interpreter.
+        waiting = self._start_ready(waiting, results, running, done)
         self._prepare()
-
         while waiting or running:
             waiting = self._start_ready(waiting, results, running, done)
             if not running:
                 self._skip_unreachable(waiting, results)
                 break
             self._collect(results, running, done, hard_stop)
+        sys.audit("dtdoctor.run.end", len(results))
         for fact in self.facts.values():
             release(fact)
         return [results[task.key] for task in self.tasks if task.key in results]
 
     def _prepare(self) -> None:
-        """Start every probe's ``prepare``: it waits for no result, so it runs from the start."""
+        """Start every probe's ``prepare``: it waits for no result, so it runs from the start of the run."""
         for task in self.tasks:
-            work = task.probe.prepare
-            if work is not None:
-                name = f"dtdoctor-prepare-{task.check.id}-{task.probe.target}"
-                self.preparations[task.key] = Preparation(functools.partial(work, self.ctx), name)
+            self._preparation(task)
+
+    def _preparation(self, task: Task) -> Preparation | None:
+        """The probe's preparation, started now unless it already was (a ready probe starts its own)."""
+        work = task.probe.prepare
+        if work is not None and task.key not in self.preparations:
+            name = f"dtdoctor-prepare-{task.check.id}-{task.probe.target}"
+            self.preparations[task.key] = Preparation(functools.partial(work, self.ctx), name)
+        return self.preparations.get(task.key)
 
     def _skip_unreachable(self, waiting: list[Task], results: dict[ResultKey, CheckResult]) -> None:
         """Requirements that can never be met (a cycle): skip naming the first one."""
@@ -254,7 +264,7 @@ class Runner:
         self.progress("start", task.key, None)
         thread = threading.Thread(
             target=self._execute,
-            args=(task, ProbeContext(self.ctx, prior, facts, self.preparations.get(task.key)), done),
+            args=(task, ProbeContext(self.ctx, prior, facts, self._preparation(task)), done),
             name=f"dtdoctor-{task.check.id}-{task.probe.target}",
             daemon=True,
         )

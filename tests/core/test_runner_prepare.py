@@ -62,3 +62,31 @@ def test_a_crashing_preparation_is_its_probes_crash_alone():
 
 def test_without_a_runner_a_probe_reads_no_preparation():
     assert ProbeContext(context(), {}).prepared() is None
+
+
+def test_probes_that_wait_for_nothing_start_before_the_preparations():
+    """A probe ready at the start is running when the first preparation begins, not behind it."""
+    prepared = threading.Event()
+    seen_at_preparation: list[list[str]] = []
+
+    def prepare(_: object) -> str:
+        seen_at_preparation.append([thread.name for thread in threading.enumerate()])
+        prepared.set()
+        return "store facts"
+
+    results = {r.id: r for r in run_checks([first_check(prepared), second_check(prepared, prepare)],
+                                           context(timeout=2.0))}
+    assert results["first"].code == "first.ok"
+    # The first probe waits for the preparation, so its thread was alive when the preparation ran.
+    assert "dtdoctor-first-a" in seen_at_preparation[0]
+
+
+def test_a_ready_probe_reads_its_own_preparation():
+    def run(probe: ProbeContext) -> Finding:
+        return Finding("second.read", "second", {"prepared": probe.prepared()})
+
+    check = Check(id="second", title="Second", codes=SECOND_CODES,
+                  plan=lambda ctx: [Probe("local", run, prepare=lambda _: "store facts")])
+    (result,) = run_checks([check], context(timeout=2.0))
+    assert result.details["prepared"] == "store facts"
+    assert result.depends_on == ()
