@@ -187,6 +187,7 @@ def fresh_temporary() -> str | None:
         except OSError:
             continue
         if can_execute(path):
+            # dtdoctor.cli.main ends the process with os._exit, after running the exit handlers: this one too.
             atexit.register(shutil.rmtree, path, True)
             return path
         shutil.rmtree(path, ignore_errors=True)
