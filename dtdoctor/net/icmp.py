@@ -124,18 +124,20 @@ def own_address(sock: socket.socket) -> str:
         return ""
 
 
-def arp_unanswered(address: str, root: Path = Path("/")) -> bool:
-    """Whether Linux's ARP table holds ``address`` as incomplete: this host asked, nobody answered.
+def arp_unanswered(root: Path = Path("/")) -> frozenset[str]:
+    """The addresses Linux's ARP table holds as incomplete: this host asked, nobody answered.
 
-    Read when a connect timed out, so the verdict does not depend on whether
-    the timeout was longer than the kernel's ARP retries (about 3 s).
+    Read once when connects timed out, so the verdict does not depend on
+    whether the timeout was longer than the kernel's ARP retries (about 3 s).
     """
     try:
         lines = (root / "proc/net/arp").read_text(encoding="ascii", errors="replace").splitlines()[1:]
     except OSError:
-        return False
-    for line in lines:
-        fields = line.split()
-        if len(fields) >= 4 and fields[0] == address:
-            return fields[2] == "0x0"  # ATF_COM unset: the lookup never completed
-    return False
+        return frozenset()
+    # ATF_COM unset (flags 0x0): the lookup never completed.
+    return frozenset(fields[0] for fields in map(str.split, lines) if len(fields) >= 4 and fields[2] == "0x0")
+
+
+def may_need_arp(address: str) -> bool:
+    """Whether a connect to ``address`` can wait on ARP: IPv4, and not loopback (never on a link)."""
+    return ":" not in address and not address.startswith("127.")

@@ -71,10 +71,10 @@ def _failed(sock: socket.socket, address: str, port: int, number: int, elapsed_m
     return Attempt(address, port, outcome, elapsed_ms, _describe(number), error)
 
 
-def _timed_out(address: str, port: int, timeout: float, elapsed_ms: int) -> Attempt:
+def _timed_out(address: str, port: int, timeout: float, elapsed_ms: int, unanswered: frozenset[str]) -> Attempt:
     # A connect to an on-link address whose ARP went unanswered ends in EHOSTUNREACH only after the
     # kernel's retries (about 3 s): the ARP table tells the same at any timeout.
-    if ":" not in address and icmp.arp_unanswered(address):
+    if address in unanswered:
         return Attempt(address, port, NO_NEIGHBOR, elapsed_ms, "no ARP reply")
     return Attempt(address, port, TIMEOUT, elapsed_ms, f"no answer within {timeout:g} s")
 
@@ -146,9 +146,12 @@ class _Race:
                 self._decide(sock, address, port, sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
 
     def give_up(self, timeout: float) -> None:
-        """What is still in flight timed out."""
+        """What is still in flight timed out; the ARP table, read once, names those nobody answered."""
+        elapsed = self.elapsed()
+        pending = {address for address, _ in self.sockets}
+        unanswered = icmp.arp_unanswered() if any(icmp.may_need_arp(a) for a in pending) else frozenset()
         for (address, port), sock in self.sockets.items():
-            self.attempts[(address, port)] = _timed_out(address, port, timeout, self.elapsed())
+            self.attempts[(address, port)] = _timed_out(address, port, timeout, elapsed, unanswered)
             sock.close()
 
     def _decide(self, sock: socket.socket, address: str, port: int, number: int) -> None:
