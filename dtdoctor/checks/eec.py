@@ -4,13 +4,15 @@ Three pieces of evidence, each honest about what it cannot see:
 1. a TCP connect to 127.0.0.1 (and to ``::1`` and every address of
    ``localhost``, since clients written with ``http://localhost:14499`` may
    try ``::1`` first while the EEC binds 127.0.0.1 only);
-2. who holds the port (psutil: process name, pid, executable, user; another
-   user's process needs root to be named);
-3. a ``GET`` of the ingest path, which creates nothing. The EEC identifies
+2. a ``GET`` of the ingest path, which creates nothing. The EEC identifies
    itself with a ``Server: EEC`` response header (Dynatrace docs, "OneAgent
    log ingest API"). What it answers to a GET is not documented, so an HTTP
    answer without that header is judged by the process holding the port, and
-   "cannot tell" is a result of its own (``eec.unverified``).
+   "cannot tell" is a result of its own (``eec.unverified``);
+3. when the answer does not name the EEC, who holds the port (psutil:
+   process name, pid, executable, user; another user's process needs root
+   to be named). Finding the owner scans every process's sockets, and
+   adds nothing to an endpoint that names itself.
 
 The endpoint does not exist inside containers: there, nothing listening
 becomes ``eec.unavailable_in_container`` with the ActiveGate URL to use.
@@ -498,6 +500,10 @@ def _answer_words(answer: Answer) -> str:
     return f"fails during the request ({answer.error})"
 
 
+# The EEC's own answer decides; searching every process's sockets for the port's owner would add nothing.
+_NAMED_ITSELF = Owner(True, None, "not looked up: the endpoint names itself (Server: EEC)")
+
+
 def probe(probe_ctx: ProbeContext) -> Finding:
     ctx = probe_ctx.run
     if host.platform_name() == "darwin":
@@ -519,10 +525,10 @@ def probe(probe_ctx: ProbeContext) -> Finding:
     if v4.outcome != net_tcp.OPEN:
         finding = _not_listening(ctx, container.detection(probe_ctx), port, v4, note, details)
         return replace(finding, evidence=Evidence(route="direct", error=v4.reason or v4.outcome))
-    owner = listener_owner(port.port, EEC_HOST)
-    details["owner"] = owner.to_json()
     answer = http_probe(EEC_HOST, port.port, timeout)
     details["http"] = answer.to_json()
+    owner = _NAMED_ITSELF if answer.says_eec else listener_owner(port.port, EEC_HOST)
+    details["owner"] = owner.to_json()
     # A plain socket to 127.0.0.1: no proxy can apply.
     evidence = Evidence(latency_ms=answer.elapsed_ms, http_status=answer.status, route="direct",
                         error=answer.error or None)

@@ -8,6 +8,7 @@ without root), a missing ``/proc``, psutil itself missing.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,25 +113,60 @@ def _listens_on(connection: Any, listen: str, port: int, host: str) -> bool:
 def oneagent_processes(root: Path | None = None) -> tuple[list[ProcessInfo], str]:
     """Running processes whose name starts with ``oneagent``; (processes, note).
 
-    With a filesystem ``root`` other than ``/`` (a host built in a folder), only
-    processes whose executable lies under it are that host's: psutil sees every
-    process of the machine, and another program's process named like OneAgent's
-    must not appear as the host's (nor its path in a report).
+    Names are read first, and executable and user only for the processes so
+    named: resolving every process's user name can mean a directory lookup
+    (LDAP through NSS) each. With a filesystem ``root`` other than ``/`` (a
+    host built in a folder), only processes whose executable lies under it are
+    that host's: psutil sees every process of the machine, and another
+    program's process named like OneAgent's must not appear as the host's
+    (nor its path in a report).
     """
+    pids = _named_oneagent_from_proc()
+    if pids == []:  # Linux said no process is named so: psutil is not even needed
+        return [], ""
     try:
         import psutil
     except ImportError:
         return [], "psutil is not installed"
     found: list[ProcessInfo] = []
     try:
-        for process in psutil.process_iter(["pid", "name", "exe", "username"]):
-            info = process.info
-            name = info.get("name") or ""
-            if name.lower().startswith("oneagent") and _runs_from(info.get("exe"), root):
-                found.append(ProcessInfo(info.get("pid"), name, info.get("exe"), info.get("username")))
+        if pids is None:
+            pids = [p.info["pid"] for p in psutil.process_iter(["pid", "name"]) if _oneagent_name(p.info["name"])]
+        for pid in pids:
+            info = _describe(psutil, pid)
+            if _oneagent_name(info.name) and _runs_from(info.exe, root):
+                found.append(ProcessInfo(pid, info.name, info.exe, info.user))
     except (psutil.Error, OSError) as exc:
         return found, f"cannot list processes: {exc}"
     return found, ""
+
+
+def _oneagent_name(name: str | None) -> bool:
+    return (name or "").lower().startswith("oneagent")
+
+
+def _named_oneagent_from_proc(proc: Path = Path("/proc")) -> list[int] | None:
+    """Pids whose command name starts with ``oneagent``, from Linux's ``/proc/<pid>/comm``; None without it.
+
+    ``comm`` holds the first 15 bytes of the name, enough for the prefix; psutil then reads the full name.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        entries = [entry.name for entry in os.scandir(proc) if entry.name.isdigit()]
+    except OSError:
+        return None
+    pids: list[int] = []
+    folder = str(proc)
+    for entry in entries:
+        try:
+            with open(f"{folder}/{entry}/comm", "rb") as comm:
+                named = _oneagent_name(comm.read(64).decode("utf-8", "replace"))
+        except OSError:  # gone since the listing
+            continue
+        if named:
+            pids.append(int(entry))
+    return pids
 
 
 def _runs_from(exe: str | None, root: Path | None) -> bool:

@@ -15,6 +15,7 @@ from dtdoctor import host
 from dtdoctor.checks import oneagent
 from dtdoctor.checks.base import Finding, ProbeContext
 from dtdoctor.core.model import Status
+from dtdoctor.host import processes
 from dtdoctor.host.local_endpoint import installation
 from dtdoctor.host.processes import oneagent_processes
 from tests.support.factories import context
@@ -227,3 +228,25 @@ def test_the_report_host_facts_name_where_oneagent_sends(tmp_path: Path, oneagen
     results = run_checks([only], ctx)
     report = build_report(results, ctx.settings, {"hostname": "h"}, dt.datetime.now(dt.timezone.utc), 1)
     assert report.host["oneagent_server"] == ["https://ag.example.com:9999/communication"]
+
+
+def test_names_are_read_from_proc_and_only_oneagents_are_described(tmp_path: Path) -> None:
+    # Linux's /proc/<pid>/comm: the first 15 bytes of the name, enough for the "oneagent" prefix.
+    for pid, comm in (("4242", "oneagentnetwor\n"), ("4243", "sshd\n"), ("4244", None), ("self", "oneagentos\n")):
+        (tmp_path / pid).mkdir()
+        if comm is not None:
+            (tmp_path / pid / "comm").write_text(comm)
+    assert processes._named_oneagent_from_proc(tmp_path) == [4242]
+
+
+def test_the_proc_names_find_the_same_process_psutil_names(tmp_path: Path) -> None:
+    psutil = pytest.importorskip("psutil")
+    with oneagent_process_in(tmp_path / "bin") as pid:
+        named = [p.info["pid"] for p in psutil.process_iter(["pid", "name"]) if p.info["name"] == "oneagentos"]
+        assert pid in named
+        assert pid in (processes._named_oneagent_from_proc() or named)  # no /proc elsewhere: psutil's answer
+        found, note = oneagent_processes()
+    mine = [process for process in found if process.pid == pid]
+    assert note == "" and len(mine) == 1
+    assert mine[0].name == "oneagentos" and mine[0].exe == str(tmp_path / "bin" / "oneagentos")
+    assert mine[0].user  # user and executable are read for the processes named like OneAgent's
