@@ -4,21 +4,30 @@
 disabled (as container images do): about a second on a small machine, and
 tens of megabytes. The lists themselves (``/var/lib/apt/lists/*_Packages``,
 one RFC 822 stanza per package, as ``apt-get update`` stores them) are read
-here: plain files directly, compressed ones (``.lz4``, ``.gz``, ``.xz``, as
-``Acquire::GzipIndexes`` keeps them) through ``apt-helper cat-file``, which
-decompresses whatever apt itself wrote. Versions are compared as dpkg does
-(Debian Policy 5.6.12). No network, nothing written.
+here: plain files directly; compressed ones (``.lz4``, ``.gz``, ``.xz``, as
+``Acquire::GzipIndexes`` keeps them) decompressed in process by the libraries
+apt reads them with (``host/compressed.py``), and whatever that cannot read
+as apt does (``.zst``, a missing library, a library error) through
+``apt-helper cat-file``, which decompresses whatever apt itself wrote. One
+timeout covers the whole lookup; past it the answer is "unknown", never the
+lists read so far. Versions are compared as dpkg does (Debian Policy
+5.6.12). No network, nothing written.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import time
 from functools import cmp_to_key
 from pathlib import Path
 from typing import IO, Iterator
 
+from dtdoctor.host import compressed, stanzas
+
 APT_HELPER = "usr/lib/apt/apt-helper"
+PACKAGE = "ca-certificates"
 # 64 KiB, a pipe's own buffer: larger reads copy more per search (1 MiB doubled the CPU time of a scan).
 _CHUNK = 1 << 16
 
@@ -32,50 +41,84 @@ def list_files(root: Path) -> list[Path]:
     return [path for path in names if re.search(r"_Packages(\.\w+)?$", path.name)]
 
 
-def _stanzas_of(stream: IO[bytes], package: str) -> Iterator[bytes]:
-    """The stanzas of ``package`` in a list, found with ``bytes.find`` chunk by chunk (lists are large)."""
-    marker = f"\nPackage: {package}\n".encode()
-    buffer, ended = b"\n", False
-    while not ended:
-        chunk = stream.read(_CHUNK)
-        ended = not chunk
-        buffer += chunk
-        position = 0
-        while True:
-            start = buffer.find(marker, position)
-            end = buffer.find(b"\n\n", start + 1) if start >= 0 else -1
-            if start < 0 or (end < 0 and not ended):
-                # Keep what may be the start of a marker, or a stanza the chunk cut.
-                buffer = buffer[start:] if start >= 0 else buffer[max(position, len(buffer) - len(marker)) :]
-                break
-            stop = end if end >= 0 else len(buffer)
-            yield buffer[start + 1 : stop]
-            position = stop
+class _Deadline:
+    """One timeout for the whole lookup: every read waits at most until it, and a helper is ended at it."""
+
+    def __init__(self, timeout: float) -> None:
+        self.at = time.monotonic() + timeout
+
+    def left(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+    def tick(self) -> None:
+        if not self.left():
+            raise TimeoutError("apt's package lists were not read within the timeout")
 
 
-def _open(root: Path, path: Path, timeout: float) -> list[bytes]:
-    if not re.search(r"\.\w+$", path.name.split("_Packages")[-1]):
-        with path.open("rb") as handle:
-            return list(_stanzas_of(handle, "ca-certificates"))
+def _file_chunks(handle: IO[bytes], deadline: _Deadline) -> Iterator[bytes]:
+    while True:
+        deadline.tick()
+        chunk = handle.read(_CHUNK)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _pipe_chunks(descriptor: int, deadline: _Deadline) -> Iterator[bytes]:
+    import select
+
+    while True:
+        ready, _, _ = select.select([descriptor], [], [], deadline.left())
+        if not ready:
+            raise TimeoutError("apt-helper did not answer within the timeout")
+        chunk = os.read(descriptor, _CHUNK)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _through_helper(root: Path, path: Path, deadline: _Deadline) -> list[bytes]:
+    """``apt-helper cat-file``: whatever apt itself can decompress, as apt does."""
     helper = root / APT_HELPER
     if not helper.exists():
         helper = Path("/") / APT_HELPER
-    with subprocess.Popen([str(helper), "cat-file", str(path)], stdout=subprocess.PIPE,
+    with subprocess.Popen([str(helper), "cat-file", str(path)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL) as process:
         assert process.stdout is not None
         try:
-            return list(_stanzas_of(process.stdout, "ca-certificates"))
+            return list(stanzas.stanzas_of(_pipe_chunks(process.stdout.fileno(), deadline), PACKAGE))
         finally:
             process.stdout.close()
-            process.wait(timeout=timeout)
+            if process.poll() is None:
+                process.kill()  # past the deadline, or done writing: nothing it still does is needed
+            process.wait()
+
+
+def _read(root: Path, path: Path, deadline: _Deadline) -> list[bytes]:
+    """The ``ca-certificates`` stanzas of one list: in process where apt's own libraries can be used as apt
+    uses them, else through apt-helper."""
+    if not re.search(r"\.\w+$", path.name.split("_Packages")[-1]):
+        with path.open("rb") as handle:
+            return list(stanzas.stanzas_of(_file_chunks(handle, deadline), PACKAGE))
+    try:
+        return list(stanzas.stanzas_of(compressed.chunks(path, deadline.tick), PACKAGE))
+    except compressed.NotReadHere:
+        return _through_helper(root, path, deadline)
 
 
 def offered_versions(root: Path, timeout: float) -> list[str]:
-    """Every version of ca-certificates in the lists on disk (empty when there are none or none can be read)."""
+    """Every version of ca-certificates in the lists on disk.
+
+    Empty when there are none, none can be read, or they were not all read within ``timeout``: a version in a
+    list left unread could be the newest.
+    """
+    deadline = _Deadline(timeout)
     versions: list[str] = []
     for path in list_files(root):
         try:
-            stanzas = _open(root, path, timeout)
+            stanzas = _read(root, path, deadline)
+        except TimeoutError:
+            return []
         except (OSError, subprocess.SubprocessError):
             continue
         for stanza in stanzas:
