@@ -173,10 +173,11 @@ def _package_of(
     return ca_package.installed(ctx.root, family, ctx.timeout)
 
 
-def _mozilla_roots() -> dict[str, roots.Root]:
+def _mozilla_roots(system: dict[str, roots.Root] | None) -> dict[str, roots.Root]:
+    """certifi's bundle; the roots the system store also holds are not parsed again."""
     import certifi
 
-    return roots.read_bundle(Path(certifi.where()))
+    return roots.read_bundle(Path(certifi.where()), reuse=system)
 
 
 def measure_store(ctx: RunContext, platform: str, now: datetime.datetime) -> StoreFacts:
@@ -187,7 +188,8 @@ def measure_store(ctx: RunContext, platform: str, now: datetime.datetime) -> Sto
     store = usable[0] if usable else None
     package = _package_of(ctx, family, store)
     version, certifi_day = trust.certifi_date()
-    system, mozilla = _system_roots(ctx, store), _mozilla_roots()
+    system = _system_roots(ctx, store)
+    mozilla = _mozilla_roots(system)
     content = None if system is None else roots.compare(system, mozilla, roots.local_additions(ctx.root), now)
     return StoreFacts(
         family, release.get("PRETTY_NAME") or release.get("ID") or platform, locations, store, package,

@@ -120,8 +120,7 @@ def utc_now() -> datetime.datetime:
 
 
 def fingerprint(der: bytes) -> str:
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+    return hashlib.sha256(der).digest().hex(":").upper()
 
 
 def cert_facts(der: bytes) -> CertFacts:

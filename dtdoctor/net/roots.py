@@ -14,17 +14,18 @@ CCADB and Mozilla's own lists identify them. Four groups come out:
 
 from __future__ import annotations
 
+import binascii
 import datetime
 import re
-import ssl
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from dtdoctor.net.certs import fingerprint, iso, root_facts
 
-_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----\s+(.*?)-----END CERTIFICATE-----", re.DOTALL)
+_BEGIN = b"-----BEGIN CERTIFICATE-----"
+_END = b"-----END CERTIFICATE-----"
 _HASH_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
 
 # Where each family's administrators put their own CAs (the packages' documentation:
@@ -45,36 +46,59 @@ class Root:
 
 
 def der_certificates(data: bytes) -> list[bytes]:
-    """Every PEM certificate in ``data`` as DER (what ``openssl`` and ``update-ca-certificates`` write)."""
+    """Every PEM certificate in ``data`` as DER (what ``openssl`` and ``update-ca-certificates`` write).
+
+    As ``ssl.PEM_cert_to_DER_cert`` decodes each block (``binascii.a2b_base64``, which skips whitespace),
+    without building the block as text first; a block that is not ASCII or not base64 is left out.
+    """
     found = []
-    for match in _PEM.finditer(data):
-        block = b"-----BEGIN CERTIFICATE-----\n" + match.group(1) + b"-----END CERTIFICATE-----\n"
-        try:
-            found.append(ssl.PEM_cert_to_DER_cert(block.decode("ascii")))
-        except (ValueError, UnicodeDecodeError):
+    start = data.find(_BEGIN)
+    while start >= 0:
+        body = start + len(_BEGIN)
+        end = data.find(_END, body)
+        if end < 0:
+            break
+        if not data[body : body + 1].isspace():  # not a PEM header: look for the next one
+            start = data.find(_BEGIN, start + 1)
             continue
+        block = data[body:end]
+        try:
+            if block.isascii():
+                found.append(binascii.a2b_base64(block))
+        except binascii.Error:
+            pass
+        start = data.find(_BEGIN, end + len(_END))
     return found
 
 
-def roots_of(ders: Iterable[bytes]) -> dict[str, Root]:
-    """Parsed roots by fingerprint; unreadable certificates are left out, duplicates count once."""
+def roots_of(ders: Iterable[bytes], reuse: Mapping[str, Root] | None = None) -> dict[str, Root]:
+    """Parsed roots by fingerprint; unreadable certificates are left out, duplicates count once.
+
+    A root already parsed in ``reuse`` (the system store, when certifi's bundle is read after it: most roots
+    are in both) is taken from there: the same DER bytes, the same fingerprint, the same facts.
+    """
     found: dict[str, Root] = {}
     with warnings.catch_warnings():
         # Old roots in real stores carry serials RFC 5280 forbids; cryptography warns about each.
         warnings.simplefilter("ignore")
         for der in ders:
-            try:
-                subject, not_after = root_facts(der)
-            except ValueError:
-                continue
             sha256 = fingerprint(der)
-            found.setdefault(sha256, Root(subject, sha256, not_after))
+            if sha256 in found:
+                continue
+            root = reuse.get(sha256) if reuse else None
+            if root is None:
+                try:
+                    subject, not_after = root_facts(der)
+                except ValueError:
+                    continue
+                root = Root(subject, sha256, not_after)
+            found[sha256] = root
     return found
 
 
-def read_bundle(path: Path) -> dict[str, Root]:
+def read_bundle(path: Path, reuse: Mapping[str, Root] | None = None) -> dict[str, Root]:
     try:
-        return roots_of(der_certificates(path.read_bytes()))
+        return roots_of(der_certificates(path.read_bytes()), reuse)
     except OSError:
         return {}
 
