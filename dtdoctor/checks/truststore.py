@@ -180,20 +180,40 @@ def _mozilla_roots(system: dict[str, roots.Root] | None) -> dict[str, roots.Root
     return roots.read_bundle(Path(certifi.where()), reuse=system)
 
 
-def measure_store(ctx: RunContext, platform: str, now: datetime.datetime) -> StoreFacts:
+@dataclass(frozen=True)
+class StoreIdentity:
+    """The store, its package and certifi's list: what is known before any root is parsed."""
+
+    family: str | None
+    os_name: str
+    locations: list[trust.StoreLocation]
+    store: trust.StoreLocation | None
+    package: ca_package.PackageRecord | None
+    certifi_version: str
+    certifi_day: datetime.date | None
+
+
+def identify_store(ctx: RunContext, platform: str) -> StoreIdentity:
     release = os_release(ctx.root)
     family = distribution_family(release)
     locations = trust.locate_system_store(ctx.root, ctx.environ, platform)
     usable = [spot for spot in locations if not spot.problem and (spot.roots or spot.kind == "os")]
     store = usable[0] if usable else None
-    package = _package_of(ctx, family, store)
     version, certifi_day = trust.certifi_date()
-    system = _system_roots(ctx, store)
+    return StoreIdentity(family, release.get("PRETTY_NAME") or release.get("ID") or platform, locations, store,
+                         _package_of(ctx, family, store), version, certifi_day)
+
+
+def measure_store(
+    ctx: RunContext, platform: str, now: datetime.datetime, identity: StoreIdentity | None = None
+) -> StoreFacts:
+    found = identity or identify_store(ctx, platform)
+    system = _system_roots(ctx, found.store)
     mozilla = _mozilla_roots(system)
     content = None if system is None else roots.compare(system, mozilla, roots.local_additions(ctx.root), now)
     return StoreFacts(
-        family, release.get("PRETTY_NAME") or release.get("ID") or platform, locations, store, package,
-        ca_package.Newest(False), version, certifi_day, system, mozilla, content, now.date(),
+        found.family, found.os_name, found.locations, found.store, found.package, ca_package.Newest(False),
+        found.certifi_version, found.certifi_day, system, mozilla, content, now.date(),
     )
 
 
@@ -709,12 +729,33 @@ class Prepared:
 def prepare_store(ctx: RunContext, platform: str, today: datetime.date) -> Prepared:
     """Everything that needs no endpoint: the store, its content, and (for an outdated or stale store, whatever
     the endpoints show) the newest package the lists offer."""
-    facts = measure_store(ctx, platform, _noon(today))
+    identity = identify_store(ctx, platform)
+    ahead = _read_ahead(ctx, identity)
+    facts = measure_store(ctx, platform, _noon(today), identity)
     alone = Evidence(facts, [])
     package = facts.package
     if package is None or not (alone.content_differs() or alone.stale()):
+        if ahead is not None:
+            ahead.cancel()
         return Prepared(facts, None)
+    if ahead is not None:
+        return Prepared(facts, ahead.result())
     return Prepared(facts, ca_package.newest(ctx.root, facts.family, package.version, ctx.timeout))
+
+
+def _read_ahead(ctx: RunContext, identity: StoreIdentity) -> ca_package.Ahead | None:
+    """The package lists, read alongside the roots when the store's package is older than certifi's list.
+
+    Its content then differs from Mozilla's list (unless no root changed in between), and the advice needs
+    the lists; reading them is mostly decompression and memmem without the GIL, while parsing the roots
+    holds it. When the content turns out the same, the reading is stopped.
+    """
+    package, reference = identity.package, identity.certifi_day
+    if package is None or package.date is None or reference is None or package.date >= reference:
+        return None
+    if not ca_package.has_local_metadata(identity.family):
+        return None
+    return ca_package.Ahead(ctx.root, identity.family, package.version, ctx.timeout)
 
 
 def probe_trust(endpoints: list[Endpoint], probe: ProbeContext, platform: str, today: datetime.date) -> Finding:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import time
 from functools import cmp_to_key
 from pathlib import Path
@@ -42,17 +43,21 @@ def list_files(root: Path) -> list[Path]:
 
 
 class _Deadline:
-    """One timeout for the whole lookup: every read waits at most until it, and a helper is ended at it."""
+    """One timeout for the whole lookup: every read waits at most until it, and a helper is ended at it.
 
-    def __init__(self, timeout: float) -> None:
+    ``stop``, when set, ends the reading as the timeout does (the caller no longer needs the answer).
+    """
+
+    def __init__(self, timeout: float, stop: threading.Event | None = None) -> None:
         self.at = time.monotonic() + timeout
+        self.stop = stop
 
     def left(self) -> float:
         return max(0.0, self.at - time.monotonic())
 
     def tick(self) -> None:
-        if not self.left():
-            raise TimeoutError("apt's package lists were not read within the timeout")
+        if not self.left() or (self.stop is not None and self.stop.is_set()):
+            raise TimeoutError("apt's package lists were not read within the timeout, or no longer needed")
 
 
 def _file_chunks(handle: IO[bytes], deadline: _Deadline) -> Iterator[bytes]:
@@ -68,6 +73,7 @@ def _pipe_chunks(descriptor: int, deadline: _Deadline) -> Iterator[bytes]:
     import select
 
     while True:
+        deadline.tick()
         ready, _, _ = select.select([descriptor], [], [], deadline.left())
         if not ready:
             raise TimeoutError("apt-helper did not answer within the timeout")
@@ -106,13 +112,13 @@ def _read(root: Path, path: Path, deadline: _Deadline) -> list[bytes]:
         return _through_helper(root, path, deadline)
 
 
-def offered_versions(root: Path, timeout: float) -> list[str]:
+def offered_versions(root: Path, timeout: float, stop: threading.Event | None = None) -> list[str]:
     """Every version of ca-certificates in the lists on disk.
 
-    Empty when there are none, none can be read, or they were not all read within ``timeout``: a version in a
-    list left unread could be the newest.
+    Empty when there are none, none can be read, or they were not all read within ``timeout`` or before
+    ``stop`` was set: a version in a list left unread could be the newest.
     """
-    deadline = _Deadline(timeout)
+    deadline = _Deadline(timeout, stop)
     versions: list[str] = []
     for path in list_files(root):
         try:

@@ -43,6 +43,7 @@ import datetime
 import io
 import re
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -262,8 +263,8 @@ def installed(root: Path, family: str | None, timeout: float) -> PackageRecord |
     return record if rpm is None else _with_rpm(record, rpm)
 
 
-def _apt_candidate(root: Path, installed_version: str, timeout: float) -> Newest:
-    offered = apt_lists.offered_versions(root, timeout)
+def _apt_candidate(root: Path, installed_version: str, timeout: float, stop: threading.Event | None) -> Newest:
+    offered = apt_lists.offered_versions(root, timeout, stop)
     if not offered:
         return Newest(False)
     # A version newer than every list offers (a backport, a local build) is the newest there is.
@@ -292,10 +293,54 @@ def _apk_order(version: str) -> tuple[int, ...]:
     return tuple(int(number) for number in re.findall(r"\d+", version))
 
 
-def newest(root: Path, family: str | None, installed_version: str, timeout: float) -> Newest:
-    """The newest ca-certificates the local package metadata offers (no network)."""
+# The families whose local package metadata says which package is the newest.
+_LOCAL_METADATA = ("debian", "alpine")
+
+
+def has_local_metadata(family: str | None) -> bool:
+    return family in _LOCAL_METADATA
+
+
+def newest(
+    root: Path, family: str | None, installed_version: str, timeout: float, stop: threading.Event | None = None
+) -> Newest:
+    """The newest ca-certificates the local package metadata offers (no network); ``stop`` abandons apt's lists
+    between two chunks (the answer is then "not known")."""
     if family == "debian":
-        return _apt_candidate(root, installed_version, timeout)
+        return _apt_candidate(root, installed_version, timeout, stop)
     if family == "alpine":
         return _apk_candidate(root)
     return Newest(False)
+
+
+class Ahead:
+    """``newest`` read in a thread of its own, started before it is known to be needed.
+
+    ``result`` waits for it (its reading has its own timeout) and raises what it raised; ``cancel`` tells it
+    to stop reading when the answer turns out not to be needed.
+    """
+
+    def __init__(self, root: Path, family: str | None, installed_version: str, timeout: float) -> None:
+        self._stop = threading.Event()
+        self._answer: list[Newest | Exception] = []
+        self._thread = threading.Thread(
+            target=self._read, args=(root, family, installed_version, timeout),
+            name="dtdoctor-prepare-truststore-newest", daemon=True,
+        )
+        self._thread.start()
+
+    def _read(self, root: Path, family: str | None, installed_version: str, timeout: float) -> None:
+        try:
+            self._answer.append(newest(root, family, installed_version, timeout, self._stop))
+        except Exception as error:  # handed to whoever asks for the answer
+            self._answer.append(error)
+
+    def result(self) -> Newest:
+        self._thread.join()
+        answer = self._answer[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def cancel(self) -> None:
+        self._stop.set()

@@ -2,7 +2,7 @@
 
 ``Acquire::GzipIndexes`` keeps ``/var/lib/apt/lists/*_Packages`` compressed
 (``.lz4`` on Debian 12, ``.gz``, ``.xz``). apt reads them through its own
-libraries, and so does this module, in bounded chunks (at most 64 KiB of
+libraries, and so does this module, in bounded chunks (at most 256 KiB of
 output at a time), so a list of 50 MB never sits in memory:
 
 - ``.gz``: zlib, as apt's ``gzread``: member after member; data after a
@@ -24,8 +24,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, Callable, Generator, Iterator, Union
 
-_IN = 1 << 16
-_OUT = 1 << 16
+_IN = 1 << 18
+_OUT = 1 << 18
 _GZIP_MAGIC = b"\x1f\x8b"
 
 Tick = Callable[[], None]

@@ -32,9 +32,10 @@ from typing import IO, Any, Callable, Iterator
 
 SONAME = "liblz4.so.1"
 LZ4F_VERSION = 100
-# Compressed bytes read per file read, and decompressed bytes per call: both reused buffers.
-_IN = 1 << 16
-_OUT = 1 << 16
+# Compressed bytes read per file read, and decompressed bytes per call: both reused buffers. 256 KiB: at
+# 64 KiB the Python round per chunk cost a fifth more CPU time for Debian 12's lists.
+_IN = 1 << 18
+_OUT = 1 << 18
 
 _loaded: list[Any] = []
 _lock = threading.Lock()
@@ -79,7 +80,7 @@ def _checked(lib: Any, code: int) -> int:
 
 
 def decompress(handle: IO[bytes], tick: Callable[[], None] = lambda: None) -> Iterator[memoryview]:
-    """The first frame of ``handle``, decompressed, in chunks of at most 64 KiB.
+    """The first frame of ``handle``, decompressed, in chunks of at most 256 KiB.
 
     Each chunk is a view of one reused buffer: it holds its bytes until the next chunk is asked for.
     ``LZ4Error`` when the library fails, the data is no LZ4 frame, or the
