@@ -9,6 +9,7 @@ certificate is actually parsed, to keep start-up light.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -123,8 +124,13 @@ def fingerprint(der: bytes) -> str:
     return hashlib.sha256(der).digest().hex(":").upper()
 
 
+@functools.lru_cache(maxsize=32)
 def cert_facts(der: bytes) -> CertFacts:
-    """Parse one DER certificate; raises ``ValueError`` when it is not one."""
+    """Parse one DER certificate; raises ``ValueError`` when it is not one.
+
+    The facts are kept for the last few certificates: the ``tls`` check reads each chain, and ``truststore``
+    reads the same chains again from the ``tls`` results.
+    """
     from cryptography import x509
 
     cert = x509.load_der_x509_certificate(der)
