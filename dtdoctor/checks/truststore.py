@@ -138,17 +138,23 @@ def distribution_family(release: dict[str, str]) -> str | None:
 
 
 @dataclass(frozen=True)
-class StoreFacts:
-    """Everything local the verdict reads."""
+class StoreIdentity:
+    """The store, its package and certifi's list: what is known before any root is parsed."""
 
     family: str | None
     os_name: str
     locations: list[trust.StoreLocation]
     store: trust.StoreLocation | None
     package: ca_package.PackageRecord | None
-    newest: ca_package.Newest
     certifi_version: str
     certifi_day: datetime.date | None
+
+
+@dataclass(frozen=True)
+class StoreFacts(StoreIdentity):
+    """Everything local the verdict reads: the store's identity, and its roots against Mozilla's list."""
+
+    newest: ca_package.Newest
     system_roots: dict[str, roots.Root] | None  # None: not readable root by root (the OS verifier)
     mozilla_roots: dict[str, roots.Root]
     content: roots.Content | None
@@ -180,19 +186,6 @@ def _mozilla_roots(system: dict[str, roots.Root] | None) -> dict[str, roots.Root
     return roots.read_bundle(Path(certifi.where()), reuse=system)
 
 
-@dataclass(frozen=True)
-class StoreIdentity:
-    """The store, its package and certifi's list: what is known before any root is parsed."""
-
-    family: str | None
-    os_name: str
-    locations: list[trust.StoreLocation]
-    store: trust.StoreLocation | None
-    package: ca_package.PackageRecord | None
-    certifi_version: str
-    certifi_day: datetime.date | None
-
-
 def identify_store(ctx: RunContext, platform: str) -> StoreIdentity:
     release = os_release(ctx.root)
     family = distribution_family(release)
@@ -211,10 +204,8 @@ def measure_store(
     system = _system_roots(ctx, found.store)
     mozilla = _mozilla_roots(system)
     content = None if system is None else roots.compare(system, mozilla, roots.local_additions(ctx.root), now)
-    return StoreFacts(
-        found.family, found.os_name, found.locations, found.store, found.package, ca_package.Newest(False),
-        found.certifi_version, found.certifi_day, system, mozilla, content, now.date(),
-    )
+    return StoreFacts(**vars(found), newest=ca_package.Newest(False), system_roots=system, mozilla_roots=mozilla,
+                      content=content, today=now.date())
 
 
 @dataclass(frozen=True)
