@@ -31,6 +31,7 @@ from dtdoctor.net.tunnel import (
     TIMEOUT,
     TunnelError,
     connect_to_proxy,
+    diagnosis_s,
     open_tunnel,
     parse_proxy,
 )
@@ -237,7 +238,8 @@ def _open_all(choice: ProxyChoice, endpoints: list[Endpoint], probe: ProbeContex
     workers = [threading.Thread(target=one, args=(endpoint,), daemon=True) for endpoint in endpoints]
     for worker in workers:
         worker.start()
-    deadline = time.monotonic() + 2 * probe.timeout + 1
+    # Each tunnel opens within one timeout, and names its failure within diagnosis_s more (net.tunnel).
+    deadline = time.monotonic() + probe.timeout + diagnosis_s(probe.timeout) + 0.5
     for worker in workers:
         worker.join(max(0.0, deadline - time.monotonic()))
     return {
@@ -378,7 +380,9 @@ def plan(ctx: RunContext) -> list[Probe]:
         return Probe(
             proxy_target(choice),
             lambda probe: probe_proxy(choice, served, probe),
-            budget=4.0,  # TCP to the proxy, then every tunnel at once (CONNECT answer and error page)
+            # TCP to the proxy (one timeout), then every tunnel at once (one timeout, and up to one more to
+            # name a failure: the error page, or whether a silent https:// port speaks plain HTTP).
+            budget=3.0,
         )
 
     return [probe_for(choice, served) for choice, served in by_proxy.values()]

@@ -258,9 +258,16 @@ _TUNNEL_WORDS: dict[str, tuple[str, str, str]] = {
 }
 _SILENT_TUNNEL = (
     "tcp.tunnel_failed",
-    "proxy {proxy} took CONNECT {dest} but said nothing within {timeout:g} s: it is most likely still trying "
-    "to reach the destination (packets dropped on its side)",
+    "proxy {proxy} took CONNECT {dest} but said nothing within {timeout:g} s{note}: {silence}",
     "Ask the administrators of proxy {proxy} whether its path to {host} port {port} is open.",
+)
+
+
+_STILL_TRYING = "it is most likely still trying to reach the destination (packets dropped on its side)"
+# Reaching the proxy used up much of the tunnel's timeout: the proxy may just be slow.
+_SLOW_PROXY = (
+    "the proxy itself is slow, or it is still trying to reach the destination; dtdoctor cannot tell which "
+    "(a longer --timeout can)"
 )
 
 
@@ -295,7 +302,8 @@ def tunnel_verdict(
     details.update({"stage": error.stage, "status": error.status, "proxy_said": dict(error.said)})
     fields = {"proxy": proxy, "dest": endpoint.address, "host": endpoint.host, "port": endpoint.port,
               "timeout": timeout, "status": error.status or "", "evidence": "", "port_note": "", "rule": "",
-              "forward_note": "", "credentials": credentials_example(proxy)}
+              "forward_note": "", "credentials": credentials_example(proxy), "note": error.note,
+              "silence": _SLOW_PROXY if error.note else _STILL_TRYING}
     if error.status is None:
         silent = error.stage == TIMEOUT and error.reason == NO_ANSWER
         template = _SILENT_TUNNEL if silent else _PROXY_FAILED

@@ -544,10 +544,10 @@ def _connection(
 def _open(exchange: _Exchange, current: str, route: ProxyChoice, watchdog: Watchdog) -> socket.socket:
     """A new connection, direct or through the proxy's tunnel, with TLS verified as everywhere else."""
     scheme, host, port = origin(current)
-    timeout = exchange.socket_timeout()
-    raw = open_stream(host, port, route, timeout)
+    # A proxy's tunnel is opened by the exchange's deadline too: the watchdog sees its socket only once open.
+    raw = open_stream(host, port, route, exchange.socket_timeout(), deadline=exchange.deadline)
     watchdog.watch(raw)
-    raw.settimeout(timeout)
+    raw.settimeout(exchange.socket_timeout())
     if scheme != "https":
         return raw
     try:

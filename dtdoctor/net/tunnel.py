@@ -13,6 +13,13 @@ stream by a thread: callers wrap it in TLS as they would a plain tunnel. The
 common mistake of an ``https://`` URL for a proxy that speaks plain HTTP (the
 "handshake timed out" every HTTPS-proxy-capable client then reports) is
 recognised and named.
+
+Opening a tunnel has one timeout in all, as a direct TCP connect has:
+resolving and connecting to the proxy, TLS with an ``https://`` proxy and the
+CONNECT exchange share it, so a proxy slow at every stage costs one timeout,
+not one per stage. Naming a failure (reading the proxy's error page, asking
+a silent ``https://`` port whether it speaks plain HTTP) may take up to
+``diagnosis_s(timeout)`` more: at most one second.
 """
 
 from __future__ import annotations
@@ -79,12 +86,13 @@ class TunnelError(Exception):
     ``said`` is what the proxy told about its own failure, when it answered
     with an error status: the headers that carry a cause (``X-Squid-Error``,
     ``Proxy-Status`` of RFC 9209, ``Proxy-Authenticate``, ``Via``,
-    ``Server``) and the error page's title.
+    ``Server``) and the error page's title. ``note`` qualifies a timeout:
+    how much of the tunnel's one timeout reaching the proxy had used up.
     """
 
     def __init__(
         self, stage: str, message: str, status: int | None = None, reason: str = "",
-        said: dict[str, str] | None = None, credentials_sent: bool = False,
+        said: dict[str, str] | None = None, credentials_sent: bool = False, note: str = "",
     ) -> None:
         super().__init__(message)
         self.stage = stage
@@ -93,6 +101,7 @@ class TunnelError(Exception):
         self.reason = reason
         self.said = said or {}
         self.credentials_sent = credentials_sent
+        self.note = note
 
 
 def parse_proxy(url: str) -> ProxyAddress:
@@ -132,16 +141,30 @@ class Tunnel:
     status_line: str
 
 
-def connect_to_proxy(proxy: ProxyAddress, timeout: float) -> tuple[socket.socket, str, int]:
-    """TCP to the proxy itself: (socket, address used, ms); raises ``TunnelError``."""
+def diagnosis_s(timeout: float) -> float:
+    """How long naming a tunnel's failure may take beyond the tunnel's timeout."""
+    return min(timeout, 1.0)
+
+
+def _left(deadline: float) -> float:
+    """What is left until ``deadline``, never quite nothing (a socket timeout of 0 would not block at all)."""
+    return max(0.05, deadline - time.monotonic())
+
+
+def connect_to_proxy(
+    proxy: ProxyAddress, timeout: float, deadline: float | None = None
+) -> tuple[socket.socket, str, int]:
+    """TCP to the proxy itself, within ``timeout`` (or by ``deadline``): (socket, address used, ms);
+    raises ``TunnelError``."""
     started = time.monotonic()
-    resolution = resolve(proxy.host, timeout)
+    ends = started + timeout if deadline is None else deadline
+    resolution = resolve(proxy.host, _left(ends))
     if not resolution.ok:
         reason = resolution.error_message or "no addresses"
         raise TunnelError(RESOLVE, f"the proxy host {proxy.host} does not resolve: {reason}")
     last_error: OSError | None = None
     for address in resolution.addresses:
-        remaining = max(0.05, timeout - (time.monotonic() - started))
+        remaining = _left(ends)
         try:
             sock = socket.create_connection((address, proxy.port), timeout=remaining)
         except socket.timeout:
@@ -157,18 +180,22 @@ def connect_to_proxy(proxy: ProxyAddress, timeout: float) -> tuple[socket.socket
 
 
 def open_tunnel(
-    proxy: ProxyAddress, host: str, port: int, timeout: float, ca_bundle: Path | None = None
+    proxy: ProxyAddress, host: str, port: int, timeout: float, ca_bundle: Path | None = None,
+    deadline: float | None = None,
 ) -> Tunnel:
     """Connect to the proxy and ask it for a tunnel to ``host:port``; raises ``TunnelError``.
 
+    Open within ``timeout`` in all, or by ``deadline`` (``time.monotonic()``) when that comes first.
     ``ca_bundle`` is trusted, with the system store, for an ``https://`` proxy's own certificate.
     """
-    sock, proxy_ip, connect_ms = connect_to_proxy(proxy, timeout)
+    started = time.monotonic()
+    ends = started + timeout if deadline is None else min(started + timeout, deadline)
+    sock, proxy_ip, connect_ms = connect_to_proxy(proxy, timeout, ends)
     stream = sock
     try:
         if proxy.scheme == "https":
-            stream = _tls_to_proxy(sock, proxy, timeout, ca_bundle)  # owns the connection from here on
-        status_line = _handshake(stream, proxy, host, port, timeout)
+            stream = _tls_to_proxy(sock, proxy, timeout, ca_bundle, ends)  # owns the connection from here on
+        status_line = _handshake(stream, proxy, host, port, timeout, _Clock(started, ends))
     except BaseException:
         stream.close()
         raise
@@ -184,8 +211,10 @@ def proxy_tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
     return trust.shared_context(trust.SYSTEM, ca_bundle)
 
 
-def _tls_to_proxy(sock: socket.socket, proxy: ProxyAddress, timeout: float, ca_bundle: Path | None) -> ssl.SSLSocket:
-    sock.settimeout(timeout)
+def _tls_to_proxy(
+    sock: socket.socket, proxy: ProxyAddress, timeout: float, ca_bundle: Path | None, deadline: float
+) -> ssl.SSLSocket:
+    sock.settimeout(_left(deadline))  # CPython bounds the whole handshake by it, not each read
     try:
         return proxy_tls_context(ca_bundle).wrap_socket(sock, server_hostname=proxy.host)
     except ssl.SSLCertVerificationError as exc:
@@ -194,7 +223,7 @@ def _tls_to_proxy(sock: socket.socket, proxy: ProxyAddress, timeout: float, ca_b
         # A TLS alert comes from a TLS server: its port is right, whatever went wrong. Only silence, a
         # closed connection or bytes that are not TLS (a "wrong version number") suggest plain HTTP.
         alerted = isinstance(exc, ssl.SSLError) and "ALERT" in str(exc.reason or "").upper()
-        if not alerted and _speaks_plain_http(proxy, timeout):
+        if not alerted and _speaks_plain_http(proxy, max(deadline, time.monotonic() + diagnosis_s(timeout))):
             raise TunnelError(
                 PROXY_TLS,
                 f"the proxy URL says https://, but {proxy.address} speaks plain HTTP: use "
@@ -225,20 +254,21 @@ def _tls_failure(exc: BaseException, timeout: float) -> str:
     return str(getattr(exc, "strerror", None) or exc)
 
 
-def _speaks_plain_http(proxy: ProxyAddress, timeout: float) -> bool:
-    """Whether the proxy answers a cleartext request like an HTTP server: then the URL's scheme is wrong."""
+def _speaks_plain_http(proxy: ProxyAddress, deadline: float) -> bool:
+    """Whether the proxy answers a cleartext request like an HTTP server, by ``deadline``: then the URL's
+    scheme is wrong."""
     try:
-        sock, _, _ = connect_to_proxy(proxy, timeout)
+        sock, _, _ = connect_to_proxy(proxy, _left(deadline), deadline)
     except TunnelError:
         return False
     with sock:
-        sock.settimeout(timeout)
+        sock.settimeout(_left(deadline))
         try:
             sock.sendall(b"OPTIONS * HTTP/1.1\r\nHost: " + proxy.address.encode("ascii", "replace") + b"\r\n\r\n")
-            head = _read_head(sock, time.monotonic() + timeout)
+            head = _read_head(sock, deadline)
             if not head.startswith(b"HTTP/"):
                 return False
-            answer = head + _some_body(sock, min(timeout, 0.5))
+            answer = head + _some_body(sock, min(_left(deadline), 0.5))
         except (OSError, UnicodeError):
             return False
     # A TLS web server answers plain HTTP too, with a 400 that says it wants TLS: that port speaks TLS.
@@ -306,14 +336,22 @@ def _relayed(outer: ssl.SSLSocket, timeout: float) -> socket.socket:
     return theirs
 
 
-def _handshake(sock: socket.socket, proxy: ProxyAddress, host: str, port: int, timeout: float) -> str:
+@dataclass(frozen=True)
+class _Clock:
+    """When the tunnel's opening started and when its time is up."""
+
+    started: float
+    deadline: float
+
+
+def _handshake(sock: socket.socket, proxy: ProxyAddress, host: str, port: int, timeout: float, clock: _Clock) -> str:
     authority = format_address(host, port)
-    head = _exchange(sock, proxy, _connect_request(proxy, authority), timeout)
+    head = _exchange(sock, proxy, _connect_request(proxy, authority), timeout, clock)
     status_line = head.split(b"\r\n", 1)[0].decode("latin-1").strip()
     status, reason = _status(proxy, status_line)
     if not 200 <= status < 300:
         message = f"the proxy answered CONNECT {authority} with {status} {reason}".strip()
-        said = _what_the_proxy_said(sock, head, timeout)
+        said = _what_the_proxy_said(sock, head, diagnosis_s(timeout))
         raise TunnelError(STATUS, message, status, reason, said, proxy.credentials is not None)
     return status_line
 
@@ -327,18 +365,30 @@ def _connect_request(proxy: ProxyAddress, authority: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
-def _exchange(sock: socket.socket, proxy: ProxyAddress, request: bytes, timeout: float) -> bytes:
-    """Send CONNECT and read the head of the answer, within one timeout."""
-    sock.settimeout(timeout)
+def _exchange(sock: socket.socket, proxy: ProxyAddress, request: bytes, timeout: float, clock: _Clock) -> bytes:
+    """Send CONNECT and read the head of the answer, by the tunnel's deadline."""
+    asked = time.monotonic()
+    sock.settimeout(_left(clock.deadline))
     try:
         sock.sendall(request)
-        return _read_head(sock, time.monotonic() + timeout)
+        return _read_head(sock, clock.deadline)
     except socket.timeout:
+        note = _time_taken_before(asked, clock, timeout)
         raise TunnelError(
-            TIMEOUT, f"the proxy {proxy.address} did not answer CONNECT within {timeout:g} s", reason=NO_ANSWER
+            TIMEOUT, f"the proxy {proxy.address} did not answer CONNECT within {timeout:g} s{note}", reason=NO_ANSWER,
+            note=note,
         ) from None
     except OSError as exc:
         raise TunnelError(PROTOCOL, f"the proxy {proxy.address} broke the connection: {exc.strerror or exc}") from None
+
+
+def _time_taken_before(asked: float, clock: _Clock, timeout: float) -> str:
+    """Words for the part of the tunnel's one timeout that connecting (and TLS) to the proxy used up,
+    when it was a noticeable part: the CONNECT then had less than the whole timeout to be answered."""
+    before = asked - clock.started
+    if before < 0.1 * timeout:
+        return ""
+    return f" (the tunnel's limit; connecting to the proxy took {before:.1f} s of it)"
 
 
 def _status(proxy: ProxyAddress, status_line: str) -> tuple[int, str]:
@@ -357,7 +407,7 @@ _TELLING_HEADERS = ("x-squid-error", "proxy-status", "proxy-authenticate", "via"
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
-def _what_the_proxy_said(sock: socket.socket, head: bytes, timeout: float) -> dict[str, str]:
+def _what_the_proxy_said(sock: socket.socket, head: bytes, wait: float) -> dict[str, str]:
     said: dict[str, str] = {}
     length = 4096
     for line in head.split(b"\r\n")[1:]:
@@ -369,7 +419,7 @@ def _what_the_proxy_said(sock: socket.socket, head: bytes, timeout: float) -> di
             text = " ".join(value.split())[:200]
             said[key] = f"{said[key]}, {text}" if key in said else text
     try:
-        body = _some_body(sock, min(timeout, 1.0), length) if length else b""
+        body = _some_body(sock, wait, length) if length else b""
     except OSError:
         body = b""
     title = _TITLE.search(body)

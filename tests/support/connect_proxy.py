@@ -3,7 +3,10 @@
 Every destination host name is sent to 127.0.0.1 (so tests can use names a
 proxy would resolve, which never go direct), at the destination's port.
 Optional Basic authentication (407 without it), hosts the proxy's policy
-refuses (403), and TLS to the proxy itself (an ``https://`` proxy).
+refuses (403), TLS to the proxy itself (an ``https://`` proxy), and a slow
+proxy: ``delays`` holds it back, in seconds, before its TLS handshake
+(``"tls"``), before its answer to CONNECT (``"connect"``) and before it
+relays the tunnel's first bytes (``"tunnel"``: a destination slow to answer).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from tests.support.listeners import serving
 
@@ -63,9 +66,15 @@ def connect_proxy(
     refuse: tuple[str, ...] = (),
     log: ProxyLog | None = None,
     tls: ssl.SSLContext | None = None,
+    delays: Mapping[str, float] | None = None,
 ) -> Iterator[int]:
     """Yield the port of a CONNECT proxy on 127.0.0.1 (spoken to over TLS when ``tls`` is given)."""
     seen = log if log is not None else ProxyLog()
+    stop = threading.Event()
+
+    def hold(stage: str) -> bool:
+        """Wait the stage's delay; False when the proxy is being stopped meanwhile."""
+        return not stop.wait((delays or {}).get(stage, 0.0))
     expected = None
     if credentials is not None:
         expected = "Basic " + base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
@@ -73,6 +82,9 @@ def connect_proxy(
     def handle(client: socket.socket) -> None:
         client.settimeout(3)
         try:
+            if not hold("tls"):
+                client.close()
+                return
             if tls is not None:
                 client = tls.wrap_socket(client, server_side=True)
             head = b""
@@ -113,7 +125,13 @@ def connect_proxy(
                 client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
                 client.close()
                 return
+            if not hold("connect"):
+                client.close()
+                return
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            if not hold("tunnel"):
+                client.close()
+                return
             if isinstance(client, ssl.SSLSocket):
                 _relay(client, upstream)
                 upstream.close()
@@ -130,5 +148,5 @@ def connect_proxy(
         except OSError:
             client.close()
 
-    with serving(handle) as port:
+    with serving(handle, stop) as port:
         yield port
