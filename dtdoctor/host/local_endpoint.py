@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,6 +143,8 @@ def run_oneagentctl(ctx: RunContext, *arguments: str) -> tuple[str | None, str]:
         return None, "oneagentctl not found (OneAgent not installed here?)"
     if not os.access(tool, os.X_OK):
         return None, f"{tool} is not executable by this user (run as root/admin)"
+    import subprocess
+
     try:
         completed = subprocess.run(
             [str(tool), *arguments],

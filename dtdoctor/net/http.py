@@ -31,7 +31,6 @@ precise result codes.
 from __future__ import annotations
 
 import functools
-import json
 import socket
 import ssl
 import time
@@ -135,6 +134,8 @@ class HttpResponse:
         """The parsed body, or raises ``ValueError`` (also for a capped body or one nested too deeply)."""
         if self.truncated:
             raise ValueError(f"the body is larger than {MAX_BODY // 1024} KiB")
+        import json
+
         try:
             return json.loads(self.text)
         except RecursionError:
@@ -378,7 +379,12 @@ def fetch(
     """
     limit = timeout if timeout is not None else ctx.timeout
     started = time.monotonic()
-    content = None if json_body is None else json.dumps(json_body).encode("utf-8")
+    if json_body is not None:
+        import json  # only runs that send a body pay for it
+
+        content: bytes | None = json.dumps(json_body).encode("utf-8")
+    else:
+        content = None
     exchange = _Exchange(
         ctx, method, accept, content, authenticate and verify, limit, started, started + limit * 2, [],
         offered=connection if verify else None, unverified=None if verify else unverified_context(),

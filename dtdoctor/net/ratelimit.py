@@ -11,7 +11,6 @@ against this host's clock, which may be off (the clock check says by how much).
 
 from __future__ import annotations
 
-import email.utils
 import time
 from dataclasses import dataclass
 from typing import Mapping
@@ -57,6 +56,8 @@ def _integer(value: str | None) -> int | None:
 def _http_date(value: str | None) -> float | None:
     if not value:
         return None
+    import email.utils  # only a 429 with a date is read with it
+
     try:
         moment = email.utils.parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError):

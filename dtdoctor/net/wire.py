@@ -12,15 +12,17 @@ tell a connection that never answered from an answer that stalled.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import socket
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import SplitResult, quote, urlsplit
 
 from dtdoctor.config import format_address
+
+if TYPE_CHECKING:
+    import http.client
 
 # Stages of one exchange, in order.
 CONNECT = "connect"  # TCP, the tunnel, the TLS handshake
@@ -99,6 +101,8 @@ def exchange(sock: socket.socket, method: str, head: bytes, content: bytes | Non
     takes the end of the connection for the end of the headers, so headers
     cut short would pass for complete ones.
     """
+    import http.client  # with the email parser it needs: only runs that make a request pay for it
+
     sent_at = time.time()
     try:
         sock.sendall(head + (content or b""))
@@ -151,6 +155,8 @@ def _body(response: http.client.HTTPResponse, deadline: float, max_body: int) ->
     (gzip, deflate) is decoded as it comes, never to more than ``max_body``
     bytes: a small bomb stays a capped, truncated body.
     """
+    import http.client
+
     decode = _decoder(response.getheader("Content-Encoding", ""))
     chunks: list[bytes] = []
     size = read = 0
