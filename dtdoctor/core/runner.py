@@ -122,6 +122,8 @@ class Runner:
         self.waited: dict[ResultKey, tuple[ResultKey, ...]] = {}
         self.facts: dict[ResultKey, Any] = {}
         self.preparations: dict[ResultKey, Preparation] = {}
+        self._preparing = threading.Lock()  # the runner and the thread that starts the preparations
+        self._preparations_started = False
         # Backstop for the whole run: the longest chain of probes, each at its limit.
         self.deadline = deadline if deadline is not None else self._default_deadline()
 
@@ -154,15 +156,13 @@ class Runner:
         done: queue.Queue[tuple[ResultKey, CheckResult, Any]] = queue.Queue()
         hard_stop = time.monotonic() + self.deadline
         sys.audit("dtdoctor.run.start", len(self.tasks))  # for observers such as bench/phases.py; free without one
-        # The probes that wait for nothing start first, so they are in their first syscalls before the
-        # preparations (CPU-bound: reading trust stores) compete with them for the interpreter.
-        waiting = self._start_ready(waiting, results, running, done)
-        self._prepare()
         while waiting or running:
             waiting = self._start_ready(waiting, results, running, done)
             if not running:
                 self._skip_unreachable(waiting, results)
                 break
+            if done.empty():
+                self._prepare()
             self._collect(results, running, done, hard_stop)
         sys.audit("dtdoctor.run.end", len(results))
         for fact in self.facts.values():
@@ -170,17 +170,29 @@ class Runner:
         return [results[task.key] for task in self.tasks if task.key in results]
 
     def _prepare(self) -> None:
-        """Start every probe's ``prepare``: it waits for no result, so it runs from the start of the run."""
+        """Start every probe's ``prepare`` (it waits for no result), once: when the runner first has nothing to do.
+
+        By then every probe that could start has started: DNS and TCP are in their first syscalls before
+        the preparations (CPU-bound: reading trust stores) compete with them for the interpreter. One
+        thread starts them, so the runner goes on handing results on meanwhile: a thread's start waits
+        for the new thread to run, which costs a few ms each while others hold the interpreter.
+        """
+        if not self._preparations_started:
+            self._preparations_started = True
+            threading.Thread(target=self._start_preparations, name="dtdoctor-prepare", daemon=True).start()
+
+    def _start_preparations(self) -> None:
         for task in self.tasks:
             self._preparation(task)
 
     def _preparation(self, task: Task) -> Preparation | None:
-        """The probe's preparation, started now unless it already was (a ready probe starts its own)."""
+        """The probe's preparation, started now unless it already was (a probe launched first starts its own)."""
         work = task.probe.prepare
-        if work is not None and task.key not in self.preparations:
-            name = f"dtdoctor-prepare-{task.check.id}-{task.probe.target}"
-            self.preparations[task.key] = Preparation(functools.partial(work, self.ctx), name)
-        return self.preparations.get(task.key)
+        with self._preparing:
+            if work is not None and task.key not in self.preparations:
+                name = f"dtdoctor-prepare-{task.check.id}-{task.probe.target}"
+                self.preparations[task.key] = Preparation(functools.partial(work, self.ctx), name)
+            return self.preparations.get(task.key)
 
     def _skip_unreachable(self, waiting: list[Task], results: dict[ResultKey, CheckResult]) -> None:
         """Requirements that can never be met (a cycle): skip naming the first one."""
