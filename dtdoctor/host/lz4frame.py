@@ -98,8 +98,10 @@ def decompress(handle: IO[bytes], tick: Callable[[], None] = lambda: None) -> It
 
 def _frame(lib: Any, context: ctypes.c_void_p, handle: IO[bytes], tick: Callable[[], None]) -> Iterator[memoryview]:
     source, target = bytearray(_IN), bytearray(_OUT)
-    source_address = ctypes.addressof((ctypes.c_char * _IN).from_buffer(source))
-    target_address = ctypes.addressof((ctypes.c_char * _OUT).from_buffer(target))
+    # The ctypes views hold the buffers in place (a bytearray with an export cannot be resized) while liblz4
+    # is given their addresses.
+    source_array, target_array = (ctypes.c_char * _IN).from_buffer(source), (ctypes.c_char * _OUT).from_buffer(target)
+    source_address, target_address = ctypes.addressof(source_array), ctypes.addressof(target_array)
     target_view = memoryview(target)
     read, written = ctypes.c_size_t(), ctypes.c_size_t()
     while True:
