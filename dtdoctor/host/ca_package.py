@@ -47,8 +47,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from dtdoctor.host import apt_lists
-
 PACKAGE = "ca-certificates"
 P11KIT_LIST = "/usr/share/pki/ca-trust-source/ca-bundle.trust.p11-kit"
 _DATED_VERSION = re.compile(r"^(?:\d+:)?(\d{4})(\d{2})(\d{2})")
@@ -264,6 +262,8 @@ def installed(root: Path, family: str | None, timeout: float) -> PackageRecord |
 
 
 def _apt_candidate(root: Path, installed_version: str, timeout: float, stop: threading.Event | None) -> Newest:
+    from dtdoctor.host import apt_lists  # Debian's lists only (it loads ctypes)
+
     offered = apt_lists.offered_versions(root, timeout, stop)
     if not offered:
         return Newest(False)
