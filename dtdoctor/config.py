@@ -298,9 +298,11 @@ def _valid_host(host: str) -> bool:
 def _api_root(path: str) -> str:
     """Drop a trailing ``/api/...`` and slashes: users paste full API URLs."""
     path = re.sub(r"/+", "/", path)
-    api = re.search(r"(^|/)api(/|$)", path)
+    environment = _ENV_PATH.match(path)  # an environment id may itself read "api": /e/api/api/v2
+    start = environment.end() if environment else 0
+    api = re.search(r"(^|/)api(/|$)", path[start:])
     if api:
-        path = path[: api.start()]
+        path = path[: start + api.start()]
     return path.rstrip("/")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dtdoctor.config import ConfigError, EndpointKind, TokenKind, parse_token, parse_url, read_token_file
@@ -126,6 +126,7 @@ def test_any_saas_url_keeps_its_environment_id(env, suffix):
 
 
 @given(env=labels, port=st.integers(1, 65535))
+@example(env="api", port=1)  # an environment id that reads like the API path
 def test_any_environment_path_is_kept(env, port):
     endpoint = parse_url(f"https://dt.example.com:{port}/e/{env}/api/v2").endpoint
     assert endpoint is not None and endpoint.environment_id == env and endpoint.port == port
