@@ -25,6 +25,7 @@ from typing import Any
 from dtdoctor.config import Endpoint
 from dtdoctor.core.context import RunContext
 from dtdoctor.net import tls_probe, trust
+from dtdoctor.net.certs import load_der
 from dtdoctor.net.proxy import ProxyChoice
 
 WITH_AIA_ISSUER = "system+aia"
@@ -55,7 +56,7 @@ def candidates_in(body: bytes) -> list[Any]:
     from cryptography.hazmat.primitives.serialization import pkcs7
 
     loaders = (
-        lambda data: [x509.load_der_x509_certificate(data)],
+        lambda data: [load_der(data)],
         x509.load_pem_x509_certificates,
         pkcs7.load_der_pkcs7_certificates,
         pkcs7.load_pem_pkcs7_certificates,
@@ -72,11 +73,10 @@ def candidates_in(body: bytes) -> list[Any]:
 
 def issuer_of(leaf_der: bytes, candidates: list[Any]) -> bytes | None:
     """The certificate among ``candidates`` whose key signed ``leaf_der``, as DER."""
-    from cryptography import x509
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    leaf = x509.load_der_x509_certificate(leaf_der)
+    leaf = load_der(leaf_der)
     for candidate in candidates:
         if candidate.subject != leaf.issuer:
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,9 +132,7 @@ def cert_facts(der: bytes) -> CertFacts:
     The facts are kept for the last few certificates: the ``tls`` check reads each chain, and ``truststore``
     reads the same chains again from the ``tls`` results.
     """
-    from cryptography import x509
-
-    cert = x509.load_der_x509_certificate(der)
+    cert = load_der(der)
     dns_names, ip_addresses = _alternative_names(cert)
     return CertFacts(
         subject=cert.subject.rfc4514_string(),
@@ -158,10 +157,34 @@ def root_facts(der: bytes) -> tuple[str, datetime.datetime]:
     All a trust store listing needs: a store holds hundreds of roots, and
     reading their extensions as well would only cost time.
     """
+    cert = load_der(der)
+    return cert.subject.rfc4514_string(), _utc(cert, "not_valid_after")
+
+
+# cryptography's words for a serial number RFC 5280 forbids (older and newer releases).
+_SERIAL_WARNING = r"Parsed a (negative serial number|serial number which wasn't positive)"
+
+
+def load_der(der: bytes) -> Any:
+    """``cryptography``'s certificate of ``der``; raises ``ValueError`` when it is not one.
+
+    Old roots in real stores carry serial numbers RFC 5280 forbids (14 in
+    Debian 12's store), and so may a server's certificate; cryptography warns
+    about each, on stderr, in the middle of a report. The facts are reported
+    either way, so that one warning is ignored for the whole process, by a
+    filter set once: ``warnings.catch_warnings`` around each parse is not
+    thread-safe, and probes parse certificates in several threads at once.
+    """
     from cryptography import x509
 
-    cert = x509.load_der_x509_certificate(der)
-    return cert.subject.rfc4514_string(), _utc(cert, "not_valid_after")
+    if not any(_is_serial_filter(entry) for entry in warnings.filters):
+        warnings.filterwarnings("ignore", message=_SERIAL_WARNING)
+    return x509.load_der_x509_certificate(der)
+
+
+def _is_serial_filter(entry: Any) -> bool:
+    message = entry[1]
+    return entry[0] == "ignore" and message is not None and message.pattern == _SERIAL_WARNING
 
 
 def _common_name(name: Any) -> str:

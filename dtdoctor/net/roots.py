@@ -17,7 +17,6 @@ from __future__ import annotations
 import binascii
 import datetime
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -78,21 +77,18 @@ def roots_of(ders: Iterable[bytes], reuse: Mapping[str, Root] | None = None) -> 
     are in both) is taken from there: the same DER bytes, the same fingerprint, the same facts.
     """
     found: dict[str, Root] = {}
-    with warnings.catch_warnings():
-        # Old roots in real stores carry serials RFC 5280 forbids; cryptography warns about each.
-        warnings.simplefilter("ignore")
-        for der in ders:
-            sha256 = fingerprint(der)
-            if sha256 in found:
+    for der in ders:
+        sha256 = fingerprint(der)
+        if sha256 in found:
+            continue
+        root = reuse.get(sha256) if reuse else None
+        if root is None:
+            try:
+                subject, not_after = root_facts(der)
+            except ValueError:
                 continue
-            root = reuse.get(sha256) if reuse else None
-            if root is None:
-                try:
-                    subject, not_after = root_facts(der)
-                except ValueError:
-                    continue
-                root = Root(subject, sha256, not_after)
-            found[sha256] = root
+            root = Root(subject, sha256, not_after)
+        found[sha256] = root
     return found
 
 

@@ -60,3 +60,32 @@ def test_an_ip_host_never_matches_a_dns_name(trustme_ca: trustme.CA) -> None:
     facts = leaf_facts(trustme_ca, "192.0.2.7.example.test", "10.0.0.1")
     assert not hostname_matches(facts, "10.0.0.2")
     assert hostname_matches(facts, "10.0.0.1")
+
+
+def negative_serial(der: bytes, serial: int) -> bytes:
+    """``der`` with its serial number's sign bit set, as old roots in real stores carry (signature broken)."""
+    encoded = serial.to_bytes((serial.bit_length() + 7) // 8, "big")
+    position = der.index(b"\x02" + bytes([len(encoded)]) + encoded) + 2
+    return der[:position] + bytes([der[position] | 0x80]) + der[position + 1 :]
+
+
+def test_a_serial_rfc_5280_forbids_is_read_without_a_warning_from_any_thread(trustme_ca: trustme.CA) -> None:
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dtdoctor.net.certs import root_facts
+    from dtdoctor.net.roots import roots_of
+
+    leaf = trustme_ca.issue_cert("bad-serial.example")
+    der = x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes()).public_bytes(Encoding.DER)
+    bad = negative_serial(der, x509.load_der_x509_certificate(der).serial_number)
+    readers = (lambda: cert_facts(bad).subject, lambda: root_facts(bad)[0],
+               lambda: next(iter(roots_of([bad]).values())).subject)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            subjects = [future.result() for future in [pool.submit(read) for read in readers * 4]]
+        negative = x509.load_der_x509_certificate(bad).serial_number < 0  # the fixture is what it claims
+    assert negative
+    assert set(subjects) == {cert_facts(der).subject}
+    assert [str(warning.message) for warning in caught] == []
