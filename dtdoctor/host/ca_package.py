@@ -42,7 +42,6 @@ from __future__ import annotations
 import datetime
 import io
 import re
-import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,6 +215,7 @@ def query_rpm(root: Path, name: str, timeout: float) -> RpmRecord | None:
     built for another distribution (Debian's keeps ``~/.rpmdb``) would otherwise look, and create one, elsewhere.
     """
     import shutil
+    import subprocess
 
     rpm, dbpath = shutil.which("rpm"), rpm_database(root)
     if rpm is None or dbpath is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import hashlib
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -122,6 +121,8 @@ def utc_now() -> datetime.datetime:
 
 
 def fingerprint(der: bytes) -> str:
+    import hashlib  # only probes that read certificates need it
+
     return hashlib.sha256(der).digest().hex(":").upper()
 
 
