@@ -14,9 +14,9 @@ output at a time), so a list of 50 MB never sits in memory:
 
 Whatever these do not read exactly as apt would (another suffix such as
 ``.zst`` or ``.bz2``, a ``.gz`` file that is not gzip, which zlib reads as
-plain text, a missing library, a library error, a file that ends early)
-raises ``NotReadHere``: the caller asks ``apt-helper cat-file`` instead, so
-the answer is apt's own.
+plain text, a missing library, a library error, a file that ends early, a
+Python built without ctypes) raises ``NotReadHere``: the caller asks
+``apt-helper cat-file`` instead, so the answer is apt's own.
 """
 
 from __future__ import annotations
@@ -52,8 +52,10 @@ def chunks(path: Path, tick: Tick) -> Iterator[Chunk]:
 
 
 def _lz4(handle: IO[bytes], tick: Tick) -> Iterator[Chunk]:
-    from dtdoctor.host import lz4frame
-
+    try:
+        from dtdoctor.host import lz4frame
+    except ImportError as error:  # ctypes: a Python built without libffi has none
+        raise NotReadHere(f"lz4: {error}") from error
     try:
         yield from lz4frame.decompress(handle, tick)
     except lz4frame.LZ4Error as error:

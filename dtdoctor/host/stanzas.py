@@ -4,12 +4,12 @@ A list is one RFC 822 stanza per package, stanzas separated by an empty
 line; the package's stanzas start with ``Package: NAME`` on a line of its
 own. Nearly every chunk holds none of them: a chunk is searched for the
 marker where it lies (libc's ``memmem``, which runs without the GIL, else
-``bytes.find``) and only the few chunks around a stanza are copied and cut.
+``bytes.find``, as on a Python built without ctypes) and only the few chunks
+around a stanza are copied and cut.
 """
 
 from __future__ import annotations
 
-import ctypes
 import threading
 from typing import Any, Iterable, Iterator, Union
 
@@ -24,10 +24,12 @@ def _libc_memmem() -> Any:
     with _lock:
         if not _memmem:
             try:
+                import ctypes  # missing where Python was built without libffi
+
                 function = ctypes.CDLL(None).memmem
                 function.restype = ctypes.c_void_p
                 function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
-            except (OSError, TypeError, AttributeError):
+            except (ImportError, OSError, TypeError, AttributeError):
                 function = None
             _memmem.append(function)
         return _memmem[0]
@@ -38,6 +40,8 @@ def holds(chunk: Chunk, marker: bytes) -> bool:
     memmem = _libc_memmem()
     if memmem is None or not chunk or (not isinstance(chunk, bytes) and memoryview(chunk).readonly):
         return bytes(chunk).find(marker) >= 0
+    import ctypes  # loaded by _libc_memmem
+
     # bytes pass as a pointer to their own buffer; a writable buffer is looked at where it lies.
     where = chunk if isinstance(chunk, bytes) else (ctypes.c_char * len(chunk)).from_buffer(chunk)
     return bool(memmem(where, len(chunk), marker, len(marker)))

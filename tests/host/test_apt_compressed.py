@@ -11,6 +11,7 @@ import hashlib
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,23 @@ def test_this_machines_compressed_lists_read_in_process_are_apt_helpers_text() -
         assert ours.hexdigest() == theirs.hexdigest(), path
     texts = [helper_output(path) if path.suffix else path.read_bytes() for path in apt_lists.list_files(Path("/"))]
     assert apt_lists.offered_versions(Path("/"), 10) == [version for text in texts for version in versions_in(text)]
+
+
+WITHOUT_CTYPES = """
+import sys
+from pathlib import Path
+sys.modules["ctypes"] = None  # as on a Python built without libffi: `import ctypes` raises ImportError
+from dtdoctor.host import apt_lists
+print(",".join(apt_lists.offered_versions(Path(sys.argv[1]), 10)))
+"""
+
+
+def test_on_a_python_without_ctypes_apt_helper_reads_the_list(tmp_path: Path) -> None:
+    """A Python built without libffi has no ctypes: the lists are read by apt-helper, not the check crashed."""
+    require("lz4")
+    text = a_list(1000).encode()
+    root = lists_root(tmp_path, {LIST + ".lz4": compress(text, ".lz4"), "plain_Packages": text})
+    done = subprocess.run([sys.executable, "-c", WITHOUT_CTYPES, str(root)], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [",".join(versions_in(text) * 2)]
