@@ -111,3 +111,13 @@ def test_unusable_output_options_fail_before_the_run(args, message, tmp_path, mo
     assert len(run.stderr.strip().splitlines()) == 1
     assert run.stdout == ""
     assert list(tmp_path.iterdir()) == []  # nothing written, not even a bundle under another name
+
+
+@pytest.mark.parametrize("option", ["-o", "--bundle"])
+def test_a_file_that_cannot_be_created_is_named_as_given(option, tmp_path):
+    """The folder exists but takes no new file (/proc): the one line names the file asked for, not the
+    temporary file written beside it first."""
+    target = "/proc/dtdoctor-report.json" if option == "-o" else "/proc/dtdoctor-support.zip"
+    run = run_cli(["check", "--root", str(tmp_path), "--only", "config", option, target])
+    assert run.exit_code == 3
+    assert run.stderr.strip().splitlines() == [f"dtdoctor: error: No such file or directory: {target}"]
