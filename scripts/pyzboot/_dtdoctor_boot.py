@@ -314,6 +314,8 @@ def main(build: dict[str, Any]) -> None:
         refuse(f"cannot unpack {ARCHIVE}: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
     except (KeyError, ValueError) as exc:  # a member missing, a manifest that is not JSON
         refuse(f"{ARCHIVE} is damaged ({type(exc).__name__}: {exc}); download it again and check it against SHA256SUMS")
+    except KeyboardInterrupt:  # Ctrl-C while unpacking: the half-unpacked folder is already removed
+        refuse("interrupted")
     sys.path.insert(0, UNPACKED)
     from dtdoctor.cli import main as dtdoctor
 

@@ -232,3 +232,22 @@ def test_an_empty_home_never_makes_a_cache_in_the_working_folder(tmp_path, monke
     archive, info = make_archive(tmp_path)
     assert Path(boot.prepare(str(archive), info)).parent.parent == tmp_path / "tmp"
     assert not list(work.iterdir())
+
+
+INTERRUPTED_UNPACK = """
+import runpy, sys
+def interrupt(event, args):  # Ctrl-C arriving while a wheel's file is written
+    if event == "open" and str(args[0]).endswith("__init__.py") and "unpack" in str(args[0]):
+        raise KeyboardInterrupt
+sys.addaudithook(interrupt)
+sys.argv = [sys.argv[1], "--version"]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_an_unpack_interrupted_by_ctrl_c_ends_in_one_line_and_exit_3(tmp_path, cache):
+    archive, _ = make_archive(tmp_path)
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_UNPACK, str(archive)], capture_output=True, text=True,
+                          env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}, check=False)
+    assert (done.returncode, done.stderr) == (3, "dtdoctor: interrupted\n")
+    assert os.listdir(cache) == []  # the half-unpacked folder is gone
