@@ -144,12 +144,17 @@ class Check:
     ``codes`` holds the check's own codes and those it borrows from another
     family (``url.missing`` when no URL is set, say); the runner refuses a
     finding whose code is not declared here or a runner code.
+
+    ``plan_waits``: the plan may wait on the host (a program asked, within the
+    run's timeout, for the port its target names). The runner plans such a
+    check once the run has started, so only probes that name it wait for it.
     """
 
     id: str
     title: str
     codes: Mapping[str, Code]
     plan: Callable[[RunContext], Sequence[Probe]]
+    plan_waits: bool = False
 
 
 def unique_target(preferred: str, fallback: str, used: set[str]) -> str:

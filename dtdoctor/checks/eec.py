@@ -540,4 +540,5 @@ def plan(ctx: RunContext) -> list[Probe]:
     return [Probe(eec_target(ctx), probe, budget=3, after=(container.KEY,))]
 
 
-CHECK = Check(id=ID, title="OneAgent local ingest endpoint (EEC)", codes=CODES, plan=plan)
+# The target names the port, which may take oneagentctl's answer: planned once the run has started.
+CHECK = Check(id=ID, title="OneAgent local ingest endpoint (EEC)", codes=CODES, plan=plan, plan_waits=True)

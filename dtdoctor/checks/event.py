@@ -244,5 +244,6 @@ def plan(ctx: RunContext) -> list[Probe]:
 
 
 CHECK = Check(
-    id=ID, title="Test event", codes=emits(CODES, api.PREFLIGHT_CODES, config_token.MISSING_CODES), plan=plan
+    id=ID, title="Test event", codes=emits(CODES, api.PREFLIGHT_CODES, config_token.MISSING_CODES), plan=plan,
+    plan_waits=True,  # the local endpoint's target names its port, as eec's does
 )

@@ -27,6 +27,7 @@ class RunContext:
     started: float = field(default_factory=time.monotonic)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _computing: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
 
     @property
     def timeout(self) -> float:
@@ -36,13 +37,21 @@ class RunContext:
         """Compute a host fact once per run (OneAgent paths, the EEC port that plans read ...).
 
         A fact one check measures and another judges is a probe's ``Finding.fact``
-        instead, handed on by the runner along a declared edge."""
+        instead, handed on by the runner along a declared edge.
+
+        Computed by one thread: another that asks meanwhile (a probe asking for the EEC port
+        while a plan runs ``oneagentctl`` for it) waits for that answer instead of asking again."""
         with self._memo_lock:
             if key in self._memo:
                 return self._memo[key]  # type: ignore[no-any-return]
-        value = compute()
-        with self._memo_lock:
-            return self._memo.setdefault(key, value)  # type: ignore[no-any-return]
+            computing = self._computing.setdefault(key, threading.Lock())
+        with computing:
+            with self._memo_lock:
+                if key in self._memo:
+                    return self._memo[key]  # type: ignore[no-any-return]
+            value = compute()
+            with self._memo_lock:
+                return self._memo.setdefault(key, value)  # type: ignore[no-any-return]
 
     def path(self, absolute: str) -> Path:
         """A host path such as ``/proc/1/environ`` under this run's root."""

@@ -2,7 +2,10 @@
 
 Every probe runs in its own daemon thread as soon as the results it waits for
 are in: its ``requires`` and ``after`` that are part of this run's plan. Its
-``prepare`` (work that waits for nothing) starts with the run. Those
+``prepare`` (work that waits for nothing) starts with the run. A check whose
+plan waits on the host (``Check.plan_waits``: a program asked for the port its
+target names) is planned in a thread of its own once the run has started; only
+probes that name that check wait for its plan. Those
 are the one dependency graph: the result's ``depends_on`` lists the check ids
 of exactly the results the runner waited for (``Runner.waited`` keeps them per
 result), and the facts those probes found are handed on with their results.
@@ -26,7 +29,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 from dtdoctor.checks.base import Check, Finding, Preparation, Probe, ProbeContext, ResultKey
 from dtdoctor.core.codes import RUNNER_CODES, Code, code_table, word
@@ -49,7 +52,8 @@ class Task:
         return (self.check.id, self.probe.target)
 
 
-# Called with (event, key, result-or-None); event is "start" or "done".
+# Called with (event, key, result-or-None); event is "start" or "done", or "planned" for a probe planned
+# once the run had started (a check whose plan waits on the host).
 ProgressCallback = Callable[[str, ResultKey, "CheckResult | None"], None]
 
 
@@ -80,6 +84,24 @@ def plan(checks: Sequence[Check], ctx: RunContext) -> list[Task]:
             seen.add(task.key)
             tasks.append(task)
     return tasks
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A check whose plan waited on the host, planned: its tasks, or what its plan raised."""
+
+    check: Check
+    tasks: list[Task]
+    error: BaseException | None = None
+
+
+# What the runner waits for: a probe's (key, result, fact), or a late check's plan.
+Message = Union["tuple[ResultKey, CheckResult, Any]", Planned]
+
+
+def split_by_plan(checks: Sequence[Check]) -> tuple[list[Check], list[Check]]:
+    """The checks planned before the run starts, and those planned once it has (in a thread of their own)."""
+    return [check for check in checks if not check.plan_waits], [check for check in checks if check.plan_waits]
 
 
 def release(fact: Any) -> None:
@@ -113,7 +135,10 @@ class Runner:
         deadline: float | None = None,
     ) -> None:
         self.ctx = ctx
-        self.tasks = plan(checks, ctx)
+        first, self.late = split_by_plan(checks)
+        self.tasks = plan(first, ctx)
+        self.unplanned = {check.id for check in self.late}
+        self._order = {check.id: index for index, check in enumerate(checks)}
         # Built from the checks given, so a code defined twice among them is refused up front.
         self.codes: Mapping[str, Code] = code_table(check.codes for check in checks)
         self.progress: ProgressCallback = progress or (lambda event, key, result: None)
@@ -125,10 +150,16 @@ class Runner:
         self._preparing = threading.Lock()  # the runner and the thread that starts the preparations
         self._preparations_started = False
         # Backstop for the whole run: the longest chain of probes, each at its limit.
+        self._given_deadline = deadline
         self.deadline = deadline if deadline is not None else self._default_deadline()
+        self._hard_stop = 0.0
 
     def _limit(self, probe: Probe) -> float:
         return probe.budget * self.ctx.timeout + GRACE_SECONDS
+
+    def _names_unplanned(self, task: Task) -> bool:
+        """The probe names a check whose plan is not in yet: what it waits for is not known yet."""
+        return any(check_id in self.unplanned for check_id, _ in (*task.probe.requires, *task.probe.after))
 
     def awaited(self, task: Task) -> tuple[ResultKey, ...]:
         """The results a probe waits for: its ``requires``, then its ``after``, that are planned."""
@@ -153,17 +184,18 @@ class Runner:
         results: dict[ResultKey, CheckResult] = {}
         waiting = list(self.tasks)
         running: dict[ResultKey, tuple[Task, float]] = {}  # key -> (task, started)
-        done: queue.Queue[tuple[ResultKey, CheckResult, Any]] = queue.Queue()
-        hard_stop = time.monotonic() + self.deadline
+        done: queue.Queue[Message] = queue.Queue()
+        self._hard_stop = time.monotonic() + self.deadline
         sys.audit("dtdoctor.run.start", len(self.tasks))  # for observers such as bench/phases.py; free without one
-        while waiting or running:
+        self._start_late_plans(done)
+        while waiting or running or self.unplanned:
             waiting = self._start_ready(waiting, results, running, done)
-            if not running:
+            if not running and not self.unplanned:
                 self._skip_unreachable(waiting, results)
                 break
             if done.empty():
                 self._prepare()
-            self._collect(results, running, done, hard_stop)
+            self._collect(results, running, done, waiting)
         sys.audit("dtdoctor.run.end", len(results))
         for fact in self.facts.values():
             release(fact)
@@ -182,8 +214,35 @@ class Runner:
             threading.Thread(target=self._start_preparations, name="dtdoctor-prepare", daemon=True).start()
 
     def _start_preparations(self) -> None:
-        for task in self.tasks:
+        for task in self.tasks:  # the list of the moment: a late plan replaces it, never changes it
             self._preparation(task)
+
+    def _start_late_plans(self, done: queue.Queue[Message]) -> None:
+        if self.late:
+            threading.Thread(target=self._plan_late, args=(done,), name="dtdoctor-plan", daemon=True).start()
+
+    def _plan_late(self, done: queue.Queue[Message]) -> None:
+        for check in self.late:
+            try:
+                done.put(Planned(check, plan([check], self.ctx)))
+            except BaseException as exc:  # raised by the runner, as a plan's error always was
+                done.put(Planned(check, [], exc))
+
+    def _planned(self, planned: Planned, waiting: list[Task]) -> None:
+        """A late check's probes join the run: in report order, waited for, prepared, within the deadline."""
+        if planned.error is not None:
+            raise planned.error
+        self.tasks = sorted([*self.tasks, *planned.tasks], key=lambda task: self._order[task.check.id])
+        self.planned.update(task.key for task in planned.tasks)
+        self.unplanned.discard(planned.check.id)
+        waiting.extend(planned.tasks)
+        for task in planned.tasks:
+            self.progress("planned", task.key, None)
+            if self._preparations_started:
+                self._preparation(task)
+        if self._given_deadline is None:
+            self.deadline = self._default_deadline()
+            self._hard_stop = max(self._hard_stop, time.monotonic() + self.deadline)
 
     def _preparation(self, task: Task) -> Preparation | None:
         """The probe's preparation, started now unless it already was (a probe launched first starts its own)."""
@@ -205,14 +264,17 @@ class Runner:
         self,
         results: dict[ResultKey, CheckResult],
         running: dict[ResultKey, tuple[Task, float]],
-        done: queue.Queue[tuple[ResultKey, CheckResult, Any]],
-        hard_stop: float,
+        done: queue.Queue[Message],
+        waiting: list[Task],
     ) -> None:
-        """Wait for the next probe to finish, or end those past their limit."""
-        now = time.monotonic()
-        next_limit = min(started + self._limit(task.probe) for task, started in running.values())
+        """Wait for the next probe to finish (or a late plan), or end those past their limit."""
+        now, hard_stop = time.monotonic(), self._hard_stop
+        wait: float | None = None  # nothing running: only a late plan can come, within its own timeouts
+        if running:
+            next_limit = min(started + self._limit(task.probe) for task, started in running.values())
+            wait = max(0.0, min(next_limit, hard_stop) - now)
         try:
-            key, result, fact = done.get(timeout=max(0.0, min(next_limit, hard_stop) - now))
+            message = done.get(timeout=wait)
         except queue.Empty:
             now = time.monotonic()
             for key, (task, started) in list(running.items()):
@@ -221,6 +283,10 @@ class Runner:
                     results[key] = self._overran(task, started, now)
                     self.progress("done", key, results[key])
             return
+        if isinstance(message, Planned):
+            self._planned(message, waiting)
+            return
+        key, result, fact = message
         if key not in running:  # an abandoned probe that finished late is ignored
             release(fact)
             return
@@ -235,7 +301,7 @@ class Runner:
         waiting: list[Task],
         results: dict[ResultKey, CheckResult],
         running: dict[ResultKey, tuple[Task, float]],
-        done: queue.Queue[tuple[ResultKey, CheckResult, Any]],
+        done: queue.Queue[Message],
     ) -> list[Task]:
         progressed = True
         while progressed:
@@ -243,7 +309,7 @@ class Runner:
             still_waiting: list[Task] = []
             for task in waiting:
                 awaited = self.awaited(task)
-                if any(key not in results for key in awaited):
+                if self._names_unplanned(task) or any(key not in results for key in awaited):
                     still_waiting.append(task)
                     continue
                 self.waited[task.key] = awaited
@@ -268,7 +334,7 @@ class Runner:
         awaited: tuple[ResultKey, ...],
         results: Mapping[ResultKey, CheckResult],
         running: dict[ResultKey, tuple[Task, float]],
-        done: queue.Queue[tuple[ResultKey, CheckResult, Any]],
+        done: queue.Queue[Message],
     ) -> None:
         prior = {key: results[key] for key in awaited}
         facts = {key: self.facts[key] for key in awaited if key in self.facts}
@@ -283,7 +349,7 @@ class Runner:
         thread.start()
 
     def _execute(
-        self, task: Task, probe_ctx: ProbeContext, done: queue.Queue[tuple[ResultKey, CheckResult, Any]]
+        self, task: Task, probe_ctx: ProbeContext, done: queue.Queue[Message]
     ) -> None:
         started = time.monotonic()
         fact: Any = None

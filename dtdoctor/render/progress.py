@@ -17,6 +17,9 @@ class ProgressLine:
         self.running: dict[tuple[str, str], None] = {}
 
     def __call__(self, event: str, key: tuple[str, str], result: CheckResult | None) -> None:
+        if event == "planned":  # a probe planned once the run had started
+            self.total += 1
+            return
         if event == "start":
             self.running[key] = None
         else:

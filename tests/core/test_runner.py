@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -148,3 +149,37 @@ def test_depends_on_is_what_the_probe_waited_for_and_facts_travel_along_it():
     assert runner.waited[("second", "a")] == (("first", "a"), ("first", "b"))
     assert results[("second", "b")].depends_on == () and results[("first", "a")].depends_on == ()
     assert "answer" not in results[("first", "a")].to_json()["details"]
+
+
+def test_a_plan_that_waits_on_the_host_holds_up_only_the_probes_that_name_its_check():
+    answered = threading.Event()  # set by a probe: a plan the run waited for before starting would never see it
+
+    def late_plan(_):
+        assert answered.wait(5), "the run waited for this plan before starting its probes"
+        return [Probe("port", sleeper(0, "second.ok"))]
+
+    def answer(_):
+        answered.set()
+        return Finding("first.ok", "answered")
+
+    first = make_check("first", [Probe("a", answer)])
+    late = Check(id="second", title="Second", codes=TEST_CODES["second"], plan=late_plan, plan_waits=True)
+    after_late = make_check("third", [Probe("a", sleeper(0, "third.ok"), after=(("second", "port"),))])
+    events = []
+    runner = Runner([first, late, after_late], context(timeout=2.0), lambda event, key, _: events.append((event, key)))
+    results = runner.run()
+    # Report order is the checks' order; the probe that named the late check waited for its result.
+    assert [(r.id, r.target, r.code) for r in results] == [
+        ("first", "a", "first.ok"), ("second", "port", "second.ok"), ("third", "a", "third.ok")
+    ]
+    assert runner.waited[("third", "a")] == (("second", "port"),)
+    assert events.index(("planned", ("second", "port"))) < events.index(("start", ("third", "a")))
+
+
+def test_an_error_of_a_plan_that_waits_on_the_host_is_raised_by_the_run():
+    def broken(_):
+        raise ValueError("no port")
+
+    late = Check(id="second", title="Second", codes=TEST_CODES["second"], plan=broken, plan_waits=True)
+    with pytest.raises(ValueError, match="no port"):
+        Runner([make_check("first", [Probe("a", sleeper(0))]), late], context(timeout=2.0)).run()
