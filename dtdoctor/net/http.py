@@ -32,10 +32,9 @@ from __future__ import annotations
 
 import functools
 import socket
-import ssl
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import urljoin, urlsplit
 
 from dtdoctor.config import Endpoint, Settings, display_url
@@ -47,6 +46,9 @@ from dtdoctor.net.proxy import ProxyChoice, choose_proxy
 from dtdoctor.net.tls_probe import ConnectError, open_stream, unverified_context
 from dtdoctor.net.trust import SYSTEM, shared_context
 from dtdoctor.net.tunnel import TunnelError, proxy_tls_context
+
+if TYPE_CHECKING:
+    import ssl
 
 MAX_BODY = 1024 * 1024  # 1 MiB: every legitimate answer dtdoctor asks for is a few hundred bytes
 MAX_REDIRECTS = 3
@@ -222,6 +224,8 @@ def _ssl_context(ctx: RunContext) -> ssl.SSLContext:
 
 
 def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
+    import ssl
+
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -236,6 +240,8 @@ def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
 
 
 def _describe_tls(error: ssl.SSLError) -> str:
+    import ssl
+
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"certificate verification failed: {error.verify_message or error.reason}"
     return f"TLS handshake failed: {error.reason or error}"
@@ -435,6 +441,8 @@ def _hop(exchange: _Exchange, current: str) -> HttpResponse:
 
 def _httpx_hop(exchange: _Exchange, current: str, token_sent: bool) -> HttpResponse:
     """One request through httpx (a proxy that forwards plain HTTP, or a scheme it names as unsupported)."""
+    import ssl
+
     import httpx
 
     unparseable: dict[str, str] = {}
@@ -566,6 +574,8 @@ def _open(exchange: _Exchange, current: str, route: ProxyChoice, watchdog: Watch
 
 
 def _wire_failure(exchange: _Exchange, exc: Exception, watchdog: Watchdog) -> HttpFailure:
+    import ssl
+
     stage = exc.stage if isinstance(exc, wire.WireError) else wire.CONNECT
     total = exchange.deadline - exchange.started
     if watchdog.fired:

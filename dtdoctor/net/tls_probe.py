@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import ssl
 import sys
 import threading
 import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from dtdoctor.config import Endpoint, format_address
 from dtdoctor.net import trust
@@ -27,6 +26,9 @@ from dtdoctor.net.connection import HeldConnection
 from dtdoctor.net.proxy import ProxyChoice
 from dtdoctor.net.resolve import resolve
 from dtdoctor.net.tunnel import TunnelError, open_tunnel, parse_proxy
+
+if TYPE_CHECKING:
+    import ssl
 
 OK = "ok"
 VERIFY_FAILED = "verify_failed"
@@ -78,6 +80,8 @@ class ConnectError(Exception):
 
 def unverified_context() -> ssl.SSLContext:
     """A context that accepts any certificate: only used to read what the server presents."""
+    import ssl
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -86,6 +90,8 @@ def unverified_context() -> ssl.SSLContext:
 
 def legacy_context() -> ssl.SSLContext:
     """An unverified context that also speaks TLS 1.0/1.1, to name a server that offers nothing newer."""
+    import ssl
+
     context = unverified_context()
     try:
         with warnings.catch_warnings():
@@ -192,6 +198,8 @@ def _recorded_handshake(
     raw: socket.socket, context: ssl.SSLContext, server_name: str, timeout: float
 ) -> tuple[ssl.SSLObject, bytes]:
     """A handshake through memory buffers, keeping every byte the server sent."""
+    import ssl
+
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = context.wrap_bio(incoming, outgoing, server_hostname=server_name)
     received = bytearray()
@@ -227,6 +235,8 @@ def _recorded_unverified(
     Returns None when it cannot (a TLS 1.3-only server), so the caller falls back
     to the ordinary handshake and the leaf alone.
     """
+    import ssl
+
     started = time.monotonic()
     context.maximum_version = ssl.TLSVersion.TLSv1_2
     try:
@@ -256,6 +266,8 @@ def _recorded_unverified(
 
 def _chain_of(tls_sock: ssl.SSLSocket) -> tuple[tuple[bytes, ...], bool]:
     """The presented chain, leaf first, and whether it is complete (not only the leaf)."""
+    import ssl
+
     public = getattr(tls_sock, "get_unverified_chain", None)  # Python 3.13+
     if public is not None:
         return tuple(bytes(der) for der in public() or ()), True
@@ -321,6 +333,8 @@ def kept_handshake(
 
 def _failed(store: str, error: BaseException, elapsed: int, timeout: float) -> Handshake:
     """What a handshake that raised ``error`` saw; anything but a socket or TLS error is raised again."""
+    import ssl
+
     try:
         raise error
     except ssl.SSLCertVerificationError as exc:

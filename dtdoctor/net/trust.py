@@ -17,12 +17,14 @@ from __future__ import annotations
 import datetime
 import os
 import re
-import ssl
 import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    import ssl
 
 SYSTEM = "system"
 CERTIFI = "certifi"
@@ -43,6 +45,8 @@ def uses_os_verifier(platform: str = sys.platform) -> bool:
 
 
 def ssl_context(store: str = SYSTEM, ca_bundle: Path | None = None) -> ssl.SSLContext:
+    import ssl
+
     if store == CERTIFI:
         import certifi
 
@@ -77,6 +81,8 @@ def _stamp(path: str | os.PathLike[str] | None) -> tuple[object, ...]:
 
 def _loaded_files(store: str) -> tuple[object, ...]:
     """Stamps of the files and folder a store's context loads (none for the operating system's verifier)."""
+    import ssl
+
     if store == CERTIFI:
         import certifi
 

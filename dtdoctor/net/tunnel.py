@@ -28,16 +28,19 @@ import base64
 import re
 import select
 import socket
-import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from dtdoctor.config import display_url, format_address, url_password
 from dtdoctor.net.resolve import resolve
 from dtdoctor.net.untrusted import ascii_int
+
+if TYPE_CHECKING:
+    import ssl
 
 RESOLVE = "resolve"
 CONNECT = "connect"
@@ -188,6 +191,8 @@ def open_tunnel(
     Open within ``timeout`` in all, or by ``deadline`` (``time.monotonic()``) when that comes first.
     ``ca_bundle`` is trusted, with the system store, for an ``https://`` proxy's own certificate.
     """
+    import ssl
+
     started = time.monotonic()
     ends = started + timeout if deadline is None else min(started + timeout, deadline)
     sock, proxy_ip, connect_ms = connect_to_proxy(proxy, timeout, ends)
@@ -214,6 +219,8 @@ def proxy_tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
 def _tls_to_proxy(
     sock: socket.socket, proxy: ProxyAddress, timeout: float, ca_bundle: Path | None, deadline: float
 ) -> ssl.SSLSocket:
+    import ssl
+
     sock.settimeout(_left(deadline))  # CPython bounds the whole handshake by it, not each read
     try:
         return proxy_tls_context(ca_bundle).wrap_socket(sock, server_hostname=proxy.host)
@@ -247,6 +254,8 @@ def _certificate_error(proxy: ProxyAddress, exc: ssl.SSLCertVerificationError) -
 
 
 def _tls_failure(exc: BaseException, timeout: float) -> str:
+    import ssl
+
     if isinstance(exc, socket.timeout):
         return f"no answer within {timeout:g} s"
     if isinstance(exc, ssl.SSLError):

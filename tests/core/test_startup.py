@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Imported by the probes that use them, never before the run.
 LATE = ("http.client", "email.parser", "json", "psutil", "cryptography", "certifi", "truststore", "httpx", "jinja2",
-        # Standard modules that only some probes need: a certificate's fingerprint, a package manager asked.
-        "hashlib", "subprocess")
+        # Standard modules only some probes need: TLS, a certificate's fingerprint, rpm asked, apt's compressed lists.
+        "ssl", "hashlib", "subprocess", "ctypes")
 
 # The watcher itself imports nothing beyond sys (json is one of the modules watched).
 WATCH = textwrap.dedent("""
