@@ -9,10 +9,10 @@ Three pieces of evidence, each honest about what it cannot see:
    log ingest API"). What it answers to a GET is not documented, so an HTTP
    answer without that header is judged by the process holding the port, and
    "cannot tell" is a result of its own (``eec.unverified``);
-3. when the answer does not name the EEC, who holds the port (psutil:
-   process name, pid, executable, user; another user's process needs root
-   to be named). Finding the owner scans every process's sockets, and
-   adds nothing to an endpoint that names itself.
+3. who holds the port (process name, pid, executable, user, read from
+   Linux's ``/proc`` by ``host/port_owner.py``, psutil elsewhere; another
+   user's process needs root to be named): the verdict where the answer
+   does not name the EEC, evidence alongside it where it does.
 
 The endpoint does not exist inside containers: there, nothing listening
 becomes ``eec.unavailable_in_container`` with the ActiveGate URL to use.
@@ -500,10 +500,6 @@ def _answer_words(answer: Answer) -> str:
     return f"fails during the request ({answer.error})"
 
 
-# The EEC's own answer decides; searching every process's sockets for the port's owner would add nothing.
-_NAMED_ITSELF = Owner(True, None, "not looked up: the endpoint names itself (Server: EEC)")
-
-
 def probe(probe_ctx: ProbeContext) -> Finding:
     ctx = probe_ctx.run
     if host.platform_name() == "darwin":
@@ -527,7 +523,7 @@ def probe(probe_ctx: ProbeContext) -> Finding:
         return replace(finding, evidence=Evidence(route="direct", error=v4.reason or v4.outcome))
     answer = http_probe(EEC_HOST, port.port, timeout)
     details["http"] = answer.to_json()
-    owner = _NAMED_ITSELF if answer.says_eec else listener_owner(port.port, EEC_HOST)
+    owner = listener_owner(port.port, EEC_HOST)
     details["owner"] = owner.to_json()
     # A plain socket to 127.0.0.1: no proxy can apply.
     evidence = Evidence(latency_ms=answer.elapsed_ms, http_status=answer.status, route="direct",

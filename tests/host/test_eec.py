@@ -42,9 +42,9 @@ def test_fake_eec_is_listening_with_evidence(tmp_path: Path) -> None:
     assert finding.details["http"]["server_header"] == "EEC"
     assert finding.details["port"] == {"port": port, "source": "--eec-port"}
     assert eec_target(ctx) == f"127.0.0.1:{port}"
-    # Its own answer decides: every process's sockets are not searched for the owner.
-    assert finding.details["owner"]["note"] == "not looked up: the endpoint names itself (Server: EEC)"
-    assert "held by" not in finding.summary
+    # The holder is evidence alongside the answer: here the fake EEC, a thread of this very process.
+    assert finding.details["owner"]["process"]["pid"] == os.getpid()
+    assert f"held by {finding.details['owner']['process']['name']} (pid {os.getpid()})" in finding.summary
 
 
 def test_other_http_server_held_by_this_process_is_wrong_service(tmp_path: Path) -> None:
