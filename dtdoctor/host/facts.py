@@ -8,7 +8,6 @@ never fails the run. Files (``/etc/os-release``, ``/proc/meminfo``,
 from __future__ import annotations
 
 import os
-import platform
 import socket
 import time
 from pathlib import Path
@@ -98,7 +97,11 @@ def kernel(root: Path) -> str | None:
     text = _read(root, "/proc/sys/kernel/osrelease")
     if text and text.strip():
         return text.strip()
-    return platform.release() if root == Path("/") else None
+    if root != Path("/"):
+        return None
+    import platform
+
+    return platform.release()
 
 
 def _safe(compute: Callable[[], Any]) -> Any:
@@ -109,6 +112,9 @@ def _safe(compute: Callable[[], Any]) -> Any:
 
 
 def collect(root: Path = Path("/")) -> dict[str, Any]:
+    # Imported here: Python 3.9's platform imports subprocess, which only some probes need before the report.
+    import platform
+
     facts: dict[str, Any] = {
         "hostname": _safe(socket.gethostname),
         "os": f"{platform.system()} {platform.release()}".strip(),
