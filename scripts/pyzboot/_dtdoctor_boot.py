@@ -189,9 +189,30 @@ def fresh_temporary() -> str | None:
         if can_execute(path):
             # dtdoctor.cli.main ends the process with os._exit, after running the exit handlers: this one too.
             atexit.register(shutil.rmtree, path, True)
+            remove_when_terminated(path)
             return path
         shutil.rmtree(path, ignore_errors=True)
     return None
+
+
+def remove_when_terminated(path: str) -> None:
+    """Remove ``path`` on SIGTERM as well, then end as SIGTERM ends a process: exit handlers do not run then.
+
+    Only where nobody chose what SIGTERM does (``serve`` sets its own, which ends through the exit handlers).
+    """
+    import shutil
+    import signal
+
+    def terminated(number: int, frame: object) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+        signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        try:
+            signal.signal(signal.SIGTERM, terminated)
+        except ValueError:  # not the main thread: only it may set a handler
+            pass
 
 
 def cache_root() -> str:

@@ -251,3 +251,27 @@ def test_an_unpack_interrupted_by_ctrl_c_ends_in_one_line_and_exit_3(tmp_path, c
                           env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}, check=False)
     assert (done.returncode, done.stderr) == (3, "dtdoctor: interrupted\n")
     assert os.listdir(cache) == []  # the half-unpacked folder is gone
+
+
+TERMINATED_RUN = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import _dtdoctor_boot
+print(_dtdoctor_boot.fresh_temporary(), flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_fresh_temporary_folder_goes_when_the_run_is_terminated(tmp_path, monkeypatch):
+    """No cache folder usable: the folder made for this run is removed on SIGTERM, which still ends the process."""
+    import signal
+
+    scratch = temporary_folder(tmp_path, monkeypatch)
+    with subprocess.Popen([sys.executable, "-c", TERMINATED_RUN, str(ROOT / "scripts" / "pyzboot")],
+                          stdout=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(scratch)}) as process:
+        assert process.stdout is not None
+        folder = Path(process.stdout.readline().strip())
+        assert folder.parent == scratch and folder.is_dir()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == -signal.SIGTERM
+    assert not folder.exists()
