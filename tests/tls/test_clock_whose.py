@@ -108,16 +108,20 @@ def no_ntp_root(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_two_real_servers_in_one_run_are_judged_against_each_other(root: Authority, root_file: Path, no_ntp_root):
+def two_real_servers(root: Authority, root_file: Path, host_root: Path, offsets: tuple[float, float]) -> dict:
+    """The clock results of one run against two real servers: 127.0.0.1 and localhost, ahead by ``offsets``."""
     leaf = root.issue("127.0.0.1", "localhost")
-    ahead = functools.partial(http_answer, clock_offset_s=7200, time_api=True)
-    right = functools.partial(http_answer, clock_offset_s=0, time_api=True)
-    with tls_server(leaf.chain_pem(), leaf.key_pem, answer=ahead) as skewed, \
-            tls_server(leaf.chain_pem(), leaf.key_pem, answer=right) as good:
-        ctx = ctx_for(f"https://127.0.0.1:{skewed}/e/abc", activegates=(f"https://localhost:{good}/e/abc",),
+    first, second = (functools.partial(http_answer, clock_offset_s=offset, time_api=True) for offset in offsets)
+    with tls_server(leaf.chain_pem(), leaf.key_pem, answer=first) as environment, \
+            tls_server(leaf.chain_pem(), leaf.key_pem, answer=second) as gate:
+        ctx = ctx_for(f"https://127.0.0.1:{environment}/e/abc", activegates=(f"https://localhost:{gate}/e/abc",),
                       ca_bundle=str(root_file))
-        ctx = type(ctx)(ctx.settings, ctx.environ, no_ntp_root)
-        results = {result.target: result for result in run(clock, ctx=ctx)}
+        ctx = type(ctx)(ctx.settings, ctx.environ, host_root)
+        return {result.target: result for result in run(clock, ctx=ctx)}
+
+
+def test_two_real_servers_in_one_run_are_judged_against_each_other(root: Authority, root_file: Path, no_ntp_root):
+    results = two_real_servers(root, root_file, no_ntp_root, (7200, 0))
     assert results["localhost"].code == "clock.ok"
     skewed_result = results["127.0.0.1"]
     assert (skewed_result.code, skewed_result.status) == ("clock.server_skew", Status.FAIL), skewed_result.summary
@@ -188,15 +192,7 @@ def test_servers_that_disagree_with_this_host_and_each_other_are_named_as_compar
 
 def test_two_real_servers_that_disagree_with_each_other_say_they_were_compared(root: Authority, root_file: Path,
                                                                                 no_ntp_root):
-    leaf = root.issue("127.0.0.1", "localhost")
-    far = functools.partial(http_answer, clock_offset_s=400, time_api=True)
-    near = functools.partial(http_answer, clock_offset_s=120, time_api=True)
-    with tls_server(leaf.chain_pem(), leaf.key_pem, answer=far) as first, \
-            tls_server(leaf.chain_pem(), leaf.key_pem, answer=near) as second:
-        ctx = ctx_for(f"https://127.0.0.1:{first}/e/abc", activegates=(f"https://localhost:{second}/e/abc",),
-                      ca_bundle=str(root_file))
-        ctx = type(ctx)(ctx.settings, ctx.environ, no_ntp_root)
-        results = {result.target: result for result in run(clock, ctx=ctx)}
+    results = two_real_servers(root, root_file, no_ntp_root, (400, 120))
     assert results["127.0.0.1"].summary.endswith(
         "localhost was compared too and disagrees with both this host and 127.0.0.1, so the evidence cannot tell "
         "whose clock is off"
