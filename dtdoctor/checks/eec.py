@@ -10,7 +10,7 @@ Three pieces of evidence, each honest about what it cannot see:
    answer without that header is judged by the process holding the port, and
    "cannot tell" is a result of its own (``eec.unverified``);
 3. who holds the port (process name, pid, executable, user, read from
-   Linux's ``/proc`` by ``host/port_owner.py``, psutil elsewhere; another
+   Linux's ``/proc`` by ``host/procfs.py``, psutil elsewhere; another
    user's process needs root to be named): the verdict where the answer
    does not name the EEC, evidence alongside it where it does.
 

@@ -1,5 +1,6 @@
-"""Live process facts through psutil: OneAgent's processes, who holds a listening port.
+"""Live process facts: OneAgent's processes, who holds a listening port.
 
+Read from Linux's ``/proc`` (``host/procfs.py``), through psutil elsewhere;
 psutil is imported lazily (startup stays light). Every lookup degrades to a
 reason instead of raising: ``AccessDenied`` (another user's process, macOS
 without root), a missing ``/proc``, psutil itself missing.
@@ -82,11 +83,11 @@ def _describe(psutil: Any, pid: int) -> ProcessInfo:
 def listener_owner(port: int, host: str = "127.0.0.1", proc: Path = Path("/proc")) -> Owner:
     """The process listening on TCP ``port`` on ``host`` (or on every address).
 
-    Read from Linux's ``/proc`` (``host/port_owner.py``), stopping at the
+    Read from Linux's ``/proc`` (``host/procfs.py``), stopping at the
     holder; psutil elsewhere, which links every socket of every process first.
     """
     if sys.platform.startswith("linux"):
-        from dtdoctor.host.port_owner import listener_owner_from_proc
+        from dtdoctor.host.procfs import listener_owner_from_proc
 
         found = listener_owner_from_proc(port, host, proc)
         if found is not None:
@@ -125,58 +126,52 @@ def oneagent_processes(root: Path | None = None) -> tuple[list[ProcessInfo], str
 
     Names are read first, and executable and user only for the processes so
     named: resolving every process's user name can mean a directory lookup
-    (LDAP through NSS) each. With a filesystem ``root`` other than ``/`` (a
-    host built in a folder), only processes whose executable lies under it are
-    that host's: psutil sees every process of the machine, and another
-    program's process named like OneAgent's must not appear as the host's
-    (nor its path in a report).
+    (LDAP through NSS) each. On Linux from ``/proc`` (``host/procfs.py``),
+    psutil elsewhere. With a filesystem ``root`` other than ``/`` (a host
+    built in a folder), only processes whose executable lies under it are
+    that host's: the machine's every process is seen, and another program's
+    process named like OneAgent's must not appear as the host's (nor its path
+    in a report).
     """
-    pids = _named_oneagent_from_proc()
-    if pids == []:  # Linux said no process is named so: psutil is not even needed
-        return [], ""
+    from_proc = _oneagents_from_proc()
+    if from_proc is not None:
+        return [_identity(info) for info in from_proc if _runs_from(info.exe, root)], ""
     try:
         import psutil
     except ImportError:
         return [], "psutil is not installed"
     found: list[ProcessInfo] = []
     try:
-        if pids is None:
-            pids = [p.info["pid"] for p in psutil.process_iter(["pid", "name"]) if _oneagent_name(p.info["name"])]
-        for pid in pids:
-            info = _describe(psutil, pid)
-            if _oneagent_name(info.name) and _runs_from(info.exe, root):
-                found.append(ProcessInfo(pid, info.name, info.exe, info.user))
+        for process in psutil.process_iter(["pid", "name"]):
+            if _oneagent_name(process.info["name"]):
+                info = _describe(psutil, process.info["pid"])
+                if _oneagent_name(info.name) and _runs_from(info.exe, root):
+                    found.append(_identity(info))
     except (psutil.Error, OSError) as exc:
         return found, f"cannot list processes: {exc}"
     return found, ""
 
 
-def _oneagent_name(name: str | None) -> bool:
-    return (name or "").lower().startswith("oneagent")
-
-
-def _named_oneagent_from_proc(proc: Path = Path("/proc")) -> list[int] | None:
-    """Pids whose command name starts with ``oneagent``, from Linux's ``/proc/<pid>/comm``; None without it.
-
-    ``comm`` holds the first 15 bytes of the name, enough for the prefix; psutil then reads the full name.
-    """
+def _oneagents_from_proc(proc: Path = Path("/proc")) -> list[ProcessInfo] | None:
+    """The processes named ``oneagent*``, described from Linux's ``/proc``; None elsewhere."""
     if not sys.platform.startswith("linux"):
         return None
-    try:
-        entries = [entry.name for entry in os.scandir(proc) if entry.name.isdigit()]
-    except OSError:
+    from dtdoctor.host import procfs
+
+    pids = procfs.named(proc, _oneagent_name)
+    if pids is None:
         return None
-    pids: list[int] = []
-    folder = str(proc)
-    for entry in entries:
-        try:
-            with open(f"{folder}/{entry}/comm", "rb") as comm:
-                named = _oneagent_name(comm.read(64).decode("utf-8", "replace"))
-        except OSError:  # gone since the listing
-            continue
-        if named:
-            pids.append(int(entry))
-    return pids
+    described = (procfs.describe(proc, pid) for pid in pids)
+    return [info for info in described if _oneagent_name(info.name)]
+
+
+def _identity(info: ProcessInfo) -> ProcessInfo:
+    """What a report shows of a OneAgent process: no command line."""
+    return ProcessInfo(info.pid, info.name, info.exe, info.user)
+
+
+def _oneagent_name(name: str | None) -> bool:
+    return (name or "").lower().startswith("oneagent")
 
 
 def _runs_from(exe: str | None, root: Path | None) -> bool:

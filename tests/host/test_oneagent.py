@@ -15,7 +15,7 @@ from dtdoctor import host
 from dtdoctor.checks import oneagent
 from dtdoctor.checks.base import Finding, ProbeContext
 from dtdoctor.core.model import Status
-from dtdoctor.host import processes
+from dtdoctor.host import processes, procfs
 from dtdoctor.host.local_endpoint import installation
 from dtdoctor.host.processes import oneagent_processes
 from tests.support.factories import context
@@ -236,7 +236,7 @@ def test_names_are_read_from_proc_and_only_oneagents_are_described(tmp_path: Pat
         (tmp_path / pid).mkdir()
         if comm is not None:
             (tmp_path / pid / "comm").write_text(comm)
-    assert processes._named_oneagent_from_proc(tmp_path) == [4242]
+    assert procfs.named(tmp_path, processes._oneagent_name) == [4242]
 
 
 def test_the_proc_names_find_the_same_process_psutil_names(tmp_path: Path) -> None:
@@ -244,7 +244,7 @@ def test_the_proc_names_find_the_same_process_psutil_names(tmp_path: Path) -> No
     with oneagent_process_in(tmp_path / "bin") as pid:
         named = [p.info["pid"] for p in psutil.process_iter(["pid", "name"]) if p.info["name"] == "oneagentos"]
         assert pid in named
-        assert pid in (processes._named_oneagent_from_proc() or named)  # no /proc elsewhere: psutil's answer
+        assert pid in (procfs.named(Path("/proc"), processes._oneagent_name) or named)  # no /proc: psutil's
         found, note = oneagent_processes()
     mine = [process for process in found if process.pid == pid]
     assert note == "" and len(mine) == 1

@@ -1,4 +1,4 @@
-"""Who holds a listening port, read from /proc: against a built /proc, and against psutil on this machine."""
+"""Processes and who holds a listening port, read from /proc: a built /proc, and psutil's answer on this machine."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import pytest
 
-from dtdoctor.host import port_owner
+from dtdoctor.host import procfs
 from dtdoctor.host.processes import NOT_PERMITTED, listener_owner
 
 HELPER = "/opt/dynatrace/oneagent/agent/lib64/oneagenthelper"
@@ -18,7 +18,7 @@ HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when ret
 
 
 def row(address: str, port: int, state: str, inode: int) -> str:
-    return (f"   0: {port_owner.kernel_hex(address)}:{port:04X} {'0' * 8}:0000 {state} 00000000:00000000 "
+    return (f"   0: {procfs.kernel_hex(address)}:{port:04X} {'0' * 8}:0000 {state} 00000000:00000000 "
             f"00:00000000 00000000     0        0 {inode} 1 0000000000000000 100 0 0 10 0\n")
 
 
@@ -52,7 +52,7 @@ def test_the_holder_of_a_socket_listening_on_loopback_is_named(tmp_path: Path) -
                  "args": [HELPER, "-x"], "exe": HELPER},
         },
     )
-    owner = port_owner.listener_owner_from_proc(14499, "127.0.0.1", proc)
+    owner = procfs.listener_owner_from_proc(14499, "127.0.0.1", proc)
     assert owner is not None and owner.found and owner.process is not None
     assert (owner.process.pid, owner.process.name, owner.process.exe) == (42, "oneagenthelper", HELPER)
     assert owner.process.user == "root" and owner.process.cmdline == f"{HELPER} -x"
@@ -62,17 +62,17 @@ def test_a_socket_on_every_address_counts_and_another_address_does_not(tmp_path:
     processes = {7: {"comm": "dynatraceeec", "fds": ["socket:[700]"]}, 8: {"comm": "other", "fds": ["socket:[800]"]}}
     every = build_proc(tmp_path / "a", [], [row("::", 14499, "0A", 700)], processes)
     elsewhere = build_proc(tmp_path / "b", [row("10.0.0.5", 14499, "0A", 800)], processes=processes)
-    found = port_owner.listener_owner_from_proc(14499, "127.0.0.1", every)
+    found = procfs.listener_owner_from_proc(14499, "127.0.0.1", every)
     assert found is not None and found.process is not None and found.process.pid == 7
-    assert port_owner.listener_owner_from_proc(14499, "127.0.0.1", elsewhere) == (
-        port_owner.Owner(False, None, "no listening socket seen on that port"))
+    assert procfs.listener_owner_from_proc(14499, "127.0.0.1", elsewhere) == (
+        procfs.Owner(False, None, "no listening socket seen on that port"))
 
 
 def test_a_socket_nobody_readable_holds_is_not_permitted(tmp_path: Path) -> None:
     bash = {3: {"comm": "bash", "fds": ["/dev/tty"]}}
     proc = build_proc(tmp_path, [row("0.0.0.0", 14499, "0A", 900)], processes=bash)
-    owner = port_owner.listener_owner_from_proc(14499, "127.0.0.1", proc)
-    assert owner == port_owner.Owner(True, None, "the owning process is " + NOT_PERMITTED)
+    owner = procfs.listener_owner_from_proc(14499, "127.0.0.1", proc)
+    assert owner == procfs.Owner(True, None, "the owning process is " + NOT_PERMITTED)
 
 
 def test_a_long_name_is_completed_from_the_command_line_as_psutil_does(tmp_path: Path) -> None:
@@ -81,13 +81,13 @@ def test_a_long_name_is_completed_from_the_command_line_as_psutil_does(tmp_path:
         6: {"comm": "dynatraceextens", "fds": [], "args": ["/opt/x/other-name"]},
         7: {"comm": "dynatraceextens", "fds": [], "args": ["/opt/x/dynatraceextensionsmodule", "-c"]},
     })
-    assert port_owner.describe(proc, 5).name == "extensionsmodu"  # 14 bytes: comm is the whole name
-    assert port_owner.describe(proc, 6).name == "dynatraceextens"  # the command line does not continue it
-    assert port_owner.describe(proc, 7).name == "dynatraceextensionsmodule"
+    assert procfs.describe(proc, 5).name == "extensionsmodu"  # 14 bytes: comm is the whole name
+    assert procfs.describe(proc, 6).name == "dynatraceextens"  # the command line does not continue it
+    assert procfs.describe(proc, 7).name == "dynatraceextensionsmodule"
 
 
 def test_without_socket_tables_the_caller_asks_psutil(tmp_path: Path) -> None:
-    assert port_owner.listener_owner_from_proc(14499, "127.0.0.1", tmp_path) is None
+    assert procfs.listener_owner_from_proc(14499, "127.0.0.1", tmp_path) is None
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")

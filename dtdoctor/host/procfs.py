@@ -1,12 +1,17 @@
-"""Who holds a listening TCP port, read from Linux's ``/proc`` the way psutil reads it, stopping at the holder.
+"""Processes and the sockets they hold, read from Linux's ``/proc`` the way psutil reads them.
 
-``/proc/net/tcp`` and ``/proc/net/tcp6`` list each socket with its state
-and inode; a process holds the socket when one of its descriptors in
-``/proc/<pid>/fd`` links to ``socket:[<inode>]``. psutil's
-``net_connections`` reads the same files, but links every socket of every
-process before it answers (and importing psutil costs some 15 ms more):
-about 35 ms of CPU for one port in a small container, against about 7 here.
-The folder is a parameter so tests can build a host's ``/proc``.
+- Who holds a listening TCP port: ``/proc/net/tcp`` and ``/proc/net/tcp6``
+  list each socket with its state and inode, and a process holds the socket
+  when one of its descriptors in ``/proc/<pid>/fd`` links to
+  ``socket:[<inode>]``. psutil's ``net_connections`` reads the same files,
+  but links every socket of every process before it answers (and importing
+  psutil costs some 15 ms more): about 35 ms of CPU for one port in a small
+  container, against about 7 here, which stops at the holder.
+- Processes by name: ``/proc/<pid>/comm``, then name, executable, user and
+  command line of the ones wanted only.
+
+The folder is a parameter so tests can build a host's ``/proc``; elsewhere
+than Linux, ``host/processes.py`` asks psutil.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import Callable
 
 from dtdoctor.host.processes import NOT_PERMITTED, Owner, ProcessInfo
 
@@ -61,13 +67,34 @@ def _local(field: str) -> tuple[str, int]:
         return address, -1
 
 
-def holder(proc: Path, links: set[str]) -> int | None:
-    """The first process with a descriptor linked to one of ``links``; None when none that can be read has one."""
+def pids(proc: Path) -> list[str] | None:
+    """The process folders in ``proc``; None when it cannot be listed."""
     try:
-        entries = [entry.name for entry in os.scandir(proc) if entry.name.isdigit()]
+        return [entry.name for entry in os.scandir(proc) if entry.name.isdigit()]
     except OSError:
         return None
-    for pid in entries:
+
+
+def named(proc: Path, wanted: Callable[[str], bool]) -> list[int] | None:
+    """Pids whose ``comm`` (the first 15 bytes of the name) is ``wanted``; None when ``proc`` cannot be listed."""
+    listing = pids(proc)
+    if listing is None:
+        return None
+    found: list[int] = []
+    for pid in listing:
+        try:
+            with open(f"{proc}/{pid}/comm", "rb") as comm:
+                name = comm.read(64).decode("utf-8", "replace").rstrip("\n")
+        except OSError:  # gone since the listing
+            continue
+        if wanted(name):
+            found.append(int(pid))
+    return found
+
+
+def holder(proc: Path, links: set[str]) -> int | None:
+    """The first process with a descriptor linked to one of ``links``; None when none that can be read has one."""
+    for pid in pids(proc) or ():
         folder = f"{proc}/{pid}/fd"
         try:
             descriptors = os.listdir(folder)
