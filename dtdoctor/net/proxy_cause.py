@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -94,12 +95,28 @@ def proxy_status_params(value: str) -> dict[str, str]:
     the proxy nearest this host comes last: its words are the ones about
     this answer.
     """
-    last = value.rsplit(",", 1)[-1]
+    members = _split_outside_quotes(value, ",")
     params: dict[str, str] = {}
-    for part in last.split(";")[1:]:
+    for part in _split_outside_quotes(members[-1], ";")[1:]:
         key, _, found = part.partition("=")
         params[key.strip().lower()] = found.strip().strip('"')
     return params
+
+
+# A quoted string (with its escapes), a run of anything else, or a separator.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[^",;]+|[,;]')
+
+
+def _split_outside_quotes(value: str, separator: str) -> list[str]:
+    """``value`` split on ``separator`` where it is not inside a quoted string (``details="a, b"``, RFC 8941)."""
+    parts, current = [], ""
+    for token in _TOKENS.findall(value):
+        if token == separator:
+            parts.append(current)
+            current = ""
+        else:
+            current += token
+    return [*parts, current]
 
 
 def _errno_words(number: str) -> str:

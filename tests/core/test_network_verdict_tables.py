@@ -21,6 +21,9 @@ from dtdoctor.net.resolve import Resolution
     [
         (502, {"proxy-status": 'proxy.example; error=dns_error; rcode="NXDOMAIN"'}, proxy_cause.DNS),
         (502, {"proxy-status": "proxy.example; error=connection_refused"}, proxy_cause.CONNECT),
+        # RFC 9209's details are free text, quoted: a comma in them separates no member.
+        (502, {"proxy-status": 'proxy.example; error=connection_refused; details="refused, gave up"'},
+         proxy_cause.CONNECT),
         (504, {"proxy-status": "proxy.example; error=connection_timeout"}, proxy_cause.TIMEOUT),
         (502, {"proxy-status": "proxy.example; error=tls_certificate_error"}, proxy_cause.ORIGIN_TLS),
         # A list names the proxy nearest this host last (RFC 9209, section 2): its error is the one about this answer.

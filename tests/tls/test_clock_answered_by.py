@@ -20,13 +20,17 @@ NO_NTP_EVIDENCE = Path(__file__).parent / "no-such-root"
 AUTHORS = [
     pytest.param(503, {"x-squid-error": "ERR_SECURE_CONNECT_FAIL 0", "via": "1.1 proxy (squid/5.7)"}, True,
                  answered_by.PROXY, "X-Squid-Error: ERR_SECURE_CONNECT_FAIL 0", id="squid's error page"),
-    pytest.param(200, {"x-squid-error": "ERR_ACCESS_DENIED 0"}, False, answered_by.PROXY,
+    # squid's ERR_ACCESS_DENIED page comes with 403 Forbidden (src/errorpage.cc: the ErrorState's status).
+    pytest.param(403, {"x-squid-error": "ERR_ACCESS_DENIED 0"}, False, answered_by.PROXY,
                  "X-Squid-Error: ERR_ACCESS_DENIED 0", id="squid's page on a transparent path"),
     pytest.param(502, {"proxy-status": "gw.example; error=connection_refused"}, False, answered_by.PROXY,
                  "Proxy-Status: gw.example; error=connection_refused", id="RFC 9209 error, nothing received"),
     pytest.param(502, {"proxy-status": "origin-lb; received-status=200, gw.example; error=http_response_incomplete; "
                                        "received-status=502"}, True, answered_by.CANNOT_TELL,
                  "HTTP 502 through an inspecting proxy", id="RFC 9209 error with a received status"),
+    pytest.param(502, {"proxy-status": 'gw.example; error=destination_ip_unroutable; details="no route, gave up"'},
+                 False, answered_by.PROXY, 'Proxy-Status: gw.example; error=destination_ip_unroutable; '
+                 'details="no route, gave up"', id="RFC 9209 error whose details hold a comma"),
     pytest.param(407, {}, True, answered_by.PROXY, "HTTP 407 Proxy Authentication Required", id="407"),
     pytest.param(504, {"via": "1.1 proxy (squid/5.7)"}, True, answered_by.CANNOT_TELL,
                  "HTTP 504 through an inspecting proxy", id="gateway error through an inspecting proxy"),
