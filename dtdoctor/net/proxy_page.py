@@ -50,6 +50,7 @@ _REASONS: Mapping[str, str] = {
 # verify failed", is 0A000086 from OpenSSL 3 (library << 23 | reason) and 1416F086 or 14090086 from OpenSSL 1.x
 # (library << 24 | function << 12 | reason; openssl/err.h of each).
 _LIB_ERROR = re.compile(r"\+TLS_LIB_ERR=([0-9A-F]{1,8})\b")
+_IO_ERROR_SSL = re.compile(r"\+TLS_IO_ERR=1\b")  # SSL_get_error()'s SSL_ERROR_SSL (openssl/ssl.h)
 _SSL_LIBRARY = 20
 _VERIFY_FAILED = 134
 _TLS_CODE = re.compile(r"\(TLS code: ([A-Za-z0-9_+=]{1,80})\)")
@@ -84,7 +85,12 @@ def _reason(error: str) -> str:
     if reason != HANDSHAKE:
         return reason
     library = _LIB_ERROR.search(error)
-    return UNVERIFIED if library is None or _verify_failed(int(library.group(1), 16)) else HANDSHAKE
+    if library is None:
+        # No library error, yet OpenSSL's SSL_get_error said SSL_ERROR_SSL (1): squid lost the verify reason
+        # (squid PR 898). Another value (5, SSL_ERROR_SYSCALL: the origin reset or closed mid-handshake) is no
+        # certificate error.
+        return UNVERIFIED if _IO_ERROR_SSL.search(error) else HANDSHAKE
+    return UNVERIFIED if _verify_failed(int(library.group(1), 16)) else HANDSHAKE
 
 
 def _verify_failed(packed: int) -> bool:

@@ -30,6 +30,8 @@ def block(code: str, detail: str) -> str:
         ("SQUID_TLS_ERR_CONNECT+TLS_LIB_ERR=A000086+TLS_IO_ERR=1",
          "Failed to establish a secure connection: error:0A000086:SSL routines::certificate verify failed",
          proxy_page.UNVERIFIED),
+        ("SQUID_TLS_ERR_CONNECT+TLS_IO_ERR=5", "Failed to establish a secure connection: [No Error]",
+         proxy_page.HANDSHAKE),  # SSL_ERROR_SYSCALL: the origin reset or closed the handshake, no certificate error
         ("SQUID_TLS_ERR_CONNECT+TLS_LIB_ERR=A00010B+TLS_IO_ERR=1",
          "Failed to establish a secure connection: error:0A00010B:SSL routines::wrong version number",
          proxy_page.HANDSHAKE),
