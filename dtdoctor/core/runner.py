@@ -269,14 +269,13 @@ class Runner:
     ) -> None:
         """Wait for the next probe to finish (or a late plan), or end those past their limit."""
         now, hard_stop = time.monotonic(), self._hard_stop
-        wait: float | None = None  # nothing running: only a late plan can come, within its own timeouts
-        if running:
-            next_limit = min(started + self._limit(task.probe) for task, started in running.values())
-            wait = max(0.0, min(next_limit, hard_stop) - now)
+        next_limit = min((started + self._limit(task.probe) for task, started in running.values()), default=hard_stop)
         try:
-            message = done.get(timeout=wait)
+            message = done.get(timeout=max(0.0, min(next_limit, hard_stop) - now))
         except queue.Empty:
             now = time.monotonic()
+            if now >= hard_stop:
+                self.unplanned.clear()  # a plan still out past the run's backstop is given up: its check is left out
             for key, (task, started) in list(running.items()):
                 if now >= started + self._limit(task.probe) or now >= hard_stop:
                     del running[key]

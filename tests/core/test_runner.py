@@ -183,3 +183,23 @@ def test_an_error_of_a_plan_that_waits_on_the_host_is_raised_by_the_run():
     late = Check(id="second", title="Second", codes=TEST_CODES["second"], plan=broken, plan_waits=True)
     with pytest.raises(ValueError, match="no port"):
         Runner([make_check("first", [Probe("a", sleeper(0))]), late], context(timeout=2.0)).run()
+
+
+def test_a_plan_that_never_ends_is_given_up_at_the_runs_backstop():
+    stuck = threading.Event()
+
+    def never(_):
+        stuck.wait(30)
+        return []
+
+    late = Check(id="second", title="Second", codes=TEST_CODES["second"], plan=never, plan_waits=True)
+    after_late = make_check("third", [Probe("a", sleeper(0, "third.ok"), after=(("second", "port"),))])
+    started = time.monotonic()
+    try:
+        results = Runner([make_check("first", [Probe("a", sleeper(0))]), late, after_late], context(timeout=0.2),
+                         deadline=0.5).run()
+    finally:
+        stuck.set()
+    assert time.monotonic() - started < 5
+    # The stuck check is left out, and what waited for it is past the backstop too.
+    assert [(r.id, r.code) for r in results] == [("first", "first.ok"), ("third", "check.deadline")]
