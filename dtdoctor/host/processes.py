@@ -23,7 +23,6 @@ class ProcessInfo:
     name: str | None
     exe: str | None = None
     user: str | None = None
-    cmdline: str | None = None
 
     @property
     def is_oneagent(self) -> bool:
@@ -73,11 +72,9 @@ def _describe(psutil: Any, pid: int) -> ProcessInfo:
             value = getattr(process, method)()
         except (psutil.Error, OSError):
             return None
-        if isinstance(value, list):
-            return " ".join(value)[:200] or None
         return str(value) or None
 
-    return ProcessInfo(pid, attempt("name"), attempt("exe"), attempt("username"), attempt("cmdline"))
+    return ProcessInfo(pid, attempt("name"), attempt("exe"), attempt("username"))
 
 
 def listener_owner(port: int, host: str = "127.0.0.1", proc: Path = Path("/proc")) -> Owner:
@@ -135,7 +132,7 @@ def oneagent_processes(root: Path | None = None) -> tuple[list[ProcessInfo], str
     """
     from_proc = _oneagents_from_proc()
     if from_proc is not None:
-        return [_identity(info) for info in from_proc if _runs_from(info.exe, root)], ""
+        return [info for info in from_proc if _runs_from(info.exe, root)], ""
     try:
         import psutil
     except ImportError:
@@ -146,7 +143,7 @@ def oneagent_processes(root: Path | None = None) -> tuple[list[ProcessInfo], str
             if _oneagent_name(process.info["name"]):
                 info = _describe(psutil, process.info["pid"])
                 if _oneagent_name(info.name) and _runs_from(info.exe, root):
-                    found.append(_identity(info))
+                    found.append(info)
     except (psutil.Error, OSError) as exc:
         return found, f"cannot list processes: {exc}"
     return found, ""
@@ -163,11 +160,6 @@ def _oneagents_from_proc(proc: Path = Path("/proc")) -> list[ProcessInfo] | None
         return None
     described = (procfs.describe(proc, pid) for pid in pids)
     return [info for info in described if _oneagent_name(info.name)]
-
-
-def _identity(info: ProcessInfo) -> ProcessInfo:
-    """What a report shows of a OneAgent process: no command line."""
-    return ProcessInfo(info.pid, info.name, info.exe, info.user)
 
 
 def _oneagent_name(name: str | None) -> bool:

@@ -7,8 +7,8 @@
   but links every socket of every process before it answers (and importing
   psutil costs some 15 ms more): about 35 ms of CPU for one port in a small
   container, against about 7 here, which stops at the holder.
-- Processes by name: ``/proc/<pid>/comm``, then name, executable, user and
-  command line of the ones wanted only.
+- Processes by name: ``/proc/<pid>/comm``, then name, executable and user
+  of the ones wanted only.
 
 The folder is a parameter so tests can build a host's ``/proc``; elsewhere
 than Linux, ``host/processes.py`` asks psutil.
@@ -110,7 +110,10 @@ def holder(proc: Path, links: set[str]) -> int | None:
 
 
 def describe(proc: Path, pid: int) -> ProcessInfo:
-    """Name, executable, user and command line of ``pid``, each None where it cannot be read (as psutil names them)."""
+    """Name, executable and user of ``pid``, each None where it cannot be read (as psutil names them).
+
+    The command line is read for the name alone: it may hold another program's password (``--proxy=...``).
+    """
     folder = proc / str(pid)
     arguments = [part.decode("utf-8", "replace") for part in _read(folder / "cmdline").split(b"\0") if part]
     comm = _read(folder / "comm").decode("utf-8", "replace").rstrip("\n")
@@ -118,7 +121,7 @@ def describe(proc: Path, pid: int) -> ProcessInfo:
         exe: str | None = os.readlink(folder / "exe") or None
     except OSError:
         exe = None
-    return ProcessInfo(pid, _name(comm, arguments), exe, _user(folder), " ".join(arguments)[:200] or None)
+    return ProcessInfo(pid, _name(comm, arguments), exe, _user(folder))
 
 
 def _name(comm: str, arguments: list[str]) -> str | None:
