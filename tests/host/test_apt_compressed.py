@@ -129,6 +129,11 @@ def odd_files() -> dict[str, bytes]:
     }
 
 
+# The odd files whose reading is apt's own rule, not a failure: the in-process readers must follow it.
+READ_IN_PROCESS = ("two-frames", "skippable-first", "lz4-garbage", "two-members.gz", "gz-garbage.gz",
+                   "two-streams.xz", "xz-garbage.xz")
+
+
 def test_odd_and_broken_files_give_what_apt_helper_gives(tmp_path: Path) -> None:
     require("lz4", "gzip", "xz")
     for name, data in odd_files().items():
@@ -136,6 +141,9 @@ def test_odd_and_broken_files_give_what_apt_helper_gives(tmp_path: Path) -> None
         root = lists_root(tmp_path / name, {f"{LIST}{suffix}": data})
         path = root / "var/lib/apt/lists" / f"{LIST}{suffix}"
         assert apt_lists.offered_versions(root, 10) == versions_in(helper_output(path)), name
+        if name in READ_IN_PROCESS:  # well-formed in apt's own way: never left to apt-helper
+            assert in_process(path) == helper_output(path), name
+            continue
         try:
             text = in_process(path)
         except compressed.NotReadHere:
