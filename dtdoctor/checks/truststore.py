@@ -722,7 +722,12 @@ def prepare_store(ctx: RunContext, platform: str, today: datetime.date) -> Prepa
     the endpoints show) the newest package the lists offer."""
     identity = identify_store(ctx, platform)
     ahead = _read_ahead(ctx, identity)
-    facts = measure_store(ctx, platform, _noon(today), identity)
+    try:
+        facts = measure_store(ctx, platform, _noon(today), identity)
+    except BaseException:
+        if ahead is not None:
+            ahead.cancel()  # nothing will ask for its answer: stop reading (and end apt-helper) now
+        raise
     alone = Evidence(facts, [])
     package = facts.package
     if package is None or not (alone.content_differs() or alone.stale()):
