@@ -114,3 +114,24 @@ def test_in_process_callers_still_get_system_exit():
     with pytest.raises(SystemExit) as ended:
         cli.main(["explain", "url.ok"], prog_name="dtdoctor")
     assert ended.value.code == 0
+
+
+def test_the_process_ends_without_the_interpreters_teardown():
+    """What the quick end is for: objects the teardown would free one by one are left to the operating system."""
+    script = textwrap.dedent("""
+        import sys
+
+        class Witness:
+            def __del__(self):
+                sys.__stderr__.write("torn down\\n")
+
+        kept = Witness()
+        sys.argv = ["dtdoctor", "explain", "url.ok"]
+        from dtdoctor.cli import main
+        main()
+    """)
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60, env=environment(),
+                               cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.decode().startswith("url.ok")
+    assert b"torn down" not in completed.stderr
