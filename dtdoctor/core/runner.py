@@ -318,6 +318,11 @@ class Runner:
                     self.progress("done", task.key, results[task.key])
                     progressed = True  # a skip may settle others' requirements
                     continue
+                if time.monotonic() >= self._hard_stop:  # nothing starts past the backstop: it would be ended at once
+                    results[task.key] = self._too_late(task)
+                    self.progress("done", task.key, results[task.key])
+                    progressed = True
+                    continue
                 self._launch(task, awaited, results, running, done)
             waiting = still_waiting
         return waiting
@@ -402,6 +407,11 @@ class Runner:
         now = time.monotonic()
         prerequisite = {"prerequisite": {"id": check_id, "target": target}}
         return self._result(task, Finding("prerequisite.failed", reason, prerequisite), now, now)
+
+    def _too_late(self, task: Task) -> CheckResult:
+        now = time.monotonic()
+        summary = f"did not start: the run reached its {self.deadline:.1f} s deadline first"
+        return self._result(task, Finding("check.deadline", summary, {"limit_s": round(self.deadline, 2)}), now, now)
 
     def _overran(self, task: Task, started: float, now: float) -> CheckResult:
         limit = self._limit(task.probe)

@@ -193,7 +193,13 @@ def test_a_plan_that_never_ends_is_given_up_at_the_runs_backstop():
         return []
 
     late = Check(id="second", title="Second", codes=TEST_CODES["second"], plan=never, plan_waits=True)
-    after_late = make_check("third", [Probe("a", sleeper(0, "third.ok"), after=(("second", "port"),))])
+    ran = threading.Event()
+
+    def third(_):
+        ran.set()
+        return Finding("third.ok", "ran")
+
+    after_late = make_check("third", [Probe("a", third, after=(("second", "port"),))])
     started = time.monotonic()
     try:
         results = Runner([make_check("first", [Probe("a", sleeper(0))]), late, after_late], context(timeout=0.2),
@@ -201,5 +207,8 @@ def test_a_plan_that_never_ends_is_given_up_at_the_runs_backstop():
     finally:
         stuck.set()
     assert time.monotonic() - started < 5
-    # The stuck check is left out, and what waited for it is past the backstop too.
+    # The stuck check is left out, and what waited for it is past the backstop too: it never starts,
+    # so a quick probe cannot race the runner to a result after the deadline.
     assert [(r.id, r.code) for r in results] == [("first", "first.ok"), ("third", "check.deadline")]
+    assert results[1].summary == "did not start: the run reached its 0.5 s deadline first"
+    assert not ran.wait(0.2)
