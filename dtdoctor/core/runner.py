@@ -13,7 +13,9 @@ result), and the facts those probes found are handed on with their results.
 Blocking operations carry their own timeouts (sockets, HTTP); the runner's
 limits are the backstop: a probe that overruns ``budget * timeout`` plus a
 grace second becomes a ``check.deadline`` error and its thread is abandoned
-(daemon threads never hold up the exit). A probe that raises becomes a
+(daemon threads never hold up the exit). Past the run's own backstop nothing
+starts: a probe still waiting then (for a plan given up, or a result that came
+too late) is a ``check.deadline`` error without running. A probe that raises becomes a
 ``check.crashed`` error for that probe alone, and so does one that reports a
 code its check does not declare, or a status its code does not declare.
 When the run ends, every fact that holds something (an open connection no
