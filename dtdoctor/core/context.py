@@ -28,6 +28,7 @@ class RunContext:
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _computing: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    _computed_by: dict[str, int] = field(default_factory=dict, repr=False)  # key -> the thread computing it
 
     @property
     def timeout(self) -> float:
@@ -44,12 +45,19 @@ class RunContext:
         with self._memo_lock:
             if key in self._memo:
                 return self._memo[key]  # type: ignore[no-any-return]
+            if self._computed_by.get(key) == threading.get_ident():  # waiting for itself would hang the probe
+                raise RuntimeError(f"the host fact {key!r} is asked for while it is computed")
             computing = self._computing.setdefault(key, threading.Lock())
         with computing:
             with self._memo_lock:
                 if key in self._memo:
                     return self._memo[key]  # type: ignore[no-any-return]
-            value = compute()
+                self._computed_by[key] = threading.get_ident()
+            try:
+                value = compute()
+            finally:
+                with self._memo_lock:
+                    del self._computed_by[key]
             with self._memo_lock:
                 return self._memo.setdefault(key, value)  # type: ignore[no-any-return]
 

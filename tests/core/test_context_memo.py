@@ -35,3 +35,21 @@ def test_a_second_thread_waits_for_the_answer_being_computed_instead_of_computin
 def test_different_facts_are_computed_independently() -> None:
     ctx = context()
     assert ctx.memo("a", lambda: 1) == 1 and ctx.memo("b", lambda: 2) == 2 and ctx.memo("a", lambda: 3) == 1
+
+
+def test_a_fact_that_asks_for_itself_is_an_error_not_a_hang() -> None:
+    ctx = context()
+    outcome: list[object] = []
+
+    def ask() -> None:
+        try:
+            outcome.append(ctx.memo("eec_port", lambda: ctx.memo("eec_port", lambda: 1)))
+        except RuntimeError as error:
+            outcome.append(str(error))
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    thread.join(5)
+    assert outcome == ["the host fact 'eec_port' is asked for while it is computed"]
+    # The failed computation left nothing behind: the fact can be computed afterwards.
+    assert ctx.memo("eec_port", lambda: 14499) == 14499
