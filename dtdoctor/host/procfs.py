@@ -75,12 +75,13 @@ def pids(proc: Path) -> list[str] | None:
         return None
 
 
-def named(proc: Path, wanted: Callable[[str], bool]) -> list[int] | None:
-    """Pids whose ``comm`` (the first 15 bytes of the name) is ``wanted``; None when ``proc`` cannot be listed."""
+def comms(proc: Path, wanted: Callable[[str], bool]) -> dict[int, str] | None:
+    """Pid -> ``comm`` (the first 15 bytes of the name) of the processes whose name is ``wanted``;
+    None when ``proc`` cannot be listed."""
     listing = pids(proc)
     if listing is None:
         return None
-    found: list[int] = []
+    found: dict[int, str] = {}
     for pid in listing:
         try:
             with open(f"{proc}/{pid}/comm", "rb") as comm:
@@ -88,8 +89,14 @@ def named(proc: Path, wanted: Callable[[str], bool]) -> list[int] | None:
         except OSError:  # gone since the listing
             continue
         if wanted(name):
-            found.append(int(pid))
+            found[int(pid)] = name
     return found
+
+
+def named(proc: Path, wanted: Callable[[str], bool]) -> list[int] | None:
+    """Pids whose ``comm`` is ``wanted``; None when ``proc`` cannot be listed."""
+    found = comms(proc, wanted)
+    return None if found is None else list(found)
 
 
 def holder(proc: Path, links: set[str]) -> int | None:

@@ -56,22 +56,13 @@ class NtpStatus:
 
 
 def _running_daemons(proc: Path) -> list[str] | None:
-    """Names of time daemons running, or None when /proc cannot be read."""
-    try:
-        entries = [entry for entry in proc.iterdir() if entry.name.isdigit()]
-    except OSError:
+    """Names of time daemons running, or None when /proc cannot be read (or lists no process)."""
+    from dtdoctor.host import procfs
+
+    if not procfs.pids(proc):
         return None
-    if not entries:
-        return None
-    found: list[str] = []
-    for entry in entries:
-        try:
-            name = (entry / "comm").read_text(encoding="utf-8", errors="replace").strip()
-        except OSError:
-            continue
-        if name in _DAEMONS and name not in found:
-            found.append(name)
-    return found
+    found = procfs.comms(proc, lambda name: name in _DAEMONS)
+    return None if found is None else list(dict.fromkeys(found.values()))
 
 
 def ntp_status(root: Path) -> NtpStatus:
