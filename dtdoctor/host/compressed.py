@@ -24,8 +24,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, Callable, Generator, Iterator, Union
 
-_IN = 1 << 18
-_OUT = 1 << 18
+# Bytes per read of a list, and decompressed bytes per call, for every reader of the lists (a pipe gives at
+# most its own buffer, 64 KiB): 256 KiB cost a seventh less CPU time than 64 KiB on a 50 MB plain list, and at
+# 64 KiB the Python round per chunk cost a fifth more for Debian 12's lz4 lists.
+CHUNK = 1 << 18
 _GZIP_MAGIC = b"\x1f\x8b"
 
 Tick = Callable[[], None]
@@ -73,10 +75,10 @@ def _xz(handle: IO[bytes], tick: Tick) -> Iterator[bytes]:
             data = b""
             if decompressor.needs_input:
                 tick()
-                data = handle.read(_IN)
+                data = handle.read(CHUNK)
                 if not data:
                     raise NotReadHere("xz: the file ends before its stream does")
-            output = decompressor.decompress(data, _OUT)
+            output = decompressor.decompress(data, CHUNK)
             if output:
                 yield output
     except lzma.LZMAError as error:
@@ -87,7 +89,7 @@ def _gzip(handle: IO[bytes], tick: Tick) -> Iterator[bytes]:
     import zlib
 
     tick()
-    data = handle.read(_IN)
+    data = handle.read(CHUNK)
     if not data.startswith(_GZIP_MAGIC):
         raise NotReadHere("gzip: not a gzip file (zlib would read it as it is)")
     try:
@@ -95,7 +97,7 @@ def _gzip(handle: IO[bytes], tick: Tick) -> Iterator[bytes]:
             data = yield from _gzip_member(data, handle, tick)
             if len(data) < len(_GZIP_MAGIC):
                 tick()
-                data += handle.read(_IN)
+                data += handle.read(CHUNK)
     except zlib.error as error:
         raise NotReadHere(f"gzip: {error}") from error
 
@@ -108,8 +110,8 @@ def _gzip_member(data: bytes, handle: IO[bytes], tick: Tick) -> Generator[bytes,
     while not decompressor.eof:
         if not data:
             tick()
-            data = handle.read(_IN)
-        output = decompressor.decompress(data, _OUT)
+            data = handle.read(CHUNK)
+        output = decompressor.decompress(data, CHUNK)
         if output:
             yield output
         elif not data:  # nothing more to read and nothing held back

@@ -30,12 +30,12 @@ import ctypes
 import threading
 from typing import IO, Any, Callable, Iterator
 
+from dtdoctor.host.compressed import CHUNK
+
 SONAME = "liblz4.so.1"
 LZ4F_VERSION = 100
-# Compressed bytes read per file read, and decompressed bytes per call: both reused buffers. 256 KiB: at
-# 64 KiB the Python round per chunk cost a fifth more CPU time for Debian 12's lists.
-_IN = 1 << 18
-_OUT = 1 << 18
+# Compressed bytes read per file read, and decompressed bytes per call: both reused buffers.
+_IN = _OUT = CHUNK
 
 _loaded: list[Any] = []
 _lock = threading.Lock()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dtdoctor.host import apt_lists
+from dtdoctor.host import apt_lists, compressed
 
 VERSIONS = [
     "20230311+deb12u1", "20230311+deb12u2", "20230311", "20250419~deb12u2", "20250419", "20240203~22.04.1",
@@ -38,7 +38,7 @@ def stanza(package: str, version: str) -> str:
 
 
 def test_stanzas_are_found_across_chunk_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(apt_lists, "_CHUNK", 7)  # every stanza is cut somewhere
+    monkeypatch.setattr(compressed, "CHUNK", 7)  # every stanza is cut somewhere
     folder = tmp_path / "var/lib/apt/lists"
     folder.mkdir(parents=True)
     text = stanza("ca-certificates-java", "1") + stanza("ca-certificates", "20230311+deb12u1") + stanza(
