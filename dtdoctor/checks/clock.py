@@ -137,14 +137,18 @@ class _Unverified(Exception):
     """The certificate failed verification: the tls check reports it; the time can still be read."""
 
 
-def sample_time(endpoint: Endpoint, run: RunContext, inspected_by: str | None = None) -> TimeSample:
+def sample_time(
+    endpoint: Endpoint, run: RunContext, inspected_by: str | None = None, rejected: bool = False
+) -> TimeSample:
     """Ask the server for its time; the token goes only over a verified connection to a configured host.
 
     ``inspected_by``: the issuer of an inspecting proxy's certificate on the way (the ``tls`` result's).
+    ``rejected``: this run's ``tls`` handshake with the same store rejected the certificate, so a verified
+    request is not tried again (through a slow proxy it costs a tunnel of its own).
     """
-    verified = True
+    verified = not rejected
     try:
-        answer = _request(endpoint, run, verify=True)
+        answer = _request(endpoint, run, verify=verified)
     except _Unverified:
         # The certificate problem is the tls check's to report; the Date header is still evidence of time.
         verified = False
@@ -390,7 +394,8 @@ def _measure(endpoint: Endpoint, probe: ProbeContext) -> Finding | tuple[TimeSam
     try:
         if handshake is not None and not handshake.completed:
             raise NoTime(f"no TLS handshake with {endpoint.host} completed ({handshake.code}: see the tls result)")
-        sample = sample_time(endpoint, run, handshake.inspected_by if handshake else None)
+        sample = sample_time(endpoint, run, handshake.inspected_by if handshake else None,
+                             handshake is not None and handshake.rejected)
     except NoTime as exc:
         return _unknown(endpoint, str(exc), ntp, route)
     if sample.author.by != answered_by.SERVER:
@@ -429,12 +434,13 @@ def _not_the_servers(endpoint: Endpoint, sample: TimeSample, ntp: Any, route: Pr
 
 @dataclass(frozen=True)
 class _Handshake:
-    """What this run's ``tls`` result for the endpoint says: whether a handshake completed, and the issuer of
-    an inspecting proxy's certificate."""
+    """What this run's ``tls`` result for the endpoint says: whether a handshake completed, the issuer of an
+    inspecting proxy's certificate, and whether the store a verified request uses rejected the certificate."""
 
     code: str
     completed: bool
     inspected_by: str | None
+    rejected: bool
 
 
 def _tls_seen(probe: ProbeContext, endpoint: Endpoint) -> _Handshake | None:
@@ -444,7 +450,8 @@ def _tls_seen(probe: ProbeContext, endpoint: Endpoint) -> _Handshake | None:
     if result is None or not isinstance(found, tls_probe.Assessment):
         return None
     inspected = result.details.get("inspected_by") if result.code == "tls.inspected" else None
-    return _Handshake(result.code, found.presented is not None, str(inspected) if inspected else None)
+    rejected = found.system.outcome == tls_probe.VERIFY_FAILED  # the store and bundle http.fetch verifies with
+    return _Handshake(result.code, found.presented is not None, str(inspected) if inspected else None, rejected)
 
 
 def plan(ctx: RunContext) -> list[Probe]:

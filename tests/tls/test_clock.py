@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dtdoctor.checks import clock
+from dtdoctor.checks import clock, tls
 from dtdoctor.core.model import Status
 from dtdoctor.host import timesync
 from tests.support.factories import CANARY_SECRET, CANARY_TOKEN
@@ -76,6 +76,24 @@ def test_unverified_server_still_gives_its_date_but_never_the_token(root: Author
     result = clock_result(root, None, 0, time_api=True, log=log, environ={"DT_API_TOKEN": CANARY_TOKEN})
     assert result.code == "clock.ok"
     assert result.details["verified_connection"] is False
+    assert log.requests and all(b"Authorization" not in request for request in log.requests)
+
+
+def test_a_certificate_the_tls_result_rejected_is_not_tried_again_by_clock(root: Authority) -> None:
+    leaf = root.issue("127.0.0.1")
+    answer = functools.partial(http_answer, time_api=True)
+    handshakes = {}
+    for modules in ((tls,), (tls, clock)):
+        log = ServerLog()
+        with tls_server(leaf.chain_pem(), leaf.key_pem, answer=answer, log=log) as port:
+            options = {"root": NO_NTP_EVIDENCE, "environ": {"DT_API_TOKEN": CANARY_TOKEN}}
+            results = run(*modules, ctx=ctx_for(f"https://127.0.0.1:{port}", **options))
+        handshakes[len(modules)] = log.handshakes
+    assert only(results, "tls").code == "tls.unknown_issuer"
+    result = only(results, "clock", "127.0.0.1")
+    assert result.code == "clock.ok" and result.details["verified_connection"] is False
+    # The clock's one handshake is its unverified request: the verified one would fail as tls's did.
+    assert handshakes[2] - handshakes[1] == 1
     assert log.requests and all(b"Authorization" not in request for request in log.requests)
 
 
