@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -60,6 +60,15 @@ class Served:
             except queue.Empty:
                 if self.process.poll() is not None and self._incoming.empty():
                     raise AssertionError(f"dtdoctor serve exited {self.process.returncode}: {self.lines}") from None
+
+    def poll(self, condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+        """Whether ``condition`` holds within ``timeout`` (asked again every 0.1 s while the process runs)."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                return False
+            time.sleep(0.1)
+        return True
 
     def get(self, path: str, host: str = "") -> Page:
         url = f"http://{host or self.host}:{self.port}{path}"
