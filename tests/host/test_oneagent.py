@@ -34,9 +34,9 @@ def oneagent_process_in(folder: Path) -> Iterator[int]:
     folder.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(running_program(folder, "oneagentos"))
     try:
-        for _ in range(50):
-            if any(found.pid == process.pid for found in oneagent_processes()[0]):
-                break
+        deadline = time.monotonic() + 10
+        while not any(found.pid == process.pid for found in oneagent_processes()[0]):
+            assert time.monotonic() < deadline, f"process {process.pid} not seen as OneAgent's within 10 s"
             time.sleep(0.02)
         yield process.pid
     finally:
