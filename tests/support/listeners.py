@@ -53,11 +53,17 @@ def open_port(banner: bytes = b"") -> Iterator[int]:
         yield port
 
 
+# Bound and never listening, for as long as the tests run: a port freed at once could be taken by any
+# other listener on the machine (another test run, a service starting) before the test connects to it.
+_RESERVED: list[socket.socket] = []
+
+
 def closed_port() -> int:
-    """A port nothing listens on: connects to it are refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port nothing listens on: connects to it are refused, and nothing else can bind it meanwhile."""
+    reserved = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    reserved.bind(("127.0.0.1", 0))
+    _RESERVED.append(reserved)
+    return int(reserved.getsockname()[1])
 
 
 @contextlib.contextmanager
