@@ -25,28 +25,43 @@ def test_promtool_accepts_every_file(outputs):
 
 @contextlib.contextmanager
 def node_exporter(program: str, textfiles: Path) -> Iterator[str]:
-    """node_exporter on a loopback port with only the textfile collector; yields its /metrics URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [program, f"--web.listen-address=127.0.0.1:{port}", "--collector.disable-defaults",
-         "--collector.textfile", f"--collector.textfile.directory={textfiles}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}/metrics"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"node_exporter did not start: {process.stderr.read()!r}") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
+    """node_exporter on a loopback port with only the textfile collector; yields its /metrics URL.
+
+    A port found free can be taken by another program before node_exporter binds it, which then exits
+    while the other program answers on the port: so the port counts once node_exporter itself holds its
+    listening socket, and a node_exporter that could not bind is started again on another port.
+    """
+    failures: list[str] = []
+    for _ in range(3):
+        port = free_port()
+        process = subprocess.Popen(
+            [program, f"--web.listen-address=127.0.0.1:{port}", "--collector.disable-defaults",
+             "--collector.textfile", f"--collector.textfile.directory={textfiles}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        try:
+            if holds_port(process, port):
+                yield f"http://127.0.0.1:{port}/metrics"
+                return
+        finally:
+            process.terminate()
+            _, stderr = process.communicate(timeout=10)
+        failures.append(f"port {port}: exit {process.returncode}: {stderr[-500:]!r}")
+    raise AssertionError(f"node_exporter did not start: {failures}")
+
+
+def holds_port(process: subprocess.Popen[bytes], port: int, limit: float = 20) -> bool:
+    """Whether ``process`` comes to hold the listening socket on ``port``; False once it has ended."""
+    from dtdoctor.host.processes import listener_owner
+
+    deadline = time.monotonic() + limit
+    while process.poll() is None:
+        owner = listener_owner(port)
+        if owner.process is not None and owner.process.pid == process.pid:
+            return True
+        assert time.monotonic() < deadline, f"node_exporter is running but not listening on {port} after {limit} s"
+        time.sleep(0.1)
+    return False
 
 
 def scrape(url: str) -> dict[str, str]:
