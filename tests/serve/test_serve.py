@@ -97,11 +97,20 @@ def test_runs_repeat_on_the_interval_and_reread_the_token_file(start_serve, tmp_
     assert families["dtdoctor_serve_run_failed"].samples[0].value == 1
 
 
+def connecting(pid: int, port: int) -> bool:
+    """Whether process ``pid`` has a TCP connect to ``port`` on 127.0.0.1 still waiting for an answer."""
+    import psutil
+
+    return any(connection.status == psutil.CONN_SYN_SENT and connection.raddr and connection.raddr[1] == port
+               for connection in psutil.Process(pid).net_connections(kind="tcp"))
+
+
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_ends_it_within_a_second_even_mid_run(start_serve, signal_number: int) -> None:
     with blackhole_port() as port:
         served = start_serve("--only", "config,tcp", "--timeout", "20", "-u", f"https://127.0.0.1:{port}/")
-        time.sleep(0.3)  # the first run is now waiting on a connect that will not finish for 20 s
+        # The first run is waiting on a connect that will not finish for 20 s once its SYN is out.
+        assert served.poll(lambda: connecting(served.process.pid, port))
         took = served.stop(signal_number)
     assert took < 1.0
     assert served.process.returncode == 0
