@@ -487,12 +487,13 @@ def _wire_hop(exchange: _Exchange, current: str, token_sent: bool, route: ProxyC
             received, sock = _send(exchange, current, route, head, watchdog)
     except (wire.WireError, wire.TooSlow, ConnectError, TunnelError, OSError, ValueError) as exc:
         raise _wire_failure(exchange, exc, watchdog) from None
-    if watchdog.fired:
-        # A body without Content-Length ends at EOF, so the cut connection looked like its end.
+    if watchdog.fired and received.ended_by_close:
+        # A body without Content-Length ends at EOF, so the cut connection looked like its end. One whose
+        # length (or last chunk) was read was complete: the deadline passed after its last byte.
         sock.close()
         total = exchange.deadline - exchange.started
         raise exchange.failure(STALLED, f"the answer started, then did not complete within {total:.1f} s")
-    if received.reusable:
+    if received.reusable and not watchdog.fired:  # a connection the watchdog shut down is no use to anyone
         exchange.kept = HeldConnection(sock, origin(current), route.url, _trust_of(exchange, current))
     else:
         sock.close()

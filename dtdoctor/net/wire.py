@@ -42,6 +42,9 @@ class Answer:
 
     ``sent_at`` and ``answered_at``: this host's wall clock (``time.time()``) when the request was written and
     when the answer's headers were in, which bracket the moment the server dated its answer.
+
+    ``ended_by_close``: neither a length nor chunks said where the body ends, so its end was the
+    connection's end (which a watchdog's shutdown would look like too).
     """
 
     status: int
@@ -52,6 +55,7 @@ class Answer:
     reusable: bool
     sent_at: float = 0.0
     answered_at: float = 0.0
+    ended_by_close: bool = False
 
 
 class WireError(Exception):
@@ -116,6 +120,7 @@ def exchange(sock: socket.socket, method: str, head: bytes, content: bytes | Non
         response.close()
         raise WireError(HEADERS, exc) from None
     answered_at = time.time()
+    ended_by_close = response.length is None and not response.chunked  # read before the body counts it down
     if cut():
         response.close()
         raise WireError(HEADERS, socket.timeout("the headers did not complete in time"))
@@ -128,7 +133,7 @@ def exchange(sock: socket.socket, method: str, head: bytes, content: bytes | Non
     headers = {name.lower(): header_text(value) for name, value in response.getheaders()}
     version = {9: "HTTP/0.9", 10: "HTTP/1.0"}.get(response.version, "HTTP/1.1")
     reusable = not truncated and not response.will_close
-    return Answer(response.status, version, headers, body, truncated, reusable, sent_at, answered_at)
+    return Answer(response.status, version, headers, body, truncated, reusable, sent_at, answered_at, ended_by_close)
 
 
 def header_text(value: str) -> str:

@@ -109,3 +109,24 @@ def test_a_body_without_length_cut_at_the_deadline_is_stalled_not_complete(run):
     assert result.code == "api.timeout", result.summary
     assert result.details["failure"] == http.STALLED
     assert took < RUNNER_LIMIT - 0.5
+
+
+def test_an_answer_whose_length_was_read_when_the_deadline_passed_is_the_answer(monkeypatch):
+    """The deadline may pass between the answer's last byte and the end of the exchange: a body whose length
+    said where it ends was complete, so it is the answer, not a stall."""
+    from dtdoctor.net import deadline
+
+    class LastMoment(deadline.Watchdog):
+        """The timer winning the race at the last moment: it fires once the work is done, before the disarm."""
+
+        def disarm(self) -> None:
+            self._fire()
+            super().disarm()
+
+    monkeypatch.setattr(http, "Watchdog", LastMoment)
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\n1763800000000"
+    with scripted_server(answer) as port:
+        url = f"http://127.0.0.1:{port}/e/abc"
+        response = http.fetch(factories.context({}, url=url, timeout=2.0), "GET", url + "/api/v1/time", keep=True)
+    assert response.status == 200 and response.text == "1763800000000"
+    assert response.connection is None  # the timer shut the connection down: nothing left to reuse
