@@ -88,4 +88,6 @@ def test_a_serial_rfc_5280_forbids_is_read_without_a_warning_from_any_thread(tru
         negative = x509.load_der_x509_certificate(bad).serial_number < 0  # the fixture is what it claims
     assert negative
     assert set(subjects) == {cert_facts(der).subject}
-    assert [str(warning.message) for warning in caught] == []
+    # The "default" filter shows ResourceWarning too: a socket another test left unclosed, freed by the garbage
+    # collector while the threads above run, is not this reading's warning (and is not shown by default).
+    assert [str(warning.message) for warning in caught if not issubclass(warning.category, ResourceWarning)] == []
