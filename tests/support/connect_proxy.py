@@ -126,10 +126,12 @@ def connect_proxy(
                 client.close()
                 return
             if not hold("connect"):
+                upstream.close()
                 client.close()
                 return
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
             if not hold("tunnel"):
+                upstream.close()
                 client.close()
                 return
             if isinstance(client, ssl.SSLSocket):
