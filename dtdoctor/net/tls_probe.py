@@ -88,16 +88,24 @@ def unverified_context() -> ssl.SSLContext:
     return context
 
 
+# Python 3.10+ says so when a context is allowed TLS 1.0: deliberately here, to name an outdated server.
+_TLS1_WARNING = r"ssl\.TLSVersion\.TLSv1 is deprecated"
+
+
 def legacy_context() -> ssl.SSLContext:
-    """An unverified context that also speaks TLS 1.0/1.1, to name a server that offers nothing newer."""
+    """An unverified context that also speaks TLS 1.0/1.1, to name a server that offers nothing newer.
+
+    Its deprecation warning is ignored by one filter for the whole process, set once, as certs.py does for
+    the serial numbers: ``warnings.catch_warnings`` puts back the filters it saved when it ends, which
+    drops a filter another probe's thread set meanwhile.
+    """
     import ssl
 
     context = unverified_context()
+    if not any(entry[1] is not None and entry[1].pattern == _TLS1_WARNING for entry in warnings.filters):
+        warnings.filterwarnings("ignore", message=_TLS1_WARNING, category=DeprecationWarning)
     try:
-        with warnings.catch_warnings():
-            # Deliberately old: this handshake only names what an outdated server offers.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            context.minimum_version = ssl.TLSVersion.TLSv1
+        context.minimum_version = ssl.TLSVersion.TLSv1
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
     except (ValueError, ssl.SSLError):
         pass
