@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime
 import functools
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from dtdoctor.core.model import utc_timestamp
+from dtdoctor.net import quiet
 
 # Words in an issuer's name that betray a TLS-inspecting proxy or firewall.
 INSPECTION_VENDORS = (
@@ -172,20 +172,13 @@ def load_der(der: bytes) -> Any:
     Old roots in real stores carry serial numbers RFC 5280 forbids (14 in
     Debian 12's store), and so may a server's certificate; cryptography warns
     about each, on stderr, in the middle of a report. The facts are reported
-    either way, so that one warning is ignored for the whole process, by a
-    filter set once: ``warnings.catch_warnings`` around each parse is not
-    thread-safe, and probes parse certificates in several threads at once.
+    either way, so that one warning is ignored for the whole process
+    (``net/quiet.py``: probes parse certificates in several threads at once).
     """
     from cryptography import x509
 
-    if not any(_is_serial_filter(entry) for entry in warnings.filters):
-        warnings.filterwarnings("ignore", message=_SERIAL_WARNING)
+    quiet.ignore(_SERIAL_WARNING)
     return x509.load_der_x509_certificate(der)
-
-
-def _is_serial_filter(entry: Any) -> bool:
-    message = entry[1]
-    return entry[0] == "ignore" and message is not None and message.pattern == _SERIAL_WARNING
 
 
 def _common_name(name: Any) -> str:

@@ -15,13 +15,12 @@ import socket
 import sys
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from dtdoctor.config import Endpoint, format_address
-from dtdoctor.net import trust
+from dtdoctor.net import quiet, trust
 from dtdoctor.net.connection import HeldConnection
 from dtdoctor.net.proxy import ProxyChoice
 from dtdoctor.net.resolve import resolve
@@ -95,15 +94,13 @@ _TLS1_WARNING = r"ssl\.TLSVersion\.TLSv1 is deprecated"
 def legacy_context() -> ssl.SSLContext:
     """An unverified context that also speaks TLS 1.0/1.1, to name a server that offers nothing newer.
 
-    Its deprecation warning is ignored by one filter for the whole process, set once, as certs.py does for
-    the serial numbers: ``warnings.catch_warnings`` puts back the filters it saved when it ends, which
-    drops a filter another probe's thread set meanwhile.
+    Its deprecation warning is ignored for the whole process (``net/quiet.py``: it is made in a probe's
+    thread).
     """
     import ssl
 
     context = unverified_context()
-    if not any(entry[1] is not None and entry[1].pattern == _TLS1_WARNING for entry in warnings.filters):
-        warnings.filterwarnings("ignore", message=_TLS1_WARNING, category=DeprecationWarning)
+    quiet.ignore(_TLS1_WARNING, DeprecationWarning)
     try:
         context.minimum_version = ssl.TLSVersion.TLSv1
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
