@@ -75,10 +75,10 @@ def pids(proc: Path) -> list[str] | None:
         return None
 
 
-def comms(proc: Path, wanted: Callable[[str], bool]) -> dict[int, str] | None:
-    """Pid -> ``comm`` (the first 15 bytes of the name) of the processes whose name is ``wanted``;
-    None when ``proc`` cannot be listed."""
-    listing = pids(proc)
+def comms(proc: Path, wanted: Callable[[str], bool], listing: list[str] | None = None) -> dict[int, str] | None:
+    """Pid -> ``comm`` (the first 15 bytes of the name) of the processes whose name is ``wanted``, among
+    ``listing`` (by default, every process in ``proc``); None when ``proc`` cannot be listed."""
+    listing = pids(proc) if listing is None else listing
     if listing is None:
         return None
     found: dict[int, str] = {}

@@ -59,10 +59,11 @@ def _running_daemons(proc: Path) -> list[str] | None:
     """Names of time daemons running, or None when /proc cannot be read (or lists no process)."""
     from dtdoctor.host import procfs
 
-    if not procfs.pids(proc):
+    listing = procfs.pids(proc)
+    if not listing:
         return None
-    found = procfs.comms(proc, lambda name: name in _DAEMONS)
-    return None if found is None else list(dict.fromkeys(found.values()))
+    found = procfs.comms(proc, lambda name: name in _DAEMONS, listing) or {}
+    return list(dict.fromkeys(found.values()))
 
 
 def ntp_status(root: Path) -> NtpStatus:
