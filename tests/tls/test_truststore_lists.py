@@ -32,8 +32,33 @@ def with_package(host: Path) -> Path:
     return host
 
 
+class Recorded(ca_package.Ahead):
+    """The read-ahead, recording whether its answer was asked for or it was cancelled."""
+
+    def __init__(self, made: list[Recorded], *args: object) -> None:
+        self.asked = self.cancelled = False
+        made.append(self)
+        super().__init__(*args)  # type: ignore[arg-type]
+
+    def result(self) -> ca_package.Newest:
+        self.asked = True
+        return super().result()
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        super().cancel()
+
+
+@pytest.fixture
+def read_ahead(monkeypatch: pytest.MonkeyPatch) -> list[Recorded]:
+    """Every read-ahead the truststore check starts; the lists are read only by one (never again in judge)."""
+    made: list[Recorded] = []
+    monkeypatch.setattr(ca_package, "Ahead", lambda *args: Recorded(made, *args))
+    return made
+
+
 def test_an_outdated_store_is_told_the_newest_package_read_alongside_its_roots(
-    tmp_path: Path, root: Authority
+    tmp_path: Path, root: Authority, read_ahead: list[Recorded]
 ) -> None:
     require("lz4")
     host = with_package(lacking_debian(tmp_path, root))
@@ -44,17 +69,36 @@ def test_an_outdated_store_is_told_the_newest_package_read_alongside_its_roots(
     assert result.code == "truststore.outdated"
     assert result.details["package"]["newest_known"] == OFFERED
     assert f"Upgrade to ca-certificates {OFFERED}" in result.remediation
+    assert [(ahead.asked, ahead.cancelled) for ahead in read_ahead] == [(True, False)]  # its answer was used
 
 
-def test_a_current_store_of_an_older_package_does_not_use_the_lists(tmp_path: Path, root: Authority) -> None:
+def test_a_current_store_of_an_older_package_does_not_use_the_lists(
+    tmp_path: Path, root: Authority, read_ahead: list[Recorded]
+) -> None:
     """The package predates certifi's list, yet holds the same roots: the lists read ahead are not used."""
     require("lz4")
     host = with_package(fresh_debian(tmp_path, root))
     prepared = truststore.prepare_store(context({}, root=host), "linux", truststore.datetime.date.today())
     assert prepared.newest is None
+    assert [(ahead.asked, ahead.cancelled) for ahead in read_ahead] == [(False, True)]  # started, then stopped
     result = truststore_results(run(truststore, ctx=context({}, root=host)))
     assert result.code == "truststore.ok"
     assert "newest_known" not in result.details["package"]
+
+
+def test_the_read_ahead_is_stopped_when_reading_the_store_fails(
+    tmp_path: Path, root: Authority, read_ahead: list[Recorded], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require("lz4")
+    host = with_package(lacking_debian(tmp_path, root))
+
+    def unreadable(*args: object) -> None:
+        raise OSError("the store went away")
+
+    monkeypatch.setattr(truststore, "measure_store", unreadable)
+    with pytest.raises(OSError, match="went away"):
+        truststore.prepare_store(context({}, root=host), "linux", truststore.datetime.date.today())
+    assert [(ahead.asked, ahead.cancelled) for ahead in read_ahead] == [(False, True)]
 
 
 def test_a_stopped_reading_knows_no_newest_package(tmp_path: Path, root: Authority) -> None:
