@@ -119,22 +119,23 @@ def holder(proc: Path, links: set[str]) -> int | None:
 def describe(proc: Path, pid: int) -> ProcessInfo:
     """Name, executable and user of ``pid``, each None where it cannot be read (as psutil names them).
 
-    The command line is read for the name alone: it may hold another program's password (``--proxy=...``).
+    The command line is read for a long name alone: it may hold another program's password (``--proxy=...``).
     """
     folder = proc / str(pid)
-    arguments = [part.decode("utf-8", "replace") for part in _read(folder / "cmdline").split(b"\0") if part]
     comm = _read(folder / "comm").decode("utf-8", "replace").rstrip("\n")
     try:
         exe: str | None = os.readlink(folder / "exe") or None
     except OSError:
         exe = None
-    return ProcessInfo(pid, _name(comm, arguments), exe, _user(folder))
+    return ProcessInfo(pid, _name(folder, comm), exe, _user(folder))
 
 
-def _name(comm: str, arguments: list[str]) -> str | None:
-    """``comm`` keeps 15 bytes of the name: psutil takes the command line's program when it starts with them."""
-    if len(comm) >= 15 and arguments:
-        program = os.path.basename(arguments[0])
+def _name(folder: Path, comm: str) -> str | None:
+    """``comm`` keeps 15 bytes of the name: psutil takes the command line's program when it starts with them.
+
+    Only then is the command line read, and only its program kept."""
+    if len(comm) >= 15:
+        program = os.path.basename(_read(folder / "cmdline").split(b"\0", 1)[0].decode("utf-8", "replace"))
         if program.startswith(comm):
             return program
     return comm or None
