@@ -15,7 +15,8 @@ limits are the backstop: a probe that overruns ``budget * timeout`` plus a
 grace second becomes a ``check.deadline`` error and its thread is abandoned
 (daemon threads never hold up the exit). Past the run's own backstop nothing
 starts: a probe still waiting then (for a plan given up, or a result that came
-too late) is a ``check.deadline`` error without running. A probe that raises becomes a
+too late) is a ``check.deadline`` error without running, and so is a check
+whose plan never came in. A probe that raises becomes a
 ``check.crashed`` error for that probe alone, and so does one that reports a
 code its check does not declare, or a status its code does not declare.
 When the run ends, every fact that holds something (an open connection no
@@ -52,6 +53,11 @@ class Task:
     @property
     def key(self) -> ResultKey:
         return (self.check.id, self.probe.target)
+
+
+def _never_started(_: ProbeContext) -> Finding:
+    """The probe of a check whose plan was given up: it holds that check's place in the report, never runs."""
+    raise RuntimeError("a check that was never planned has no probe to run")
 
 
 # Called with (event, key, result-or-None); event is "start" or "done", or "planned" for a probe planned
@@ -180,7 +186,10 @@ class Runner:
                 memo[key] = self._limit(task.probe) + max(before, default=0.0)
             return memo[key]
 
-        return max((chain(key) for key in by_key), default=0.0) + GRACE_SECONDS
+        # A plan that waits on the host asks it within one timeout (oneagentctl); the plans are made one
+        # after another. Its probes' own chain extends the backstop once the plan is in.
+        planning = len(self.unplanned) * self.ctx.timeout
+        return max(max((chain(key) for key in by_key), default=0.0), planning) + GRACE_SECONDS
 
     def run(self) -> list[CheckResult]:
         results: dict[ResultKey, CheckResult] = {}
@@ -246,6 +255,19 @@ class Runner:
             self.deadline = self._default_deadline()
             self._hard_stop = max(self._hard_stop, time.monotonic() + self.deadline)
 
+    def _give_up_plans(self, results: dict[ResultKey, CheckResult], now: float) -> None:
+        """A plan still out past the run's backstop is given up: its check reports that, on no target."""
+        for check in self.late:
+            if check.id in self.unplanned:
+                task = Task(check, Probe("-", _never_started))
+                self.tasks = sorted([*self.tasks, task], key=lambda known: self._order[known.check.id])
+                summary = f"not checked: its plan, which asks the host, did not finish within {self.deadline:.1f} s"
+                finding = Finding("check.deadline", summary, {"limit_s": round(self.deadline, 2)})
+                results[task.key] = self._result(task, finding, now, now)
+                self.progress("planned", task.key, None)  # counted, as a late probe is, then done
+                self.progress("done", task.key, results[task.key])
+        self.unplanned.clear()
+
     def _preparation(self, task: Task) -> Preparation | None:
         """The probe's preparation, started now unless it already was (a probe launched first starts its own)."""
         work = task.probe.prepare
@@ -277,7 +299,7 @@ class Runner:
         except queue.Empty:
             now = time.monotonic()
             if now >= hard_stop:
-                self.unplanned.clear()  # a plan still out past the run's backstop is given up: its check is left out
+                self._give_up_plans(results, now)
             for key, (task, started) in list(running.items()):
                 if now >= started + self._limit(task.probe) or now >= hard_stop:
                     del running[key]

@@ -224,8 +224,24 @@ def test_a_plan_that_never_ends_is_given_up_at_the_runs_backstop():
     finally:
         stuck.set()
     assert time.monotonic() - started < 5
-    # The stuck check is left out, and what waited for it is past the backstop too: it never starts,
-    # so a quick probe cannot race the runner to a result after the deadline.
-    assert [(r.id, r.code) for r in results] == [("first", "first.ok"), ("third", "check.deadline")]
-    assert results[1].summary == "did not start: the run reached its 0.5 s deadline first"
+    # The stuck check says it was not checked, and what waited for it is past the backstop too: it never
+    # starts, so a quick probe cannot race the runner to a result after the deadline.
+    assert [(r.id, r.target, r.code) for r in results] == [
+        ("first", "a", "first.ok"), ("second", "-", "check.deadline"), ("third", "a", "check.deadline")
+    ]
+    assert results[1].summary == "not checked: its plan, which asks the host, did not finish within 0.5 s"
+    assert results[2].summary == "did not start: the run reached its 0.5 s deadline first"
     assert not ran.wait(0.2)
+
+
+def test_a_run_of_checks_planned_late_alone_waits_for_their_plans() -> None:
+    """``--only eec``: no probe is planned before the run, yet the plan may take most of a timeout; and the
+    probe it plans then has its own limit, past the backstop the run started with (2 + 1 s)."""
+
+    def slow_plan(_):
+        time.sleep(1.5)
+        return [Probe("port", sleeper(1.6, "second.ok"), budget=1.0)]
+
+    late = Check(id="second", title="Second", codes=TEST_CODES["second"], plan=slow_plan, plan_waits=True)
+    results = Runner([late], context(timeout=2.0)).run()
+    assert [(r.id, r.target, r.code) for r in results] == [("second", "port", "second.ok")]

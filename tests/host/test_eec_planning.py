@@ -60,3 +60,15 @@ def test_a_port_given_on_the_command_line_asks_oneagentctl_nothing(tmp_path: Pat
     assert [(result.id, result.target) for result in results] == [("eec", "127.0.0.1:15000")]
     assert results[0].details["port"] == {"port": 15000, "source": "--eec-port"}
     assert "--get-extensions-ingest-port" not in (calls.read_text() if calls.exists() else "")
+
+
+def test_eec_alone_waits_for_a_slow_oneagentctl(tmp_path: Path) -> None:
+    """``--only eec``: nothing else is planned before the run, and oneagentctl takes over a second."""
+    import threading
+
+    root, gate, calls = tmp_path / "host", tmp_path / "gate", tmp_path / "calls"
+    environ = gated_oneagent(root, gate, calls)
+    threading.Timer(1.5, gate.touch).start()  # a loaded host's oneagentctl: within the timeout, not within 1 s
+    results = Runner(select_checks(CHECKS, ["eec"]), context(environ, root, timeout=3)).run()
+    assert [(result.id, result.target) for result in results] == [("eec", f"127.0.0.1:{PORT}")]
+    assert results[0].details["port"] == {"port": int(PORT), "source": "oneagentctl"}
