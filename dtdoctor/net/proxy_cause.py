@@ -129,7 +129,7 @@ def offered_schemes(said: Mapping[str, str]) -> list[str]:
     """The authentication schemes a 407 offered (``Proxy-Authenticate``), first word of each."""
     value = said.get("proxy-authenticate", "")
     schemes = []
-    for challenge in value.split(","):
+    for challenge in _split_outside_quotes(value, ","):  # a realm may hold a comma: realm="Corp, Inc"
         words = challenge.split()
         if words and "=" not in words[0]:
             schemes.append(words[0])

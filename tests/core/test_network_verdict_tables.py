@@ -48,6 +48,13 @@ def test_a_407_offering_only_negotiate_is_not_basic():
     assert proxy_cause.basic_offered({"proxy-authenticate": 'Basic realm="corp"'})
 
 
+def test_a_comma_inside_a_quoted_realm_is_no_scheme():
+    # RFC 9110 11.6.2: challenges are separated by commas, and a realm is a quoted string that may hold one.
+    said = {"proxy-authenticate": 'Digest realm="Corp, Inc", nonce="a, b", Negotiate'}
+    assert proxy_cause.offered_schemes(said) == ["Digest", "Negotiate"]
+    assert not proxy_cause.basic_offered(said)
+
+
 def test_the_stub_resolver_is_named_with_its_upstreams(tmp_path: Path):
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/resolv.conf").write_text("nameserver 127.0.0.53\noptions edns0\n")
