@@ -559,8 +559,9 @@ def _connection(
 def _open(exchange: _Exchange, current: str, route: ProxyChoice, watchdog: Watchdog) -> socket.socket:
     """A new connection, direct or through the proxy's tunnel, with TLS verified as everywhere else."""
     scheme, host, port = origin(current)
-    # A proxy's tunnel is opened by the exchange's deadline too: the watchdog sees its socket only once open.
-    raw = open_stream(host, port, route, exchange.socket_timeout(), deadline=exchange.deadline)
+    # A proxy's tunnel opens within what is left of the exchange's deadline: the watchdog sees its socket
+    # only once open.
+    raw = open_stream(host, port, route, exchange.socket_timeout())
     watchdog.watch(raw)
     raw.settimeout(exchange.socket_timeout())
     if scheme != "https":

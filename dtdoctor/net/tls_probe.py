@@ -109,15 +109,13 @@ def legacy_context() -> ssl.SSLContext:
     return context
 
 
-def open_stream(
-    host: str, port: int, route: ProxyChoice, timeout: float, mss: int | None = None, deadline: float | None = None
-) -> socket.socket:
+def open_stream(host: str, port: int, route: ProxyChoice, timeout: float, mss: int | None = None) -> socket.socket:
     """A TCP stream to ``host:port``, direct or tunnelled; raises ``ConnectError`` or ``TunnelError``.
 
     ``mss`` (direct only) caps the segment size this host asks the server to send. A tunnel is open
-    within ``timeout`` in all, or by ``deadline`` when that comes first (``net.tunnel``).
+    within ``timeout`` in all (``net.tunnel``).
     """
-    return _without_delay(_stream(host, port, route, timeout, mss, deadline))
+    return _without_delay(_stream(host, port, route, timeout, mss))
 
 
 def _without_delay(sock: socket.socket) -> socket.socket:
@@ -128,11 +126,9 @@ def _without_delay(sock: socket.socket) -> socket.socket:
     return sock
 
 
-def _stream(
-    host: str, port: int, route: ProxyChoice, timeout: float, mss: int | None, deadline: float | None
-) -> socket.socket:
+def _stream(host: str, port: int, route: ProxyChoice, timeout: float, mss: int | None) -> socket.socket:
     if route.url is not None:
-        tunnel = open_tunnel(parse_proxy(route.url), host, port, timeout, route.ca_bundle, deadline)
+        tunnel = open_tunnel(parse_proxy(route.url), host, port, timeout, route.ca_bundle)
         return tunnel.sock
     resolution = resolve(host, timeout)
     if not resolution.ok:

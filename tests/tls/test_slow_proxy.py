@@ -38,17 +38,6 @@ def test_a_tunnel_slow_at_each_stage_gets_one_timeout_in_all(root: Authority, ro
     assert took < 0.5 + 0.2
 
 
-def test_a_caller_deadline_earlier_than_the_timeout_ends_the_tunnel_then(root: Authority, root_file: Path) -> None:
-    with open_port() as port, connect_proxy(tls=proxy_tls(root), delays={"connect": 5}) as proxy_port:
-        started = time.monotonic()
-        with pytest.raises(TunnelError) as caught:
-            open_tunnel(parse_proxy(f"https://127.0.0.1:{proxy_port}"), TENANT, port, 3.0, root_file,
-                        deadline=started + 0.4)
-        took = time.monotonic() - started
-    assert caught.value.stage == TIMEOUT
-    assert took < 0.4 + 0.2
-
-
 def test_the_same_proxy_with_a_timeout_long_enough_opens_the_tunnel(root: Authority, root_file: Path) -> None:
     with open_port() as port, connect_proxy(tls=proxy_tls(root), delays=SLOW) as proxy_port:
         ctx = ctx_for(f"https://{TENANT}:{port}", ca_bundle=str(root_file), timeout=1.5,
