@@ -12,25 +12,8 @@ from __future__ import annotations
 import socket
 import sys
 import threading
-import time
 
-
-def _pipe(source: socket.socket, sink: socket.socket, delay: float) -> None:
-    try:
-        while True:
-            data = source.recv(65536)
-            if not data:
-                break
-            time.sleep(delay)
-            sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for end in (source, sink):
-            try:
-                end.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+from tests.support.relay import pipe
 
 
 def _serve(client: socket.socket, target: tuple[str, int], delay: float) -> None:
@@ -40,8 +23,12 @@ def _serve(client: socket.socket, target: tuple[str, int], delay: float) -> None
         client.close()
         return
     upstream.settimeout(None)
-    threading.Thread(target=_pipe, args=(upstream, client, 0.0), daemon=True).start()
-    _pipe(client, upstream, delay)
+    back = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
+    back.start()
+    pipe(client, upstream, delay)
+    back.join(5)
+    upstream.close()
+    client.close()
 
 
 def main(argv: list[str]) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Mapping
 
 from tests.support.listeners import serving
+from tests.support.relay import pipe
 
 
 @dataclass
@@ -44,20 +45,6 @@ def _relay(client: ssl.SSLSocket, upstream: socket.socket) -> None:
                 (upstream if source is client else client).sendall(data)
     except OSError:
         pass
-
-
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while True:
-            data = source.recv(65536)
-            if not data:
-                break
-            sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
 
 
 @contextlib.contextmanager
@@ -141,9 +128,9 @@ def connect_proxy(
                 return
             client.settimeout(None)
             upstream.settimeout(None)
-            forth = threading.Thread(target=_pipe, args=(client, upstream), daemon=True)
+            forth = threading.Thread(target=pipe, args=(client, upstream), daemon=True)
             forth.start()
-            _pipe(upstream, client)
+            pipe(upstream, client)
             forth.join(3)
             upstream.close()
             client.close()
