@@ -12,10 +12,10 @@ that wait for that result. The runner turns each probe's ``Finding`` into a
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+from dtdoctor.core.background import Background
 from dtdoctor.core.codes import Code
 from dtdoctor.core.context import RunContext
 from dtdoctor.core.model import CheckResult, Evidence, Status
@@ -112,29 +112,8 @@ class Probe:
     prepare: Callable[[RunContext], Any] | None = None
 
 
-class Preparation:
-    """A probe's ``prepare``, run in a thread of its own; ``result()`` waits for it."""
-
-    def __init__(self, work: Callable[[], Any], name: str) -> None:
-        self._work = work
-        self._done = threading.Event()
-        self._value: Any = None
-        self._error: BaseException | None = None
-        threading.Thread(target=self._run, name=name, daemon=True).start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._work()
-        except BaseException as exc:  # handed to the probe, which the runner contains
-            self._error = exc
-        finally:
-            self._done.set()
-
-    def result(self) -> Any:
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._value
+# A probe's ``prepare``, run in a thread of its own from the start of the run; ``result()`` waits for it.
+Preparation = Background[Any]
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from dtdoctor.core.background import Background
+
 PACKAGE = "ca-certificates"
 P11KIT_LIST = "/usr/share/pki/ca-trust-source/ca-bundle.trust.p11-kit"
 _DATED_VERSION = re.compile(r"^(?:\d+:)?(\d{4})(\d{2})(\d{2})")
@@ -322,25 +324,12 @@ class Ahead:
 
     def __init__(self, root: Path, family: str | None, installed_version: str, timeout: float) -> None:
         self._stop = threading.Event()
-        self._answer: list[Newest | Exception] = []
-        self._thread = threading.Thread(
-            target=self._read, args=(root, family, installed_version, timeout),
-            name="dtdoctor-prepare-truststore-newest", daemon=True,
+        self._reading = Background(
+            lambda: newest(root, family, installed_version, timeout, self._stop), "dtdoctor-prepare-truststore-newest"
         )
-        self._thread.start()
-
-    def _read(self, root: Path, family: str | None, installed_version: str, timeout: float) -> None:
-        try:
-            self._answer.append(newest(root, family, installed_version, timeout, self._stop))
-        except Exception as error:  # handed to whoever asks for the answer
-            self._answer.append(error)
 
     def result(self) -> Newest:
-        self._thread.join()
-        answer = self._answer[0]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+        return self._reading.result()
 
     def cancel(self) -> None:
         self._stop.set()

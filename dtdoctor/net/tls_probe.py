@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import socket
 import sys
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from dtdoctor.config import Endpoint, format_address
+from dtdoctor.core.background import Background
 from dtdoctor.net import quiet, trust
 from dtdoctor.net.connection import HeldConnection
 from dtdoctor.net.proxy import ProxyChoice
@@ -429,36 +429,20 @@ def _after_failure(failed: Assessment, timeout: float) -> Assessment:
     return failed
 
 
-class _Background:
-    """A handshake run in a thread of its own, so two stores' handshakes overlap instead of adding up."""
-
-    def __init__(self, work: Callable[[], Handshake]) -> None:
-        self._work = work
-        self._result: list[Handshake] = []
-        self._thread = threading.Thread(target=self._run, name="dtdoctor-handshake", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        self._result.append(self._work())
-
-    def result(self, timeout: float) -> Handshake | None:
-        """The handshake, once done; it has its own timeout, ``timeout`` only guards the wait."""
-        self._thread.join(timeout)
-        return self._result[0] if self._result else None
-
-
 def assess(endpoint: Endpoint, route: ProxyChoice, ca_bundle: Path | None, timeout: float) -> Assessment:
     """The system store's handshake (kept open on success), certifi's at the same time, and those a failure needs."""
     host, port = endpoint.host, endpoint.port
-    second = _Background(
-        lambda: handshake(host, port, trust.shared_context(trust.CERTIFI, ca_bundle), trust.CERTIFI, route, timeout)
+    # certifi's handshake in a thread of its own, so the two stores' handshakes overlap instead of adding up.
+    second = Background(
+        lambda: handshake(host, port, trust.shared_context(trust.CERTIFI, ca_bundle), trust.CERTIFI, route, timeout),
+        "dtdoctor-handshake",
     )
     system_context = trust.shared_context(trust.SYSTEM, ca_bundle)
     system, sock = kept_handshake(host, port, system_context, trust.SYSTEM, route, timeout)
     held = None if sock is None else HeldConnection(sock, ("https", host.lower(), port), route.url, system_context)
     if system.outcome in (OK, VERIFY_FAILED):
         # A tunnel or a handshake may take one timeout each; the certifi handshake started with the system one.
-        certifi = second.result(3 * timeout + 1)
+        certifi = second.result() if second.wait(3 * timeout + 1) else None  # its own timeout; this guards the wait
         found = Assessment(endpoint, route, system, certifi, ca_bundle=ca_bundle, connection=held)
         return _verified_or_rejected(found, timeout)
     return _failed_before_verdict(Assessment(endpoint, route, system, ca_bundle=ca_bundle), timeout)
