@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -230,13 +231,23 @@ def test_the_report_host_facts_name_where_oneagent_sends(tmp_path: Path, oneagen
     assert report.host["oneagent_server"] == ["https://ag.example.com:9999/communication"]
 
 
-def test_names_are_read_from_proc_and_only_oneagents_are_described(tmp_path: Path) -> None:
+def test_names_are_read_from_proc_and_only_oneagents_are_described(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Linux's /proc/<pid>/comm: the first 15 bytes of the name, enough for the "oneagent" prefix.
     for pid, comm in (("4242", "oneagentnetwor\n"), ("4243", "sshd\n"), ("4244", None), ("self", "oneagentos\n")):
         (tmp_path / pid).mkdir()
         if comm is not None:
             (tmp_path / pid / "comm").write_text(comm)
     assert procfs.named(tmp_path, processes._oneagent_name) == [4242]
+    if not sys.platform.startswith("linux"):
+        return
+    described: list[int] = []
+    describe = procfs.describe
+    monkeypatch.setattr(procfs, "describe", lambda proc, pid: described.append(pid) or describe(proc, pid))
+    found = processes._oneagents_from_proc(tmp_path)
+    assert [process.name for process in found or []] == ["oneagentnetwor"]
+    assert described == [4242]  # another program's executable, user and command line are never read
 
 
 def test_the_proc_names_find_the_same_process_psutil_names(tmp_path: Path) -> None:

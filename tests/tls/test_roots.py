@@ -73,4 +73,6 @@ def test_certifis_roots_read_after_the_system_store_are_the_same_facts() -> None
     alone = roots.read_bundle(Path(certifi.where()))
     reused = roots.read_bundle(Path(certifi.where()), reuse=system)
     assert reused == alone
+    shared = set(system) & set(reused)
+    assert shared and all(reused[fingerprint] is system[fingerprint] for fingerprint in shared)  # not parsed again
     assert roots.read_bundle(Path(certifi.where()), reuse={}) == alone
