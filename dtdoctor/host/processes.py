@@ -118,7 +118,7 @@ def _listens_on(connection: Any, listen: str, port: int, host: str) -> bool:
     return bool(listen_port == port and (address == host or address in _WILDCARD))
 
 
-def oneagent_processes(root: Path | None = None) -> tuple[list[ProcessInfo], str]:
+def oneagent_processes(root: Path | None = None, proc: Path = Path("/proc")) -> tuple[list[ProcessInfo], str]:
     """Running processes whose name starts with ``oneagent``; (processes, note).
 
     Names are read first, and executable and user only for the processes so
@@ -130,7 +130,7 @@ def oneagent_processes(root: Path | None = None) -> tuple[list[ProcessInfo], str
     process named like OneAgent's must not appear as the host's (nor its path
     in a report).
     """
-    from_proc = _oneagents_from_proc()
+    from_proc = _oneagents_from_proc(proc)
     if from_proc is not None:
         return [info for info in from_proc if _runs_from(info.exe, root)], ""
     try:

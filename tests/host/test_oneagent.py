@@ -262,3 +262,14 @@ def test_the_proc_names_find_the_same_process_psutil_names(tmp_path: Path) -> No
     assert note == "" and len(mine) == 1
     assert mine[0].name == "oneagentos" and mine[0].exe == str(tmp_path / "bin" / "oneagentos")
     assert mine[0].user  # user and executable are read for the processes named like OneAgent's
+
+
+def test_where_proc_cannot_be_read_psutil_describes_the_same_process(tmp_path: Path) -> None:
+    """The other path (no Linux /proc: psutil) gives the same name, executable and user as /proc."""
+    pytest.importorskip("psutil")
+    unreadable = tmp_path / "no-proc"
+    with oneagent_process_in(tmp_path / "bin") as pid:
+        via_proc = [found for found in oneagent_processes()[0] if found.pid == pid]
+        via_psutil = [found for found in oneagent_processes(proc=unreadable)[0] if found.pid == pid]
+    assert via_proc == via_psutil and len(via_proc) == 1
+    assert via_proc[0].name == "oneagentos" and via_proc[0].exe == str(tmp_path / "bin" / "oneagentos")

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 import pytest
 
 from dtdoctor.host import procfs
-from dtdoctor.host.processes import NOT_PERMITTED
+from dtdoctor.host.processes import NOT_PERMITTED, listener_owner
 
 HELPER = "/opt/dynatrace/oneagent/agent/lib64/oneagenthelper"
 HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
@@ -88,6 +88,15 @@ def test_a_long_name_is_completed_from_the_command_line_as_psutil_does(tmp_path:
 
 def test_without_socket_tables_the_caller_asks_psutil(tmp_path: Path) -> None:
     assert procfs.listener_owner_from_proc(14499, "127.0.0.1", tmp_path) is None
+    pytest.importorskip("psutil")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        via_psutil = listener_owner(port, "127.0.0.1", tmp_path)  # no /proc tables there: psutil answers
+        via_proc = listener_owner(port, "127.0.0.1")
+    assert via_psutil.process is not None and via_psutil.process.pid == os.getpid()
+    assert via_psutil == via_proc
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
