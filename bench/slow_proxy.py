@@ -36,9 +36,8 @@ from dtdoctor.core.runner import GRACE_SECONDS, plan, run_checks
 from tests.support.connect_proxy import connect_proxy
 from tests.support.factories import context
 from tests.support.fake_dynatrace import FakeDynatrace, make_token, serve
-from tests.support.tls_servers import Authority, server_context
+from tests.support.tls_servers import TENANT, Authority, proxy_tls, server_context
 
-TENANT = "tenant.dtdoctor.test"  # a name only the proxy resolves (to 127.0.0.1): loopback names go direct
 FAMILIES = ("proxy", "tcp", "tls", "clock", "api", "token")
 NEVER = 3600.0
 
@@ -89,11 +88,10 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     worst = (0.0, "")
     with tempfile.TemporaryDirectory() as scratch, environment(Path(scratch)) as (url, ca_bundle, token_file, root):
-        proxy_leaf = root.issue("127.0.0.1")
-        proxy_tls = server_context(proxy_leaf.chain_pem(), proxy_leaf.key_pem)
+        proxy_context = proxy_tls(root)
         for name, delays in scenarios(timeout).items():
             for families in (FAMILIES, tuple(f for f in FAMILIES if f != "proxy")):
-                with connect_proxy(tls=proxy_tls, delays=delays) as port:
+                with connect_proxy(tls=proxy_context, delays=delays) as port:
                     ctx = context({}, url=url, proxy=f"https://127.0.0.1:{port}", ca_bundle=str(ca_bundle),
                                   token_file=str(token_file), timeout=timeout)
                     rows = run_once(ctx, families)

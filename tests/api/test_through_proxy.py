@@ -13,8 +13,8 @@ from dtdoctor.core.model import Status
 from tests.api.conftest import one
 from tests.support.connect_proxy import ProxyLog, connect_proxy
 from tests.support.fake_dynatrace import FakeDynatrace, make_token, serve
+from tests.support.tls_servers import TENANT
 
-TENANT = "tenant.dtdoctor.test"
 TOKEN = make_token("PROXIED")
 
 

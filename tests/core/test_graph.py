@@ -28,9 +28,9 @@ from tests.support import factories
 from tests.support.connect_proxy import connect_proxy
 from tests.support.fake_dynatrace import FakeDynatrace, Recorded, Reply, make_token, serve
 from tests.support.listeners import closed_port
+from tests.support.tls_servers import TENANT
 
 TOKEN = make_token("GRAPH")
-TENANT = "tenant.dtdoctor.test"
 
 
 @pytest.fixture(scope="module")

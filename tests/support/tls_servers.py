@@ -238,6 +238,16 @@ def server_context(chain_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
     return context
 
 
+# A name only a test proxy resolves (to 127.0.0.1): loopback names go direct, so a run through the proxy names it.
+TENANT = "tenant.dtdoctor.test"
+
+
+def proxy_tls(authority: Authority, name: str = "127.0.0.1") -> ssl.SSLContext:
+    """The server side of TLS to a test proxy itself, with a certificate for ``name`` from ``authority``."""
+    leaf = authority.issue(name)
+    return server_context(leaf.chain_pem(), leaf.key_pem)
+
+
 @contextlib.contextmanager
 def tls_server(
     chain_pem: bytes,

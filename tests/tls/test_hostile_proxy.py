@@ -8,9 +8,8 @@ from dtdoctor.checks import proxy
 from dtdoctor.core.model import Status
 from tests.support.hostile_servers import endless_header, scripted_server
 from tests.support.listeners import open_port
+from tests.support.tls_servers import TENANT
 from tests.tls.helpers import ctx_for, only, run
-
-TENANT = "tenant.dtdoctor.test"
 
 
 def test_a_status_with_a_superscript_digit_is_not_an_http_proxy() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import ssl
 import time
 from pathlib import Path
 
@@ -15,11 +14,10 @@ from dtdoctor.checks import proxy, tcp, tls
 from dtdoctor.core.model import Status
 from tests.support.connect_proxy import ProxyLog, connect_proxy
 from tests.support.listeners import closed_port, serving
-from tests.support.tls_servers import Authority, server_context, tls_server
+from tests.support.tls_servers import TENANT, Authority, proxy_tls, tls_server
 from tests.tls.helpers import ctx_for, only, run
 
 # A name only the proxy resolves (to 127.0.0.1): loopback names always go direct.
-TENANT = "tenant.dtdoctor.test"
 PASSWORD = "S3cretProxyPass"
 
 
@@ -144,12 +142,6 @@ def test_clock_is_read_through_the_tunnel(root: Authority, root_file: Path) -> N
     assert result.details["verified_connection"] is True
     assert result.details["route"]["via"] == "proxy"
     assert log.connects == [(f"{TENANT}:{port}", None)]
-
-
-def proxy_tls(authority: Authority, name: str = "127.0.0.1") -> ssl.SSLContext:
-    """The server side of TLS to the proxy itself, with a certificate for ``name`` from ``authority``."""
-    leaf = authority.issue(name)
-    return server_context(leaf.chain_pem(), leaf.key_pem)
 
 
 def test_an_https_proxy_is_spoken_to_over_tls_and_tunnels(root: Authority, root_file: Path) -> None:

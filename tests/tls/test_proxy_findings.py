@@ -7,10 +7,10 @@ import pytest
 from dtdoctor.checks import proxy
 from dtdoctor.checks.proxy import tunnel_finding
 from dtdoctor.net.tunnel import CONNECT, PROXY_TLS, STATUS, TIMEOUT, TunnelError
+from tests.support.tls_servers import TENANT
 from tests.tls.helpers import ctx_for, only, run
 
 DEST = "abc.live.dynatrace.com:443"
-TENANT = "tenant.dtdoctor.test"
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,8 @@ from dtdoctor.core.model import Status
 from dtdoctor.net.tunnel import NO_ANSWER, TIMEOUT, TunnelError, diagnosis_s, open_tunnel, parse_proxy
 from tests.support.connect_proxy import connect_proxy
 from tests.support.listeners import open_port
-from tests.support.tls_servers import Authority, silent_port, tls_server
+from tests.support.tls_servers import TENANT, Authority, proxy_tls, silent_port, tls_server
 from tests.tls.helpers import ctx_for, only, run
-from tests.tls.test_proxy import TENANT, proxy_tls
 
 SLOW = {"tls": 0.35, "connect": 0.35}  # 0.7 s to open, each stage within 0.5 s
 
